@@ -1,0 +1,1 @@
+"""Development tooling: partner sandboxes and the local pipeline. Not part of the Lambda layer."""

@@ -1,0 +1,344 @@
+"""template.yaml, deployed onto moto: the queues, DLQs, tables and secrets are created from the template
+itself (no second, hand-copied definition), and an event-source poller invokes the real handlers with real
+SQS event shapes, batch size and MaximumConcurrency taken from the template.
+
+Locally, a failed record becomes visible again after `retry_delay` seconds instead of the queue's
+VisibilityTimeout (180 s), so a demo finishes in seconds; moto's redrive moves it to the DLQ after
+maxReceiveCount exactly as SQS does.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1: SQS, DynamoDB and Secrets Manager over real HTTP."""
+
+    def __init__(self, port: int | None = None):
+        from moto.server import ThreadedMotoServer
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+        self.port = port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def environment(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+@dataclass
+class EventSource:
+    function: str
+    queue_logical_id: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    max_concurrency: int
+
+
+@dataclass
+class LocalDeployment:
+    """The template's resources on moto. `physical[logical_id]` holds Ref / Arn / QueueName / Url."""
+
+    template_path: Path = ROOT / "template.yaml"
+    stack_name: str = "ipaas-sync-local"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    secret_values: dict[str, Any] = field(default_factory=dict)
+    physical: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.template = cfn_yaml.loads(self.template_path.read_text())
+        self.resources: dict[str, dict] = self.template["Resources"]
+
+    # -- intrinsic functions (the subset the template uses) ------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.physical[name][attr]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return self._sub(text, extra)
+            if key == "Fn::Join":
+                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+                  "AWS::Partition": "aws"}
+        if name in pseudo:
+            return pseudo[name]
+        params = self.template.get("Parameters", {})
+        if name in params:
+            return self.parameters.get(name, params[name].get("Default"))
+        return self.physical[name]["Ref"]
+
+    def _sub(self, text: str, extra: dict) -> str:
+        import re
+
+        def repl(m):
+            token = m.group(1)
+            if token in extra:
+                return str(extra[token])
+            if "." in token:
+                name, attr = token.split(".", 1)
+                return str(self.physical[name][attr])
+            return str(self._ref(token))
+        return re.sub(r"\$\{([^}]+)\}", repl, text)
+
+    # -- deployment -------------------------------------------------------------------------------------
+    def of_type(self, kind: str) -> dict[str, dict]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
+
+    def deploy(self) -> LocalDeployment:
+        ddb, sqs, sm = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+        for name, res in self.of_type("AWS::DynamoDB::Table").items():
+            props = self.resolve(res["Properties"])
+            table = props.get("TableName", f"{self.stack_name}-{name}")
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+            if props.get("TimeToLiveSpecification"):
+                ddb.update_time_to_live(TableName=table, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+            self.physical[name] = {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"}
+        for name, res in self.of_type("AWS::SecretsManager::Secret").items():
+            props = self.resolve(res["Properties"])
+            value = self.secret_values.get(name, props.get("SecretString", "{}"))
+            arn = sm.create_secret(Name=props.get("Name", name),
+                                   SecretString=value if isinstance(value, str) else json.dumps(value))["ARN"]
+            self.physical[name] = {"Ref": arn, "Id": arn}
+        queues = self.of_type("AWS::SQS::Queue")
+        # DLQs first: a queue's RedrivePolicy names its DLQ's Arn
+        for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
+            props = self.resolve(queues[name].get("Properties", {}))
+            qname = props.pop("QueueName", f"{self.stack_name}-{name}")
+            attrs = {k: (json.dumps(v) if isinstance(v, dict) else str(v)) for k, v in props.items()
+                     if k in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")}
+            url = sqs.create_queue(QueueName=qname, Attributes=attrs)["QueueUrl"]
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{qname}"
+            self.physical[name] = {"Ref": url, "Arn": arn, "QueueName": qname, "QueueUrl": url}
+        return self
+
+    # -- functions ---------------------------------------------------------------------------------------
+    def functions(self) -> dict[str, dict]:
+        return self.of_type("AWS::Serverless::Function")
+
+    def function_environment(self, name: str) -> dict[str, str]:
+        env = dict(self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        env.update(self.functions()[name]["Properties"].get("Environment", {}).get("Variables", {}))
+        return {k: str(self.resolve(v)) for k, v in env.items()}
+
+    def function_timeout(self, name: str) -> int:
+        props = self.functions()[name]["Properties"]
+        return int(props.get("Timeout") or self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+
+    def event_sources(self) -> list[EventSource]:
+        out = []
+        for fname, res in self.functions().items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] != "SQS":
+                    continue
+                props = event["Properties"]
+                queue_name = props["Queue"]["Fn::GetAtt"][0] if isinstance(props["Queue"]["Fn::GetAtt"], list) \
+                    else props["Queue"]["Fn::GetAtt"].split(".")[0]
+                assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), fname
+                out.append(EventSource(
+                    function=fname, queue_logical_id=queue_name,
+                    queue_url=self.physical[queue_name]["Ref"], queue_arn=self.physical[queue_name]["Arn"],
+                    batch_size=int(self.resolve(props.get("BatchSize", 10))),
+                    max_concurrency=int(self.resolve(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)))))
+        return out
+
+    def load_handler(self, name: str) -> Callable[[dict, Any], dict]:
+        props = self.functions()[name]["Properties"]
+        module_file, func = props["Handler"].rsplit(".", 1)
+        path = ROOT / props["CodeUri"] / f"{module_file}.py"
+        for extra in (str(ROOT / "shared"),):
+            if extra not in sys.path:
+                sys.path.insert(0, extra)
+        spec = importlib.util.spec_from_file_location(f"function_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return getattr(module, func)
+
+
+class LambdaContext:
+    def __init__(self, function_name: str, timeout: int):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._end = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._end - time.monotonic()) * 1000))
+
+
+def sqs_event(messages: list[dict], arn: str) -> dict:
+    """The exact event shape Lambda's SQS event source delivers."""
+    records = []
+    for m in messages:
+        attrs = m.get("Attributes", {})
+        records.append({
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": {"ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
+                           "SentTimestamp": attrs.get("SentTimestamp", str(int(time.time() * 1000))),
+                           "SenderId": attrs.get("SenderId", ACCOUNT),
+                           "ApproximateFirstReceiveTimestamp": attrs.get("ApproximateFirstReceiveTimestamp",
+                                                                         str(int(time.time() * 1000)))},
+            "messageAttributes": {k: {"stringValue": v.get("StringValue"), "stringListValues": [],
+                                      "binaryListValues": [], "dataType": v.get("DataType", "String")}
+                                  for k, v in m.get("MessageAttributes", {}).items()},
+            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
+            "awsRegion": REGION,
+        })
+    return {"Records": records}
+
+
+@dataclass
+class PollStats:
+    invocations: int = 0
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class EventSourcePoller:
+    """Lambda's SQS event source mapping, locally: MaximumConcurrency workers per queue, each receiving up to
+    BatchSize messages, invoking the handler, deleting what succeeded and leaving the failures for SQS."""
+
+    def __init__(self, deployment: LocalDeployment, handlers: dict[str, Callable], *, retry_delay: int = 1,
+                 sources: list[EventSource] | None = None, on_batch: Callable[[PollStats], None] | None = None):
+        self.deployment = deployment
+        self.handlers = handlers
+        self.retry_delay = retry_delay
+        self.sources = sources if sources is not None else [
+            s for s in deployment.event_sources() if s.function in handlers]
+        self.stats = PollStats()
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._on_batch = on_batch
+
+    def _poll_once(self, sqs, source: EventSource) -> bool:
+        resp = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=source.batch_size,
+                                   WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"])
+        messages = resp.get("Messages", [])
+        if not messages:
+            return False
+        with self._lock:
+            self._busy += 1
+        try:
+            ctx = LambdaContext(source.function, self.deployment.function_timeout(source.function))
+            try:
+                reply = self.handlers[source.function](sqs_event(messages, source.queue_arn), ctx) or {}
+                failed_ids = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
+            except Exception as exc:  # a crashed invocation fails the whole batch, as in Lambda
+                failed_ids = {m["MessageId"] for m in messages}
+                with self._lock:
+                    self.stats.errors.append(f"{source.function}: {type(exc).__name__}: {exc}")
+            done = [m for m in messages if m["MessageId"] not in failed_ids]
+            for i in range(0, len(done), 10):
+                chunk = done[i:i + 10]
+                sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)])
+            for m in messages:
+                if m["MessageId"] in failed_ids:
+                    sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                  VisibilityTimeout=self.retry_delay)
+            with self._lock:
+                self.stats.invocations += 1
+                self.stats.received += len(messages)
+                self.stats.deleted += len(done)
+                self.stats.failed += len(failed_ids)
+            if self._on_batch:
+                self._on_batch(self.stats)
+            return True
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _pending(self, sqs) -> int:
+        total = 0
+        for s in self.sources:
+            a = sqs.get_queue_attributes(QueueUrl=s.queue_url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            total += int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def run(self, *, max_seconds: float = 120, idle_checks: int = 2) -> PollStats:
+        """Poll until every source queue is empty (no visible or in-flight messages), bounded by max_seconds."""
+        stop = threading.Event()
+        end = time.monotonic() + max_seconds
+
+        def worker(source: EventSource):
+            sqs = boto3.client("sqs")
+            while not stop.is_set() and time.monotonic() < end:
+                if not self._poll_once(sqs, source):
+                    stop.wait(0.2)
+
+        workers = [(s, n) for s in self.sources for n in range(s.max_concurrency)]
+        with ThreadPoolExecutor(max_workers=len(workers) or 1) as pool:
+            futures = [pool.submit(worker, s) for s, _ in workers]
+            sqs = boto3.client("sqs")
+            quiet = 0
+            while time.monotonic() < end:
+                time.sleep(0.5)
+                with self._lock:
+                    busy = self._busy
+                quiet = quiet + 1 if busy == 0 and self._pending(sqs) == 0 else 0
+                if quiet >= idle_checks:
+                    break
+            stop.set()
+            for f in futures:
+                f.result()
+        return self.stats
+
+
+def apply_environment(env: dict[str, str]) -> None:
+    os.environ.update(env)

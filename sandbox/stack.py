@@ -1,0 +1,158 @@
+"""Everything local in one object: moto server, partner sandboxes, the template deployed onto moto with
+subscription secrets that point at the sandboxes, and the real handlers behind an event-source poller.
+The local pipeline (sandbox/pipeline.py) and the integration tests both stand on it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import requests
+
+from .ipaas import IpaasSandbox
+from .local_aws import EventSourcePoller, LocalDeployment, MotoServer, PollStats, apply_environment
+from .ninetynine_minds import NinetyNineMindsSandbox
+
+SERVICE_LOGGER = "ipaas-sync"
+NINETYNINE_SYSTEM_ID = "1001"
+
+
+class OutcomeCollector(logging.Handler):
+    """Collects the one-line outcome each handler logs per record."""
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.outcomes: list[dict] = []
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        outcome = getattr(record, "outcome", None)
+        with self._lock:
+            self.lines.append(record.getMessage())
+            if isinstance(outcome, dict):
+                self.outcomes.append(outcome)
+
+    def by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+        return counts
+
+
+@dataclass
+class LocalStack:
+    retry_delay: int = 1
+    moto: MotoServer | None = None
+    own_moto: bool = True
+    ipaas: IpaasSandbox = field(default_factory=IpaasSandbox)
+    ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
+    subscription_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.collector = OutcomeCollector()
+        self.deployment: LocalDeployment | None = None
+        self.handlers: dict[str, Any] = {}
+
+    # -- subscriptions pointing at the sandboxes ---------------------------------------------------------
+    def subscriptions(self) -> dict[str, dict[str, Any]]:
+        """Secret logical id -> subscription settings JSON, with the names iPaaS.com users know."""
+        ninetynine = {
+            "Platform": "99minds", "Name": "99minds - Local", "iPaaS System Id": NINETYNINE_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
+            "API Url": self.ninetynine.url, "API Secret Key": self.ninetynine.api_key,
+            "Store Ref Id": "store_b81a893dc2bc6e1a5d", "Campaign Id": "campaign_local",
+            "API Throttle Limit": 150, "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
+            "Concurrent Connections": 2,
+        }
+        subs = {"NinetyNineMindsSubscriptionSecret": ninetynine}
+        for logical, override in self.subscription_overrides.items():
+            subs[logical] = {k: v for k, v in {**subs.get(logical, {}), **override}.items() if v is not None}
+        return subs
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        if self.moto is None:
+            self.moto = MotoServer().start()
+        else:
+            self.own_moto = False
+            requests.post(f"{self.moto.url}/moto-api/reset", timeout=10)
+        apply_environment(self.moto.environment())
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_DEV", "false")
+        for server in (self.ipaas, self.ninetynine):
+            server.start()
+        self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
+        functions = list(self.deployment.functions())
+        for fn in functions:
+            apply_environment(self.deployment.function_environment(fn))
+        os.environ.pop("SUBSCRIPTIONS_FILE", None)
+        os.environ.pop("SUBSCRIPTIONS_JSON", None)
+        self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
+        logging.getLogger(SERVICE_LOGGER).addHandler(self.collector)
+        return self
+
+    def stop(self) -> None:
+        logging.getLogger(SERVICE_LOGGER).removeHandler(self.collector)
+        for server in (self.ipaas, self.ninetynine):
+            server.stop()
+        if self.moto is not None and self.own_moto:
+            self.moto.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- using it ----------------------------------------------------------------------------------------------
+    def queue_url(self, logical_id: str) -> str:
+        return self.deployment.physical[logical_id]["Ref"]
+
+    def send(self, queue_logical_id: str, body: Any, attributes: dict[str, str] | None = None) -> str:
+        text = body if isinstance(body, str) else json.dumps(body)
+        kwargs = {}
+        if attributes:
+            kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+        return boto3.client("sqs").send_message(QueueUrl=self.queue_url(queue_logical_id), MessageBody=text,
+                                                **kwargs)["MessageId"]
+
+    def invoke(self, function: str, event: dict, timeout: int | None = None) -> dict:
+        """Invoke a handler once, directly, with an event (as `sam local invoke` would)."""
+        from .local_aws import LambdaContext
+        ctx = LambdaContext(function, timeout or self.deployment.function_timeout(function))
+        return self.handlers[function](event, ctx)
+
+    def drain(self, *, max_seconds: float = 60, functions: list[str] | None = None, on_batch=None) -> PollStats:
+        handlers = {k: v for k, v in self.handlers.items() if functions is None or k in functions}
+        return EventSourcePoller(self.deployment, handlers, retry_delay=self.retry_delay,
+                                 on_batch=on_batch).run(max_seconds=max_seconds)
+
+    def messages(self, queue_logical_id: str, max_messages: int = 100) -> list[dict]:
+        """Peek at a queue's messages (received with visibility 0, then released)."""
+        sqs = boto3.client("sqs")
+        out: list[dict] = []
+        seen: set[str] = set()
+        for _ in range(max(1, max_messages // 10 + 2)):
+            resp = sqs.receive_message(QueueUrl=self.queue_url(queue_logical_id), MaxNumberOfMessages=10,
+                                       VisibilityTimeout=5, AttributeNames=["All"], MessageAttributeNames=["All"])
+            batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
+            if not batch:
+                break
+            for m in batch:
+                seen.add(m["MessageId"])
+                out.append(m)
+        for m in out:
+            sqs.change_message_visibility(QueueUrl=self.queue_url(queue_logical_id),
+                                          ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        return out
+
+    def outcomes(self, status: str | None = None) -> list[dict]:
+        return [o for o in self.collector.outcomes if status is None or o["status"] == status]

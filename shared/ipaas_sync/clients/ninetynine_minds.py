@@ -1,0 +1,38 @@
+"""99minds API adapter. Bearer auth with the API Secret Key on every request; no token exchange.
+
+The body shapes are in the mapping modules (mapping/*_99minds.py): they are not published and are kept
+in one obvious place to adjust. This adapter knows paths, auth and the reply envelope {code, message, data}.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from ..http import ApiClient
+from ..settings import NinetyNineMindsSettings
+from ..throttle import limiter_for
+
+CUSTOMERS = "/api/v1/ipaas/customers"
+WORKFLOWS = "/api/v1/ipaas/workflows/execute"
+GIFTCARDS = "/api/v1/giftcards"
+
+
+class NinetyNineMindsClient(ApiClient):
+    system = "99minds"
+
+    def __init__(self, settings: NinetyNineMindsSettings):
+        host = urlparse(settings.api_url).netloc
+        super().__init__(
+            settings.api_url,
+            headers={"Authorization": f"Bearer {settings.api_secret_key.get_secret_value()}"},
+            # 99minds limits per IP address: every subscription calling the same host shares one limit
+            limiter=limiter_for(f"99minds:{host}", settings.api_throttle_limit, settings.api_throttle_seconds),
+            pool_size=settings.concurrent_batch_executions,
+        )
+
+    def upsert_customer(self, payload: dict[str, Any], *, what: str) -> Any:
+        # An update (carries the 99minds id) may be retried; a create may not (a retry could duplicate it).
+        return self.request("POST", CUSTOMERS, json_body=payload, what=what, idempotent="id" in payload)
+
+    def get_customer(self, customer_id: str, *, what: str) -> Any:
+        return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)

@@ -1,0 +1,70 @@
+"""Powertools idempotency on DynamoDB, keyed on the business identity of a transfer.
+
+The identity is what makes two deliveries "the same transfer": destination, entity, record id and a
+hash of the mapped payload (so a real update still goes through). Never the SQS messageId: a message
+moved back from the DLQ gets a new one. The persistence layer is built once, here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+REPLAYED = "_idempotent_replay"
+
+
+def _mark_replayed(response: Any, data: DataRecord) -> Any:
+    """Powertools calls this only when it answers from the store: the transfer was already done."""
+    if isinstance(response, dict):
+        return {**response, REPLAYED: True}
+    return response
+
+
+config = IdempotencyConfig(
+    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600))),
+    raise_on_no_idempotency_key=True,
+    response_hook=_mark_replayed,
+)
+
+_persistence: DynamoDBPersistenceLayer | None = None
+_once: Callable[..., Any] | None = None
+
+
+def persistence() -> DynamoDBPersistenceLayer:
+    global _persistence
+    if _persistence is None:
+        _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+    return _persistence
+
+
+def payload_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _call(identity: dict[str, Any], action: Callable[[], dict]) -> dict:
+    return action()
+
+
+def run_once(identity: dict[str, Any], action: Callable[[], dict]) -> tuple[dict, bool]:
+    """Run `action` once per identity. Returns (result, replayed): replayed means it had already run."""
+    global _once
+    if _once is None:
+        _once = idempotent_function(data_keyword_argument="identity", persistence_store=persistence(),
+                                    config=config)(_call)
+    result = _once(identity=identity, action=action)
+    replayed = bool(result.pop(REPLAYED, False)) if isinstance(result, dict) else False
+    return result, replayed
+
+
+def register_lambda_context(context) -> None:
+    """So an in-progress lock expires with the invocation (after a Lambda timeout the retry can run)."""
+    config.register_lambda_context(context)

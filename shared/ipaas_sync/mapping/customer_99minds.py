@@ -1,0 +1,44 @@
+"""iPaaS.com customer -> 99minds customer (POST /api/v1/ipaas/customers).
+
+Published: email is mandatory; phone is numeric or +1XXXXXXXXXX; create and update share the path and an
+update carries the 99minds customer id; every write carries a store (Store Ref Id or Client Store Id).
+NOT published, assumed here (the one place to adjust): the JSON key names below, and where the reply
+carries the new customer id (data.id, data.customer.id or data.customer_id, in that order).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import PermanentError
+from ..models.ipaas import IpaasCustomer
+from ..settings import StoreRef
+from .common import clean, normalize_phone, require, valid_email
+
+REQUIRED = ("email_address", "first_name", "last_name", "customer_number")
+
+
+def map_customer(customer: IpaasCustomer, store: StoreRef) -> dict[str, Any]:
+    subject = f"customer {customer.id}"
+    require(customer, subject, REQUIRED)
+    return clean({
+        "email": valid_email(customer.email_address, subject),
+        "first_name": customer.first_name.strip(),
+        "last_name": customer.last_name.strip(),
+        "customer_number": customer.customer_number.strip(),
+        "phone": normalize_phone(customer.phone(), subject),
+        "company": (customer.company or "").strip() or None,
+        store.kind: store.value,
+    })
+
+
+def as_update(payload: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    return {**payload, "id": customer_id}
+
+
+def customer_id_from_reply(body: Any, subject: str) -> str:
+    data = body.get("data", body) if isinstance(body, dict) else None
+    if isinstance(data, dict):
+        for candidate in (data.get("id"), (data.get("customer") or {}).get("id"), data.get("customer_id")):
+            if candidate:
+                return str(candidate)
+    raise PermanentError(f"{subject}: 99minds accepted the customer but its reply carries no customer id")

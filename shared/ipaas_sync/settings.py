@@ -1,0 +1,192 @@
+"""Subscription settings: one per destination subscription, with the names iPaaS.com users know.
+
+Where they come from (first that is set):
+    SUBSCRIPTION_SECRET_ARNS  comma-separated Secrets Manager ARNs (AWS); each secret is one subscription
+                              object or a list of them
+    SUBSCRIPTIONS_FILE        path to a JSON file with the same shape (local)
+    SUBSCRIPTIONS_JSON        the same JSON inline (local, tests)
+
+A notification's `destination` (the iPaaS.com subscription / external system id) selects the
+subscription by its "iPaaS System Id". Each subscription is validated on its own: one bad subscription
+never stops the others. Errors name the setting and never echo a value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities import parameters
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from .errors import ConfigurationError, describe_validation_error
+from .observability import register_secret
+
+SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
+
+
+class SubscriptionSettings(BaseModel):
+    """Settings every subscription has: the iPaaS.com side and the throttle/concurrency settings."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+    name: str = Field(alias="Name", min_length=1)
+    platform: str = Field(alias="Platform")
+    system_id: str = Field(alias="iPaaS System Id", min_length=1)
+    ipaas_api_url: str = Field(alias="iPaaS API Url", default="https://api.ipaas.com", pattern=r"^https?://")
+    ipaas_api_token: SecretStr = Field(alias="iPaaS API Token", min_length=1)
+    api_url: str = Field(alias="API Url", pattern=r"^https?://")
+    api_throttle_limit: int = Field(alias="API Throttle Limit", gt=0)
+    api_throttle_seconds: int = Field(alias="API Throttle Seconds", gt=0)
+    ipaas_throttle_limit: int = Field(alias="API Throttle Limit (To iPaaS)", default=500, gt=0)
+    ipaas_throttle_seconds: int = Field(alias="API Throttle Seconds (To iPaaS)", default=60, gt=0)
+    concurrent_connections: int = Field(alias="Concurrent Connections", default=2, ge=2, le=1000)
+    concurrent_batch_executions: int = Field(alias="Concurrent Batch Executions", default=10, ge=1)
+
+    def secret_values(self) -> list[str]:
+        return [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
+
+
+class StoreRef(BaseModel):
+    """The 99minds store every write carries: exactly one of Store Ref Id / Client Store Id."""
+
+    kind: Literal["store_ref_id", "client_store_id"]
+    value: str
+
+
+class NinetyNineMindsSettings(SubscriptionSettings):
+    platform: Literal["99minds"] = Field(alias="Platform")
+    api_url: str = Field(alias="API Url", default="https://api.giftcard.99minds.io", pattern=r"^https?://")
+    api_secret_key: SecretStr = Field(alias="API Secret Key", min_length=1)
+    store_ref_id: str | None = Field(alias="Store Ref Id", default=None)
+    client_store_id: str | None = Field(alias="Client Store Id", default=None)
+    campaign_id: str | None = Field(alias="Campaign Id", default=None)
+    # 99minds: 150 requests per minute per IP address (seed), the pre-populated throttle.
+    api_throttle_limit: int = Field(alias="API Throttle Limit", default=150, gt=0)
+    api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _exactly_one_store(self) -> NinetyNineMindsSettings:
+        ref, client = (self.store_ref_id or "").strip(), (self.client_store_id or "").strip()
+        if ref and client:
+            raise ValueError("set exactly one of 'Store Ref Id' or 'Client Store Id', not both")
+        if not ref and not client:
+            raise ValueError("missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
+        return self
+
+    @property
+    def store(self) -> StoreRef:
+        if (self.store_ref_id or "").strip():
+            return StoreRef(kind="store_ref_id", value=self.store_ref_id.strip())
+        return StoreRef(kind="client_store_id", value=(self.client_store_id or "").strip())
+
+
+# Platform -> its settings model. A new destination adds one entry.
+SETTINGS_BY_PLATFORM: dict[str, type[SubscriptionSettings]] = {
+    "99minds": NinetyNineMindsSettings,
+}
+PLATFORMS = tuple(SETTINGS_BY_PLATFORM)
+
+
+def parse_subscription(raw: dict[str, Any]) -> SubscriptionSettings:
+    """Validate one subscription; ConfigurationError names every bad setting, never a value."""
+    label = f"subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'"
+    if raw.get("Platform") not in PLATFORMS:
+        raise ConfigurationError(
+            f"{label}: setting 'Platform' must be one of {', '.join(PLATFORMS)}"
+        )
+    try:
+        settings = SETTINGS_BY_PLATFORM[raw["Platform"]].model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc, label).replace("field '", "setting '")) from None
+    for secret in settings.secret_values():
+        register_secret(secret)
+    return settings
+
+
+class SubscriptionRegistry:
+    """The subscriptions this deployment serves, looked up by iPaaS System Id (a notification's destination)."""
+
+    def __init__(self, raw_subscriptions: list[dict[str, Any]]):
+        self._raw: dict[str, list[dict[str, Any]]] = {}
+        for raw in raw_subscriptions:
+            for key in ("iPaaS API Token", "API Secret Key", "API Private Key", "API Password", "API Token"):
+                if isinstance(raw.get(key), str):
+                    register_secret(raw[key])
+            self._raw.setdefault(str(raw.get("iPaaS System Id", "")).strip(), []).append(raw)
+        self._parsed: dict[str, SubscriptionSettings | ConfigurationError] = {}
+
+    def system_ids(self) -> list[str]:
+        return [k for k in self._raw if k]
+
+    def get(self, system_id: str) -> SubscriptionSettings:
+        key = str(system_id).strip()
+        if key not in self._parsed:
+            self._parsed[key] = self._parse(key)
+        found = self._parsed[key]
+        if isinstance(found, ConfigurationError):
+            raise found
+        return found
+
+    def _parse(self, key: str) -> SubscriptionSettings | ConfigurationError:
+        candidates = self._raw.get(key)
+        if not candidates:
+            return ConfigurationError(f"no subscription is configured for destination '{key[:40]}'")
+        if len(candidates) > 1:
+            return ConfigurationError(f"{len(candidates)} subscriptions share iPaaS System Id '{key}'")
+        try:
+            return parse_subscription(candidates[0])
+        except ConfigurationError as exc:
+            return exc
+
+
+_cache_lock = threading.Lock()
+_cache: tuple[str, SubscriptionRegistry] | None = None
+
+
+def _load_raw() -> list[dict[str, Any]]:
+    arns = [a.strip() for a in os.environ.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if a.strip()]
+    items: list[Any] = []
+    if arns:
+        for arn in arns:
+            try:
+                value = parameters.get_secret(arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+            except parameters.exceptions.TransformParameterError:
+                raise ConfigurationError(f"secret {arn.rsplit(':', 1)[-1]} is not valid JSON") from None
+            except parameters.exceptions.GetParameterError as exc:
+                raise ConfigurationError(f"cannot read secret {arn.rsplit(':', 1)[-1]}: {type(exc.__cause__).__name__}") from None
+            items.extend(value if isinstance(value, list) else [value])
+    elif os.environ.get("SUBSCRIPTIONS_FILE"):
+        path = os.environ["SUBSCRIPTIONS_FILE"]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                value = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot read SUBSCRIPTIONS_FILE {path}: {type(exc).__name__}") from None
+        items.extend(value if isinstance(value, list) else [value])
+    elif os.environ.get("SUBSCRIPTIONS_JSON"):
+        try:
+            value = json.loads(os.environ["SUBSCRIPTIONS_JSON"])
+        except ValueError:
+            raise ConfigurationError("SUBSCRIPTIONS_JSON is not valid JSON") from None
+        items.extend(value if isinstance(value, list) else [value])
+    else:
+        raise ConfigurationError(
+            "no subscriptions configured: set SUBSCRIPTION_SECRET_ARNS, SUBSCRIPTIONS_FILE or SUBSCRIPTIONS_JSON"
+        )
+    if not all(isinstance(i, dict) for i in items):
+        raise ConfigurationError("each subscription must be a JSON object")
+    return items
+
+
+def load_registry() -> SubscriptionRegistry:
+    """The current registry; rebuilt when the underlying settings change (secrets cached for max_age)."""
+    global _cache
+    raw = _load_raw()
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    with _cache_lock:
+        if _cache is None or _cache[0] != digest:
+            _cache = (digest, SubscriptionRegistry(raw))
+        return _cache[1]

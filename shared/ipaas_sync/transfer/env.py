@@ -1,0 +1,44 @@
+"""What a transfer needs from the outside world, built once per container and reused across invocations."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..clients.ipaas import IpaasClient
+from ..clients.ninetynine_minds import NinetyNineMindsClient
+from ..errors import ConfigurationError
+from ..settings import SubscriptionSettings, load_registry
+
+# platform -> adapter factory. A new destination adds one line here and one adapter module.
+PARTNER_CLIENTS: dict[str, Callable[[Any], Any]] = {
+    "99minds": NinetyNineMindsClient,
+}
+
+
+class TransferEnv:
+    def __init__(self, registry_loader: Callable[[], Any] = load_registry):
+        self._load = registry_loader
+        self._clients: dict[tuple[str, SubscriptionSettings], Any] = {}
+        self._lock = threading.Lock()
+
+    def subscription(self, system_id: str) -> SubscriptionSettings:
+        return self._load().get(system_id)
+
+    def ipaas(self, settings: SubscriptionSettings) -> IpaasClient:
+        return self._client("ipaas", settings, IpaasClient)
+
+    def partner(self, settings: SubscriptionSettings) -> Any:
+        factory = PARTNER_CLIENTS.get(settings.platform)
+        if factory is None:
+            raise ConfigurationError(f"no adapter for platform '{settings.platform}'")
+        return self._client(settings.platform, settings, factory)
+
+    def _client(self, kind: str, settings: SubscriptionSettings, factory: Callable[[Any], Any]) -> Any:
+        # keyed on the (frozen, hashable) settings themselves: changed settings or a rotated secret build a
+        # new client, and the key keeps its settings alive (an id() could be reused by a new object)
+        key = (kind, settings)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = factory(settings)
+            return self._clients[key]

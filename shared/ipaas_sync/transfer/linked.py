@@ -1,0 +1,40 @@
+"""Create-or-update through the iPaaS.com external-id link, exactly once per business identity.
+
+The link decides: linked -> update that destination record; not linked -> create it, then write the new
+id back to iPaaS.com. The destination write runs under Powertools idempotency keyed on
+(destination, entity, record id, payload hash); the write-back runs after it and is repeated after a
+replay too (UpdateExternalId is idempotent), so a failure between the create and the write-back is
+healed by the redelivery without creating twice.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..idempotency import payload_hash, run_once
+from ..models.notification import TransferMessage
+from ..models.outcome import Outcome
+from ..settings import SubscriptionSettings
+from .env import TransferEnv
+
+
+def upsert_linked(*, env: TransferEnv, sub: SubscriptionSettings, msg: TransferMessage, table: str,
+                  payload: dict[str, Any], create: Callable[[], str], update: Callable[[str], str]) -> Outcome:
+    ipaas = env.ipaas(sub)
+    identity = {"destination": sub.system_id, "platform": sub.platform, "entity": msg.entity,
+                "record_id": msg.id, "payload": payload_hash(payload)}
+
+    def write() -> dict:
+        linked = ipaas.lookup_external(msg.entity, msg.id, table)
+        if linked:
+            return {"action": "updated", "external_id": update(linked)}
+        return {"action": "created", "external_id": create()}
+
+    result, replayed = run_once(identity, write)
+    if result["action"] == "created":
+        ipaas.update_external_id(msg.entity, table, msg.id, result["external_id"], msg.tracking_guid)
+    return Outcome(
+        status="duplicate" if replayed else result["action"], entity=msg.entity, record_id=msg.id,
+        destination=sub.system_id, platform=sub.platform, external_id=result["external_id"],
+        reason="already transferred with the same content" if replayed else None,
+    )

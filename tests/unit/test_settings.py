@@ -1,0 +1,71 @@
+import json
+
+import pytest
+from ipaas_sync.errors import ConfigurationError
+from ipaas_sync.settings import SubscriptionRegistry, load_registry, parse_subscription
+
+VALID = {"Platform": "99minds", "Name": "99minds - Release", "iPaaS System Id": 1001,
+         "iPaaS API Token": "tok-SECRET-1234", "API Url": "https://api.demo.giftcard.99minds.io",
+         "API Secret Key": "sk-SECRET-5678", "Store Ref Id": "store_b81a893dc2bc6e1a5d"}
+
+
+def test_valid_99minds_subscription_with_seed_defaults():
+    s = parse_subscription(VALID)
+    assert s.system_id == "1001"
+    assert (s.api_throttle_limit, s.api_throttle_seconds) == (150, 60)
+    assert s.store.kind == "store_ref_id"
+    assert s.ipaas_api_url == "https://api.ipaas.com"
+    assert "sk-SECRET-5678" not in repr(s) and "tok-SECRET-1234" not in str(s)
+
+
+@pytest.mark.parametrize("missing", ["API Secret Key", "iPaaS API Token", "iPaaS System Id"])
+def test_missing_setting_is_named(missing):
+    raw = {k: v for k, v in VALID.items() if k != missing}
+    with pytest.raises(ConfigurationError, match=f"setting '{missing}'"):
+        parse_subscription(raw)
+
+
+def test_both_store_ids_is_an_error():
+    with pytest.raises(ConfigurationError, match="exactly one of 'Store Ref Id' or 'Client Store Id'"):
+        parse_subscription({**VALID, "Client Store Id": "1"})
+
+
+def test_neither_store_id_is_an_error():
+    with pytest.raises(ConfigurationError, match="missing setting 'Store Ref Id' or 'Client Store Id'"):
+        parse_subscription({**VALID, "Store Ref Id": ""})
+
+
+def test_errors_never_echo_values():
+    with pytest.raises(ConfigurationError) as err:
+        parse_subscription({**VALID, "API Url": "sk-SECRET-5678", "API Throttle Limit": "lots"})
+    assert "sk-SECRET-5678" not in str(err.value)
+    assert "setting 'API Url'" in str(err.value) and "setting 'API Throttle Limit'" in str(err.value)
+
+
+def test_unknown_platform():
+    with pytest.raises(ConfigurationError, match="setting 'Platform'"):
+        parse_subscription({**VALID, "Platform": "shopify"})
+
+
+def test_registry_isolates_bad_subscriptions():
+    reg = SubscriptionRegistry([VALID, {**VALID, "iPaaS System Id": "2", "API Secret Key": ""}])
+    assert reg.get("1001").name == "99minds - Release"
+    with pytest.raises(ConfigurationError, match="'API Secret Key'"):
+        reg.get("2")
+    with pytest.raises(ConfigurationError, match="no subscription is configured for destination '3'"):
+        reg.get("3")
+
+
+def test_registry_from_file(tmp_path, monkeypatch):
+    path = tmp_path / "subs.json"
+    path.write_text(json.dumps([VALID]))
+    monkeypatch.delenv("SUBSCRIPTION_SECRET_ARNS", raising=False)
+    monkeypatch.setenv("SUBSCRIPTIONS_FILE", str(path))
+    assert load_registry().get("1001").platform == "99minds"
+
+
+def test_no_source_configured(monkeypatch):
+    for var in ("SUBSCRIPTION_SECRET_ARNS", "SUBSCRIPTIONS_FILE", "SUBSCRIPTIONS_JSON"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigurationError, match="no subscriptions configured"):
+        load_registry()
