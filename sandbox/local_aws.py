@@ -278,7 +278,7 @@ class EventSourcePoller:
             try:
                 reply = self.handlers[source.function](sqs_event(messages, source.queue_arn), ctx) or {}
                 failed_ids = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
-            except Exception as exc:  # a crashed invocation fails the whole batch, as in Lambda
+            except Exception as exc:  # noqa: BLE001 - a crashed invocation fails the whole batch, as in Lambda
                 failed_ids = {m["MessageId"] for m in messages}
                 with self._lock:
                     self.stats.errors.append(f"{source.function}: {type(exc).__name__}: {exc}")

@@ -44,6 +44,17 @@ class SubscriptionSettings(BaseModel):
     ipaas_throttle_seconds: int = Field(alias="API Throttle Seconds (To iPaaS)", default=60, gt=0)
     concurrent_connections: int = Field(alias="Concurrent Connections", default=2, ge=2, le=1000)
     concurrent_batch_executions: int = Field(alias="Concurrent Batch Executions", default=10, ge=1)
+    # the transaction mapping filter (seed: "adjust filter as needed"); see mapping/transaction_filter.py
+    transaction_types: tuple[str, ...] = Field(alias="Transaction Types", default=("Order", "Validated Return"))
+    transaction_status: str = Field(alias="Transaction Status", default="Complete")
+    excluded_transaction_suffixes: tuple[str, ...] = Field(alias="Excluded Transaction Suffixes",
+                                                           default=("-D", "-GC"))
+
+    @property
+    def transaction_filter(self) -> "TransactionFilter":
+        from .mapping.transaction_filter import TransactionFilter
+        return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
+                                 excluded_suffixes=self.excluded_transaction_suffixes)
 
     def secret_values(self) -> list[str]:
         return [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
