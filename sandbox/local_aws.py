@@ -42,7 +42,7 @@ class MotoServer:
 
     def __init__(self, port: int | None = None):
         from moto.server import ThreadedMotoServer
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
         self.port = port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 

@@ -51,7 +51,7 @@ class SubscriptionSettings(BaseModel):
                                                            default=("-D", "-GC"))
 
     @property
-    def transaction_filter(self) -> "TransactionFilter":
+    def transaction_filter(self) -> TransactionFilter:
         from .mapping.transaction_filter import TransactionFilter
         return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
                                  excluded_suffixes=self.excluded_transaction_suffixes)
