@@ -109,7 +109,8 @@ def run(max_seconds: float, log_path: Path) -> int:
             sent = counts.get("created", 0) + counts.get("updated", 0)
             say()
             say("summary:")
-            say(f"  sent                {sent} (created {counts.get('created', 0)}, updated {counts.get('updated', 0)})")
+            say(f"  sent                {sent} (created {counts.get('created', 0)}, "
+                f"updated {counts.get('updated', 0)})")
             say(f"  duplicates skipped  {counts.get('duplicate', 0)}")
             say(f"  skipped             {counts.get('skipped', 0)}")
             say(f"  failed attempts     {counts.get('failed', 0)} (transient, retried)")

@@ -63,7 +63,8 @@ class ThrottledRetry(Retry):
             self.limiter.acquire()
 
 
-def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3, pool_size: int = 10) -> requests.Session:
+def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3,
+                  pool_size: int = 10) -> requests.Session:
     """A session whose retries are safe for the calls it carries.
 
     idempotent=True: GET/PUT and POSTs that carry an idempotency key are retried on 408/429/5xx, read
@@ -79,7 +80,8 @@ def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3
         backoff_max=8,
         backoff_jitter=0.5,
         status_forcelist=RETRY_STATUSES if idempotent else {429},
-        allowed_methods=frozenset({"GET", "PUT", "DELETE", "HEAD", "POST"}) if idempotent else frozenset({"GET", "HEAD"}),
+        allowed_methods=(frozenset({"GET", "PUT", "DELETE", "HEAD", "POST"}) if idempotent
+                         else frozenset({"GET", "HEAD"})),
         respect_retry_after_header=True,
         raise_on_status=False,
     )

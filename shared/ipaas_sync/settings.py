@@ -16,13 +16,16 @@ import hashlib
 import json
 import os
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .errors import ConfigurationError, describe_validation_error
 from .observability import register_secret
+
+if TYPE_CHECKING:
+    from .mapping.transaction_filter import TransactionFilter
 
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
 
@@ -84,7 +87,8 @@ class NinetyNineMindsSettings(SubscriptionSettings):
         if ref and client:
             raise ValueError("set exactly one of 'Store Ref Id' or 'Client Store Id', not both")
         if not ref and not client:
-            raise ValueError("missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
+            raise ValueError(
+                "missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
         return self
 
     @property
@@ -167,7 +171,8 @@ def _load_raw() -> list[dict[str, Any]]:
             except parameters.exceptions.TransformParameterError:
                 raise ConfigurationError(f"secret {arn.rsplit(':', 1)[-1]} is not valid JSON") from None
             except parameters.exceptions.GetParameterError as exc:
-                raise ConfigurationError(f"cannot read secret {arn.rsplit(':', 1)[-1]}: {type(exc.__cause__).__name__}") from None
+                name = arn.rsplit(":", 1)[-1]
+                raise ConfigurationError(f"cannot read secret {name}: {type(exc.__cause__).__name__}") from None
             items.extend(value if isinstance(value, list) else [value])
     elif os.environ.get("SUBSCRIPTIONS_FILE"):
         path = os.environ["SUBSCRIPTIONS_FILE"]

@@ -139,7 +139,8 @@ def test_missing_setting_is_a_configuration_error_and_no_secret_is_logged(make_s
 
 
 def test_wrong_credentials_are_a_configuration_error(make_stack, log_output):
-    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"API Secret Key": "wrong-key-123"}})
+    stack = make_stack(
+        subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"API Secret Key": "wrong-key-123"}})
     add_customer(stack, "14")
     stack.send(Q, notification("14"))
     stack.drain()
