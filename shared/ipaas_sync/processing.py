@@ -23,7 +23,7 @@ from .errors import Skip, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
-from .observability import MetricUnit, logger, metrics
+from .observability import MetricUnit, logger, metrics, redact
 from .transfer.env import TransferEnv
 
 Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
@@ -113,6 +113,7 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
         kind, reason = "permanent", str(exc)
     else:
         kind, reason = classify(exc), describe(exc)
+    reason = redact(reason)  # an input can carry a secret value; neither logs nor DLQ attributes echo it
     receive_count = int(record.attributes.approximate_receive_count or 1)
     info = queues.info(record.event_source_arn)
     last_attempt = info.max_receive_count is not None and receive_count >= info.max_receive_count
