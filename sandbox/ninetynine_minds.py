@@ -63,11 +63,17 @@ class NinetyNineMindsSandbox(SandboxServer):
         phone = body.get("phone")
         if phone and not re.fullmatch(r"\+?\d{7,15}", str(phone)):
             raise rejected(422, "phone must be numeric or +1XXXXXXXXXX")
+        same_email = next((c for c in self.customers.values()
+                           if str(c.get("email", "")).lower() == str(body["email"]).lower()), None)
         if body.get("id"):
             customer = self.customers.get(body["id"])
             if customer is None:
                 raise rejected(404, f"customer {body['id']} not found")
             customer.update({k: v for k, v in body.items() if k != "id"})
+        elif same_email is not None:
+            # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
+            customer = same_email
+            customer.update(body)
         else:
             customer = {**body, "id": self.new_id("customer")}
             self.customers[customer["id"]] = customer

@@ -168,3 +168,16 @@ def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack)
     assert msg["ipaas.error"] == "transient:TransientError"
     assert msg["ipaas.attempts"] == "5" and "HTTP 500" in msg["ipaas.reason"]
     assert stack.ninetynine.requests == []
+
+
+def test_create_whose_reply_was_lost_is_not_duplicated(stack, monkeypatch):
+    import ipaas_sync.http as http
+    monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
+    add_customer(stack, "17")
+    stack.ninetynine.faults.apply_then_hang(1, seconds=2.5, path="/api/v1/ipaas/customers")
+    stack.send(Q, notification("17"))
+    stack.drain()
+    assert [o["status"] for o in stack.outcomes()] == ["failed", "created"]
+    assert len(stack.ninetynine.customers) == 1
+    [customer_id] = stack.ninetynine.customers
+    assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "customer", "17") == customer_id

@@ -2,8 +2,11 @@
 
 Published: email is mandatory; phone is numeric or +1XXXXXXXXXX; create and update share the path and an
 update carries the 99minds customer id; every write carries a store (Store Ref Id or Client Store Id).
-NOT published, assumed here (the one place to adjust): the JSON key names below, and where the reply
-carries the new customer id (data.id, data.customer.id or data.customer_id, in that order).
+NOT published, assumed here (the one place to adjust): the JSON key names below; where the reply
+carries the new customer id (data.id, data.customer.id or data.customer_id, in that order); and that
+99minds keeps one customer per email (email is its mandatory customer key), so a create for an email it
+already has answers that customer. That is what makes a create safe to redeliver after its reply was
+lost (timeout, reset, unreadable reply): the redelivery finds the same customer and links it.
 """
 from __future__ import annotations
 
