@@ -60,7 +60,9 @@ def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env:
     metrics.add_dimension(name="Entity", value=entity)
     env = env or default_env()
     queues = queues or default_queues()
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
+    # invocation error
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> str:
         return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues).status
@@ -115,7 +117,13 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
         kind, reason = classify(exc), describe(exc)
     reason = redact(reason)  # an input can carry a secret value; neither logs nor DLQ attributes echo it
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    info = queues.info(record.event_source_arn)
+    try:
+        info = queues.info(record.event_source_arn)
+    except Exception as lookup_error:  # noqa: BLE001 - cannot reach SQS: keep the message, say why
+        _record(_outcome(msg, entity, status="failed", failure_kind=kind, reason=(
+            f"{reason} (and its dead-letter queue could not be looked up: {type(lookup_error).__name__}; "
+            "the message stays on its queue)")))
+        raise exc from lookup_error
     last_attempt = info.max_receive_count is not None and receive_count >= info.max_receive_count
     outcome = _outcome(msg, entity, status="failed", failure_kind=kind, reason=reason,
                        details={"attempt": receive_count, "error": type(exc).__name__})

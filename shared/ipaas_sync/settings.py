@@ -172,7 +172,8 @@ def _load_raw() -> list[dict[str, Any]]:
                 raise ConfigurationError(f"secret {arn.rsplit(':', 1)[-1]} is not valid JSON") from None
             except parameters.exceptions.GetParameterError as exc:
                 name = arn.rsplit(":", 1)[-1]
-                raise ConfigurationError(f"cannot read secret {name}: {type(exc.__cause__).__name__}") from None
+                cause = exc.__cause__ or exc.__context__ or exc
+                raise ConfigurationError(f"cannot read secret {name}: {type(cause).__name__}") from None
             items.extend(value if isinstance(value, list) else [value])
     elif os.environ.get("SUBSCRIPTIONS_FILE"):
         path = os.environ["SUBSCRIPTIONS_FILE"]
