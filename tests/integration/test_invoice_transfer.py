@@ -6,6 +6,7 @@ validation checklist, each as a test named after it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 
@@ -274,3 +275,20 @@ def test_bad_records_are_named_and_never_fail_their_neighbours(stack):
         "9904": "iPaaS.com has no transaction 9904 (HTTP 404)",
     }
     assert list(stack.ninetynine.executions) == ["SO-1901"]
+
+
+# -- events/ for `sam local invoke`: each one through the real handler, as sam would invoke it ------------------
+def test_sample_events(stack):
+    events = Path(__file__).resolve().parents[2] / "events"
+    add_customer(stack, "501")
+    put(stack, txn("7001", "SO-7001", customer_id="501"))   # the return's original order, in iPaaS.com
+    replies = {}
+    for name in ("invoice_order", "invoice_return", "invoice_excluded_gc", "invoice_unresolvable_customer"):
+        event = json.loads((events / f"{name}.json").read_text())
+        replies[name] = stack.invoke("InvoiceTransferFunction", event)
+    assert all(reply == {"batchItemFailures": []} for reply in replies.values())
+    assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {
+        "7001": "sent", "7002": "sent", "7003": "skipped", "7004": "dead-lettered"}
+    assert stack.ninetynine.executions["RT-7002"]["original_order_id"] == "SO-7001"
+    [msg] = dlq_reasons(stack, DLQ)
+    assert "transaction SO-7004: Unable to resolve customer: iPaaS.com customer 999999" in msg["ipaas.reason"]
