@@ -1,6 +1,11 @@
 """99minds API sandbox, as the reference describes it: bearer auth with the API Secret Key, the
 documented paths, 150 requests per minute -> 429, a customer store (a create also issues a loyalty card
-with balance 0), email mandatory, phone digits or +international, a store on every write.
+with balance 0), email mandatory, phone digits or +international, a store on every write, and the order
+workflow (POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
+IdempotentId as 99minds is documented to.
+
+The reply to a duplicate IdempotentId is not published; this sandbox answers 200 with the execution it
+already has (message "already executed") and changes nothing.
 
 Reply envelope {code, message, data}; the body keys mirror the assumptions in
 shared/ipaas_sync/mapping/*_99minds.py (the real key names are not published).
@@ -32,6 +37,9 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.api_key = api_key
         self.customers: dict[str, dict] = {}
         self.loyalty_cards: dict[str, dict] = {}
+        # IdempotentId -> the workflow execution it created (the first one wins)
+        self.executions: dict[str, dict] = {}
+        self.duplicate_executions = 0
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -41,6 +49,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.route("POST", "/api/v1/ipaas/customers", self._upsert_customer)
         self.route("GET", "/api/v1/ipaas/customers/{id}", self._get_customer)
         self.route("GET", "/api/v1/ipaas/loyaltycards", self._loyalty_cards)
+        self.route("POST", "/api/v1/ipaas/workflows/execute", self._execute_workflow)
 
     # -- helpers shared by every write ----------------------------------------------------------------
     @staticmethod
@@ -90,3 +99,44 @@ class NinetyNineMindsSandbox(SandboxServer):
         customer_id = (query.get("customer_id") or [None])[0]
         return ok({"loyaltycards": [c for c in self.loyalty_cards.values()
                                     if customer_id is None or c["customer_id"] == customer_id]})
+
+    # -- the order workflow -----------------------------------------------------------------------------
+    def _execute_workflow(self, query, body):
+        if not isinstance(body, dict):
+            raise rejected(400, "body must be an object")
+        idempotent_id = body.get("idempotent_id")
+        if not idempotent_id:
+            raise rejected(422, "idempotent_id is required")
+        if idempotent_id in self.executions:  # documented: 99minds de-duplicates on IdempotentId
+            self.duplicate_executions += 1
+            return {"code": 200, "message": "already executed",
+                    "data": {"execution": copy.deepcopy(self.executions[idempotent_id])}}
+        self.require_store(body)
+        missing = [k for k in ("customer_id", "trigger", "subtotal_price", "total_quantity") if body.get(k) is None]
+        if missing:
+            raise rejected(422, f"required: {', '.join(missing)}")
+        if body["trigger"] not in WORKFLOW_TRIGGERS:
+            raise rejected(422, f"trigger must be one of {', '.join(WORKFLOW_TRIGGERS)}")
+        for key in ("total_price", "subtotal_price", "total_quantity", "loyalty_points_claimed", "refund_amount"):
+            if key in body and not _is_number(body[key]):
+                raise rejected(422, f"{key} must be a number")
+        if body["customer_id"] not in self.customers:
+            raise rejected(404, f"customer {body['customer_id']} not found")
+        if body["trigger"] == "order_paid" and ("total_price" not in body or "refund_amount" in body):
+            raise rejected(422, "order_paid needs total_price and takes no refund_amount")
+        original = body.get("original_order_id")
+        if original is not None and original not in self.executions:
+            raise rejected(422, f"original order {original} not found")  # seed: must be a valid 99minds order
+        for n, line in enumerate(body.get("line_items") or []):
+            if not isinstance(line, dict) or not line.get("line_id") or not _is_number(line.get("quantity")):
+                raise rejected(422, f"line_items[{n}] needs line_id and a numeric quantity")
+        execution = {"id": self.new_id("execution"), "status": "completed", **copy.deepcopy(body)}
+        self.executions[idempotent_id] = execution
+        return ok({"execution": copy.deepcopy(execution)})
+
+
+WORKFLOW_TRIGGERS = ("order_paid", "order_refunded")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -2,6 +2,9 @@
 
 Starts moto and the partner sandboxes on 127.0.0.1, deploys template.yaml onto moto, enqueues sample
 iPaaS.com notifications, runs the real handlers through the event-source poller, and prints what happened.
+
+Phases: customers first (so that orders can resolve the customers they create), then completed orders and
+validated returns, then the same transactions again (a redelivery and a change after completion).
 """
 from __future__ import annotations
 
@@ -65,6 +68,79 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
     ]
 
 
+TXN_QUEUE = "TransactionNinetyNineMindsQueue"
+CUSTOMER_QUEUE = "CustomerNinetyNineMindsQueue"
+
+
+def transaction(id_: str, number: str, customer_id: str, **kw) -> dict:
+    return {"id": id_, "transaction_number": number, "customer_id": customer_id, "type": "Order",
+            "status": "Complete", "subtotal": "90.00", "tax_amount": "9.50", "total": "99.50", "total_qty": "3",
+            "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
+            "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
+            **kw}
+
+
+def seed_transactions(stack: LocalStack) -> list[tuple[str, object]]:
+    """Completed orders and validated returns in the iPaaS.com sandbox, and their notifications."""
+    dest, ip = NINETYNINE_SYSTEM_ID, stack.ipaas
+    # an order of customer 504 that reached 99minds earlier: the original order of return RT-2003
+    ip.put("transactions", transaction("2999", "SO-1999", "504"))
+    stack.ninetynine.executions["SO-1999"] = {"id": stack.ninetynine.new_id("execution"), "idempotent_id": "SO-1999",
+                                              "trigger": "order_paid", "status": "completed"}
+    ip.put("transactions", transaction("2001", "SO-2001", "501"))
+    ip.put("transactions", transaction("2002", "SO-2002", "504", total="250.00", subtotal="230.00", total_qty="5"))
+    ip.put("transactions", transaction("2003", "RT-2003", "504", type="Validated Return", transaction_parent_id="2999",
+                                       subtotal="-30.00", total="-33.17", total_qty="1",
+                                       custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
+                                       lines=[{"id": "20031", "sku": "MUG-01", "qty": "1"}]))
+    ip.put("transactions", transaction("2004", "SO-2004-D", "501"))
+    ip.put("transactions", transaction("2005", "SO-2005-GC", "502"))
+    ip.put("transactions", transaction("2006", "SO-2006", "502", status="Pending"))
+    ip.put("transactions", transaction("2007", "SO-2007", "505"))
+    ip.put("transactions", transaction("2008", "RT-2008", "503", type="Validated Return", total=None))
+    ip.put("transactions", transaction("2009", "Q-2009", "503", type="Quote"))
+    return [
+        ("order SO-2001 of customer 501 (created above)", note("transaction/created", "2001", dest, 101)),
+        ("order SO-2002 of customer 504 (linked earlier)", note("transaction/updated", "2002", dest, 102)),
+        ("validated return RT-2003 of order SO-1999", note("transaction/updated", "2003", dest, 103)),
+        ("order SO-2004-D (excluded suffix)", note("transaction/updated", "2004", dest, 104)),
+        ("order SO-2005-GC (excluded suffix)", note("transaction/updated", "2005", dest, 105)),
+        ("order SO-2006 still Pending", note("transaction/updated", "2006", dest, 106)),
+        ("order SO-2007 of customer 505 (never transferred)", note("transaction/updated", "2007", dest, 107)),
+        ("validated return RT-2008 without a total", note("transaction/updated", "2008", dest, 108)),
+        ("quote Q-2009 (unsupported type)", note("transaction/created", "2009", dest, 109)),
+    ]
+
+
+def later_transactions(stack: LocalStack) -> list[tuple[str, object]]:
+    """The same transaction numbers again: a redelivery, and a change after completion."""
+    dest = NINETYNINE_SYSTEM_ID
+    stack.ipaas.put("transactions", transaction("2002", "SO-2002", "504", total="275.00", subtotal="255.00",
+                                                total_qty="5"))
+    return [
+        ("order SO-2001 again (redelivered)", note("transaction/updated", "2001", dest, 101)),
+        ("order SO-2002 changed after completion (total 250.00 -> 275.00)",
+         note("transaction/updated", "2002", dest, 110)),
+    ]
+
+
+def enqueue(stack: LocalStack, queue: str, samples: list[tuple[str, object]]) -> None:
+    say(f"enqueue {len(samples)} notifications on {queue}:")
+    for label, body in samples:
+        stack.send(queue, body)
+        say(f"  - {label}")
+
+
+def describe(o: dict) -> str:
+    if o.get("status") in ("sent", "duplicate") and o.get("details"):
+        d = o["details"]
+        return f"{d.get('transaction_number')} {d.get('trigger')} -> {o.get('external_id') or '(no id in reply)'}"
+    return o.get("external_id") or o.get("reason") or ""
+
+
+STATUS_COLUMNS = ("created", "updated", "sent", "duplicate", "skipped", "failed", "dead-lettered")
+
+
 def run(max_seconds: float, log_path: Path) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
@@ -76,50 +152,63 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"99minds sandbox   {stack.ninetynine.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
-            samples = seed_customers(stack)
-            say(f"enqueue {len(samples)} notifications on CustomerNinetyNineMindsQueue:")
-            for label, body in samples:
-                stack.send("CustomerNinetyNineMindsQueue", body)
-                say(f"  - {label}")
-            say()
             started = time.monotonic()
+            errors: list[str] = []
+            invocations = 0
 
             def progress(stats):
                 say(f"  batch done: {stats.invocations} invocations, {stats.received} received, "
                     f"{stats.deleted} deleted, {stats.failed} left for retry")
 
-            say("draining (real handler, real SQS event shapes, batch size and concurrency from the template):")
-            stats = stack.drain(max_seconds=max_seconds, on_batch=progress)
+            phases = [
+                ("customers", CUSTOMER_QUEUE, "CustomerTransferFunction", seed_customers),
+                ("completed orders and validated returns", TXN_QUEUE, "InvoiceTransferFunction", seed_transactions),
+                ("the same transactions again", TXN_QUEUE, "InvoiceTransferFunction", later_transactions),
+            ]
+            for title, queue, function, samples in phases:
+                say(f"== {title}")
+                enqueue(stack, queue, samples(stack))
+                say("draining (real handler, real SQS event shapes, batch size and concurrency from the template):")
+                stats = stack.drain(max_seconds=max_seconds, functions=[function], on_batch=progress)
+                invocations += stats.invocations
+                errors += stats.errors
+                say()
             elapsed = time.monotonic() - started
-            say()
             say("outcomes:")
             for o in stack.outcomes():
                 if o["status"] == "failed":
                     continue  # a transient attempt; its final outcome is listed too
                 ident = f"{o['entity']} {o.get('record_id') or '?'}"
-                extra = o.get("external_id") or o.get("reason") or ""
-                say(f"  {o['status']:<14} {ident:<16} {extra}")
-            dlq = stack.messages("CustomerNinetyNineMindsDLQ")
+                say(f"  {o['status']:<14} {ident:<18} {describe(o)}")
+            dlqs = sorted(k for k in stack.deployment.of_type("AWS::SQS::Queue") if k.endswith("DLQ"))
+            in_dlq = 0
+            for dlq in dlqs:
+                messages = stack.messages(dlq)
+                in_dlq += len(messages)
+                say()
+                say(f"dead-letter queue {dlq}: {len(messages)} message(s)")
+                for m in messages:
+                    attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                    say(f"  [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
             say()
-            say(f"dead-letter queue CustomerNinetyNineMindsDLQ: {len(dlq)} message(s)")
-            for m in dlq:
-                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                say(f"  [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
-            counts = stack.collector.by_status()
-            sent = counts.get("created", 0) + counts.get("updated", 0)
-            say()
-            say("summary:")
-            say(f"  sent                {sent} (created {counts.get('created', 0)}, "
-                f"updated {counts.get('updated', 0)})")
-            say(f"  duplicates skipped  {counts.get('duplicate', 0)}")
-            say(f"  skipped             {counts.get('skipped', 0)}")
-            say(f"  failed attempts     {counts.get('failed', 0)} (transient, retried)")
-            say(f"  in DLQ              {len(dlq)}")
+            say("summary per entity (failed = transient attempts, retried):")
+            say(f"  {'entity':<12}" + "".join(f"{c:>14}" for c in STATUS_COLUMNS))
+            entities = sorted({o["entity"] for o in stack.outcomes()})
+            for entity in entities:
+                counts: dict[str, int] = {}
+                for o in stack.outcomes():
+                    if o["entity"] == entity:
+                        counts[o["status"]] = counts.get(o["status"], 0) + 1
+                say(f"  {entity:<12}" + "".join(f"{counts.get(c, 0):>14}" for c in STATUS_COLUMNS))
+            say(f"  in DLQs             {in_dlq}")
             say(f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
                 f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
-            say(f"  invocations {stats.invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
-            if stats.errors:
-                say(f"  invocation errors: {stats.errors}")
+            say(f"  99minds workflow executions {len(stack.ninetynine.executions)} "
+                f"({', '.join(sorted(stack.ninetynine.executions))}); POSTs received "
+                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}")
+            say(f"  invocations {invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
+            if errors:
+                say(f"  invocation errors: {errors}")
                 return 1
             return 0
         finally:

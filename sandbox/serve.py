@@ -17,7 +17,7 @@ import signal
 import threading
 from pathlib import Path
 
-from .pipeline import seed_customers, say
+from .pipeline import say, seed_customers
 from .stack import LocalStack
 
 

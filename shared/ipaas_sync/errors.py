@@ -48,6 +48,11 @@ class ConflictError(PermanentError):
     """The same business identity arrived again with different content where a change is not allowed."""
 
 
+class UnresolvedReference(PermanentError):
+    """A record this one refers to (e.g. its customer) is not linked or not in the destination yet. Nothing is
+    sent; the message waits in the DLQ and a replay after the referenced record is transferred completes it."""
+
+
 class UncertainOutcome(PermanentError):
     """A side effect may or may not have happened and the destination cannot tell us: never guess."""
 

@@ -36,3 +36,8 @@ class NinetyNineMindsClient(ApiClient):
 
     def get_customer(self, customer_id: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)
+
+    def execute_workflow(self, payload: dict[str, Any], *, what: str) -> Any:
+        # The body carries the IdempotentId and 99minds de-duplicates on it: a retry (read timeout, 5xx)
+        # cannot execute the workflow twice, so this POST is retried like an idempotent call.
+        return self.request("POST", WORKFLOWS, json_body=payload, what=what, idempotent=True)
