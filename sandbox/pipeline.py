@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .stack import NINETYNINE_SYSTEM_ID, LocalStack
@@ -65,30 +66,87 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
     ]
 
 
+def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active",
+             **extra) -> dict:
+    return {"id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": status, "original_amount": original,
+            "balance": balance, "activities": activities, **extra}
+
+
+def activity(id_: str, type_: str, amount: str, day: int, ref: str | None = None) -> dict:
+    return {"id": id_, "activity_type": type_, "amount": amount, "timestamp": f"2025-03-{day:02d}T10:00:00Z",
+            "transaction_reference_id": ref}
+
+
+def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
+    """Sample gift cards: an issue whose answer is lost after 99minds issued the card, a reload behind a 503,
+    redemptions listed out of order, a duplicate delivery, a balance mismatch, a bad amount and a void card.
+    Each fault is on a path only one card uses (one issue, one reload), so the demo is deterministic."""
+    dest = NINETYNINE_SYSTEM_ID
+    ip, nn = stack.ipaas, stack.ninetynine
+    ip.put("giftcards", giftcard("601", original="50.00", balance="37.50", customer_id="504", activities=[
+        activity("601-2", "Redeem", "12.50", 4, "ORD-2001"),   # listed first, happened last: applied in order
+        activity("601-1", "Issue", "50.00", 1, "ORD-1001")]))
+    ip.put("giftcards", giftcard("602", original="20.00", balance="42.50", activities=[
+        activity("602-1", "Issue", "20.00", 1), activity("602-2", "Reload", "30.00", 3, "ORD-1030"),
+        activity("602-3", "Redeem", "7.50", 5, "ORD-1042")]))
+    ip.put("giftcards", giftcard("603", original="10.00", balance="5.00", activities=[
+        activity("603-1", "Redeem", "5.00", 2)]))
+    ip.put("giftcards", giftcard("604", original="10.00", balance="5.00", activities=[
+        activity("604-1", "Redeem", "-5.00", 2)]))
+    ip.put("giftcards", giftcard("605", original="10.00", balance="0.00", status="Void", activities=[]))
+    # 602 and 603 are already in 99minds and linked in iPaaS.com; 603's 99minds balance was off before
+    for id_, balance in (("602", "20.00"), ("603", "15.00")):
+        ip.set_link(dest, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", balance)["id"])
+    nn.faults.fail(1, status=503, path="/api/v1/giftcards/reload")  # not applied: retried, applied once
+    # issued, but the answer is lost: the retry finds the card at 99minds by its number and does not re-issue
+    nn.faults.apply_then_hang(1, seconds=DEMO_READ_TIMEOUT + 2, path="/api/v1/giftcards/issue")
+    return [
+        ("new card 601 (issue, answer lost; a redemption)", note("giftcard/created", "601", dest, 601)),
+        ("linked card 602 (a reload behind a 503, a redemption)", note("giftcard/updated", "602", dest, 602)),
+        ("duplicate of 602", note("giftcard/updated", "602", dest, 602)),
+        ("linked card 603 whose 99minds balance differs", note("giftcard/updated", "603", dest, 603)),
+        ("card 604 with a negative amount", note("giftcard/updated", "604", dest, 604)),
+        ("void card 605 never issued", note("giftcard/created", "605", dest, 605)),
+    ]
+
+
+# The demo's lost answer (a redemption 99minds applies but does not answer in time) should take seconds,
+# not the production read timeout of 10 s.
+DEMO_READ_TIMEOUT = 2.0
+QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
+          ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
+
+
 def run(max_seconds: float, log_path: Path) -> int:
+    # Locally every handler runs in this one process and shares one Powertools Metrics object, so concurrent
+    # invocations of different functions set the same dimension; in Lambda each function is its own process.
+    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(retry_delay=1)
         stack.start()
+        # imported after start(): the handlers' logger then binds the log file, not the terminal
+        from ipaas_sync import http
+        http.READ_TIMEOUT = DEMO_READ_TIMEOUT
         try:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")
             say(f"99minds sandbox   {stack.ninetynine.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
-            samples = seed_customers(stack)
-            say(f"enqueue {len(samples)} notifications on CustomerNinetyNineMindsQueue:")
-            for label, body in samples:
-                stack.send("CustomerNinetyNineMindsQueue", body)
-                say(f"  - {label}")
-            say()
+            for (_, queue, _), samples in zip(QUEUES, (seed_customers(stack), seed_giftcards(stack)), strict=True):
+                say(f"enqueue {len(samples)} notifications on {queue}:")
+                for label, body in samples:
+                    stack.send(queue, body)
+                    say(f"  - {label}")
+                say()
             started = time.monotonic()
 
             def progress(stats):
                 say(f"  batch done: {stats.invocations} invocations, {stats.received} received, "
                     f"{stats.deleted} deleted, {stats.failed} left for retry")
 
-            say("draining (real handler, real SQS event shapes, batch size and concurrency from the template):")
+            say("draining (real handlers, real SQS event shapes, batch size and concurrency from the template):")
             stats = stack.drain(max_seconds=max_seconds, on_batch=progress)
             elapsed = time.monotonic() - started
             say()
@@ -97,25 +155,20 @@ def run(max_seconds: float, log_path: Path) -> int:
                 if o["status"] == "failed":
                     continue  # a transient attempt; its final outcome is listed too
                 ident = f"{o['entity']} {o.get('record_id') or '?'}"
-                extra = o.get("external_id") or o.get("reason") or ""
+                extra = (o.get("reason") if o["status"] == "mismatch" else None) or o.get("external_id") \
+                    or o.get("reason") or ""
                 say(f"  {o['status']:<14} {ident:<16} {extra}")
-            dlq = stack.messages("CustomerNinetyNineMindsDLQ")
-            say()
-            say(f"dead-letter queue CustomerNinetyNineMindsDLQ: {len(dlq)} message(s)")
-            for m in dlq:
-                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                say(f"  [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
-            counts = stack.collector.by_status()
-            sent = counts.get("created", 0) + counts.get("updated", 0)
+            dlqs = {entity: stack.messages(dlq) for entity, _, dlq in QUEUES}
+            for entity, _, dlq in QUEUES:
+                say()
+                say(f"dead-letter queue {dlq}: {len(dlqs[entity])} message(s)")
+                for m in dlqs[entity]:
+                    attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                    say(f"  [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
             say()
             say("summary:")
-            say(f"  sent                {sent} (created {counts.get('created', 0)}, updated {counts.get('updated', 0)})")
-            say(f"  duplicates skipped  {counts.get('duplicate', 0)}")
-            say(f"  skipped             {counts.get('skipped', 0)}")
-            say(f"  failed attempts     {counts.get('failed', 0)} (transient, retried)")
-            say(f"  in DLQ              {len(dlq)}")
-            say(f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
-                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
+            summarize_customers(stack, dlqs["customer"])
+            summarize_giftcards(stack, dlqs["giftcard"])
             say(f"  invocations {stats.invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
             if stats.errors:
                 say(f"  invocation errors: {stats.errors}")
@@ -123,6 +176,50 @@ def run(max_seconds: float, log_path: Path) -> int:
             return 0
         finally:
             stack.stop()
+
+
+def _counts(stack: LocalStack, entity: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in stack.outcomes():
+        if o["entity"] == entity:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+    return counts
+
+
+def summarize_customers(stack: LocalStack, dlq: list) -> None:
+    counts = _counts(stack, "customer")
+    sent = counts.get("created", 0) + counts.get("updated", 0)
+    say("  customers")
+    say(f"    sent                {sent} (created {counts.get('created', 0)}, updated {counts.get('updated', 0)})")
+    say(f"    duplicates skipped  {counts.get('duplicate', 0)}")
+    say(f"    skipped             {counts.get('skipped', 0)}")
+    say(f"    failed attempts     {counts.get('failed', 0)} (transient, retried)")
+    say(f"    in DLQ              {len(dlq)}")
+    say(f"    99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
+        f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
+
+
+def summarize_giftcards(stack: LocalStack, dlq: list) -> None:
+    counts = _counts(stack, "giftcard")
+    done = [o for o in stack.outcomes() if o["entity"] == "giftcard" and o["status"] != "failed"]
+    details = [o.get("details") or {} for o in done]
+    applied = sum(d.get("activities_applied", 0) for d in details)
+    recovered = sum(d.get("activities_recovered", 0) + bool(d.get("issue_recovered")) for d in details)
+    nn = stack.ninetynine
+    posts = {kind: len(nn.calls("POST", f"/api/v1/giftcards/{kind}", status=200)) for kind in ("issue", "reload", "redeem")}
+    say("  gift cards")
+    say(f"    issued              {counts.get('created', 0)}")
+    say(f"    activities applied  {applied}")
+    say(f"    lost answers        {recovered} (recognised at 99minds on the retry, not sent again)")
+    say(f"    duplicates skipped  {counts.get('duplicate', 0)}")
+    say(f"    balance mismatches  {counts.get('mismatch', 0)} (reported, not corrected)")
+    say(f"    skipped             {counts.get('skipped', 0)}")
+    say(f"    failed attempts     {counts.get('failed', 0)} (transient, retried)")
+    say(f"    in DLQ              {len(dlq)}")
+    say(f"    99minds writes      issue {posts['issue']}, reload {posts['reload']}, redeem {posts['redeem']} "
+        f"(each applied once)")
+    say("    99minds balances    " + ", ".join(f"{c['giftcard_number']} {c['balance']}"
+                                            for c in sorted(nn.giftcards.values(), key=lambda c: c["giftcard_number"])))
 
 
 def main(argv: list[str] | None = None) -> int:

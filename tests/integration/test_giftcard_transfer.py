@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import boto3
 import pytest
@@ -290,9 +291,10 @@ def test_bad_amounts_types_and_statuses_are_rejected_before_anything_is_sent(sta
         stack.send(Q, note(id_))
     # a JSON float with binary noise, inline: 0.1 + 0.2
     linked_card(stack, "26", "10.00")
-    stack.send(Q, '{"scope": "giftcard/updated", "id": "26", "destination": "%s", "record": {"id": "26", '
-                  '"number": "GC-26", "status": "Active", "activities": [{"id": "noise", "activity_type": "Reload", '
-                  '"amount": 0.30000000000000004, "timestamp": "%s"}]}}' % (SYS, ts))
+    noisy = json.dumps(note("26", record={"id": "26", "number": "GC-26", "status": "Active", "activities": [
+        {"id": "noise", "activity_type": "Reload", "amount": 0.1 + 0.2, "timestamp": ts}]}))
+    assert '"amount": 0.30000000000000004' in noisy
+    stack.send(Q, noisy)
     linked_card(stack, "27", "10.00", status="Void", activities=[act("Redeem", "1.00", ts, id="v")])
     put_card(stack, "28", status="Expired", original="10")
     stack.send(Q, note("27"))
@@ -319,7 +321,7 @@ def test_bad_amounts_types_and_statuses_are_rejected_before_anything_is_sent(sta
 
 
 def test_redeem_beyond_the_balance_is_rejected_and_a_replay_applies_only_what_is_missing(stack):
-    record, existing = linked_card(stack, "30", "0.00", balance="0.00", activities=[
+    _, existing = linked_card(stack, "30", "0.00", balance="0.00", activities=[
         act("Reload", "10.00", "2025-03-01T10:00:00Z", id="30-r"),
         act("Redeem", "50.00", "2025-03-01T11:00:00Z", id="30-d")])
     stack.send(Q, note("30"))
@@ -333,3 +335,17 @@ def test_redeem_beyond_the_balance_is_rejected_and_a_replay_applies_only_what_is
     assert len(writes(stack, RELOAD)) == 1 and len(writes(stack, REDEEM)) == 1
     assert existing["balance"] == Decimal("0.00") and activity_link(stack, "30-d")
     assert final(stack)[-1]["status"] == "updated"
+
+
+# -- the sample events (`sam local invoke GiftCardTransferFunction -e events/...`) -------------------------------------
+def test_sample_events_transfer_as_documented(stack):
+    root = Path(__file__).resolve().parents[2] / "events"
+    created = json.loads((root / "giftcard_created.json").read_text())
+    assert stack.invoke(FN, created) == {"batchItemFailures": []}
+    existing = stack.ninetynine.add_giftcard("GC-602", "20.00")      # the updated card is already in 99minds
+    stack.ipaas.set_link(SYS, "Gift Card", "602", existing["id"])
+    updated = json.loads((root / "giftcard_updated.json").read_text())
+    assert stack.invoke(FN, updated) == {"batchItemFailures": []}
+    assert [o["status"] for o in stack.outcomes()] == ["created", "updated"]
+    assert stack.ninetynine.giftcard("GC-601")["balance"] == Decimal("50.00")
+    assert [h[0] for h in existing["history"]] == ["reload", "redeem"] and existing["balance"] == Decimal("42.50")
