@@ -1,20 +1,20 @@
 """99minds API sandbox, as the reference describes it: bearer auth with the API Secret Key, the
 documented paths, 150 requests per minute -> 429, a customer store (a create also issues a loyalty card
-with balance 0), email mandatory, phone digits or +international, a store on every write, and the order
+with balance 0), email mandatory, phone digits or +international, a store on every write; the order
 workflow (POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
-IdempotentId as 99minds is documented to.
+IdempotentId as 99minds is documented to; and gift cards (issue with a campaign, reload, redeem, get by id
+or number; balances kept as Decimal and answered as two-place decimal strings; a redemption beyond the
+balance -> 422).
 
 The reply to a duplicate IdempotentId is not published; this sandbox answers 200 with the execution it
 already has (message "already executed") and changes nothing.
-
-Reply envelope {code, message, data}; the body keys mirror the assumptions in
-shared/ipaas_sync/mapping/*_99minds.py (the real key names are not published).
 """
 from __future__ import annotations
 
 import copy
 import re
 import secrets
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .server import Reply, SandboxServer, bearer
@@ -40,6 +40,9 @@ class NinetyNineMindsSandbox(SandboxServer):
         # IdempotentId -> the workflow execution it created (the first one wins)
         self.executions: dict[str, dict] = {}
         self.duplicate_executions = 0
+
+        # 99minds card id -> card; "balance" is a Decimal, "history" lists every applied reload/redemption
+        self.giftcards: dict[str, dict] = {}
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -50,6 +53,11 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.route("GET", "/api/v1/ipaas/customers/{id}", self._get_customer)
         self.route("GET", "/api/v1/ipaas/loyaltycards", self._loyalty_cards)
         self.route("POST", "/api/v1/ipaas/workflows/execute", self._execute_workflow)
+        self.route("POST", "/api/v1/giftcards/issue", self._issue_giftcard)
+        self.route("POST", "/api/v1/giftcards/reload", self._activity("reload", "reload_amount"))
+        self.route("POST", "/api/v1/giftcards/redeem", self._activity("redeem", "redemption_amount"))
+        self.route("GET", "/api/v1/giftcards", self._list_giftcards)
+        self.route("GET", "/api/v1/giftcards/{card_id}", self._get_giftcard)
 
     # -- helpers shared by every write ----------------------------------------------------------------
     @staticmethod
@@ -133,6 +141,100 @@ class NinetyNineMindsSandbox(SandboxServer):
         execution = {"id": self.new_id("execution"), "status": "completed", **copy.deepcopy(body)}
         self.executions[idempotent_id] = execution
         return ok({"execution": copy.deepcopy(execution)})
+
+
+    # -- gift cards -----------------------------------------------------------------------------------------
+    @staticmethod
+    def money(value: Any, field: str, *, positive: bool) -> Decimal:
+        if isinstance(value, (bool, float)) or value is None:
+            raise rejected(422, f"{field} must be a decimal string or integer")
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise rejected(422, f"{field} is not a number") from None
+        if not amount.is_finite() or amount < 0 or (positive and amount == 0):
+            raise rejected(422, f"{field} must be {'positive' if positive else 'zero or more'}")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise rejected(422, f"{field} has more than two decimal places")
+        return amount.quantize(Decimal("0.01"))
+
+    def add_giftcard(self, number: str, balance: str = "0.00", **extra) -> dict:
+        """Test helper: a card that already exists in 99minds."""
+        with self.lock:
+            card = {"id": self.new_id("giftcard"), "giftcard_number": number, "balance": Decimal(balance),
+                    "status": "active", "history": [], **extra}
+            self.giftcards[card["id"]] = card
+            return card
+
+    def giftcard(self, key: str) -> dict | None:
+        """By 99minds id or by giftcard number."""
+        with self.lock:
+            if key in self.giftcards:
+                return self.giftcards[key]
+            return next((c for c in self.giftcards.values() if c["giftcard_number"] == key), None)
+
+    @staticmethod
+    def giftcard_view(card: dict) -> dict:
+        view = {k: copy.deepcopy(v) for k, v in card.items() if k != "history"}
+        view["balance"] = str(card["balance"])
+        return view
+
+    def _issue_giftcard(self, query, body):
+        if not isinstance(body, dict):
+            raise rejected(400, "body must be an object")
+        self.require_store(body)
+        if not body.get("campaign_id"):
+            raise rejected(422, "campaign_id is required")
+        amount = self.money(body.get("amount"), "amount", positive=False)
+        number = str(body.get("giftcard_number") or secrets.token_hex(8).upper())
+        if self.giftcard(number) is not None:
+            raise rejected(422, f"giftcard_number {number} already exists")
+        card = {"id": self.new_id("giftcard"), "giftcard_number": number, "balance": amount, "status": "active",
+                "campaign_id": body["campaign_id"], "history": [("issue", amount, None)],
+                **{k: body[k] for k in (*STORE_KEYS, "customer_id", "customer_email", "expiry_date") if body.get(k)}}
+        self.giftcards[card["id"]] = card
+        return ok({"giftcard": self.giftcard_view(card)})
+
+    def _activity(self, kind: str, amount_key: str):
+        def apply(query, body):
+            if not isinstance(body, dict):
+                raise rejected(400, "body must be an object")
+            self.require_store(body)
+            entries = ((body.get("giftcard") or {}).get("data")) if isinstance(body.get("giftcard"), dict) else None
+            if not isinstance(entries, list) or not entries:
+                raise rejected(422, "giftcard.data must be a non-empty list")
+            planned = []
+            balances: dict[str, Decimal] = {}
+            for entry in entries:  # validate every entry first: all or nothing
+                card = self.giftcard(str((entry or {}).get("giftcard_number") or ""))
+                if card is None:
+                    raise rejected(404, f"giftcard {entry.get('giftcard_number') if entry else None} not found")
+                amount = self.money((entry or {}).get(amount_key), amount_key, positive=True)
+                balance = balances.get(card["id"], card["balance"])
+                balance = balance + amount if kind == "reload" else balance - amount
+                if balance < 0:
+                    raise rejected(422, f"insufficient balance on giftcard {card['giftcard_number']}")
+                balances[card["id"]] = balance
+                planned.append((card, amount))
+            for card, amount in planned:
+                card["balance"] = card["balance"] + amount if kind == "reload" else card["balance"] - amount
+                card["history"].append((kind, amount, body.get("reference_id")))
+            views = [self.giftcard_view(card) for card, _ in planned]
+            return ok({"giftcard": views[-1], "giftcards": views})
+        return apply
+
+    def _get_giftcard(self, query, body, card_id):
+        card = self.giftcard(card_id)
+        if card is None:
+            raise rejected(404, f"giftcard {card_id} not found")
+        return ok({"giftcard": self.giftcard_view(card)})
+
+    def _list_giftcards(self, query, body):
+        page = int((query.get("page_no") or ["1"])[0])
+        cards = sorted(self.giftcards.values(), key=lambda c: c["id"])
+        size = 50
+        return ok({"giftcards": [self.giftcard_view(c) for c in cards[(page - 1) * size:page * size]],
+                   "page_no": page})
 
 
 WORKFLOW_TRIGGERS = ("order_paid", "order_refunded")

@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .stack import NINETYNINE_SYSTEM_ID, LocalStack
@@ -70,6 +71,7 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
 
 TXN_QUEUE = "TransactionNinetyNineMindsQueue"
 CUSTOMER_QUEUE = "CustomerNinetyNineMindsQueue"
+GIFTCARD_QUEUE = "GiftcardNinetyNineMindsQueue"
 
 
 def transaction(id_: str, number: str, customer_id: str, **kw) -> dict:
@@ -132,20 +134,79 @@ def enqueue(stack: LocalStack, queue: str, samples: list[tuple[str, object]]) ->
 
 
 def describe(o: dict) -> str:
-    if o.get("status") in ("sent", "duplicate") and o.get("details"):
+    if o.get("status") == "mismatch":
+        return o.get("reason") or ""
+    if o.get("entity") == "transaction" and o.get("status") in ("sent", "duplicate") and o.get("details"):
         d = o["details"]
         return f"{d.get('transaction_number')} {d.get('trigger')} -> {o.get('external_id') or '(no id in reply)'}"
     return o.get("external_id") or o.get("reason") or ""
 
 
-STATUS_COLUMNS = ("created", "updated", "sent", "duplicate", "skipped", "failed", "dead-lettered")
+STATUS_COLUMNS = ("created", "updated", "sent", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
+
+
+def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active",
+             **extra) -> dict:
+    return {"id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": status, "original_amount": original,
+            "balance": balance, "activities": activities, **extra}
+
+
+def activity(id_: str, type_: str, amount: str, day: int, ref: str | None = None) -> dict:
+    return {"id": id_, "activity_type": type_, "amount": amount, "timestamp": f"2025-03-{day:02d}T10:00:00Z",
+            "transaction_reference_id": ref}
+
+
+def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
+    """Sample gift cards: an issue whose answer is lost after 99minds issued the card, a reload behind a 503,
+    redemptions listed out of order, a duplicate delivery, a balance mismatch, a bad amount and a void card.
+    Each fault is on a path only one card uses (one issue, one reload), so the demo is deterministic."""
+    dest = NINETYNINE_SYSTEM_ID
+    ip, nn = stack.ipaas, stack.ninetynine
+    ip.put("giftcards", giftcard("601", original="50.00", balance="37.50", customer_id="504", activities=[
+        activity("601-2", "Redeem", "12.50", 4, "ORD-2001"),   # listed first, happened last: applied in order
+        activity("601-1", "Issue", "50.00", 1, "ORD-1001")]))
+    ip.put("giftcards", giftcard("602", original="20.00", balance="42.50", activities=[
+        activity("602-1", "Issue", "20.00", 1), activity("602-2", "Reload", "30.00", 3, "ORD-1030"),
+        activity("602-3", "Redeem", "7.50", 5, "ORD-1042")]))
+    ip.put("giftcards", giftcard("603", original="10.00", balance="5.00", activities=[
+        activity("603-1", "Redeem", "5.00", 2)]))
+    ip.put("giftcards", giftcard("604", original="10.00", balance="5.00", activities=[
+        activity("604-1", "Redeem", "-5.00", 2)]))
+    ip.put("giftcards", giftcard("605", original="10.00", balance="0.00", status="Void", activities=[]))
+    # 602 and 603 are already in 99minds and linked in iPaaS.com; 603's 99minds balance was off before
+    for id_, balance in (("602", "20.00"), ("603", "15.00")):
+        ip.set_link(dest, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", balance)["id"])
+    nn.faults.fail(1, status=503, path="/api/v1/giftcards/reload")  # not applied: retried, applied once
+    # issued, but the answer is lost: the retry finds the card at 99minds by its number and does not re-issue
+    nn.faults.apply_then_hang(1, seconds=DEMO_READ_TIMEOUT + 2, path="/api/v1/giftcards/issue")
+    return [
+        ("new card 601 (issue, answer lost; a redemption)", note("giftcard/created", "601", dest, 601)),
+        ("linked card 602 (a reload behind a 503, a redemption)", note("giftcard/updated", "602", dest, 602)),
+        ("duplicate of 602", note("giftcard/updated", "602", dest, 602)),
+        ("linked card 603 whose 99minds balance differs", note("giftcard/updated", "603", dest, 603)),
+        ("card 604 with a negative amount", note("giftcard/updated", "604", dest, 604)),
+        ("void card 605 never issued", note("giftcard/created", "605", dest, 605)),
+    ]
+
+
+# The demo's lost answer (a redemption 99minds applies but does not answer in time) should take seconds,
+# not the production read timeout of 10 s.
+DEMO_READ_TIMEOUT = 2.0
+QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
+          ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
 
 
 def run(max_seconds: float, log_path: Path) -> int:
+    # Locally every handler runs in this one process and shares one Powertools Metrics object, so concurrent
+    # invocations of different functions set the same dimension; in Lambda each function is its own process.
+    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(retry_delay=1)
         stack.start()
+        # imported after start(): the handlers' logger then binds the log file, not the terminal
+        from ipaas_sync import http
+        http.READ_TIMEOUT = DEMO_READ_TIMEOUT
         try:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")
@@ -164,6 +225,7 @@ def run(max_seconds: float, log_path: Path) -> int:
                 ("customers", CUSTOMER_QUEUE, "CustomerTransferFunction", seed_customers),
                 ("completed orders and validated returns", TXN_QUEUE, "InvoiceTransferFunction", seed_transactions),
                 ("the same transactions again", TXN_QUEUE, "InvoiceTransferFunction", later_transactions),
+                ("gift cards", GIFTCARD_QUEUE, "GiftCardTransferFunction", seed_giftcards),
             ]
             for title, queue, function, samples in phases:
                 say(f"== {title}")
@@ -206,6 +268,7 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"  99minds workflow executions {len(stack.ninetynine.executions)} "
                 f"({', '.join(sorted(stack.ninetynine.executions))}); POSTs received "
                 f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}")
+            summarize_giftcards(stack, [m for m in stack.messages("GiftcardNinetyNineMindsDLQ")])
             say(f"  invocations {invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
             if errors:
                 say(f"  invocation errors: {errors}")
@@ -213,6 +276,38 @@ def run(max_seconds: float, log_path: Path) -> int:
             return 0
         finally:
             stack.stop()
+
+
+def _counts(stack: LocalStack, entity: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in stack.outcomes():
+        if o["entity"] == entity:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+    return counts
+
+
+def summarize_giftcards(stack: LocalStack, dlq: list) -> None:
+    counts = _counts(stack, "giftcard")
+    done = [o for o in stack.outcomes() if o["entity"] == "giftcard" and o["status"] != "failed"]
+    details = [o.get("details") or {} for o in done]
+    applied = sum(d.get("activities_applied", 0) for d in details)
+    recovered = sum(d.get("activities_recovered", 0) + bool(d.get("issue_recovered")) for d in details)
+    nn = stack.ninetynine
+    posts = {kind: len(nn.calls("POST", f"/api/v1/giftcards/{kind}", status=200))
+             for kind in ("issue", "reload", "redeem")}
+    say("  gift cards")
+    say(f"    issued              {counts.get('created', 0)}")
+    say(f"    activities applied  {applied}")
+    say(f"    lost answers        {recovered} (recognised at 99minds on the retry, not sent again)")
+    say(f"    duplicates skipped  {counts.get('duplicate', 0)}")
+    say(f"    balance mismatches  {counts.get('mismatch', 0)} (reported, not corrected)")
+    say(f"    skipped             {counts.get('skipped', 0)}")
+    say(f"    failed attempts     {counts.get('failed', 0)} (transient, retried)")
+    say(f"    in DLQ              {len(dlq)}")
+    say(f"    99minds writes      issue {posts['issue']}, reload {posts['reload']}, redeem {posts['redeem']} "
+        f"(each applied once)")
+    say("    99minds balances    " + ", ".join(f"{c['giftcard_number']} {c['balance']}"
+                                            for c in sorted(nn.giftcards.values(), key=lambda c: c["giftcard_number"])))
 
 
 def main(argv: list[str] | None = None) -> int:

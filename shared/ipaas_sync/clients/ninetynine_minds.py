@@ -41,3 +41,18 @@ class NinetyNineMindsClient(ApiClient):
         # The body carries the IdempotentId and 99minds de-duplicates on it: a retry (read timeout, 5xx)
         # cannot execute the workflow twice, so this POST is retried like an idempotent call.
         return self.request("POST", WORKFLOWS, json_body=payload, what=what, idempotent=True)
+
+    # -- gift cards: money. Writes are never retried in-process (idempotent=False): a retry after a lost
+    # answer could apply twice; the caller checks the card (get_giftcard) before writing again.
+    def get_giftcard(self, card_id: str, *, what: str) -> Any:
+        """The card by its 99minds id (or giftcard number), or None when 99minds has no such card (404)."""
+        return self.request("GET", f"{GIFTCARDS}/{quote(card_id, safe='')}", what=what, allow_404=True)
+
+    def issue_giftcard(self, payload: dict[str, Any], *, what: str) -> Any:
+        return self.request("POST", f"{GIFTCARDS}/issue", json_body=payload, what=what, idempotent=False)
+
+    def reload_giftcard(self, payload: dict[str, Any], *, what: str) -> Any:
+        return self.request("POST", f"{GIFTCARDS}/reload", json_body=payload, what=what, idempotent=False)
+
+    def redeem_giftcard(self, payload: dict[str, Any], *, what: str) -> Any:
+        return self.request("POST", f"{GIFTCARDS}/redeem", json_body=payload, what=what, idempotent=False)

@@ -1,0 +1,100 @@
+"""Markers for side effects that must happen once at the destination (gift card money).
+
+Why (reference, AWS facts; powertools issue 8049): idempotency alone does not cover an uncertain outcome.
+When a request left but its answer was lost (read timeout, broken reply, a Lambda timeout after the
+partner applied it), the idempotency record is released and the retry runs the action again. So before a
+non-idempotent write we record what the destination looked like ("pending", with the card balance seen
+just before), and after it answered we record "applied". A retry that finds a pending marker checks the
+destination before writing again (see mapping.giftcard_99minds.decide).
+
+Markers live in the idempotency table under their own key prefix (`pending#...`, same TTL attribute
+`expiration`), so they need no new table and no new IAM actions (GetItem, PutItem, UpdateItem,
+DeleteItem).
+This is the one storage interface for them. A marker is cleared only when the destination answered with
+a refusal (4xx: nothing was applied); otherwise it stays until its TTL.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+from .idempotency import payload_hash
+
+PREFIX = "pending#"
+PENDING, APPLIED = "pending", "applied"
+
+
+@dataclass(frozen=True)
+class Marker:
+    state: str
+    operation: str
+    before: Decimal | None = None
+    after: Decimal | None = None
+    card_id: str | None = None
+    started_at: float | None = None
+
+
+class PendingJournal:
+    def __init__(self, table_name: str, *, client=None, ttl_seconds: int | None = None):
+        self.table_name = table_name
+        self._ddb = client or boto3.client("dynamodb")
+        # outlive the idempotency record it guards (IDEMPOTENCY_TTL_SECONDS, 7 days by default)
+        self.ttl_seconds = ttl_seconds or int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600))) + 86400
+
+    @staticmethod
+    def key(identity: dict[str, Any]) -> str:
+        return PREFIX + payload_hash(identity)
+
+    def get(self, key: str) -> Marker | None:
+        item = self._ddb.get_item(TableName=self.table_name, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        text = {k: v.get("S") for k, v in item.items() if "S" in v}
+        return Marker(state=text.get("state", PENDING), operation=text.get("operation", "?"),
+                      before=Decimal(text["before"]) if text.get("before") else None,
+                      after=Decimal(text["after"]) if text.get("after") else None,
+                      card_id=text.get("card_id"),
+                      started_at=float(item["started_at"]["N"]) if "started_at" in item else None)
+
+    def begin(self, key: str, *, operation: str, card: str, before: Decimal | None) -> None:
+        """Written right before the request leaves: from here on its outcome is uncertain until `applied`."""
+        now = time.time()
+        item = {"id": {"S": key}, "state": {"S": PENDING}, "operation": {"S": operation}, "card": {"S": card},
+                "started_at": {"N": f"{now:.3f}"}, "expiration": {"N": str(int(now) + self.ttl_seconds)}}
+        if before is not None:
+            item["before"] = {"S": str(before)}
+        self._ddb.put_item(TableName=self.table_name, Item=item)
+
+    def applied(self, key: str, *, after: Decimal | None, card_id: str | None) -> None:
+        """Written once the destination answered: a retry needs no check at the destination."""
+        names, values, sets = {"#s": "state"}, {":s": {"S": APPLIED}}, ["#s = :s"]
+        if after is not None:
+            names["#a"], values[":a"] = "after", {"S": str(after)}
+            sets.append("#a = :a")
+        if card_id:
+            names["#c"], values[":c"] = "card_id", {"S": card_id}
+            sets.append("#c = :c")
+        self._ddb.update_item(TableName=self.table_name, Key={"id": {"S": key}},
+                              UpdateExpression="SET " + ", ".join(sets),
+                              ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def clear(self, key: str) -> None:
+        """The destination refused the request (it answered 4xx): nothing was applied, nothing is pending."""
+        self._ddb.delete_item(TableName=self.table_name, Key={"id": {"S": key}})
+
+
+_journal: PendingJournal | None = None
+
+
+def default_journal() -> PendingJournal:
+    """The journal on IDEMPOTENCY_TABLE, built once per container."""
+    global _journal
+    table = os.environ["IDEMPOTENCY_TABLE"]
+    if _journal is None or _journal.table_name != table:
+        _journal = PendingJournal(table)
+    return _journal

@@ -1,0 +1,221 @@
+"""Gift card transfer: issue a card the destination does not have yet, then apply its activities, each once.
+
+Gift cards are money, so every write is guarded three ways (README, "Gift cards"):
+1. the iPaaS.com external-id links are the durable record: `Gift Card` (card -> 99minds card id) decides
+   issue vs apply; `Gift Card Activity` marks each applied activity and is checked before applying it;
+2. each write runs under Powertools idempotency keyed on (destination, card number, activity identity),
+   never on the SQS messageId;
+3. a pending marker (pending.py) written right before each non-idempotent POST: a retry after an
+   uncertain outcome checks the card at 99minds before writing again, and stops (UncertainOutcome -> DLQ)
+   when the card's state cannot tell.
+After applying, the 99minds balance is compared with the iPaaS.com balance; a difference is reported as a
+"mismatch" outcome, never corrected.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ..clients.ipaas import TABLE_CUSTOMER, TABLE_GIFT_CARD, TABLE_GIFT_CARD_ACTIVITY, IpaasClient
+from ..errors import ConfigurationError, PermanentError, Skip, UncertainOutcome
+from ..idempotency import run_once
+from ..mapping import giftcard_99minds as m
+from ..models.ipaas import IpaasGiftCard
+from ..models.notification import TransferMessage
+from ..models.outcome import Outcome
+from ..observability import logger
+from ..pending import APPLIED, PendingJournal, default_journal
+from ..settings import NinetyNineMindsSettings, SubscriptionSettings
+from .env import TransferEnv
+from .records import load_record
+
+ENTITY = "giftcard"
+
+
+class _NinetyNineMindsCard:
+    """One iPaaS.com gift card against one 99minds subscription."""
+
+    def __init__(self, card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv,
+                 journal: PendingJournal):
+        self.card, self.msg, self.sub = card, msg, sub
+        self.client = env.partner(sub)
+        self.ipaas: IpaasClient = env.ipaas(sub)
+        self.journal = journal
+        self.number = m.card_number(card)
+        self.subject = m.subject_of(card)
+        self.base = {"destination": sub.system_id, "platform": sub.platform, "entity": ENTITY, "card": self.number}
+
+    # -- reading the card at 99minds ----------------------------------------------------------------------
+    def balance(self, card_id: str) -> Decimal:
+        body = self.client.get_giftcard(card_id, what=self.subject)
+        if body is None:
+            raise PermanentError(f"{self.subject}: linked to 99minds card '{card_id}', which 99minds does not "
+                                 f"know (HTTP 404); check the 'Gift Card' link in iPaaS.com")
+        return m.giftcard_from_reply(body, self.subject).balance
+
+    # -- issue ---------------------------------------------------------------------------------------------------
+    def issue(self) -> tuple[str, bool, dict[str, Any]]:
+        """Issue the card once; returns (99minds card id, replayed, details) and writes the link back."""
+        campaign = m.campaign_for(self.card, self.sub.campaign_id)
+        customer_id = None
+        if self.card.customer_id:
+            customer_id = self.ipaas.lookup_external("customer", self.card.customer_id, TABLE_CUSTOMER)
+        payload = m.issue_payload(self.card, campaign_id=campaign, store=self.sub.store, customer_id=customer_id)
+        identity = {**self.base, "operation": "issue"}
+        key = self.journal.key(identity)
+        what = f"{self.subject} (issue)"
+
+        def issue_once() -> dict:
+            marker = self.journal.get(key)
+            if marker is not None:
+                if marker.state == APPLIED and marker.card_id:
+                    return {"card_id": marker.card_id, "recovered": True}
+                # an earlier attempt may have issued it: look the card up by its number before issuing again
+                found = self.client.get_giftcard(self.number, what=what)
+                if found is not None:
+                    state = m.giftcard_from_reply(found, self.subject, need_balance=False)
+                    self.journal.applied(key, after=state.balance, card_id=state.card_id)
+                    logger.warning(f"{self.subject}: an earlier issue attempt had issued the card; linked without "
+                                   f"issuing again", extra={"card_id": state.card_id})
+                    return {"card_id": state.card_id, "recovered": True}
+            self.journal.begin(key, operation="issue", card=self.number, before=None)
+            reply = self._write(key, self.client.issue_giftcard, payload, what)
+            state = m.giftcard_from_reply(reply, self.subject, need_balance=False)
+            self.journal.applied(key, after=state.balance, card_id=state.card_id)
+            return {"card_id": state.card_id, "recovered": False}
+
+        result, replayed = run_once(identity, issue_once)
+        # after a replay too: a failure between the issue and the write-back is healed by the redelivery
+        self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD, self.card.id, result["card_id"],
+                                      self.msg.tracking_guid)
+        details = {"campaign_id": campaign, "original_amount": payload["amount"],
+                   "customer_linked": bool(customer_id) if self.card.customer_id else None,
+                   "issue_recovered": result.get("recovered") or None}
+        return result["card_id"], replayed, {k: v for k, v in details.items() if v is not None}
+
+    # -- activities --------------------------------------------------------------------------------------------------
+    def apply(self, card_id: str, act: m.PlannedActivity) -> str:
+        """Apply one reload/redemption once. Returns 'applied', 'recovered' or 'already'."""
+        identity = {**self.base, "activity": act.identity}
+        key = self.journal.key(identity)
+        what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
+
+        def apply_once() -> dict:
+            if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
+                return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
+            marker = self.journal.get(key)
+            if marker is not None and marker.state == APPLIED:
+                return {"action": "recovered", "balance": _text(marker.after)}
+            now = self.balance(card_id)
+            if marker is not None:
+                decision = m.decide(marker.before, now, act.amount, act.kind)
+                if decision is m.Decision.APPLIED:
+                    self.journal.applied(key, after=now, card_id=card_id)
+                    logger.warning(f"{what}: an earlier attempt had applied it (balance {marker.before} -> {now}); "
+                                   f"recorded without applying again")
+                    return {"action": "recovered", "balance": str(now)}
+                if decision is m.Decision.UNDECIDABLE:
+                    raise UncertainOutcome(
+                        f"{what}: an earlier attempt may or may not have been applied and the card cannot tell: "
+                        f"balance before it {marker.before}, now {now}, expected {marker.before} (not applied) or "
+                        f"{m.expected_balance(marker.before, act.amount, act.kind) if marker.before is not None else '?'}"
+                        f" (applied). Check the card in 99minds; if it was applied, link the activity in "
+                        f"iPaaS.com (table 'Gift Card Activity', internal id '{act.link_id}'), else delete the "
+                        f"marker '{key}' from the idempotency table; then replay this message")
+                logger.info(f"{what}: an earlier attempt had not applied it (balance unchanged at {now}); applying")
+            self.journal.begin(key, operation=act.kind.value, card=self.number, before=now)
+            post = self.client.reload_giftcard if act.kind is m.Kind.RELOAD else self.client.redeem_giftcard
+            reply = self._write(key, post, m.activity_payload(self.number, act, self.sub.store), what)
+            after = m.giftcard_from_reply(reply, self.subject, need_balance=False).balance
+            self.journal.applied(key, after=after, card_id=card_id)
+            return {"action": "applied", "balance": _text(after)}
+
+        result, replayed = run_once(identity, apply_once)
+        if result["action"] == "linked":
+            return "already"
+        # after a replay too (UpdateExternalId is idempotent): heals a failure between the write and the link
+        self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD_ACTIVITY, act.link_id,
+                                      m.activity_external_id(card_id, act), self.msg.tracking_guid)
+        return "already" if replayed else result["action"]
+
+    def _write(self, key: str, post: Callable[..., Any], payload: dict, what: str) -> Any:
+        try:
+            return post(payload, what=what)
+        except (PermanentError, ConfigurationError):
+            # 99minds answered and refused (4xx, 401/403): nothing was applied, so nothing is pending
+            self.journal.clear(key)
+            raise
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _to_99minds(card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv) -> Outcome:
+    # everything is validated before anything is sent: a bad activity rejects the whole record
+    expected = m.ipaas_balance(card)
+    plan = m.plan_activities(card)
+    run = _NinetyNineMindsCard(card, msg, sub, env, default_journal())
+    card_id = run.ipaas.lookup_external(ENTITY, card.id, TABLE_GIFT_CARD)
+    m.check_status(card, linked=card_id is not None)
+
+    details: dict[str, Any] = {}
+    issued = issue_replayed = False
+    if card_id is None:
+        card_id, issue_replayed, issue_details = run.issue()
+        issued = not issue_replayed
+        details.update(issue_details)
+
+    counts = {"applied": 0, "recovered": 0, "already": 0}
+    for act in plan.to_apply:
+        counts[run.apply(card_id, act)] += 1
+    details.update({"card_id": card_id, "activities_applied": counts["applied"] + counts["recovered"],
+                    "activities_already_applied": counts["already"]})
+    if counts["recovered"]:
+        details["activities_recovered"] = counts["recovered"]
+    if plan.covered_by_issue:
+        details["covered_by_issue"] = [a.label for a in plan.covered_by_issue]
+    if plan.skipped:
+        details["skipped"] = plan.skipped
+
+    changed = counts["applied"] + counts["recovered"]
+    if issued:
+        status, reason = "created", None
+    elif changed:
+        status, reason = "updated", None
+    elif issue_replayed or counts["already"]:
+        status, reason = "duplicate", f"{run.subject}: already transferred ({counts['already']} activities)"
+    else:
+        status, reason = "skipped", f"{run.subject}: in 99minds, no activities to apply"
+
+    if issued or changed:
+        balance = run.balance(card_id)
+        details["balance_99minds"] = str(balance)
+        if expected is not None:
+            details["balance_ipaas"] = str(expected)
+            if balance != expected:
+                details["action"] = status
+                status = "mismatch"
+                reason = (f"{run.subject}: balance in 99minds {balance} differs from iPaaS.com {expected} after "
+                          f"{'issuing and ' if issued else ''}applying {changed} activit{'y' if changed == 1 else 'ies'}"
+                          f"; not corrected")
+    return Outcome(status=status, entity=ENTITY, record_id=msg.id, destination=sub.system_id,
+                   platform=sub.platform, external_id=card_id, reason=reason, details=details)
+
+
+# platform -> how a gift card reaches it. A new destination adds one entry.
+DESTINATIONS: dict[str, Callable[[IpaasGiftCard, TransferMessage, SubscriptionSettings, TransferEnv], Outcome]] = {
+    "99minds": _to_99minds,
+}
+
+
+def transfer_giftcard(msg: TransferMessage, env: TransferEnv) -> Outcome:
+    sub = env.subscription(msg.destination)
+    if msg.verb == "deleted":
+        raise Skip(f"gift card deletes are not transferred to {sub.platform} (its published API has no delete)")
+    to_destination = DESTINATIONS.get(sub.platform)
+    if to_destination is None:
+        raise Skip(f"gift cards are not transferred to {sub.platform}")
+    card = load_record(msg, env, sub, IpaasGiftCard)
+    return to_destination(card, msg, sub, env)
