@@ -14,8 +14,9 @@ The checks, in order; each answer is final and nothing is queued unless every ch
 
 Every 401 has the same body and header, whatever went wrong (no key, another scheme, a wrong key, a key of
 another subscription), so a caller learns nothing from it; an unauthenticated caller never gets past 1 and
-so never sees a body-dependent answer. Settings that cannot be read answer 503 (iPaaS.com retries; nothing
-is acknowledged that is not on a queue). A key is never logged, echoed or put in an error.
+so never sees a body-dependent answer. Settings that cannot be read, or a subscription whose settings are
+invalid (its key cannot be checked, and may be the one presented), answer 503: iPaaS.com retries, and
+nothing is acknowledged that is not on a queue. A key is never logged, echoed or put in an error.
 
 Each queued message is the notification's JSON (the TransferMessage shape) with its tracking guid: the
 notification's own, else the request's `x-correlation-id` header.
