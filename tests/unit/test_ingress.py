@@ -310,3 +310,16 @@ def test_reply_is_an_http_api_response():
     response = ingress.handle(auth(), body(note())).http_api_response()
     assert response["statusCode"] == 202 and response["headers"]["Content-Type"] == "application/json"
     assert json.loads(response["body"]) == {"accepted": 1, "id": "h-1"}
+
+
+def test_the_deployed_ingress_is_built_from_the_environment_and_refuses_bad_routes(monkeypatch):
+    from ipaas_sync import ingress as module
+    monkeypatch.setattr(module, "_default", None)
+    monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": "https://sqs/q"}')
+    monkeypatch.setenv("HOOK_MAX_BODY_BYTES", "2048")
+    built = module.default_ingress()
+    assert built.max_body_bytes == 2048 and built.routes.queue_for("customer", "99minds") == "https://sqs/q"
+    assert module.default_ingress() is built
+    monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": ')
+    with pytest.raises(ConfigurationError, match="QUEUE_ROUTES is not valid JSON"):
+        module.default_ingress()

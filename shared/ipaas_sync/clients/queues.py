@@ -156,8 +156,9 @@ def send_all(client, queue_url: str, bodies: Sequence[str], *, attempts: int = S
             if not pending:
                 break
             failed = {f["Id"]: f for f in reply.get("Failed", []) if f.get("Id") in pending}
-            codes = sorted({f.get("Code", "?") for f in failed.values()} | ({"Unreported"} if len(failed) < len(
-                pending) else set()))
+            codes = sorted({f.get("Code", "?") for f in failed.values()})
+            if len(failed) < len(pending):
+                codes.append("Unreported")  # neither Successful nor Failed: not known to be on the queue
             if any(f.get("SenderFault") for f in failed.values()) or attempt == attempts:
                 raise QueueSendError(
                     f"{len(pending)} of {len(chunk)} messages not sent to queue {queue} after {attempt} "
