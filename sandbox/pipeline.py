@@ -1,10 +1,13 @@
 """The local pipeline: `make demo`.
 
-Starts moto and the partner sandboxes on 127.0.0.1, deploys template.yaml onto moto, enqueues sample
-iPaaS.com notifications, runs the real handlers through the event-source poller, and prints what happened.
+Starts moto and the partner sandboxes on 127.0.0.1, deploys template.yaml onto moto, posts sample iPaaS.com
+hook requests to the real hook ingress (served on 127.0.0.1 by the local HTTP API adapter), puts a manual
+sync and two broken bodies straight on the queue, runs the real handlers through the event-source poller,
+and prints what happened: hook -> queue -> handler -> partner in one command.
 
 Phases: customers first (so that orders can resolve the customers they create), then completed orders and
-validated returns, then the same transactions again (a redelivery and a change after completion).
+validated returns, then the same transactions again (a redelivery and a change after completion), then gift
+cards.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .stack import NINETYNINE_SYSTEM_ID, LocalStack
@@ -38,8 +42,22 @@ def note(scope: str, id_: str, destination: str, n: int, **extra) -> dict:
             "tracking_guid": f"00000000-0000-4000-8000-{n:012d}", **extra}
 
 
-def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
-    """Sample customers in the iPaaS.com sandbox and the notifications that announce them."""
+@dataclass
+class Hook:
+    """One hook request as iPaaS.com would post it, and the answer the ingress must give."""
+
+    label: str
+    notifications: list[dict] = field(default_factory=list)
+    expect: int = 202
+    key: str | None = None        # None: the subscription's webhook key
+    body: str | None = None       # a raw body instead of the notifications
+    answer: int | None = None     # the status the ingress gave
+
+
+def seed_customers(stack: LocalStack) -> tuple[list[Hook], list[tuple[str, object]]]:
+    """Sample customers in the iPaaS.com sandbox, the hook requests that announce them, and the messages that
+    reach the queue without a hook (a manual sync with an inline record, and two broken bodies that only a
+    sender other than the ingress could put there)."""
     dest = NINETYNINE_SYSTEM_ID
     ip = stack.ipaas
     ip.put("customers", customer("501", "Ada", "Lovelace", "ada@example.com", "C-501", "(555) 010-2030"))
@@ -53,20 +71,42 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
     stack.ninetynine.customers[existing] = {"id": existing, "email": "edsger@example.com", "first_name": "E.",
                                             "last_name": "Dijkstra", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
     ip.set_link(dest, "customer", "504", existing)
-    return [
-        ("new customer 501", note("customer/created", "501", dest, 1)),
-        ("new customer 502", note("customer/created", "502", dest, 2)),
-        ("new customer 503", note("customer/created", "503", dest, 3)),
-        ("linked customer 504 (update)", note("customer/updated", "504", dest, 4)),
-        ("duplicate of 501", note("customer/created", "501", dest, 1)),
+    hooks = [
+        Hook("new customers 501, 502, 503", [note("customer/created", "501", dest, 1),
+                                              note("customer/created", "502", dest, 2),
+                                              note("customer/created", "503", dest, 3)]),
+        Hook("linked customer 504 (update), 505 without email, 506 with a bad phone, 509 unknown to iPaaS.com",
+             [note("customer/updated", "504", dest, 4), note("customer/created", "505", dest, 5),
+              note("customer/created", "506", dest, 6), note("customer/created", "509", dest, 9)]),
+        Hook("duplicate of 501", [note("customer/created", "501", dest, 1)]),
+        Hook("customer 510 with a wrong webhook key: never queued", [note("customer/created", "510", dest, 10)],
+             expect=401, key="whk-not-the-subscription-key-0000"),
+        Hook("a notification without destination: never queued", expect=400, body=json.dumps(
+            {"id": "hook-bad", "attempt": 1, "notifications": [note("customer/created", "511", dest, 11),
+                                                              {"scope": "customer/created", "id": "512"}]})),
+    ]
+    direct = [
         ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=customer(
             "507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958"))),
-        ("customer 505 without email", note("customer/created", "505", dest, 5)),
-        ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
         ("malformed body", '{"scope": "customer/created", "id": '),
         ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
-        ("customer 509 unknown to iPaaS.com", note("customer/created", "509", dest, 9)),
     ]
+    return hooks, direct
+
+
+def post_hooks(stack: LocalStack, hooks: list[Hook]) -> list[str]:
+    """POST each hook request to the ingress; returns what did not get its expected answer."""
+    unexpected = []
+    for n, hook in enumerate(hooks, 1):
+        answer = stack.post_hook(hook.notifications, key=hook.key, body=hook.body, hook_id=f"hook-{n}",
+                                 correlation_id=f"00000000-0000-4000-9000-{n:012d}")
+        text = answer.text if len(answer.text) <= 110 else answer.text[:107] + "..."
+        hook.answer = answer.status_code
+        say(f"  - {answer.status_code} {text}")
+        say(f"        {hook.label}")
+        if answer.status_code != hook.expect:
+            unexpected.append(f"{hook.label}: {answer.status_code}, expected {hook.expect}")
+    return unexpected
 
 
 TXN_QUEUE = "TransactionNinetyNineMindsQueue"
@@ -213,6 +253,8 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"99minds sandbox   {stack.ninetynine.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
+            say(f"hook ingress      {stack.hooks_url}")
+            say()
             started = time.monotonic()
             errors: list[str] = []
             invocations = 0
@@ -227,9 +269,18 @@ def run(max_seconds: float, log_path: Path) -> int:
                 ("the same transactions again", TXN_QUEUE, "InvoiceTransferFunction", later_transactions),
                 ("gift cards", GIFTCARD_QUEUE, "GiftCardTransferFunction", seed_giftcards),
             ]
+            hooks: list[Hook] = []
+            unexpected: list[str] = []
             for title, queue, function, samples in phases:
                 say(f"== {title}")
-                enqueue(stack, queue, samples(stack))
+                if samples is seed_customers:
+                    hooks, direct = seed_customers(stack)
+                    say(f"post {len(hooks)} iPaaS.com hook requests to the ingress (real HookIngressFunction):")
+                    unexpected = post_hooks(stack, hooks)
+                    say()
+                    enqueue(stack, queue, direct)
+                else:
+                    enqueue(stack, queue, samples(stack))
                 say("draining (real handler, real SQS event shapes, batch size and concurrency from the template):")
                 stats = stack.drain(max_seconds=max_seconds, functions=[function], on_batch=progress)
                 invocations += stats.invocations
@@ -269,11 +320,14 @@ def run(max_seconds: float, log_path: Path) -> int:
                 f"({', '.join(sorted(stack.ninetynine.executions))}); POSTs received "
                 f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}")
             summarize_giftcards(stack, [m for m in stack.messages("GiftcardNinetyNineMindsDLQ")])
+            say(f"  hook requests       {len(hooks)} ({', '.join(f'{s}: {c}' for s, c in hook_answers(hooks))})")
             say(f"  invocations {invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
+            errors += stack.http_api.errors
             if errors:
                 say(f"  invocation errors: {errors}")
-                return 1
-            return 0
+            if unexpected:
+                say(f"  hook answers not as expected: {unexpected}")
+            return 1 if errors or unexpected else 0
         finally:
             stack.stop()
 
@@ -308,6 +362,13 @@ def summarize_giftcards(stack: LocalStack, dlq: list) -> None:
         f"(each applied once)")
     say("    99minds balances    " + ", ".join(f"{c['giftcard_number']} {c['balance']}"
                                             for c in sorted(nn.giftcards.values(), key=lambda c: c["giftcard_number"])))
+
+
+def hook_answers(hooks: list[Hook]) -> list[tuple[int | None, int]]:
+    counts: dict[int, int] = {}
+    for hook in hooks:
+        counts[hook.answer] = counts.get(hook.answer, 0) + 1
+    return sorted(counts.items())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Everything local in one object: moto server, partner sandboxes, the template deployed onto moto with
-subscription secrets that point at the sandboxes, and the real handlers behind an event-source poller.
+subscription secrets that point at the sandboxes, the real handlers behind an event-source poller, and the
+template's HttpApi routes (the hook ingress) served on 127.0.0.1 by the local HTTP API adapter.
 The local pipeline (sandbox/pipeline.py) and the integration tests both stand on it.
 """
 from __future__ import annotations
@@ -8,12 +9,14 @@ import json
 import logging
 import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import requests
 
+from .http_api import HttpApiServer
 from .ipaas import IpaasSandbox
 from .local_aws import EventSourcePoller, LocalDeployment, MotoServer, PollStats, apply_environment
 from .ninetynine_minds import NinetyNineMindsSandbox
@@ -54,11 +57,14 @@ class LocalStack:
     ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
     subscription_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    # the key iPaaS.com would send as `Authorization: Bearer` on the 99minds subscription's hook requests
+    webhook_key: str = field(default_factory=lambda: f"whk-local-{uuid.uuid4().hex}")
 
     def __post_init__(self):
         self.collector = OutcomeCollector()
         self.deployment: LocalDeployment | None = None
         self.handlers: dict[str, Any] = {}
+        self.http_api: HttpApiServer | None = None
 
     # -- subscriptions pointing at the sandboxes ---------------------------------------------------------
     def subscriptions(self) -> dict[str, dict[str, Any]]:
@@ -70,7 +76,7 @@ class LocalStack:
             "Store Ref Id": "store_b81a893dc2bc6e1a5d", "Campaign Id": "campaign_local",
             "API Throttle Limit": 150, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
-            "Concurrent Connections": 2,
+            "Concurrent Connections": 2, "Webhook API Key": self.webhook_key,
         }
         subs = {"NinetyNineMindsSubscriptionSecret": ninetynine}
         for logical, override in self.subscription_overrides.items():
@@ -96,11 +102,14 @@ class LocalStack:
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
+        self.http_api = HttpApiServer(self.deployment, self.handlers).start()
         logging.getLogger(SERVICE_LOGGER).addHandler(self.collector)
         return self
 
     def stop(self) -> None:
         logging.getLogger(SERVICE_LOGGER).removeHandler(self.collector)
+        if self.http_api is not None:
+            self.http_api.stop()
         for server in (self.ipaas, self.ninetynine):
             server.stop()
         if self.moto is not None and self.own_moto:
@@ -123,6 +132,27 @@ class LocalStack:
             kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
         return boto3.client("sqs").send_message(QueueUrl=self.queue_url(queue_logical_id), MessageBody=text,
                                                 **kwargs)["MessageId"]
+
+    @property
+    def hooks_url(self) -> str:
+        """Where the local hook ingress listens (the template's POST /hooks route)."""
+        return f"{self.http_api.url}/hooks"
+
+    def post_hook(self, notifications: list[dict] | None = None, *, key: str | None = None,
+                  authorization: str | None = None, correlation_id: str | None = None,
+                  body: bytes | str | None = None, hook_id: str = "1", attempt: int = 1) -> requests.Response:
+        """POST an iPaaS.com hook request to the local ingress, as iPaaS.com would: `Authorization: Bearer`
+        with the stack's webhook key, or `key`; `authorization` replaces the header verbatim ("" omits it);
+        `body` replaces the JSON built from `notifications`."""
+        headers = {"Content-Type": "application/json"}
+        auth = f"Bearer {key or self.webhook_key}" if authorization is None else authorization
+        if auth:
+            headers["Authorization"] = auth
+        if correlation_id:
+            headers["x-correlation-id"] = correlation_id
+        data = body if body is not None else json.dumps(
+            {"id": hook_id, "attempt": attempt, "notifications": notifications or []})
+        return requests.post(self.hooks_url, data=data, headers=headers, timeout=30)
 
     def invoke(self, function: str, event: dict, timeout: int | None = None) -> dict:
         """Invoke a handler once, directly, with an event (as `sam local invoke` would)."""

@@ -19,7 +19,15 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigurationError, describe_validation_error
 from .observability import register_secret
@@ -28,6 +36,10 @@ if TYPE_CHECKING:
     from .mapping.transaction_filter import TransactionFilter
 
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
+WEBHOOK_KEY_MIN_LENGTH = 16
+# setting names whose values are secrets: registered for log redaction before any validation
+SECRET_SETTINGS = ("iPaaS API Token", "API Secret Key", "API Private Key", "API Password", "API Token",
+                   "Webhook API Key", "Webhook API Key (Previous)")
 
 
 class SubscriptionSettings(BaseModel):
@@ -52,6 +64,23 @@ class SubscriptionSettings(BaseModel):
     transaction_status: str = Field(alias="Transaction Status", default="Complete")
     excluded_transaction_suffixes: tuple[str, ...] = Field(alias="Excluded Transaction Suffixes",
                                                            default=("-D", "-GC"))
+    # the key iPaaS.com sends as `Authorization: Bearer` on this subscription's hook requests; the previous
+    # key stays accepted while a rotation is under way (optional here: only the hook ingress requires it)
+    webhook_api_key: SecretStr | None = Field(alias="Webhook API Key", default=None)
+    webhook_api_key_previous: SecretStr | None = Field(alias="Webhook API Key (Previous)", default=None)
+
+    @field_validator("webhook_api_key", "webhook_api_key_previous", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and len(value.strip()) < WEBHOOK_KEY_MIN_LENGTH:
+            raise ValueError(f"a webhook API key has at least {WEBHOOK_KEY_MIN_LENGTH} characters")
+        return value.strip() if isinstance(value, str) else value
+
+    def webhook_keys(self) -> tuple[str, ...]:
+        """The webhook API keys hook requests to this subscription may carry: current, then previous."""
+        return tuple(k.get_secret_value() for k in (self.webhook_api_key, self.webhook_api_key_previous) if k)
 
     @property
     def transaction_filter(self) -> TransactionFilter:
@@ -127,7 +156,7 @@ class SubscriptionRegistry:
     def __init__(self, raw_subscriptions: list[dict[str, Any]]):
         self._raw: dict[str, list[dict[str, Any]]] = {}
         for raw in raw_subscriptions:
-            for key in ("iPaaS API Token", "API Secret Key", "API Private Key", "API Password", "API Token"):
+            for key in SECRET_SETTINGS:
                 if isinstance(raw.get(key), str):
                     register_secret(raw[key])
             self._raw.setdefault(str(raw.get("iPaaS System Id", "")).strip(), []).append(raw)

@@ -61,10 +61,150 @@ def _actions(node):
             yield from _actions(item)
 
 
+def _statements(node, where=""):
+    """(where, statement) for every IAM policy statement anywhere in a template."""
+    if isinstance(node, dict):
+        statements = node.get("Statement")
+        if isinstance(statements, list) and all(isinstance(x, dict) for x in statements):
+            for st in statements:
+                yield where, st
+        for key, value in node.items():
+            yield from _statements(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for n, item in enumerate(node):
+            yield from _statements(item, f"{where}/{n}")
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
 def test_no_wildcard_actions_anywhere(translated):
     actions = [a for a in _actions(translated) if isinstance(a, str)]
     assert actions, "expected IAM statements"
     assert [a for a in actions if "*" in a] == []
+    statements = list(_statements(translated["Resources"]))
+    assert statements
+    # NotAction / NotResource grant everything else: never
+    assert [w for w, st in statements if "NotAction" in st or "NotResource" in st] == []
+
+
+def test_no_data_plane_statement_on_every_resource(translated):
+    """SQS, Secrets Manager and DynamoDB permissions always name their resources: no "*" and no ARN
+    pattern with a wildcard."""
+    bad = []
+    for where, st in _statements(translated["Resources"]):
+        services = {a.split(":", 1)[0] for a in _listed(st.get("Action", [])) if isinstance(a, str)}
+        if st.get("Effect") != "Allow" or not services & {"sqs", "secretsmanager", "dynamodb", "kms"}:
+            continue
+        for resource in _listed(st.get("Resource")):
+            if resource is None or (isinstance(resource, str) and "*" in resource):
+                bad.append((where, st.get("Sid"), resource))
+            if isinstance(resource, dict) and "Fn::Sub" in resource and "*" in json.dumps(resource["Fn::Sub"]):
+                bad.append((where, st.get("Sid"), resource))
+    assert bad == []
+
+
+def _role_with(*statements):
+    return {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
+        {"PolicyDocument": {"Statement": list(statements)}}]}}}}
+
+
+@pytest.mark.parametrize("check, statement", [
+    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": ["sqs:Send*"], "Resource": "arn:aws:sqs:r:1:q"}),
+    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:sqs:r:1:q"}),
+    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "NotAction": ["iam:PassRole"], "Resource": "arn:x"}),
+    (test_no_data_plane_statement_on_every_resource,
+     {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}),
+    (test_no_data_plane_statement_on_every_resource,
+     {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [{"Fn::GetAtt": ["Q", "Arn"]}, "arn:aws:sqs:*:1:*"]}),
+    (test_no_data_plane_statement_on_every_resource,
+     {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": {"Fn::Sub": "arn:aws:dynamodb:${AWS::Region}:*"}}),
+])
+def test_the_wildcard_checks_catch_what_they_guard_against(check, statement):
+    """The checks above on a template that breaks one rule (a guard that cannot fail guards nothing)."""
+    ok = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:r:1:q"}
+    check(_role_with(ok))
+    with pytest.raises(AssertionError):
+        check(_role_with(ok, statement))
+
+
+# -- the hook ingress --------------------------------------------------------------------------------------
+def _role_statements(translated, function):
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    return role, [st for p in role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+
+
+def _routes(template) -> dict[str, str]:
+    """QUEUE_ROUTES of HookIngressFunction: "<entity>:<platform>" -> the logical id of its queue."""
+    import re
+    text = template["Resources"]["HookIngressFunction"]["Properties"]["Environment"]["Variables"]["QUEUE_ROUTES"]
+    text = text["Fn::Sub"]
+    refs = re.findall(r"\$\{([^}.]+)\}", text)
+    routes = json.loads(re.sub(r"\$\{([^}.]+)\}", r"\1", text))
+    assert set(routes.values()) == set(refs), "each route is exactly one ${Queue} (its URL)"
+    return routes
+
+
+def test_ingress_routes_point_at_entity_queues_of_known_platforms(template):
+    from ipaas_sync.models.notification import ENTITIES
+    from ipaas_sync.settings import PLATFORMS
+    routes = _routes(template)
+    assert "customer:99minds" in routes
+    resources = template["Resources"]
+    for key, queue in routes.items():
+        entity, platform = key.split(":")
+        assert entity in ENTITIES and platform in PLATFORMS, key
+        assert resources[queue]["Type"] == "AWS::SQS::Queue", key
+        assert "RedrivePolicy" in resources[queue]["Properties"], f"{key}: {queue} is not a source queue"
+        assert queue.lower().startswith(entity), f"{key} routed to {queue} (<Entity><Destination>Queue)"
+    assert len(set(routes.values())) == len(routes), "one queue per route"
+
+
+def test_ingress_may_send_to_its_routed_queues_only(template, translated):
+    role, statements = _role_statements(translated, "HookIngressFunction")
+    sqs = [st for st in statements if any(a.startswith("sqs:") for a in _listed(st["Action"]))]
+    assert [_listed(st["Action"]) for st in sqs] == [["sqs:SendMessage"]]
+    granted = {r["Fn::GetAtt"][0] for r in _listed(sqs[0]["Resource"])}
+    assert granted == set(_routes(template).values())
+    assert all(st["Effect"] == "Allow" for st in statements)
+    others = {a for st in statements for a in _listed(st["Action"]) if not a.startswith("sqs:")}
+    assert others == {"secretsmanager:GetSecretValue"}
+    # no SQS event on the function, so no managed SQS policy either
+    assert not any("SQS" in arn for arn in role.get("ManagedPolicyArns", []))
+
+
+def test_ingress_reads_every_subscription_secret_and_nothing_else(template, translated):
+    _, statements = _role_statements(translated, "HookIngressFunction")
+    [secrets] = [st for st in statements if "secretsmanager:GetSecretValue" in _listed(st["Action"])]
+    granted = {r["Ref"] for r in _listed(secrets["Resource"])}
+    env = template["Globals"]["Function"]["Environment"]["Variables"]["SUBSCRIPTION_SECRET_ARNS"]
+    configured = {r["Ref"] for r in _refs(env)}
+    assert granted == configured == {k for k, v in template["Resources"].items()
+                                     if v["Type"] == "AWS::SecretsManager::Secret"}
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if "Ref" in node:
+            yield node
+        for v in node.values():
+            yield from _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _refs(v)
+
+
+def test_ingress_is_post_hooks_on_its_http_api(template):
+    fn = template["Resources"]["HookIngressFunction"]["Properties"]
+    [event] = fn["Events"].values()
+    assert event["Type"] == "HttpApi"
+    assert {k: event["Properties"][k] for k in ("Method", "Path", "PayloadFormatVersion")} == {
+        "Method": "POST", "Path": "/hooks", "PayloadFormatVersion": "2.0"}
+    assert event["Properties"]["ApiId"] == {"Ref": "HookApi"}
+    api = template["Resources"]["HookApi"]["Properties"]
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] and api["DefaultRouteSettings"]["ThrottlingBurstLimit"]
+    assert fn["Environment"]["Variables"]["HOOK_MAX_BODY_BYTES"] == {"Ref": "HookMaxBodyBytes"}
 
 
 def test_queues_have_dlq_redrive_and_visibility(template):

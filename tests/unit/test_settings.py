@@ -70,3 +70,26 @@ def test_no_source_configured(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(ConfigurationError, match="no subscriptions configured"):
         load_registry()
+
+
+def test_webhook_keys_are_optional_secrets_current_then_previous():
+    assert parse_subscription(VALID).webhook_keys() == ()
+    assert parse_subscription({**VALID, "Webhook API Key": "", "Webhook API Key (Previous)": "  "}).webhook_keys() == ()
+    s = parse_subscription({**VALID, "Webhook API Key": "whk-current-0123456789",
+                            "Webhook API Key (Previous)": "whk-previous-0123456789"})
+    assert s.webhook_keys() == ("whk-current-0123456789", "whk-previous-0123456789")
+    assert "whk-current" not in repr(s) and "whk-previous" not in str(s)
+
+
+def test_a_short_webhook_key_is_refused_without_echoing_it():
+    with pytest.raises(ConfigurationError) as err:
+        parse_subscription({**VALID, "Webhook API Key (Previous)": "short-key"})
+    assert "setting 'Webhook API Key (Previous)'" in str(err.value) and "at least 16 characters" in str(err.value)
+    assert "short-key" not in str(err.value)
+
+
+def test_webhook_keys_are_masked_in_logs_even_in_a_subscription_that_fails_validation():
+    from ipaas_sync.observability import redact
+    SubscriptionRegistry([{**VALID, "API Secret Key": "", "Webhook API Key": "whk-masked-0123456789",
+                           "Webhook API Key (Previous)": "whk-masked-previous-0123"}])
+    assert redact("a whk-masked-0123456789 b whk-masked-previous-0123") == "a *** b ***"

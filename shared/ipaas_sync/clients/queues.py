@@ -1,5 +1,6 @@
 """SQS adapter: which DLQ belongs to a source queue (read from its RedrivePolicy, never configured twice),
-and sending a failed message there with its reason and history as message attributes.
+sending a failed message there with its reason and history as message attributes, and putting messages on
+a queue with SendMessageBatch (send_all) for the hook ingress.
 
 Attribute names (all String): ipaas.error (kind:Class), ipaas.reason, ipaas.entity, ipaas.destination,
 ipaas.tracking_guid, ipaas.attempts, ipaas.source_queue, ipaas.failed_at, ipaas.first_reason,
@@ -9,13 +10,20 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import boto3
 
+from ..errors import TransientError
+
 ATTR = "ipaas."
 MAX_REASON = 900
+BATCH_ENTRIES = 10               # SendMessageBatch: at most 10 entries ...
+BATCH_BYTES = 256 * 1024         # ... and at most 256 KiB of bodies per call
+SEND_ATTEMPTS = 3                # calls per chunk before the failed entries are given up on (raised)
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,62 @@ def history_of(message_attributes) -> dict[str, str]:
         if text is not None:
             out[name] = text
     return out
+
+
+class QueueSendError(TransientError):
+    """Messages that are not on their queue after the bounded retries: the caller must not acknowledge them."""
+
+
+def _chunks(bodies: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """(entry id, body) chunks within SendMessageBatch's limits, in order."""
+    chunks: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    size = 0
+    for index, body in enumerate(bodies):
+        n = len(body.encode("utf-8"))
+        if n > BATCH_BYTES:
+            raise QueueSendError(f"message {index} is {n} bytes; SQS takes at most {BATCH_BYTES}")
+        if current and (len(current) == BATCH_ENTRIES or size + n > BATCH_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append((str(index), body))
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def send_all(client, queue_url: str, bodies: Sequence[str], *, attempts: int = SEND_ATTEMPTS,
+             backoff: float = 0.1, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Put every body on the queue with SendMessageBatch; returns how many were sent.
+
+    Each chunk (10 entries / 256 KiB) is sent; entries SQS reports as failed are sent again, alone, up to
+    `attempts` calls per chunk (with a short growing pause). An entry that is still failing, or that SQS
+    blames on the sender (retrying cannot help), raises QueueSendError naming the queue, the count and the
+    SQS error codes (never a body): the caller then answers so that the whole request is retried. Entries
+    that did go through before the error stay on the queue; the transfers' business-identity idempotency
+    makes their second delivery harmless. A failing call itself (throttled, network) is retried by botocore
+    and raises its own error.
+    """
+    queue = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    sent = 0
+    for chunk in _chunks(bodies):
+        pending = dict(chunk)
+        for attempt in range(1, attempts + 1):
+            reply = client.send_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": i, "MessageBody": b} for i, b in pending.items()])
+            for entry in reply.get("Successful", []):
+                if pending.pop(entry["Id"], None) is not None:
+                    sent += 1
+            if not pending:
+                break
+            failed = {f["Id"]: f for f in reply.get("Failed", []) if f.get("Id") in pending}
+            codes = sorted({f.get("Code", "?") for f in failed.values()})
+            if len(failed) < len(pending):
+                codes.append("Unreported")  # neither Successful nor Failed: not known to be on the queue
+            if any(f.get("SenderFault") for f in failed.values()) or attempt == attempts:
+                raise QueueSendError(
+                    f"{len(pending)} of {len(chunk)} messages not sent to queue {queue} after {attempt} "
+                    f"attempt(s): {', '.join(codes)}")
+            sleep(backoff * 2 ** (attempt - 1))
+    return sent

@@ -1,0 +1,138 @@
+"""The real HookIngressFunction behind the local HTTP API adapter: real HTTP in, queues on moto, and the
+customer handler draining them into the 99minds sandbox."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import requests
+
+from ipaas_sync.models.notification import ENTITIES
+from sandbox.stack import NINETYNINE_SYSTEM_ID
+
+from .conftest import notification
+
+Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "NinetyNineMindsSubscriptionSecret"
+
+
+def queued(stack, queue=Q) -> list[dict]:
+    return [json.loads(m["Body"]) for m in stack.messages(queue)]
+
+
+def add_customer(stack, id_, **kw):
+    stack.ipaas.put("customers", {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada",
+                                  "last_name": "Lovelace", "email_address": f"ada{id_}@example.com", **kw})
+
+
+def test_hook_to_queue_to_handler_to_99minds_once(stack):
+    for id_ in ("1", "2"):
+        add_customer(stack, id_)
+    notes = [notification("1"), notification("2", scope="customer/updated", guid=None)]
+    notes[1].pop("tracking_guid")
+    first = stack.post_hook(notes, correlation_id="corr-hook-1", hook_id="h-1", attempt=1)
+    assert (first.status_code, first.json()) == (202, {"accepted": 2, "id": "h-1"})
+    # iPaaS.com retries the same hook request (it did not see our answer): queued again, transferred once
+    again = stack.post_hook(notes, correlation_id="corr-hook-1", hook_id="h-1", attempt=2)
+    assert again.status_code == 202
+    assert [(b["id"], b["tracking_guid"]) for b in queued(stack)] == [
+        ("1", "guid-1"), ("2", "corr-hook-1"), ("1", "guid-1"), ("2", "corr-hook-1")]
+    stats = stack.drain()
+    assert stats.errors == []
+    assert sorted(o["status"] for o in stack.outcomes()) == ["created", "created", "duplicate", "duplicate"]
+    assert len(stack.ninetynine.calls("POST", "/api/v1/ipaas/customers", status=200)) == 2
+    assert len(stack.ninetynine.customers) == 2
+    guids = {c.body["internal_id"]: c.body["tracking_guid"]
+             for c in stack.ipaas.calls("POST", "/customers/v2/External/UpdateExternalId")}
+    assert guids == {"1": "guid-1", "2": "corr-hook-1"}
+    assert stack.messages(Q) == [] and stack.messages(DLQ) == []
+
+
+def test_missing_or_wrong_key_is_401_and_never_reaches_a_queue(stack):
+    answers = [stack.post_hook([notification("1")], authorization=""),
+               stack.post_hook([notification("1")], key="whk-local-not-the-key-000000"),
+               stack.post_hook([notification("1")], authorization=f"Basic {stack.webhook_key}"),
+               stack.post_hook([notification("1")], key=stack.webhook_key + "0"),
+               stack.post_hook(body="{broken", key="whk-local-not-the-key-000000")]
+    assert [(r.status_code, r.json()) for r in answers] == [(401, {"message": "Unauthorized"})] * 5
+    assert {r.headers["WWW-Authenticate"] for r in answers} == {'Bearer realm="ipaas-sync hooks"'}
+    assert stack.messages(Q) == [] and stack.messages(DLQ) == []
+    assert stack.drain().invocations == 0
+
+
+def test_rotation_accepts_current_and_previous_key(make_stack):
+    stack = make_stack(webhook_key="whk-local-new-key-000000000000000",
+                       subscription_overrides={SECRET: {"Webhook API Key (Previous)": "whk-local-old-key-0000000000"}})
+    assert stack.post_hook([notification("1")], key="whk-local-new-key-000000000000000").status_code == 202
+    assert stack.post_hook([notification("2")], key="whk-local-old-key-0000000000").status_code == 202
+    assert stack.post_hook([notification("3")], key="whk-local-older-key-000000000").status_code == 401
+    assert [b["id"] for b in queued(stack)] == ["1", "2"]
+
+
+def test_malformed_unknown_and_unroutable_are_400_naming_it_and_nothing_is_queued(stack):
+    bad_scope = stack.post_hook([notification("1"), notification("2", scope="order/created")])
+    assert bad_scope.status_code == 400
+    assert bad_scope.json()["notification"] == 1 and "unsupported scope 'order/created'" in bad_scope.json()["message"]
+    missing = stack.post_hook([notification("1"), {"scope": "customer/created", "id": "2"}])
+    assert (missing.status_code, missing.json()["notification"], missing.json()["field"]) == (400, 1, "destination")
+    not_json = stack.post_hook(body='{"id": "1", "notifications": [')
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["message"]
+    unknown = stack.post_hook([notification("1", destination="4242")])
+    assert unknown.status_code == 400 and "unknown destination '4242'" in unknown.json()["message"]
+    # an entity the deployment has no 99minds queue for (if any is left: the unit tests cover it either way)
+    routes = json.loads(stack.deployment.function_environment("HookIngressFunction")["QUEUE_ROUTES"])
+    for entity in [e for e in ENTITIES if f"{e}:99minds" not in routes][:1]:
+        unroutable = stack.post_hook([notification("1", scope=f"{entity}/created")])
+        assert unroutable.status_code == 400
+        assert f"no queue for {entity} notifications to platform '99minds'" in unroutable.json()["message"]
+    assert stack.messages(Q) == []
+
+
+def test_body_limit_from_the_template_parameter_is_413(make_stack):
+    stack = make_stack(parameters={"HookMaxBodyBytes": 1024})
+    big = [notification(str(i)) for i in range(40)]
+    answer = stack.post_hook(big)
+    assert answer.status_code == 413 and "at most 1024" in answer.json()["message"]
+    assert stack.post_hook(big[:3]).status_code == 202
+    assert len(stack.messages(Q)) == 3
+
+
+def test_only_the_template_route_is_served(stack):
+    assert requests.get(stack.hooks_url, timeout=10).status_code == 404
+    assert requests.post(stack.http_api.url + "/other", data="{}", timeout=10).status_code == 404
+    assert stack.http_api.invocations == 0
+
+
+def test_a_queue_that_cannot_take_the_messages_is_503_so_ipaas_retries(stack):
+    boto3.client("sqs").delete_queue(QueueUrl=stack.queue_url(Q))
+    answer = stack.post_hook([notification("1")])
+    assert answer.status_code == 503 and "accepted" not in answer.json()
+    assert stack.http_api.errors == []
+
+
+def test_no_secret_in_a_log_line_or_a_response(stack, log_output):
+    wrong = "whk-local-a-wrong-key-but-maybe-real-0000"
+    answers = [stack.post_hook([notification("1")]), stack.post_hook([notification("2")], key=wrong),
+               stack.post_hook(body="{", key=wrong), stack.post_hook(body="{"),
+               stack.post_hook([notification("3", destination="77")])]
+    assert [r.status_code for r in answers] == [202, 401, 401, 400, 400]
+    stack.drain()
+    logged = log_output.getvalue()
+    assert logged.count("hook request") == 5
+    for secret in (stack.webhook_key, wrong, stack.ipaas.token, stack.ninetynine.api_key):
+        assert secret not in logged
+        for r in answers:
+            assert secret not in r.text and secret not in json.dumps(dict(r.headers))
+
+
+def test_events_hook_request_json_as_sam_local_invoke_would(stack):
+    event = json.loads((ROOT / "events" / "hook_request.json").read_text())
+    assert event["version"] == "2.0" and event["routeKey"] == "POST /hooks"
+    assert json.loads(event["body"])["notifications"][0]["destination"] == NINETYNINE_SYSTEM_ID
+    event["headers"]["authorization"] = f"Bearer {stack.webhook_key}"
+    reply = stack.invoke("HookIngressFunction", event)
+    assert reply["statusCode"] == 202 and json.loads(reply["body"])["accepted"] == 2
+    assert [(b["id"], b["tracking_guid"]) for b in queued(stack)] == [
+        ("501", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001"), ("502", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001")]
