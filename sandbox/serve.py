@@ -17,8 +17,26 @@ import signal
 import threading
 from pathlib import Path
 
-from .pipeline import say, seed_customers
+from .pipeline import say, seed_customers, seed_giftcards, seed_transactions
 from .stack import LocalStack
+
+
+AREAS = {"customer": "customers", "transaction": "transactions", "giftcard": "giftcards"}
+
+
+def seed_event_records(stack: LocalStack) -> None:
+    """The inline records of events/*.json also exist in the iPaaS.com sandbox (a return's parent order is
+    fetched from there, as in production)."""
+    for path in sorted(Path(__file__).resolve().parent.parent.glob("events/*.json")):
+        for record in json.loads(path.read_text()).get("Records", []):
+            try:
+                body = json.loads(record.get("body") or "")
+            except ValueError:
+                continue
+            if isinstance(body, dict) and isinstance(body.get("record"), dict) and body.get("scope"):
+                area = AREAS.get(str(body["scope"]).split("/")[0])
+                if area and body["record"].get("id") is not None:
+                    stack.ipaas.put(area, body["record"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack().start()
     try:
         seed_customers(stack)
+        seed_transactions(stack)
+        seed_giftcards(stack)
+        for server in (stack.ipaas, stack.ninetynine):
+            server.faults.clear()  # the demo's injected faults are for the demo only
+        seed_event_records(stack)
         env = {fn: {**stack.deployment.function_environment(fn), **stack.moto.environment(),
                     "LOCAL_AWS_ENDPOINT_URL": stack.moto.url, "POWERTOOLS_TRACE_DISABLED": "true"}
                for fn in stack.deployment.functions()}
