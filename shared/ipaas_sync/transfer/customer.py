@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..clients.ipaas import TABLE_CUSTOMER
-from ..errors import Skip
 from ..mapping import customer_99minds
 from ..models.ipaas import IpaasCustomer
 from ..models.notification import TransferMessage
@@ -12,7 +11,7 @@ from ..models.outcome import Outcome
 from ..settings import SubscriptionSettings
 from .env import TransferEnv
 from .linked import upsert_linked
-from .records import load_record
+from .records import dispatch
 
 
 def _to_99minds(customer: IpaasCustomer, msg: TransferMessage, sub: SubscriptionSettings,
@@ -39,11 +38,4 @@ DESTINATIONS: dict[str, Callable[[IpaasCustomer, TransferMessage, SubscriptionSe
 
 
 def transfer_customer(msg: TransferMessage, env: TransferEnv) -> Outcome:
-    sub = env.subscription(msg.destination)
-    if msg.verb == "deleted":
-        raise Skip(f"customer deletes are not transferred to {sub.platform} (its API has no customer delete)")
-    to_destination = DESTINATIONS.get(sub.platform)
-    if to_destination is None:
-        raise Skip(f"customers are not transferred to {sub.platform}")
-    customer = load_record(msg, env, sub, IpaasCustomer)
-    return to_destination(customer, msg, sub, env)
+    return dispatch(msg, env, DESTINATIONS, IpaasCustomer, noun="customer")

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_GIFT_CARD, TABLE_GIFT_CARD_ACTIVITY, IpaasClient
-from ..errors import ConfigurationError, PermanentError, Skip, UncertainOutcome
+from ..errors import ConfigurationError, PermanentError, UncertainOutcome
 from ..idempotency import run_once
 from ..mapping import giftcard_99minds as m
 from ..models.ipaas import IpaasGiftCard
@@ -28,7 +28,7 @@ from ..observability import logger
 from ..pending import APPLIED, PendingJournal, default_journal
 from ..settings import NinetyNineMindsSettings, SubscriptionSettings
 from .env import TransferEnv
-from .records import load_record
+from .records import dispatch
 
 ENTITY = "giftcard"
 
@@ -211,11 +211,4 @@ DESTINATIONS: dict[str, Callable[[IpaasGiftCard, TransferMessage, SubscriptionSe
 
 
 def transfer_giftcard(msg: TransferMessage, env: TransferEnv) -> Outcome:
-    sub = env.subscription(msg.destination)
-    if msg.verb == "deleted":
-        raise Skip(f"gift card deletes are not transferred to {sub.platform} (its published API has no delete)")
-    to_destination = DESTINATIONS.get(sub.platform)
-    if to_destination is None:
-        raise Skip(f"gift cards are not transferred to {sub.platform}")
-    card = load_record(msg, env, sub, IpaasGiftCard)
-    return to_destination(card, msg, sub, env)
+    return dispatch(msg, env, DESTINATIONS, IpaasGiftCard, noun="gift card")

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_TRANSACTION
-from ..errors import ConflictError, InvalidRecord, PermanentError, Skip, UnresolvedReference
+from ..errors import ConflictError, InvalidRecord, PermanentError, UnresolvedReference
 from ..idempotency import payload_hash, run_once
 from ..mapping import invoice_99minds
 from ..mapping.transaction_filter import rejection
@@ -32,7 +32,7 @@ from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
 from ..settings import SubscriptionSettings
 from .env import TransferEnv
-from .records import load_record
+from .records import dispatch
 
 
 def _resolve_customer(txn: IpaasTransaction, sub: SubscriptionSettings, env: TransferEnv, client) -> str:
@@ -114,15 +114,7 @@ DESTINATIONS: dict[str, Callable[[IpaasTransaction, TransferMessage, Subscriptio
 
 
 def transfer_invoice(msg: TransferMessage, env: TransferEnv) -> Outcome:
-    sub = env.subscription(msg.destination)
-    if msg.verb == "deleted":
-        raise Skip(f"transaction {msg.id}: deletes are not transferred to {sub.platform} "
-                   f"(a completed order is not withdrawn)")
-    to_destination = DESTINATIONS.get(sub.platform)
-    if to_destination is None:
-        raise Skip(f"transactions are not transferred to {sub.platform}")
-    txn = load_record(msg, env, sub, IpaasTransaction)
-    reason = rejection(txn, sub.transaction_filter)
-    if reason is not None:
-        raise Skip(reason)
-    return to_destination(txn, msg, sub, env)
+    return dispatch(msg, env, DESTINATIONS, IpaasTransaction, noun="transaction",
+                    delete_reason=f"transaction {msg.id}: deletes are not transferred to {{platform}} "
+                                  "(a completed order is not withdrawn)",
+                    check=lambda txn, sub: rejection(txn, sub.transaction_filter))
