@@ -29,7 +29,7 @@ from .transfer.env import TransferEnv
 Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
 
 METRIC_BY_STATUS = {
-    "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent",
+    "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent", "linked": "TransfersLinked",
     "duplicate": "TransfersDuplicate", "skipped": "TransfersSkipped", "mismatch": "BalanceMismatches",
     "failed": "TransfersFailed", "dead-lettered": "TransfersDeadLettered",
 }

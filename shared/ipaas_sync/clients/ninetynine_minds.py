@@ -36,3 +36,8 @@ class NinetyNineMindsClient(ApiClient):
 
     def get_customer(self, customer_id: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)
+
+    def check_credentials(self) -> str:
+        """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""
+        self.request("GET", f"{CUSTOMERS}/ipaas-sync-credentials-check", what="credentials check", allow_404=True)
+        return "API Secret Key accepted"
