@@ -36,28 +36,27 @@ class WritePacer:
         self.waited_seconds = 0.0
 
     def before_write(self, what: str) -> None:
-        """Call before each write; waits for the gap between batches when a batch is full."""
+        """Call before each write: takes the write's place in the current batch, first waiting for the gap
+        between batches when the batch is full."""
         with self._lock:
-            if self._in_batch < self.batch_size:
-                if self._in_batch == 0:
-                    self.batches_started += 1
-                return
-            wait = 0.0
-            if self._last_write is not None:
-                wait = max(0.0, self.delay_seconds - (self._clock() - self._last_write))
-            if wait > 0 and wait + 0.5 > deadline.remaining():
-                raise TransientError(
-                    f"{self.label} batch of {self.batch_size} written; the {self.delay_seconds:g}s pause before "
-                    f"the next batch does not fit in this invocation: {what} is redelivered later",
-                    retry_after=wait)
-            if wait > 0:
-                self.waited_seconds += wait
-                self._sleep(wait)
-            self._in_batch = 0
-            self.batches_started += 1
+            if self._in_batch >= self.batch_size:
+                wait = 0.0
+                if self._last_write is not None:
+                    wait = max(0.0, self.delay_seconds - (self._clock() - self._last_write))
+                if wait > 0 and wait + 0.5 > deadline.remaining():
+                    raise TransientError(
+                        f"{self.label} batch of {self.batch_size} written; the {self.delay_seconds:g}s pause "
+                        f"before the next batch does not fit in this invocation: {what} is redelivered later",
+                        retry_after=wait)
+                if wait > 0:
+                    self.waited_seconds += wait
+                    self._sleep(wait)
+                self._in_batch = 0
+            if self._in_batch == 0:
+                self.batches_started += 1
+            self._in_batch += 1
 
     def after_write(self) -> None:
         """Call after each write attempt (failed ones too: the partner saw them)."""
         with self._lock:
-            self._in_batch += 1
             self._last_write = self._clock()

@@ -66,3 +66,31 @@ def json_lines(buffer) -> list[dict]:
         except ValueError:
             pass
     return out
+
+
+def replay_dlq(stack: LocalStack, dlq: str, queue: str, max_messages: int = 100) -> int:
+    """Move a DLQ's messages back to their source queue with body and attributes unchanged (receive, send,
+    delete), as an operator would. The `replay` command will do this; until then the tests do it here."""
+    import boto3
+    sqs = boto3.client("sqs")
+    dlq_url, queue_url = stack.queue_url(dlq), stack.queue_url(queue)
+    moved = 0
+    for _ in range(max_messages // 10 + 1):
+        batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                    MessageAttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            break
+        for m in batch:
+            attrs = {k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
+                     for k, v in m.get("MessageAttributes", {}).items() if "StringValue" in v}
+            sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"], **({"MessageAttributes": attrs} if attrs else {}))
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def add_customer(stack: LocalStack, id_: str, **kw) -> dict:
+    rec = {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada", "last_name": "Lovelace",
+           "email_address": f"ada{id_}@example.com", **kw}
+    stack.ipaas.put("customers", rec)
+    return rec
