@@ -1,7 +1,8 @@
 """The local pipeline: `make demo`.
 
 Starts moto and the partner sandboxes on 127.0.0.1, deploys template.yaml onto moto, enqueues sample
-iPaaS.com notifications, runs the real handlers through the event-source poller, and prints what happened.
+iPaaS.com notifications for each destination subscription (99minds, Stamped.io, Mintsoft via Makini), runs
+the real handlers through the event-source poller, and prints what happened, per destination.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .stack import NINETYNINE_SYSTEM_ID, LocalStack
+from .stack import CUSTOMER_QUEUES, MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID, LocalStack
 
 OUT = sys.__stdout__
 
@@ -34,9 +35,9 @@ def note(scope: str, id_: str, destination: str, n: int, **extra) -> dict:
             "tracking_guid": f"00000000-0000-4000-8000-{n:012d}", **extra}
 
 
-def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
-    """Sample customers in the iPaaS.com sandbox and the notifications that announce them."""
-    dest = NINETYNINE_SYSTEM_ID
+def seed_customers(stack: LocalStack) -> list[tuple[str, str, object]]:
+    """Sample customers in the iPaaS.com sandbox and the notifications that announce them: one notification
+    per destination subscription, each on that destination's queue. Returns (label, queue, body)."""
     ip = stack.ipaas
     ip.put("customers", customer("501", "Ada", "Lovelace", "ada@example.com", "C-501", "(555) 010-2030"))
     ip.put("customers", customer("502", "Grace", "Hopper", "grace@example.com", "C-502", "+1 202 555 0143"))
@@ -48,21 +49,53 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
     existing = stack.ninetynine.new_id("customer")
     stack.ninetynine.customers[existing] = {"id": existing, "email": "edsger@example.com", "first_name": "E.",
                                             "last_name": "Dijkstra", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
-    ip.set_link(dest, "customer", "504", existing)
-    return [
-        ("new customer 501", note("customer/created", "501", dest, 1)),
-        ("new customer 502", note("customer/created", "502", dest, 2)),
-        ("new customer 503", note("customer/created", "503", dest, 3)),
-        ("linked customer 504 (update)", note("customer/updated", "504", dest, 4)),
-        ("duplicate of 501", note("customer/created", "501", dest, 1)),
-        ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=customer(
-            "507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958"))),
-        ("customer 505 without email", note("customer/created", "505", dest, 5)),
-        ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
-        ("malformed body", '{"scope": "customer/created", "id": '),
-        ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
-        ("customer 509 unknown to iPaaS.com", note("customer/created", "509", dest, 9)),
-    ]
+    ip.set_link(NINETYNINE_SYSTEM_ID, "customer", "504", existing)
+    # 504 is also in Stamped.io (same email, not linked): Stamped de-duplicates by email, the link is written
+    stack.stamped.add_customer("Edsger@example.com", firstName="E.", lastName="Dijkstra")
+    # and in Mintsoft (same code, not linked): the existence check finds it and links it
+    stack.makini.add_customer("C-504", name="E. Dijkstra")
+    inline = customer("507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958")
+
+    out: list[tuple[str, str, object]] = []
+    for dest, (platform, queue, _) in CUSTOMER_QUEUES.items():
+        samples: list[tuple[str, object]] = [
+            ("new customer 501", note("customer/created", "501", dest, 1)),
+            ("new customer 502", note("customer/created", "502", dest, 2)),
+            ("new customer 503", note("customer/created", "503", dest, 3)),
+            ("customer 504 already there", note("customer/updated", "504", dest, 4)),
+            ("duplicate of 501", note("customer/created", "501", dest, 1)),
+            ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=inline)),
+            ("customer 505 without email", note("customer/created", "505", dest, 5)),
+            ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
+        ]
+        if dest == NINETYNINE_SYSTEM_ID:
+            samples += [
+                ("malformed body", '{"scope": "customer/created", "id": '),
+                ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
+                ("customer 509 unknown to iPaaS.com", note("customer/created", "509", dest, 9)),
+            ]
+        out += [(f"{platform}: {label}", queue, body) for label, body in samples]
+    return out
+
+
+def destination_summary(stack: LocalStack, dest: str) -> list[str]:
+    platform, _, dlq_name = CUSTOMER_QUEUES[dest]
+    counts: dict[str, int] = {}
+    for o in stack.outcomes(destination=dest):
+        counts[o["status"]] = counts.get(o["status"], 0) + 1
+    dlq = stack.messages(dlq_name)
+    records = {NINETYNINE_SYSTEM_ID: len(stack.ninetynine.customers), STAMPED_SYSTEM_ID: len(stack.stamped.customers),
+               MAKINI_SYSTEM_ID: len(stack.makini.customers)}[dest]
+    lines = [f"  {platform} (subscription {dest}):",
+             (f"    sent {counts.get('created', 0) + counts.get('updated', 0)} (created {counts.get('created', 0)}, "
+              f"updated {counts.get('updated', 0)}), linked {counts.get('linked', 0)}, "
+              f"duplicates skipped {counts.get('duplicate', 0)}, skipped {counts.get('skipped', 0)}, "
+              f"failed attempts {counts.get('failed', 0)} (transient, retried)"),
+             f"    in {dlq_name}: {len(dlq)}; {platform} customers now {records}"]
+    for m in dlq:
+        attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+        lines.append(f"      [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
+    return lines
 
 
 def run(max_seconds: float, log_path: Path) -> int:
@@ -71,16 +104,18 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack = LocalStack(retry_delay=1)
         stack.start()
         try:
-            say(f"moto server       {stack.moto.url}")
-            say(f"iPaaS.com sandbox {stack.ipaas.url}")
-            say(f"99minds sandbox   {stack.ninetynine.url}")
+            say(f"moto server        {stack.moto.url}")
+            say(f"iPaaS.com sandbox  {stack.ipaas.url}")
+            say(f"99minds sandbox    {stack.ninetynine.url}")
+            say(f"Stamped.io sandbox {stack.stamped.url}")
+            say(f"Makini sandbox     {stack.makini.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
             samples = seed_customers(stack)
-            say(f"enqueue {len(samples)} notifications on CustomerNinetyNineMindsQueue:")
-            for label, body in samples:
-                stack.send("CustomerNinetyNineMindsQueue", body)
-                say(f"  - {label}")
+            say(f"enqueue {len(samples)} notifications, one per destination subscription, each on its queue:")
+            for label, queue, body in samples:
+                stack.send(queue, body)
+                say(f"  - {queue:<29} {label}")
             say()
             started = time.monotonic()
 
@@ -93,29 +128,21 @@ def run(max_seconds: float, log_path: Path) -> int:
             elapsed = time.monotonic() - started
             say()
             say("outcomes:")
+            platforms = {dest: platform for dest, (platform, _, _) in CUSTOMER_QUEUES.items()}
             for o in stack.outcomes():
                 if o["status"] == "failed":
                     continue  # a transient attempt; its final outcome is listed too
                 ident = f"{o['entity']} {o.get('record_id') or '?'}"
+                where = platforms.get(o.get("destination") or "", "?")
                 extra = o.get("external_id") or o.get("reason") or ""
-                say(f"  {o['status']:<14} {ident:<16} {extra}")
-            dlq = stack.messages("CustomerNinetyNineMindsDLQ")
+                if o.get("external_id") and o.get("reason"):
+                    extra = f"{o['external_id']} ({o['reason']})"
+                say(f"  {o['status']:<14} {where:<11} {ident:<16} {extra}")
             say()
-            say(f"dead-letter queue CustomerNinetyNineMindsDLQ: {len(dlq)} message(s)")
-            for m in dlq:
-                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-                say(f"  [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
-            counts = stack.collector.by_status()
-            sent = counts.get("created", 0) + counts.get("updated", 0)
-            say()
-            say("summary:")
-            say(f"  sent                {sent} (created {counts.get('created', 0)}, updated {counts.get('updated', 0)})")
-            say(f"  duplicates skipped  {counts.get('duplicate', 0)}")
-            say(f"  skipped             {counts.get('skipped', 0)}")
-            say(f"  failed attempts     {counts.get('failed', 0)} (transient, retried)")
-            say(f"  in DLQ              {len(dlq)}")
-            say(f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
-                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
+            say("summary per destination:")
+            for dest in CUSTOMER_QUEUES:
+                for line in destination_summary(stack, dest):
+                    say(line)
             say(f"  invocations {stats.invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
             if stats.errors:
                 say(f"  invocation errors: {stats.errors}")

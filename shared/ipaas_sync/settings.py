@@ -16,13 +16,16 @@ import hashlib
 import json
 import os
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .errors import ConfigurationError, describe_validation_error
 from .observability import register_secret
+
+if TYPE_CHECKING:
+    from .mapping.transaction_filter import TransactionFilter
 
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
 
@@ -51,7 +54,7 @@ class SubscriptionSettings(BaseModel):
                                                            default=("-D", "-GC"))
 
     @property
-    def transaction_filter(self) -> "TransactionFilter":
+    def transaction_filter(self) -> TransactionFilter:
         from .mapping.transaction_filter import TransactionFilter
         return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
                                  excluded_suffixes=self.excluded_transaction_suffixes)

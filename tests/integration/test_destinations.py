@@ -63,3 +63,14 @@ def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(s
     assert len(stack.makini.customers) == 3 and len(stack.ninetynine.customers) == 3
     assert len(stack.stamped.customers) == 3
     assert len(stack.outcomes("duplicate")) == 3
+
+
+def test_sample_events_for_the_new_destinations_invoke_the_handler(stack):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "events"
+    for name, sandbox in (("customer_created_stamped.json", stack.stamped),
+                          ("customer_created_makini.json", stack.makini)):
+        event = json.loads((root / name).read_text())
+        assert stack.invoke("CustomerTransferFunction", event) == {"batchItemFailures": []}, name
+        assert len(sandbox.customers) == 1, name
+    assert {o["destination"] for o in stack.outcomes("created")} == {STAMPED_SYSTEM_ID, MAKINI_SYSTEM_ID}

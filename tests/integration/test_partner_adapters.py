@@ -4,6 +4,7 @@ and the plain 401 message."""
 from __future__ import annotations
 
 import base64
+import itertools
 
 import pytest
 from ipaas_sync.clients.makini import MakiniClient
@@ -161,6 +162,6 @@ def test_makini_writes_are_paced_in_batches(makini_server):
     for n in range(5):
         client.create_customer({"name": f"N{n}", "code": f"C-{n}"}, what=f"customer {n}")
     at = [c.at for c in server.calls("POST")]
-    gaps = [round(b - a, 2) for a, b in zip(at, at[1:])]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(at)]
     assert gaps[1] >= 0.55 and gaps[3] >= 0.55 and gaps[0] < 0.4 and gaps[2] < 0.4, gaps
     assert client.pacer.batches_started == 3

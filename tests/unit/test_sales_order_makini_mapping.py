@@ -49,8 +49,8 @@ def test_required_skus_are_distinct_and_in_order():
 @pytest.mark.parametrize("kw,reason", [
     ({"transaction_number": None}, "transaction 77: missing required field 'transaction_number'"),
     ({"lines": []}, "transaction 1077: field 'lines' is empty"),
-    ({"lines": [{"sequence_number": 4, "qty": 1, "unit_price": 1}]}, "transaction 1077 line 4: missing required "
-                                                                     "field 'sku'"),
+    ({"lines": [{"sequence_number": 4, "qty": 1, "unit_price": 1}]},
+     "transaction 1077 line 4: missing required field 'sku'"),
     ({"lines": [{"sku": "X"}]}, "transaction 1077 line 1: missing required fields 'qty', 'unit_price'"),
     ({"lines": [{"sku": "X", "qty": 0, "unit_price": 1}]}, "field 'qty' must be positive"),
     ({"lines": [{"sku": "X", "qty": 1, "unit_price": -1}]}, "field 'unit_price' must not be negative"),
