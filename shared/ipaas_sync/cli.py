@@ -19,9 +19,12 @@ from typing import TextIO
 from .errors import ConfigurationError, describe
 from .observability import redact
 from .settings import load_registry
-from .transfer.env import TransferEnv
+from .transfer.env import PARTNER_CLIENTS, TransferEnv
 
-PLATFORM_LABELS = {"99minds": "99minds", "stamped": "Stamped.io", "makini": "Makini"}
+
+def _system(platform: str) -> str:
+    """The partner's display name, as its adapter knows it."""
+    return getattr(PARTNER_CLIENTS.get(platform), "system", platform)
 
 
 def check_credentials(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -53,11 +56,11 @@ def _check_one(env: TransferEnv, system_id: str) -> tuple[bool, str]:
         sub = env.subscription(system_id)
     except ConfigurationError as exc:
         return False, f"FAIL  {system_id}: {exc.message}"
-    label = f"{system_id} '{sub.name}' ({PLATFORM_LABELS.get(sub.platform, sub.platform)})"
+    label = f"{system_id} '{sub.name}' ({_system(sub.platform)})"
     results: list[str] = []
     ok = True
     for side, check in (("iPaaS.com", lambda: env.ipaas(sub).check_credentials()),
-                        (PLATFORM_LABELS.get(sub.platform, sub.platform), lambda: env.partner(sub).check_credentials())):
+                        (_system(sub.platform), lambda: env.partner(sub).check_credentials())):
         try:
             results.append(f"{side}: {check()}")
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason, none stops the others

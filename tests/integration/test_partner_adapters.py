@@ -103,12 +103,15 @@ def test_makini_pages_until_meta_last_page(makini_server):
     server = makini_server(honour_filters=False)
     for n in range(230):
         server.add_customer(f"C-{n}")
-    found = makini_client(server).find_customer("C-229", what="customer 229")
+    client = makini_client(server)
+    found = client.find_customer("C-229", what="customer 229")
     assert found["code"] == "C-229"
-    pages = [int(c.query["page"][0]) for c in server.calls("GET", "/api/wms/customers")]
+    assert client.get_customer(found["key"], what="customer 229")["data"] == found
+    assert client.get_customer("00000000000000", what="customer x") is None
+    pages = [int(c.query["page"][0]) for c in server.calls("GET", "/api/wms/customers") if "page" in c.query]
     assert pages == [1, 2, 3]
     assert all(c.query["per_page"] == ["100"] and c.query["filter[code]"] == ["C-229"]
-               for c in server.calls("GET"))
+               for c in server.calls("GET") if "page" in c.query)
 
 
 def test_makini_follows_continuation_links(makini_server):

@@ -110,9 +110,6 @@ class MakiniClient(ApiClient):
     def get_customer(self, key: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(key, safe='')}", what=what, allow_404=True)
 
-    def get_sales_order(self, key: str, *, what: str) -> Any:
-        return self.request("GET", f"{SALES_ORDERS}/{quote(key, safe='')}", what=what, allow_404=True)
-
     # -- writes (paced) ---------------------------------------------------------------------------------
     def _write(self, method: str, path: str, payload: dict, *, what: str, idempotent: bool) -> Any:
         self.pacer.before_write(what)
