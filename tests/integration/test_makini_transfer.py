@@ -102,7 +102,7 @@ def test_batch_writes_are_paced_and_each_failure_is_its_own(make_stack):
 
 
 def test_makini_429_with_retry_after_is_waited_and_nothing_is_duplicated(make_stack):
-    stack = make_stack(makini=MakiniSandbox(rate_limit=(4, 1)))
+    stack = make_stack(makini=MakiniSandbox(rate_limit=(3, 1)))
     for n in range(5):
         add_customer(stack, str(20 + n))
         stack.send(Q, note(str(20 + n)))
