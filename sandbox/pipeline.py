@@ -1,8 +1,9 @@
 """The local pipeline: `make demo`.
 
 Starts moto and the partner sandboxes on 127.0.0.1, deploys template.yaml onto moto, enqueues sample
-iPaaS.com notifications for each destination subscription (99minds, Stamped.io, Mintsoft via Makini), runs
-the real handlers through the event-source poller, and prints what happened, per destination.
+iPaaS.com notifications, runs the real handlers through the event-source poller, and prints what happened.
+Each customer is announced once per destination subscription (99minds, Stamped.io, Mintsoft via Makini), each
+notification on that destination's queue; the summary is per destination.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def note(scope: str, id_: str, destination: str, n: int, **extra) -> dict:
             "tracking_guid": f"00000000-0000-4000-8000-{n:012d}", **extra}
 
 
-def seed_customers(stack: LocalStack) -> list[tuple[str, str, object]]:
-    """Sample customers in the iPaaS.com sandbox and the notifications that announce them: one notification
-    per destination subscription, each on that destination's queue. Returns (label, queue, body)."""
+def seed_customers(stack: LocalStack) -> list[tuple[str, object]]:
+    """Sample customers in the iPaaS.com sandbox and the notifications that announce them."""
+    dest = NINETYNINE_SYSTEM_ID
     ip = stack.ipaas
     ip.put("customers", customer("501", "Ada", "Lovelace", "ada@example.com", "C-501", "(555) 010-2030"))
     ip.put("customers", customer("502", "Grace", "Hopper", "grace@example.com", "C-502", "+1 202 555 0143"))
@@ -49,49 +50,61 @@ def seed_customers(stack: LocalStack) -> list[tuple[str, str, object]]:
     existing = stack.ninetynine.new_id("customer")
     stack.ninetynine.customers[existing] = {"id": existing, "email": "edsger@example.com", "first_name": "E.",
                                             "last_name": "Dijkstra", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
-    ip.set_link(NINETYNINE_SYSTEM_ID, "customer", "504", existing)
-    # 504 is also in Stamped.io (same email, not linked): Stamped de-duplicates by email, the link is written
+    ip.set_link(dest, "customer", "504", existing)
+    return [
+        ("new customer 501", note("customer/created", "501", dest, 1)),
+        ("new customer 502", note("customer/created", "502", dest, 2)),
+        ("new customer 503", note("customer/created", "503", dest, 3)),
+        ("linked customer 504 (update)", note("customer/updated", "504", dest, 4)),
+        ("duplicate of 501", note("customer/created", "501", dest, 1)),
+        ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=customer(
+            "507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958"))),
+        ("customer 505 without email", note("customer/created", "505", dest, 5)),
+        ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
+        ("malformed body", '{"scope": "customer/created", "id": '),
+        ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
+        ("customer 509 unknown to iPaaS.com", note("customer/created", "509", dest, 9)),
+    ]
+
+
+def seed_destinations(stack: LocalStack) -> list[tuple[str, str, object]]:
+    """The same customers (seed_customers put them in iPaaS.com) for the Stamped.io and Makini subscriptions,
+    each on its own queue. Returns (label, queue, body). 504 is already in both, not linked: Stamped.io
+    de-duplicates it by email (the create updates it), Makini's existence check finds it by code (linked)."""
     stack.stamped.add_customer("Edsger@example.com", firstName="E.", lastName="Dijkstra")
-    # and in Mintsoft (same code, not linked): the existence check finds it and links it
     stack.makini.add_customer("C-504", name="E. Dijkstra")
     inline = customer("507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958")
-
     out: list[tuple[str, str, object]] = []
-    for dest, (platform, queue, _) in CUSTOMER_QUEUES.items():
-        samples: list[tuple[str, object]] = [
+    for dest in (STAMPED_SYSTEM_ID, MAKINI_SYSTEM_ID):
+        platform, queue, _ = CUSTOMER_QUEUES[dest]
+        out += [(f"{platform}: {label}", queue, body) for label, body in [
             ("new customer 501", note("customer/created", "501", dest, 1)),
             ("new customer 502", note("customer/created", "502", dest, 2)),
             ("new customer 503", note("customer/created", "503", dest, 3)),
-            ("customer 504 already there", note("customer/updated", "504", dest, 4)),
+            ("customer 504, already there but not linked", note("customer/updated", "504", dest, 4)),
             ("duplicate of 501", note("customer/created", "501", dest, 1)),
             ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=inline)),
             ("customer 505 without email", note("customer/created", "505", dest, 5)),
             ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
-        ]
-        if dest == NINETYNINE_SYSTEM_ID:
-            samples += [
-                ("malformed body", '{"scope": "customer/created", "id": '),
-                ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
-                ("customer 509 unknown to iPaaS.com", note("customer/created", "509", dest, 9)),
-            ]
-        out += [(f"{platform}: {label}", queue, body) for label, body in samples]
+        ]]
     return out
 
 
 def destination_summary(stack: LocalStack, dest: str) -> list[str]:
+    """Outcome counts, DLQ reasons and partner record count for one destination subscription."""
     platform, _, dlq_name = CUSTOMER_QUEUES[dest]
     counts: dict[str, int] = {}
     for o in stack.outcomes(destination=dest):
         counts[o["status"]] = counts.get(o["status"], 0) + 1
     dlq = stack.messages(dlq_name)
-    records = {NINETYNINE_SYSTEM_ID: len(stack.ninetynine.customers), STAMPED_SYSTEM_ID: len(stack.stamped.customers),
-               MAKINI_SYSTEM_ID: len(stack.makini.customers)}[dest]
+    records = {NINETYNINE_SYSTEM_ID: stack.ninetynine.customers, STAMPED_SYSTEM_ID: stack.stamped.customers,
+               MAKINI_SYSTEM_ID: stack.makini.customers}[dest]
     lines = [f"  {platform} (subscription {dest}):",
              (f"    sent {counts.get('created', 0) + counts.get('updated', 0)} (created {counts.get('created', 0)}, "
               f"updated {counts.get('updated', 0)}), linked {counts.get('linked', 0)}, "
               f"duplicates skipped {counts.get('duplicate', 0)}, skipped {counts.get('skipped', 0)}, "
               f"failed attempts {counts.get('failed', 0)} (transient, retried)"),
-             f"    in {dlq_name}: {len(dlq)}; {platform} customers now {records}"]
+             f"    in {dlq_name}: {len(dlq)}; {platform} customers now {len(records)}"]
     for m in dlq:
         attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
         lines.append(f"      [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
@@ -104,18 +117,23 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack = LocalStack(retry_delay=1)
         stack.start()
         try:
-            say(f"moto server        {stack.moto.url}")
-            say(f"iPaaS.com sandbox  {stack.ipaas.url}")
-            say(f"99minds sandbox    {stack.ninetynine.url}")
+            say(f"moto server       {stack.moto.url}")
+            say(f"iPaaS.com sandbox {stack.ipaas.url}")
+            say(f"99minds sandbox   {stack.ninetynine.url}")
             say(f"Stamped.io sandbox {stack.stamped.url}")
-            say(f"Makini sandbox     {stack.makini.url}")
+            say(f"Makini sandbox    {stack.makini.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
             samples = seed_customers(stack)
-            say(f"enqueue {len(samples)} notifications, one per destination subscription, each on its queue:")
-            for label, queue, body in samples:
+            say(f"enqueue {len(samples)} notifications on CustomerNinetyNineMindsQueue:")
+            for label, body in samples:
+                stack.send("CustomerNinetyNineMindsQueue", body)
+                say(f"  - {label}")
+            others = seed_destinations(stack)
+            say(f"enqueue {len(others)} notifications for the other destination subscriptions:")
+            for label, queue, body in others:
                 stack.send(queue, body)
-                say(f"  - {queue:<29} {label}")
+                say(f"  - {queue:<22} {label}")
             say()
             started = time.monotonic()
 
@@ -128,15 +146,12 @@ def run(max_seconds: float, log_path: Path) -> int:
             elapsed = time.monotonic() - started
             say()
             say("outcomes:")
-            platforms = {dest: platform for dest, (platform, _, _) in CUSTOMER_QUEUES.items()}
             for o in stack.outcomes():
                 if o["status"] == "failed":
                     continue  # a transient attempt; its final outcome is listed too
                 ident = f"{o['entity']} {o.get('record_id') or '?'}"
-                where = platforms.get(o.get("destination") or "", "?")
+                where = CUSTOMER_QUEUES.get(o.get("destination") or "", ("?",))[0]
                 extra = o.get("external_id") or o.get("reason") or ""
-                if o.get("external_id") and o.get("reason"):
-                    extra = f"{o['external_id']} ({o['reason']})"
                 say(f"  {o['status']:<14} {where:<11} {ident:<16} {extra}")
             say()
             say("summary per destination:")
