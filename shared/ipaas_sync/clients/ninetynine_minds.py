@@ -30,14 +30,14 @@ class NinetyNineMindsClient(ApiClient):
             pool_size=settings.concurrent_batch_executions,
         )
 
+    def check_credentials(self) -> str:
+        """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""
+        self.request("GET", f"{CUSTOMERS}/ipaas-sync-credentials-check", what="credentials check", allow_404=True)
+        return "API Secret Key accepted"
+
     def upsert_customer(self, payload: dict[str, Any], *, what: str) -> Any:
         # An update (carries the 99minds id) may be retried; a create may not (a retry could duplicate it).
         return self.request("POST", CUSTOMERS, json_body=payload, what=what, idempotent="id" in payload)
 
     def get_customer(self, customer_id: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)
-
-    def check_credentials(self) -> str:
-        """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""
-        self.request("GET", f"{CUSTOMERS}/ipaas-sync-credentials-check", what="credentials check", allow_404=True)
-        return "API Secret Key accepted"
