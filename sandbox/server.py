@@ -239,7 +239,7 @@ class SandboxServer:
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
-                raise Reply(400, {"message": "body is not valid JSON"})
+                raise Reply(400, {"message": "body is not valid JSON"}) from None
             status, reply = self._route(h.command, path, query, body)
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers

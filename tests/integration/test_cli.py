@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from ipaas_sync.cli import main
-
 from sandbox.stack import MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID
 
 

@@ -7,11 +7,11 @@ import base64
 import itertools
 
 import pytest
+
 from ipaas_sync.clients.makini import MakiniClient
 from ipaas_sync.clients.stamped import StampedClient
 from ipaas_sync.errors import ConfigurationError, PermanentError
 from ipaas_sync.settings import parse_subscription
-
 from sandbox.makini import MakiniSandbox
 from sandbox.stamped import StampedSandbox
 

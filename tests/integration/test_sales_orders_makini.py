@@ -4,6 +4,7 @@ sandboxes). The transaction handler registers it in its DESTINATIONS table."""
 from __future__ import annotations
 
 import pytest
+
 from ipaas_sync import deadline
 from ipaas_sync.errors import InvalidRecord, Skip, TransientError
 from ipaas_sync.idempotency import register_lambda_context
@@ -11,7 +12,6 @@ from ipaas_sync.models.ipaas import IpaasTransaction
 from ipaas_sync.models.notification import TransferMessage
 from ipaas_sync.transfer.env import TransferEnv
 from ipaas_sync.transfer.sales_order_makini import to_makini
-
 from sandbox.local_aws import LambdaContext
 from sandbox.stack import MAKINI_SYSTEM_ID
 

@@ -1,4 +1,5 @@
 import pytest
+
 from ipaas_sync.errors import InvalidRecord, PermanentError
 from ipaas_sync.mapping import customer_99minds as m
 from ipaas_sync.mapping.common import normalize_phone

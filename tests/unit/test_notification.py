@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
+
 from ipaas_sync.errors import classify
 from ipaas_sync.models.notification import HookRequest, TransferMessage
-from pydantic import ValidationError
 
 
 def test_contract_example_parses():

@@ -1,4 +1,5 @@
 import pytest
+
 from ipaas_sync import deadline
 from ipaas_sync.errors import TransientError
 from ipaas_sync.pacing import WritePacer

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from ipaas_sync.errors import InvalidRecord
 from ipaas_sync.mapping import sales_order_makini as m
 from ipaas_sync.models.ipaas import IpaasTransaction

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from ipaas_sync.errors import ConfigurationError
 from ipaas_sync.settings import SubscriptionRegistry, load_registry, parse_subscription
 

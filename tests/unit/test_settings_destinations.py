@@ -1,5 +1,6 @@
 """Stamped.io and Makini subscription settings: the seed's names and defaults, and clear errors."""
 import pytest
+
 from ipaas_sync.errors import ConfigurationError
 from ipaas_sync.settings import MakiniSettings, StampedSettings, SubscriptionRegistry, parse_subscription
 

@@ -1,4 +1,5 @@
 import pytest
+
 from ipaas_sync.mapping.transaction_filter import TransactionFilter, rejection
 from ipaas_sync.models.ipaas import IpaasTransaction
 from ipaas_sync.settings import parse_subscription

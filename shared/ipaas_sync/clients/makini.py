@@ -59,7 +59,7 @@ class MakiniClient(ApiClient):
         """Every page of a list, first to last, each page's `data` items."""
         params: dict[str, Any] = {"page": 1, "per_page": PER_PAGE}
         params.update({f"filter[{k}]": v for k, v in (filters or {}).items()})
-        for number in range(1, MAX_PAGES + 1):
+        for _ in range(MAX_PAGES):
             body = self.request("GET", path, params=params, what=what)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise PermanentError(f"Makini answered GET {path} for {what} without a 'data' list")
