@@ -93,6 +93,7 @@ class LocalStack:
             "API Throttle Limit": 500, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Webhook API Key": "whk-local-stamped-2001-0000000000",  # for the hook ingress (another issue)
         }
         makini = {
             "Platform": "makini", "Name": "Mintsoft via Makini - Local", "iPaaS System Id": MAKINI_SYSTEM_ID,
@@ -102,6 +103,7 @@ class LocalStack:
             "API Throttle Limit": 100, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Webhook API Key": "whk-local-makini-3001-00000000000",  # for the hook ingress (another issue)
         }
         subs = {"NinetyNineMindsSubscriptionSecret": ninetynine, "StampedSubscriptionSecret": stamped,
                 "MakiniSubscriptionSecret": makini}
