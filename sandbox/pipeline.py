@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stack import NINETYNINE_SYSTEM_ID, LocalStack
+from .stack import CUSTOMER_QUEUES, MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID, LocalStack
 
 OUT = sys.__stdout__
 
@@ -166,6 +166,50 @@ def later_transactions(stack: LocalStack) -> list[tuple[str, object]]:
     ]
 
 
+def seed_destinations(stack: LocalStack) -> list[tuple[str, str, object]]:
+    """The same customers (seed_customers put them in iPaaS.com) for the Stamped.io and Makini subscriptions,
+    each on its own queue. Returns (label, queue, body). 504 is already in both, not linked: Stamped.io
+    de-duplicates it by email (the create updates it), Makini's existence check finds it by code (linked)."""
+    stack.stamped.add_customer("Edsger@example.com", firstName="E.", lastName="Dijkstra")
+    stack.makini.add_customer("C-504", name="E. Dijkstra")
+    inline = customer("507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958")
+    out: list[tuple[str, str, object]] = []
+    for dest in (STAMPED_SYSTEM_ID, MAKINI_SYSTEM_ID):
+        platform, queue, _ = CUSTOMER_QUEUES[dest]
+        out += [(f"{platform}: {label}", queue, body) for label, body in [
+            ("new customer 501", note("customer/created", "501", dest, 1)),
+            ("new customer 502", note("customer/created", "502", dest, 2)),
+            ("new customer 503", note("customer/created", "503", dest, 3)),
+            ("customer 504, already there but not linked", note("customer/updated", "504", dest, 4)),
+            ("duplicate of 501", note("customer/created", "501", dest, 1)),
+            ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=inline)),
+            ("customer 505 without email", note("customer/created", "505", dest, 5)),
+            ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
+        ]]
+    return out
+
+
+def destination_summary(stack: LocalStack, dest: str) -> list[str]:
+    """Outcome counts, DLQ reasons and partner record count for one destination subscription."""
+    platform, _, dlq_name = CUSTOMER_QUEUES[dest]
+    counts: dict[str, int] = {}
+    for o in stack.outcomes(destination=dest):
+        counts[o["status"]] = counts.get(o["status"], 0) + 1
+    dlq = stack.messages(dlq_name)
+    records = {NINETYNINE_SYSTEM_ID: stack.ninetynine.customers, STAMPED_SYSTEM_ID: stack.stamped.customers,
+               MAKINI_SYSTEM_ID: stack.makini.customers}[dest]
+    lines = [f"  {platform} (subscription {dest}):",
+             (f"    sent {counts.get('created', 0) + counts.get('updated', 0)} (created {counts.get('created', 0)}, "
+              f"updated {counts.get('updated', 0)}), linked {counts.get('linked', 0)}, "
+              f"duplicates skipped {counts.get('duplicate', 0)}, skipped {counts.get('skipped', 0)}, "
+              f"failed attempts {counts.get('failed', 0)} (transient, retried)"),
+             f"    in {dlq_name}: {len(dlq)}; {platform} customers now {len(records)}"]
+    for m in dlq:
+        attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+        lines.append(f"      [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
+    return lines
+
+
 def enqueue(stack: LocalStack, queue: str, samples: list[tuple[str, object]]) -> None:
     say(f"enqueue {len(samples)} notifications on {queue}:")
     for label, body in samples:
@@ -182,7 +226,8 @@ def describe(o: dict) -> str:
     return o.get("external_id") or o.get("reason") or ""
 
 
-STATUS_COLUMNS = ("created", "updated", "sent", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
+STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed",
+                  "dead-lettered")
 
 
 def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active",
@@ -251,6 +296,8 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")
             say(f"99minds sandbox   {stack.ninetynine.url}")
+            say(f"Stamped.io sandbox {stack.stamped.url}")
+            say(f"Makini sandbox    {stack.makini.url}")
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
             say(f"hook ingress      {stack.hooks_url}")
@@ -279,6 +326,11 @@ def run(max_seconds: float, log_path: Path) -> int:
                     unexpected = post_hooks(stack, hooks)
                     say()
                     enqueue(stack, queue, direct)
+                    others = seed_destinations(stack)
+                    say(f"enqueue {len(others)} notifications for the other destination subscriptions:")
+                    for label, other_queue, body in others:
+                        stack.send(other_queue, body)
+                        say(f"  - {other_queue:<22} {label}")
                 else:
                     enqueue(stack, queue, samples(stack))
                 say("draining (real handler, real SQS event shapes, batch size and concurrency from the template):")
@@ -314,6 +366,10 @@ def run(max_seconds: float, log_path: Path) -> int:
                         counts[o["status"]] = counts.get(o["status"], 0) + 1
                 say(f"  {entity:<12}" + "".join(f"{counts.get(c, 0):>14}" for c in STATUS_COLUMNS))
             say(f"  in DLQs             {in_dlq}")
+            say("customers per destination:")
+            for dest in CUSTOMER_QUEUES:
+                for line in destination_summary(stack, dest):
+                    say(line)
             say(f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
                 f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
             say(f"  99minds workflow executions {len(stack.ninetynine.executions)} "

@@ -20,7 +20,6 @@ from pathlib import Path
 from .pipeline import say, seed_customers, seed_giftcards, seed_transactions
 from .stack import LocalStack
 
-
 AREAS = {"customer": "customers", "transaction": "transactions", "giftcard": "giftcards"}
 
 

@@ -1,7 +1,7 @@
 """The base of every partner sandbox: an HTTP server on 127.0.0.1 with routes, auth, the partner's rate
 limit, a request log, and faults that a test can switch on.
 
-Faults (each bounded by a count, so every load loop ends):
+Faults (each bounded by a count, so every load loop ends; each may be limited to a path prefix and a method):
     fail(n, status)            answer the next n matching requests with `status` (5xx by default)
     error_rate(ratio, seed)    answer ~ratio of requests with 503, reproducibly
     throttle(n, retry_after)   answer the next n with 429 and Retry-After
@@ -51,6 +51,7 @@ class _Fault:
     status: int = 503
     seconds: float = 0.0
     path: str | None = None
+    method: str | None = None
 
 
 class Faults:
@@ -61,23 +62,24 @@ class Faults:
         self._rng = random.Random(0)
         self.injected: dict[str, int] = {}
 
-    def fail(self, n: int = 1, status: int = 503, path: str | None = None):
-        self._add(_Fault("fail", n, status=status, path=path))
+    def fail(self, n: int = 1, status: int = 503, path: str | None = None, method: str | None = None):
+        self._add(_Fault("fail", n, status=status, path=path, method=method))
 
-    def throttle(self, n: int = 1, retry_after: float = 1, path: str | None = None):
-        self._add(_Fault("throttle", n, status=429, seconds=retry_after, path=path))
+    def throttle(self, n: int = 1, retry_after: float = 1, path: str | None = None, method: str | None = None):
+        self._add(_Fault("throttle", n, status=429, seconds=retry_after, path=path, method=method))
 
-    def slow(self, n: int = 1, seconds: float = 15, path: str | None = None):
-        self._add(_Fault("slow", n, seconds=seconds, path=path))
+    def slow(self, n: int = 1, seconds: float = 15, path: str | None = None, method: str | None = None):
+        self._add(_Fault("slow", n, seconds=seconds, path=path, method=method))
 
-    def reset(self, n: int = 1, path: str | None = None):
-        self._add(_Fault("reset", n, path=path))
+    def reset(self, n: int = 1, path: str | None = None, method: str | None = None):
+        self._add(_Fault("reset", n, path=path, method=method))
 
-    def malformed(self, n: int = 1, path: str | None = None):
-        self._add(_Fault("malformed", n, path=path))
+    def malformed(self, n: int = 1, path: str | None = None, method: str | None = None):
+        self._add(_Fault("malformed", n, path=path, method=method))
 
-    def apply_then_hang(self, n: int = 1, seconds: float = 15, path: str | None = None):
-        self._add(_Fault("apply_then_hang", n, seconds=seconds, path=path))
+    def apply_then_hang(self, n: int = 1, seconds: float = 15, path: str | None = None,
+                        method: str | None = None):
+        self._add(_Fault("apply_then_hang", n, seconds=seconds, path=path, method=method))
 
     def error_rate(self, ratio: float, seed: int = 0):
         with self._lock:
@@ -92,10 +94,11 @@ class Faults:
         with self._lock:
             self._queue.append(fault)
 
-    def take(self, path: str) -> _Fault | None:
+    def take(self, path: str, method: str | None = None) -> _Fault | None:
         with self._lock:
             for fault in self._queue:
-                if fault.path is None or path.startswith(fault.path):
+                if (fault.path is None or path.startswith(fault.path)) and (
+                        fault.method is None or method is None or fault.method == method):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._queue.remove(fault)
@@ -212,7 +215,7 @@ class SandboxServer:
         raw = h.rfile.read(length) if length else b""
         body: Any = None
         status, reply, headers = 500, {"message": "internal"}, {}
-        fault = self.faults.take(path)
+        fault = self.faults.take(path, h.command)
         try:
             if fault and fault.kind == "reset":
                 self._record(h.command, path, query, raw, 0)

@@ -19,10 +19,20 @@ import requests
 from .http_api import HttpApiServer
 from .ipaas import IpaasSandbox
 from .local_aws import EventSourcePoller, LocalDeployment, MotoServer, PollStats, apply_environment
+from .makini import MakiniSandbox
 from .ninetynine_minds import NinetyNineMindsSandbox
+from .stamped import StampedSandbox
 
 SERVICE_LOGGER = "ipaas-sync"
 NINETYNINE_SYSTEM_ID = "1001"
+STAMPED_SYSTEM_ID = "2001"
+MAKINI_SYSTEM_ID = "3001"
+# destination (iPaaS System Id) -> (platform label, customer queue, customer DLQ)
+CUSTOMER_QUEUES = {
+    NINETYNINE_SYSTEM_ID: ("99minds", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
+    STAMPED_SYSTEM_ID: ("Stamped.io", "CustomerStampedQueue", "CustomerStampedDLQ"),
+    MAKINI_SYSTEM_ID: ("Makini", "CustomerMakiniQueue", "CustomerMakiniDLQ"),
+}
 
 
 class OutcomeCollector(logging.Handler):
@@ -55,6 +65,8 @@ class LocalStack:
     own_moto: bool = True
     ipaas: IpaasSandbox = field(default_factory=IpaasSandbox)
     ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
+    stamped: StampedSandbox = field(default_factory=StampedSandbox)
+    makini: MakiniSandbox = field(default_factory=MakiniSandbox)
     subscription_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     # the key iPaaS.com would send as `Authorization: Bearer` on the 99minds subscription's hook requests
@@ -78,7 +90,29 @@ class LocalStack:
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2, "Webhook API Key": self.webhook_key,
         }
-        subs = {"NinetyNineMindsSubscriptionSecret": ninetynine}
+        stamped = {
+            "Platform": "stamped", "Name": "Stamped.io - Local", "iPaaS System Id": STAMPED_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
+            "API Url": self.stamped.url, "API Public Key": self.stamped.public_key,
+            "API Private Key": self.stamped.private_key, "API Store Hash": self.stamped.store_hash,
+            "API User": self.stamped.public_key, "API Password": self.stamped.private_key,
+            "API Throttle Limit": 500, "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
+            "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Webhook API Key": "whk-local-stamped-2001-0000000000",  # for the hook ingress (another issue)
+        }
+        makini = {
+            "Platform": "makini", "Name": "Mintsoft via Makini - Local", "iPaaS System Id": MAKINI_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
+            "API Url": self.makini.url, "API Token": self.makini.token, "Company Key": "07000268162057",
+            "Batch Size": 50, "Batch Delay Seconds": 1,
+            "API Throttle Limit": 100, "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
+            "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Webhook API Key": "whk-local-makini-3001-00000000000",  # for the hook ingress (another issue)
+        }
+        subs = {"NinetyNineMindsSubscriptionSecret": ninetynine, "StampedSubscriptionSecret": stamped,
+                "MakiniSubscriptionSecret": makini}
         for logical, override in self.subscription_overrides.items():
             subs[logical] = {k: v for k, v in {**subs.get(logical, {}), **override}.items() if v is not None}
         return subs
@@ -93,7 +127,7 @@ class LocalStack:
         apply_environment(self.moto.environment())
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_DEV", "false")
-        for server in (self.ipaas, self.ninetynine):
+        for server in self.sandboxes():
             server.start()
         self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
         functions = list(self.deployment.functions())
@@ -110,10 +144,13 @@ class LocalStack:
         logging.getLogger(SERVICE_LOGGER).removeHandler(self.collector)
         if self.http_api is not None:
             self.http_api.stop()
-        for server in (self.ipaas, self.ninetynine):
+        for server in self.sandboxes():
             server.stop()
         if self.moto is not None and self.own_moto:
             self.moto.stop()
+
+    def sandboxes(self) -> tuple:
+        return (self.ipaas, self.ninetynine, self.stamped, self.makini)
 
     def __enter__(self):
         return self.start()
@@ -184,5 +221,6 @@ class LocalStack:
                                           ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
         return out
 
-    def outcomes(self, status: str | None = None) -> list[dict]:
-        return [o for o in self.collector.outcomes if status is None or o["status"] == status]
+    def outcomes(self, status: str | None = None, destination: str | None = None) -> list[dict]:
+        return [o for o in self.collector.outcomes if (status is None or o["status"] == status)
+                and (destination is None or o.get("destination") == destination)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import replay
+from . import credentials, replay
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ipaas-sync", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     replay.register_cli(subparsers)
+    credentials.register_cli(subparsers)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -6,6 +6,8 @@ short of it so that a record is reported failed (and redelivered) instead of the
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 # Leave this much time for reporting the batch and sending failures to the DLQ.
@@ -14,9 +16,15 @@ SAFETY_MARGIN_SECONDS = 3.0
 _deadline: ContextVar[float | None] = ContextVar("ipaas_sync_deadline", default=None)
 
 
-def start(context) -> None:
+@contextmanager
+def invocation(context) -> Iterator[None]:
+    """The deadline of one invocation, cleared when it ends (a warm container's next work starts clean)."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    _deadline.set(time.monotonic() + remaining_ms() / 1000.0 if remaining_ms else None)
+    token = _deadline.set(time.monotonic() + remaining_ms() / 1000.0 if remaining_ms else None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def set_seconds(seconds: float | None) -> None:

@@ -29,7 +29,7 @@ from .transfer.env import TransferEnv
 Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
 
 METRIC_BY_STATUS = {
-    "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent",
+    "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent", "linked": "TransfersLinked",
     "duplicate": "TransfersDuplicate", "skipped": "TransfersSkipped", "mismatch": "BalanceMismatches",
     "failed": "TransfersFailed", "dead-lettered": "TransfersDeadLettered",
 }
@@ -55,20 +55,20 @@ def default_queues() -> QueueDirectory:
 def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env: TransferEnv | None = None,
                   queues: QueueDirectory | None = None) -> dict:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
-    deadline.start(context)
-    register_lambda_context(context)
-    metrics.add_dimension(name="Entity", value=entity)
-    env = env or default_env()
-    queues = queues or default_queues()
-    # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
-    # invocation error
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    with deadline.invocation(context):
+        register_lambda_context(context)
+        metrics.add_dimension(name="Entity", value=entity)
+        env = env or default_env()
+        queues = queues or default_queues()
+        # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
+        # invocation error
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    def record_handler(record: SQSRecord) -> str:
-        return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues).status
+        def record_handler(record: SQSRecord) -> str:
+            return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues).status
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
 
 
 def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: TransferEnv,

@@ -127,9 +127,63 @@ class NinetyNineMindsSettings(SubscriptionSettings):
         return StoreRef(kind="client_store_id", value=(self.client_store_id or "").strip())
 
 
+class StampedSettings(SubscriptionSettings):
+    """Stamped.io: HTTP Basic auth (public key, private key), the store hash in every path.
+
+    The seed's subscription also presents API User / API Password, duplicates of the two keys slated to be
+    consolidated: they are accepted, and when set they must equal the keys (a clear configuration error
+    names both settings otherwise; no value is ever echoed).
+    """
+
+    platform: Literal["stamped"] = Field(alias="Platform")
+    api_url: str = Field(alias="API Url", default="https://stamped.io", pattern=r"^https?://")
+    api_public_key: str = Field(alias="API Public Key", min_length=1)
+    api_private_key: SecretStr = Field(alias="API Private Key", min_length=1)
+    api_store_hash: str = Field(alias="API Store Hash", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    api_user: str | None = Field(alias="API User", default=None)
+    api_password: SecretStr | None = Field(alias="API Password", default=None)
+    # seed: 500 calls per 60 seconds each way (the iPaaS.com pair defaults to 500 / 60 for every platform)
+    api_throttle_limit: int = Field(alias="API Throttle Limit", default=500, gt=0)
+    api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _duplicates_match_the_keys(self) -> StampedSettings:
+        if self.api_user and self.api_user.strip() and self.api_user.strip() != self.api_public_key.strip():
+            raise ValueError("setting 'API User' differs from 'API Public Key'; it duplicates it: enter the same "
+                             "value in both (or leave 'API User' empty)")
+        password = self.api_password.get_secret_value().strip() if self.api_password else ""
+        if password and password != self.api_private_key.get_secret_value().strip():
+            raise ValueError("setting 'API Password' differs from 'API Private Key'; it duplicates it: enter the "
+                             "same value in both (or leave 'API Password' empty)")
+        return self
+
+
+class MakiniSettings(SubscriptionSettings):
+    """Mintsoft through Makini: one bearer token per connection; writes paced in batches (seed: 50-100
+    records per batch with a delay between batches)."""
+
+    platform: Literal["makini"] = Field(alias="Platform")
+    api_url: str = Field(alias="API Url", default="https://api.makini.io", pattern=r"^https?://")
+    api_token: SecretStr = Field(alias="API Token", min_length=1)
+    company_key: str | None = Field(alias="Company Key", default=None)
+    batch_size: int = Field(alias="Batch Size", default=50, ge=1, le=100)
+    batch_delay_seconds: float = Field(alias="Batch Delay Seconds", default=1.0, ge=0, le=60)
+    # Makini does not publish a rate limit: 100 calls per 60 seconds is our assumption (README), adjustable.
+    api_throttle_limit: int = Field(alias="API Throttle Limit", default=100, gt=0)
+    api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
+    # Mintsoft sales orders carry orders; returns only where the subscription's filter says so
+    transaction_types: tuple[str, ...] = Field(alias="Transaction Types", default=("Order",))
+
+    @property
+    def company(self) -> str | None:
+        return (self.company_key or "").strip() or None
+
+
 # Platform -> its settings model. A new destination adds one entry.
 SETTINGS_BY_PLATFORM: dict[str, type[SubscriptionSettings]] = {
     "99minds": NinetyNineMindsSettings,
+    "stamped": StampedSettings,
+    "makini": MakiniSettings,
 }
 PLATFORMS = tuple(SETTINGS_BY_PLATFORM)
 
@@ -164,6 +218,10 @@ class SubscriptionRegistry:
 
     def system_ids(self) -> list[str]:
         return [k for k in self._raw if k]
+
+    def unassigned(self) -> list[str]:
+        """Names of subscriptions without an iPaaS System Id (a secret not filled in yet)."""
+        return [str(raw.get("Name") or raw.get("Platform") or "?") for raw in self._raw.get("", [])]
 
     def get(self, system_id: str) -> SubscriptionSettings:
         key = str(system_id).strip()

@@ -66,3 +66,22 @@ def json_lines(buffer) -> list[dict]:
         except ValueError:
             pass
     return out
+
+
+def replay_dlq(stack: LocalStack, dlq: str, queue: str | None = None) -> int:
+    """Replay a DLQ as an operator would, with the product's Replayer (`ipaas-sync dlq replay`); returns how
+    many messages moved. `queue` (the expected source) is checked against where they went."""
+    from ipaas_sync.replay import Replayer
+    report = Replayer().replay(stack.queue_url(dlq))
+    assert report.errors == [], report.errors
+    if queue is not None and report.moved:
+        assert set(report.by_target) == {stack.deployment.physical[queue]["QueueName"]}, report.by_target
+    return report.moved
+
+
+
+def add_customer(stack: LocalStack, id_: str, **kw) -> dict:
+    rec = {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada", "last_name": "Lovelace",
+           "email_address": f"ada{id_}@example.com", **kw}
+    stack.ipaas.put("customers", rec)
+    return rec

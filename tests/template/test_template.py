@@ -244,3 +244,37 @@ def test_idempotency_table_has_ttl(template):
 def test_runtime_matches_local_python(template):
     import sys
     assert template["Globals"]["Function"]["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_every_subscription_secret_is_read_and_granted(template):
+    secrets = sorted(k for k, v in template["Resources"].items() if v["Type"] == "AWS::SecretsManager::Secret")
+    assert secrets == ["MakiniSubscriptionSecret", "NinetyNineMindsSubscriptionSecret", "StampedSubscriptionSecret"]
+    joined = template["Globals"]["Function"]["Environment"]["Variables"]["SUBSCRIPTION_SECRET_ARNS"]["Fn::Join"]
+    assert joined[0] == "," and sorted(ref["Ref"] for ref in joined[1]) == secrets
+    # every function that transfers (has SQS events) loads every subscription: it needs every secret
+    functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"
+                 and any(e["Type"] == "SQS" for e in v["Properties"].get("Events", {}).values())}
+    assert functions
+    for name, fn in functions.items():
+        statements = [s for p in fn["Properties"]["Policies"] for s in p["Statement"]]
+        granted = [s["Resource"] for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+        assert sorted(r["Ref"] for r in granted[0]) == secrets, name
+
+
+def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants(template):
+    resources = template["Resources"]
+    fn = resources["CustomerTransferFunction"]["Properties"]
+    events = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"] for e in fn["Events"].values()}
+    assert set(events) == {"CustomerNinetyNineMindsQueue", "CustomerStampedQueue", "CustomerMakiniQueue"}
+    concurrency = {q: e["ScalingConfig"]["MaximumConcurrency"]["Ref"] for q, e in events.items()}
+    assert len(set(concurrency.values())) == 3
+    for param in concurrency.values():
+        assert template["Parameters"][param]["MinValue"] == 2 and template["Parameters"][param]["Default"] == 2
+    sqs = next(s for p in fn["Policies"] for s in p["Statement"] if s["Sid"] == "DeadLetters")["Resource"]
+    granted = {r["Fn::GetAtt"][0] for r in sqs}
+    alarms = {v["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for v in resources.values()
+              if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "AWS/SQS"}
+    for queue in events:
+        dlq = resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dlq == queue.replace("Queue", "DLQ") and resources[dlq]["DeletionPolicy"] == "Retain"
+        assert {queue, dlq} <= granted and dlq in alarms

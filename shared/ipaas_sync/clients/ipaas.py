@@ -66,3 +66,9 @@ class IpaasClient(ApiClient):
                      what=f"{entity} {internal_id} link ({table})",
                      json_body={"table_name": table, "system_id": self.system_id, "external_id": external_id,
                                 "internal_id": str(internal_id), "tracking_guid": tracking_guid})
+
+    def check_credentials(self) -> str:
+        """Read-only: a link lookup for this subscription (404 = not linked, which still proves the token)."""
+        self.request("GET", f"customers/v2/External/LookupExternal/0/{quote(self.system_id, safe='')}/"
+                            f"{TABLE_CUSTOMER}", what="credentials check", allow_404=True)
+        return "token accepted"

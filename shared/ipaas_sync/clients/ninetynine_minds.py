@@ -30,6 +30,11 @@ class NinetyNineMindsClient(ApiClient):
             pool_size=settings.concurrent_batch_executions,
         )
 
+    def check_credentials(self) -> str:
+        """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""
+        self.request("GET", f"{CUSTOMERS}/ipaas-sync-credentials-check", what="credentials check", allow_404=True)
+        return "API Secret Key accepted"
+
     def upsert_customer(self, payload: dict[str, Any], *, what: str) -> Any:
         # An update (carries the 99minds id) may be retried; a create may not (a retry could duplicate it).
         return self.request("POST", CUSTOMERS, json_body=payload, what=what, idempotent="id" in payload)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Status = Literal["created", "updated", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch"]
+Status = Literal["created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch"]
 
 
 class Outcome(BaseModel):

@@ -6,13 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ..clients.ipaas import IpaasClient
+from ..clients.makini import MakiniClient
 from ..clients.ninetynine_minds import NinetyNineMindsClient
+from ..clients.stamped import StampedClient
 from ..errors import ConfigurationError
 from ..settings import SubscriptionSettings, load_registry
 
 # platform -> adapter factory. A new destination adds one line here and one adapter module.
 PARTNER_CLIENTS: dict[str, Callable[[Any], Any]] = {
     "99minds": NinetyNineMindsClient,
+    "stamped": StampedClient,
+    "makini": MakiniClient,
 }
 
 

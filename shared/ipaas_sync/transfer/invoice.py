@@ -33,6 +33,7 @@ from ..models.outcome import Outcome
 from ..settings import SubscriptionSettings
 from .env import TransferEnv
 from .records import dispatch
+from .sales_order_makini import to_makini
 
 
 def _resolve_customer(txn: IpaasTransaction, sub: SubscriptionSettings, env: TransferEnv, client) -> str:
@@ -110,6 +111,7 @@ def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSe
 DESTINATIONS: dict[str, Callable[[IpaasTransaction, TransferMessage, SubscriptionSettings, TransferEnv],
                                  Outcome]] = {
     "99minds": _to_99minds,
+    "makini": to_makini,
 }
 
 
