@@ -194,7 +194,8 @@ def destination_summary(stack: LocalStack, dest: str) -> list[str]:
     platform, _, dlq_name = CUSTOMER_QUEUES[dest]
     counts: dict[str, int] = {}
     for o in stack.outcomes(destination=dest):
-        counts[o["status"]] = counts.get(o["status"], 0) + 1
+        if o["entity"] == "customer":
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
     dlq = stack.messages(dlq_name)
     records = {NINETYNINE_SYSTEM_ID: stack.ninetynine.customers, STAMPED_SYSTEM_ID: stack.stamped.customers,
                MAKINI_SYSTEM_ID: stack.makini.customers}[dest]
