@@ -9,6 +9,8 @@ Faults (each bounded by a count, so every load loop ends):
     reset(n)                   close the connection without an answer
     malformed(n)               apply the request, then answer 200 with broken JSON
     apply_then_hang(n, sec)    apply the request (the side effect happens), then stall past the timeout
+Each recorded request names the fault it got (Recorded.fault), so a test can count the answers that were lost
+after the side effect (LOST_ANSWER) and tell them from clean ones.
 """
 from __future__ import annotations
 
@@ -34,6 +36,13 @@ class Recorded:
     body: Any
     status: int
     at: float = field(default_factory=time.time)
+    # the fault injected into this request, if any ("fail" for error_rate too): lets a test tell a request whose
+    # answer was lost (slow, apply_then_hang, malformed: applied, the client saw no usable answer) from a clean one
+    fault: str | None = None
+
+
+# faults after which the request was applied but the client got no usable answer (a retry may repeat it)
+LOST_ANSWER = frozenset({"slow", "apply_then_hang", "malformed"})
 
 
 class Reply(Exception):
@@ -215,7 +224,7 @@ class SandboxServer:
         fault = self.faults.take(path)
         try:
             if fault and fault.kind == "reset":
-                self._record(h.command, path, query, raw, 0)
+                self._record(h.command, path, query, raw, 0, fault.kind)
                 h.close_connection = True
                 try:
                     h.connection.shutdown(socket.SHUT_RDWR)
@@ -240,7 +249,8 @@ class SandboxServer:
             status, reply = self._route(h.command, path, query, body)
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers
-        self._record(h.command, path, query, body if body is not None else raw.decode(errors="replace"), status)
+        self._record(h.command, path, query, body if body is not None else raw.decode(errors="replace"), status,
+                     fault.kind if fault else None)
         if fault and fault.kind == "apply_then_hang":
             time.sleep(fault.seconds)
         payload = (b'{"code": 200, "data": {' if fault and fault.kind == "malformed"
@@ -265,9 +275,9 @@ class SandboxServer:
                 return (200, result) if not (isinstance(result, tuple) and len(result) == 2) else result
         raise Reply(404, {"message": f"no route {method} {path}"})
 
-    def _record(self, method, path, query, body, status):
+    def _record(self, method, path, query, body, status, fault=None):
         with self.lock:
-            self.requests.append(Recorded(method, path, query, body, status))
+            self.requests.append(Recorded(method, path, query, body, status, fault=fault))
 
 
 def bearer(headers, token: str) -> bool:

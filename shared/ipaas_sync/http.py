@@ -126,7 +126,7 @@ class ApiClient:
             )
         except requests.Timeout:
             raise TransientError(f"{self.system} did not answer in time ({method} {path}) for {what}") from None
-        except requests.RetryError:
+        except requests.exceptions.RetryError:
             raise TransientError(f"{self.system} still failing after retries ({method} {path}) for {what}") from None
         except requests.ConnectionError as exc:
             raise TransientError(
