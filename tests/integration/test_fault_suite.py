@@ -31,7 +31,6 @@ more entry in DESTINATIONS.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ipaas_sync import http
+from ipaas_sync import http, pending
 from ipaas_sync.clients.ninetynine_minds import NinetyNineMindsClient
 from ipaas_sync.replay import Replayer
 from sandbox.ipaas import IpaasSandbox
@@ -61,6 +60,7 @@ pytestmark = [pytest.mark.integration,
 DELIVERIES = 3                  # every message is delivered this many times
 READ_TIMEOUT = 1.0              # ipaas_sync.http.READ_TIMEOUT during the suite (10 s in production)
 SLOW = 2.0                      # a slow answer / a hang after the side effect: past READ_TIMEOUT
+IN_FLIGHT = SLOW + 1.0          # pending.IN_FLIGHT_SECONDS (120 s in production, against a 180 s visibility timeout)
 KILLED_INVOCATION_SECONDS = 5   # the time a killed invocation had: its idempotency lock expires after it
 DRAIN_SECONDS = 120             # bound on each drain
 FINAL = {"created", "updated", "sent", "duplicate", "skipped", "mismatch"}
@@ -338,6 +338,9 @@ def ninetynine_stack() -> dict:
     # 99minds and iPaaS.com limits per 1 s windows here, so that the suite's 429 penalties (halving the rate for a few
     # windows) cost seconds, not minutes; the sandboxes enforce the same limits as the subscription's settings
     return {"ninetynine": NinetyNineMindsSandbox(rate_limit=(40, 1)), "ipaas": IpaasSandbox(rate_limit=(100, 1)),
+            # small batches and 5 concurrent invocations per queue: copies of a message run concurrently, and a record
+            # waiting out a fault holds up few others (the template's defaults are 10 and 2)
+            "parameters": {"BatchSize": 2, "NinetyNineMindsConcurrency": 5},
             "subscription_overrides": {"NinetyNineMindsSubscriptionSecret": {
                 "API Throttle Limit": 40, "API Throttle Seconds": 1,
                 "API Throttle Limit (To iPaaS)": 100, "API Throttle Seconds (To iPaaS)": 1}}}
@@ -418,6 +421,7 @@ def final_outcomes(stack: LocalStack, entity: str) -> list[dict]:
 @pytest.mark.parametrize("destination", DESTINATIONS, ids=lambda d: d.name)
 def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, make_stack, monkeypatch):
     monkeypatch.setattr(http, "READ_TIMEOUT", READ_TIMEOUT)
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", IN_FLIGHT)
     stack = make_stack(**destination.stack_options())
     partner = destination.partner(stack)
     run = Run(stack)
@@ -451,21 +455,17 @@ def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, m
         for kill in plan.kills:
             for _ in range(DELIVERIES - 1):
                 stack.send(case.queue, kill.body)
-    import time
-    t0 = time.monotonic()
     first = stack.drain(max_seconds=DRAIN_SECONDS, on_batch=mid_run)
-    print("DEBUG first drain", time.monotonic() - t0, first.invocations, first.received, first.failed, file=sys.__stderr__)
     assert first.errors == []
 
     # 4. the faults stop; every DLQ goes back as it is (nothing was fixed), and the queues drain again
     for sandbox in (stack.ipaas, partner):
         sandbox.faults.clear()
-    replayed = {case.dlq: Replayer().replay(stack.queue_url(case.dlq)) for case in destination.cases}
+    replayer = Replayer()
+    replayed = {case.dlq: replayer.replay(stack.queue_url(case.dlq)) for case in destination.cases
+                if replayer.depth(stack.queue_url(case.dlq))}
     assert all(report.errors == [] for report in replayed.values())
-    t0 = time.monotonic()
     second = stack.drain(max_seconds=DRAIN_SECONDS)
-    print("DEBUG replayed", {k: v.moved for k, v in replayed.items()}, "second drain", time.monotonic() - t0, second.invocations, file=sys.__stderr__)
-    print("DEBUG", partner.faults.injected, stack.ipaas.faults.injected, Counter(o["status"] for o in stack.outcomes()), file=sys.__stderr__)
     assert second.errors == []
 
     # the faults did happen (a suite whose faults never fired proves nothing)
