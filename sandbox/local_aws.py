@@ -43,6 +43,7 @@ class MotoServer:
     def __init__(self, port: int | None = None):
         from moto.server import ThreadedMotoServer
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
+        _cache_moto_module_list()
         self.port = port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
@@ -60,6 +61,20 @@ class MotoServer:
     def environment(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+def _cache_moto_module_list() -> None:
+    """moto's server dispatches every request under one lock after listing (and stat-ing) its own package directory
+    (`moto.backends.list_of_moto_modules`); that listing was most of the CPU a local run spent. The directory does
+    not change while we run, so list it once."""
+    from moto import backends
+    if not getattr(backends.list_of_moto_modules, "cached", False):
+        modules = tuple(backends.list_of_moto_modules())
+
+        def cached() -> tuple[str, ...]:
+            return modules
+        cached.cached = True
+        backends.list_of_moto_modules = cached
 
 
 @dataclass

@@ -276,8 +276,10 @@ def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
 
 
 # The demo's lost answer (a redemption 99minds applies but does not answer in time) should take seconds,
-# not the production read timeout of 10 s.
+# not the production read timeout of 10 s; and as the local visibility timeout is 1 s instead of 180 s, the time a
+# retry waits while that request may still be in flight (pending.IN_FLIGHT_SECONDS, 120 s) shrinks with it.
 DEMO_READ_TIMEOUT = 2.0
+DEMO_IN_FLIGHT_SECONDS = 3.0
 QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
           ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
 
@@ -291,8 +293,9 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack = LocalStack(retry_delay=1)
         stack.start()
         # imported after start(): the handlers' logger then binds the log file, not the terminal
-        from ipaas_sync import http
+        from ipaas_sync import http, pending
         http.READ_TIMEOUT = DEMO_READ_TIMEOUT
+        pending.IN_FLIGHT_SECONDS = DEMO_IN_FLIGHT_SECONDS
         try:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")

@@ -12,6 +12,11 @@ Markers live in the idempotency table under their own key prefix (`pending#...`,
 DeleteItem).
 This is the one storage interface for them. A marker is cleared only when the destination answered with
 a refusal (4xx: nothing was applied); otherwise it stays until its TTL.
+
+A request whose answer we gave up on may still be in flight: 99minds can apply it after our read timeout.
+A balance read during that time says "not applied", and a retry would then apply it a second time. So a
+pending marker younger than IN_FLIGHT_SECONDS is not judged at all (the retry fails as transient and comes
+back later); only an older one is judged from the card.
 """
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ from .idempotency import payload_hash
 PREFIX = "pending#"
 PENDING, APPLIED = "pending", "applied"
 
+# How long after a request left 99minds may still apply it: NOT published, assumed here (the one place to adjust).
+# Well past our read timeout (http.READ_TIMEOUT, 10 s) and the function timeout (30 s), and shorter than the queues'
+# visibility timeout (180 s), so an ordinary redelivery is never held back by it: only a duplicate delivered
+# meanwhile is (it fails as transient and comes back after the visibility timeout).
+IN_FLIGHT_SECONDS = 120.0
+
 
 @dataclass(frozen=True)
 class Marker:
@@ -37,6 +48,14 @@ class Marker:
     after: Decimal | None = None
     card_id: str | None = None
     started_at: float | None = None
+
+    def age(self, now: float | None = None) -> float | None:
+        return None if self.started_at is None else (time.time() if now is None else now) - self.started_at
+
+    def in_flight(self, now: float | None = None) -> bool:
+        """Pending, and its request left less than IN_FLIGHT_SECONDS ago: 99minds may still apply it."""
+        age = self.age(now)
+        return self.state == PENDING and age is not None and age < IN_FLIGHT_SECONDS
 
 
 class PendingJournal:

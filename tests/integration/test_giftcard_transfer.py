@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ipaas_sync import http
+from ipaas_sync import http, pending
 from ipaas_sync.mapping import giftcard_99minds as mapping
 from ipaas_sync.models.ipaas import IpaasGiftCard
 from ipaas_sync.pending import PendingJournal
@@ -18,6 +18,13 @@ from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 from .conftest import dlq_reasons, json_lines, notification
 
 Q, DLQ, FN = "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ", "GiftCardTransferFunction"
+
+
+@pytest.fixture(autouse=True)
+def decide_at_once(monkeypatch):
+    """These tests are about what a retry decides from the card; the wait while an earlier request may still be in
+    flight (pending.IN_FLIGHT_SECONDS, 120 s) has its own test below."""
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 0.0)
 ISSUE, RELOAD, REDEEM = "/api/v1/giftcards/issue", "/api/v1/giftcards/reload", "/api/v1/giftcards/redeem"
 
 
@@ -196,6 +203,25 @@ def test_issue_timed_out_after_99minds_issued_it_is_linked_not_issued_again(stac
     assert stack.ipaas.link(SYS, "Gift Card", "9") == card["id"]
     assert [o["status"] for o in final(stack)] == ["created"]
     assert final(stack)[0]["details"]["issue_recovered"] is True
+
+
+def test_a_request_still_in_flight_is_waited_for_not_applied_twice(stack, monkeypatch):
+    """99minds applies the reload 3 s after it arrived, past our read timeout (1 s). A retry that read the card before
+    it landed would see "not applied" and apply it again; inside the in-flight window the retry waits instead."""
+    monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 3.5)
+    _, existing = linked_card(stack, "15", "0.00", balance="50.00",
+                              activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="15-r")])
+    stack.ninetynine.faults.slow(1, seconds=3, path=RELOAD)
+    stack.send(Q, note("15"))
+    stack.drain()
+    assert len(writes(stack, RELOAD)) == 1 and existing["balance"] == Decimal("50.00")
+    reasons = [o["reason"] for o in stack.outcomes("failed")]
+    assert "did not answer in time" in reasons[0]
+    assert any("may still be in flight at 99minds (assumed up to 4s)" in r for r in reasons[1:]), reasons
+    [done] = final(stack)
+    assert done["status"] == "updated" and done["details"]["activities_recovered"] == 1
+    assert activity_link(stack, "15-r") and stack.messages(DLQ) == []
 
 
 def test_5xx_before_applying_is_retried_and_applied_once(stack):

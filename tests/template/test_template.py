@@ -278,3 +278,98 @@ def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants
         dlq = resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         assert dlq == queue.replace("Queue", "DLQ") and resources[dlq]["DeletionPolicy"] == "Retain"
         assert {queue, dlq} <= granted and dlq in alarms
+
+
+# -- concurrency --------------------------------------------------------------------------------------------------
+def _sqs_functions(template) -> dict[str, list[dict]]:
+    """Function logical id -> its SQS events' properties."""
+    out = {}
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        events = [e["Properties"] for e in res["Properties"].get("Events", {}).values() if e["Type"] == "SQS"]
+        if events:
+            out[name] = events
+    return out
+
+
+def _default(template, value) -> int:
+    """A number in the template, or the default of the parameter it refers to."""
+    if isinstance(value, dict) and "Ref" in value:
+        return int(template["Parameters"][value["Ref"]]["Default"])
+    return int(value)
+
+
+def reserved_concurrency_problems(template) -> list[str]:
+    """Each SQS-fed function reserves, by default, at least the sum of its mappings' default MaximumConcurrency, through
+    a parameter whose 0 leaves it unreserved (never a reservation of 0, which would stop the function)."""
+    problems = []
+    for name, events in _sqs_functions(template).items():
+        reserved = template["Resources"][name]["Properties"].get("ReservedConcurrentExecutions")
+        if not (isinstance(reserved, dict) and "Fn::If" in reserved):
+            problems.append(f"{name}: ReservedConcurrentExecutions is not !If [<condition>, !Ref <parameter>, NoValue]")
+            continue
+        condition, value, otherwise = reserved["Fn::If"]
+        param = value.get("Ref") if isinstance(value, dict) else None
+        if param not in template["Parameters"] or otherwise != {"Ref": "AWS::NoValue"}:
+            problems.append(f"{name}: reserves something other than a parameter, or 0 is not 'unreserved'")
+            continue
+        if template["Conditions"].get(condition) != {"Fn::Not": [{"Fn::Equals": [{"Ref": param}, "0"]}]}:
+            problems.append(f"{name}: condition {condition} is not 'parameter {param} is not 0'")
+        if int(template["Parameters"][param].get("MinValue", -1)) != 0:
+            problems.append(f"{name}: parameter {param} must allow 0 (unreserved)")
+        maxima = sum(_default(template, e["ScalingConfig"]["MaximumConcurrency"]) for e in events)
+        if _default(template, value) < maxima:
+            problems.append(f"{name}: reserves {_default(template, value)} by default, its mappings may run {maxima}")
+    return problems
+
+
+def test_reserved_concurrency_covers_the_event_source_mappings(template):
+    assert reserved_concurrency_problems(template) == []
+    assert set(_sqs_functions(template)) == {"CustomerTransferFunction", "InvoiceTransferFunction",
+                                             "GiftCardTransferFunction"}
+
+
+def test_the_reserved_concurrency_check_catches_what_it_guards_against(template):
+    # a second destination's queue on a function, without raising its reservation
+    broken = copy.deepcopy(template)
+    events = broken["Resources"]["CustomerTransferFunction"]["Properties"]["Events"]
+    events["Other"] = copy.deepcopy(events["NinetyNineMinds"])
+    assert reserved_concurrency_problems(broken) == [
+        "CustomerTransferFunction: reserves 6 by default, its mappings may run 8"]
+    # a fixed reservation (0 would stop the function; small accounts could not deploy any other number)
+    broken = copy.deepcopy(template)
+    broken["Resources"]["InvoiceTransferFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
+    assert len(reserved_concurrency_problems(broken)) == 1
+    broken = copy.deepcopy(template)
+    broken["Conditions"]["ReserveGiftCardTransfer"] = {"Fn::Equals": ["1", "1"]}
+    assert len(reserved_concurrency_problems(broken)) == 1
+
+
+# -- least privilege between functions and queues --------------------------------------------------------------------
+def _statement(template, function, sid) -> dict:
+    statements = [st for p in template["Resources"][function]["Properties"]["Policies"] for st in p["Statement"]]
+    [found] = [st for st in statements if st.get("Sid") == sid]
+    return found
+
+
+def _dlq_of(template, queue) -> str:
+    return template["Resources"][queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+
+
+def test_each_transfer_function_dead_letters_its_own_queues_only(template):
+    for name, events in _sqs_functions(template).items():
+        queues = {e["Queue"]["Fn::GetAtt"][0] for e in events}
+        granted = {r["Fn::GetAtt"][0] for r in _listed(_statement(template, name, "DeadLetters")["Resource"])}
+        assert granted == queues | {_dlq_of(template, q) for q in queues}, name
+
+
+def test_the_replay_function_can_put_every_dead_letter_back_on_its_source_queue(template):
+    queues = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
+    sources = {k for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
+    drained = {r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction",
+                                                                "ReadAndDrainDeadLetters")["Resource"])}
+    replayed_to = {r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction",
+                                                                    "ReplayToSourceQueues")["Resource"])}
+    assert drained == {_dlq_of(template, q) for q in sources}       # every DLQ, nothing else
+    assert replayed_to == sources                                   # and back to every source queue, nothing else

@@ -7,7 +7,8 @@ Gift cards are money, so every write is guarded three ways (README, "Gift cards"
    never on the SQS messageId;
 3. a pending marker (pending.py) written right before each non-idempotent POST: a retry after an
    uncertain outcome checks the card at 99minds before writing again, and stops (UncertainOutcome -> DLQ)
-   when the card's state cannot tell.
+   when the card's state cannot tell; while the earlier request may still be in flight
+   (pending.IN_FLIGHT_SECONDS) it does not check at all, it waits.
 After applying, the 99minds balance is compared with the iPaaS.com balance; a difference is reported as a
 "mismatch" outcome, never corrected.
 """
@@ -17,15 +18,16 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from .. import pending
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_GIFT_CARD, TABLE_GIFT_CARD_ACTIVITY, IpaasClient
-from ..errors import ConfigurationError, PermanentError, UncertainOutcome
+from ..errors import ConfigurationError, PermanentError, TransientError, UncertainOutcome
 from ..idempotency import run_once
 from ..mapping import giftcard_99minds as m
 from ..models.ipaas import IpaasGiftCard
 from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
 from ..observability import logger
-from ..pending import APPLIED, PendingJournal, default_journal
+from ..pending import APPLIED, Marker, PendingJournal, default_journal
 from ..settings import NinetyNineMindsSettings, SubscriptionSettings
 from .env import TransferEnv
 from .records import dispatch
@@ -71,6 +73,7 @@ class _NinetyNineMindsCard:
             if marker is not None:
                 if marker.state == APPLIED and marker.card_id:
                     return {"card_id": marker.card_id, "recovered": True}
+                _not_in_flight(marker, what)
                 # an earlier attempt may have issued it: look the card up by its number before issuing again
                 found = self.client.get_giftcard(self.number, what=what)
                 if found is not None:
@@ -107,6 +110,8 @@ class _NinetyNineMindsCard:
             marker = self.journal.get(key)
             if marker is not None and marker.state == APPLIED:
                 return {"action": "recovered", "balance": _text(marker.after)}
+            if marker is not None:
+                _not_in_flight(marker, what)
             now = self.balance(card_id)
             if marker is not None:
                 decision = m.decide(marker.before, now, act.amount, act.kind)
@@ -146,6 +151,15 @@ class _NinetyNineMindsCard:
             # 99minds answered and refused (4xx, 401/403): nothing was applied, so nothing is pending
             self.journal.clear(key)
             raise
+
+
+def _not_in_flight(marker: Marker, what: str) -> None:
+    """An earlier attempt's request may still be applied by 99minds: judging the card now could see "not applied"
+    just before it lands and apply it twice. Wait (transient: SQS brings the message back later)."""
+    if marker.in_flight():
+        raise TransientError(
+            f"{what}: an earlier attempt's request left {marker.age():.0f}s ago and may still be in flight at 99minds "
+            f"(assumed up to {pending.IN_FLIGHT_SECONDS:.0f}s); the card is checked on a later delivery")
 
 
 def _text(value: Decimal | None) -> str | None:
