@@ -23,6 +23,10 @@ from .ninetynine_minds import NinetyNineMindsSandbox
 
 SERVICE_LOGGER = "ipaas-sync"
 NINETYNINE_SYSTEM_ID = "1001"
+# Locally a failed message comes back after `retry_delay` (1 s) instead of the visibility timeout (180 s), so the time
+# a gift card retry waits while an earlier request may still be in flight (ipaas_sync.pending.IN_FLIGHT_SECONDS,
+# 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
+LOCAL_IN_FLIGHT_SECONDS = 3.0
 
 
 class OutcomeCollector(logging.Handler):
