@@ -28,8 +28,11 @@ integration: $(STAMP)
 template: $(STAMP)
 	$(BIN)/python -m pytest -q tests/template
 
+bench: $(STAMP)  ## throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60")
+	$(BIN)/python bench/throttle_benchmark.py $(BENCH_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions sandbox tests
+	$(BIN)/ruff check shared functions sandbox tests bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .local .pytest_cache

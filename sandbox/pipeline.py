@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stack import CUSTOMER_QUEUES, MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID, LocalStack
+from .stack import CUSTOMER_QUEUES, LOCAL_IN_FLIGHT_SECONDS, MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID, LocalStack
 
 OUT = sys.__stdout__
 
@@ -276,10 +276,8 @@ def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
 
 
 # The demo's lost answer (a redemption 99minds applies but does not answer in time) should take seconds,
-# not the production read timeout of 10 s; and as the local visibility timeout is 1 s instead of 180 s, the time a
-# retry waits while that request may still be in flight (pending.IN_FLIGHT_SECONDS, 120 s) shrinks with it.
+# not the production read timeout of 10 s.
 DEMO_READ_TIMEOUT = 2.0
-DEMO_IN_FLIGHT_SECONDS = 3.0
 QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
           ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
 
@@ -295,7 +293,7 @@ def run(max_seconds: float, log_path: Path) -> int:
         # imported after start(): the handlers' logger then binds the log file, not the terminal
         from ipaas_sync import http, pending
         http.READ_TIMEOUT = DEMO_READ_TIMEOUT
-        pending.IN_FLIGHT_SECONDS = DEMO_IN_FLIGHT_SECONDS
+        pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         try:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")

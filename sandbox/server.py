@@ -35,7 +35,7 @@ class Recorded:
     query: dict[str, list[str]]
     body: Any
     status: int
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time)      # when the request arrived
     # the fault injected into this request, if any ("fail" for error_rate too): lets a test tell a request whose
     # answer was lost (slow, apply_then_hang, malformed: applied, the client saw no usable answer) from a clean one
     fault: str | None = None
@@ -218,6 +218,7 @@ class SandboxServer:
 
     # -- request handling ---------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        arrived = time.time()
         parsed = urlparse(h.path)
         path, query = unquote(parsed.path), parse_qs(parsed.query)
         length = int(h.headers.get("Content-Length") or 0)
@@ -227,7 +228,7 @@ class SandboxServer:
         fault = self.faults.take(path, h.command)
         try:
             if fault and fault.kind == "reset":
-                self._record(h.command, path, query, raw, 0, fault.kind)
+                self._record(h.command, path, query, raw, 0, fault.kind, arrived)
                 h.close_connection = True
                 try:
                     h.connection.shutdown(socket.SHUT_RDWR)
@@ -253,7 +254,7 @@ class SandboxServer:
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers
         self._record(h.command, path, query, body if body is not None else raw.decode(errors="replace"), status,
-                     fault.kind if fault else None)
+                     fault.kind if fault else None, arrived)
         if fault and fault.kind == "apply_then_hang":
             time.sleep(fault.seconds)
         payload = (b'{"code": 200, "data": {' if fault and fault.kind == "malformed"
@@ -278,9 +279,9 @@ class SandboxServer:
                 return (200, result) if not (isinstance(result, tuple) and len(result) == 2) else result
         raise Reply(404, {"message": f"no route {method} {path}"})
 
-    def _record(self, method, path, query, body, status, fault=None):
+    def _record(self, method, path, query, body, status, fault=None, arrived=None):
         with self.lock:
-            self.requests.append(Recorded(method, path, query, body, status, fault=fault))
+            self.requests.append(Recorded(method, path, query, body, status, at=arrived or time.time(), fault=fault))
 
 
 def bearer(headers, token: str) -> bool:

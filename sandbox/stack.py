@@ -33,6 +33,10 @@ CUSTOMER_QUEUES = {
     STAMPED_SYSTEM_ID: ("Stamped.io", "CustomerStampedQueue", "CustomerStampedDLQ"),
     MAKINI_SYSTEM_ID: ("Makini", "CustomerMakiniQueue", "CustomerMakiniDLQ"),
 }
+# Locally a failed message comes back after `retry_delay` (1 s) instead of the visibility timeout (180 s), so the time
+# a gift card retry waits while an earlier request may still be in flight (ipaas_sync.pending.IN_FLIGHT_SECONDS,
+# 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
+LOCAL_IN_FLIGHT_SECONDS = 3.0
 
 
 class OutcomeCollector(logging.Handler):
