@@ -184,7 +184,7 @@ def verify_customers(stack: LocalStack, plan: Plan, run: Run) -> None:
     # creates (POSTs without an id) that reached 99minds, per email; 99minds answers a second create of the same
     # email with the existing customer (assumed, see mapping/customer_99minds.py): only a lost answer may cause one
     creates = Counter(r.body["email"] for r in nn.calls("POST", CUSTOMERS, status=200) if "id" not in r.body)
-    lost = run.lost_answers(nn, "POST", CUSTOMERS, lambda body: body.get("email"))
+    lost = run.lost_answers(nn, "POST", CUSTOMERS, lambda body: None if "id" in body else body.get("email"))
     for id_, rec in plan.records.items():
         email = rec["email_address"]
         first = 0 if id_ in LINKED_CUSTOMERS else 1      # a linked customer is updated, never created

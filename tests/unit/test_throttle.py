@@ -84,3 +84,18 @@ def test_429_blocks_until_retry_after_and_repeated_429s_slow_down(ddb):
     assert clock.slept == start  # 1 used this window + this one = 2
     lim.acquire()
     assert clock.slept > start  # a third call must wait: the effective limit is 2
+
+
+def test_the_429s_of_one_burst_slow_down_once(ddb):
+    """Concurrent calls already under way when the first 429 came back get theirs too: one event, one level."""
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=8)
+    for _ in range(4):
+        lim.penalize(retry_after=2)     # four invocations, four 429s, the same moment
+    clock.sleep(2.5)                    # the block is over; slowed to half: 4 per window
+    start = clock.slept
+    for _ in range(4):
+        lim.acquire()
+    assert clock.slept == start
+    lim.acquire()
+    assert clock.slept > start
