@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from .local_aws import ACCOUNT, LambdaContext, LocalDeployment
+from .server import LoopbackServer
 
 PAYLOAD_LIMIT = 10 * 1024 * 1024
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded",
@@ -111,8 +112,10 @@ def http_reply(result: Any) -> tuple[int, dict[str, str], bytes]:
     return int(result["statusCode"]), headers, data
 
 
-class HttpApiServer:
+class HttpApiServer(LoopbackServer):
     """The template's HttpApi routes on 127.0.0.1, each served by its real handler."""
+
+    name = "http-api"
 
     def __init__(self, deployment: LocalDeployment, handlers: dict[str, Callable], port: int = 0):
         self.deployment = deployment
@@ -120,41 +123,10 @@ class HttpApiServer:
         self.handlers = handlers
         self._locks = {name: threading.Lock() for name in handlers}
         self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
         self.invocations = 0
         self.errors: list[str] = []  # invocations that raised (API Gateway answered 500)
 
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "start() first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> HttpApiServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # never log a request line or header
-                pass
-
-            def _handle(self):
-                server._serve(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="http-api", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         if length > PAYLOAD_LIMIT:

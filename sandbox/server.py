@@ -144,7 +144,55 @@ class RateLimit:
 Route = tuple[str, re.Pattern, Callable[..., Any]]
 
 
-class SandboxServer:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port unless one is given) that hands every request to
+    `_dispatch`. The base of the partner sandboxes and of the local HTTP API adapter."""
+
+    name = "loopback"
+    _port = 0
+    _httpd: ThreadingHTTPServer | None = None
+
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "start() first"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # never log a request line or header
+                pass
+
+            def _handle(self):
+                server._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, name=self.name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class SandboxServer(LoopbackServer):
     name = "sandbox"
 
     def __init__(self, *, rate_limit: tuple[int, float] | None = None, port: int = 0):
@@ -154,8 +202,6 @@ class SandboxServer:
         self.rate_limit = RateLimit(*rate_limit) if rate_limit else None
         self.lock = threading.RLock()
         self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.register()
 
     # -- to be provided by each partner ---------------------------------------------------------------
@@ -178,43 +224,6 @@ class SandboxServer:
             return [r for r in self.requests if (method is None or r.method == method)
                     and r.path.startswith(path_prefix) and (status is None or r.status == status)]
 
-    # -- lifecycle ------------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "start() first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> SandboxServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _handle(self):
-                server._dispatch(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.name}-sandbox", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- request handling ---------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
