@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -19,6 +20,7 @@ from urllib3.util.retry import Retry
 from . import deadline
 from .errors import ConfigurationError, PermanentError, TransientError
 from .observability import redact
+from .throttle import limiter_for
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,19 @@ class ApiClient:
     """Base of one adapter per external system: the only place that turns HTTP into our error classes."""
 
     system = "partner"
+    # The shared rate limit is kept per "<limiter_key>:<host>": partners count calls per caller (IP), so every
+    # subscription calling the same host shares one limit.
+    limiter_key = "partner"
 
-    def __init__(self, base_url: str, *, headers: dict[str, str], limiter: Limiter | None = None,
-                 auth: tuple[str, str] | None = None, pool_size: int = 10):
+    def __init__(self, base_url: str, *, bearer: str | None = None, headers: dict[str, str] | None = None,
+                 auth: tuple[str, str] | None = None, rate: tuple[int, int] | None = None, pool_size: int = 10):
+        """`bearer`: the token sent as `Authorization: Bearer`; `rate`: (limit, seconds) of the shared limiter."""
         self.base_url = base_url.rstrip("/")
-        self._headers = {"Accept": "application/json", **headers}
+        self._headers = {"Accept": "application/json", **(headers or {})}
+        if bearer:
+            self._headers["Authorization"] = f"Bearer {bearer}"
         self._auth = auth
+        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate) if rate else None
         self._limiter = limiter
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)
@@ -135,7 +144,7 @@ class ApiClient:
 
     def check(self, resp: requests.Response, *, what: str, allow_404: bool = False) -> Any:
         status = resp.status_code
-        call = f"{resp.request.method} {requests.utils.urlparse(resp.url).path}"
+        call = f"{resp.request.method} {urlparse(resp.url).path}"
         if 200 <= status < 300:
             if not resp.content or not resp.content.strip():
                 return None

@@ -5,12 +5,11 @@ Paths are {base}/{area}/v2/{endpoint}; the External endpoints live in the area o
 """
 from __future__ import annotations
 
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from ..errors import PermanentError
 from ..http import ApiClient
 from ..settings import SubscriptionSettings
-from ..throttle import limiter_for
 
 AREAS = {"customer": ("customers", "Customer"), "transaction": ("transactions", "Transaction"),
          "giftcard": ("giftcards", "GiftCard")}
@@ -24,15 +23,12 @@ TABLE_GIFT_CARD_ACTIVITY = "Gift Card Activity"
 
 class IpaasClient(ApiClient):
     system = "iPaaS.com"
+    limiter_key = "ipaas"
 
     def __init__(self, settings: SubscriptionSettings):
-        host = urlparse(settings.ipaas_api_url).netloc
-        super().__init__(
-            settings.ipaas_api_url,
-            headers={"Authorization": f"Bearer {settings.ipaas_api_token.get_secret_value()}"},
-            limiter=limiter_for(f"ipaas:{host}", settings.ipaas_throttle_limit, settings.ipaas_throttle_seconds),
-            pool_size=settings.concurrent_batch_executions,
-        )
+        super().__init__(settings.ipaas_api_url, bearer=settings.ipaas_api_token.get_secret_value(),
+                         rate=(settings.ipaas_throttle_limit, settings.ipaas_throttle_seconds),
+                         pool_size=settings.concurrent_batch_executions)
         self.system_id = settings.system_id
 
     def get_record(self, entity: str, record_id: str) -> dict:

@@ -23,7 +23,6 @@ from ..errors import ConfigurationError, PermanentError
 from ..http import ApiClient
 from ..pacing import WritePacer
 from ..settings import MakiniSettings
-from ..throttle import limiter_for
 
 CUSTOMERS = "/api/wms/customers"
 PRODUCTS = "/api/wms/products"
@@ -36,14 +35,12 @@ CURSOR_KEYS = ("next_cursor", "continuation_token", "cursor")
 class MakiniClient(ApiClient):
     system = "Makini"
 
+    limiter_key = "makini"
+
     def __init__(self, settings: MakiniSettings):
-        host = urlparse(settings.api_url).netloc
-        super().__init__(
-            settings.api_url,
-            headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
-            limiter=limiter_for(f"makini:{host}", settings.api_throttle_limit, settings.api_throttle_seconds),
-            pool_size=settings.concurrent_batch_executions,
-        )
+        super().__init__(settings.api_url, bearer=settings.api_token.get_secret_value(),
+                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+                         pool_size=settings.concurrent_batch_executions)
         self.pacer = WritePacer(settings.batch_size, settings.batch_delay_seconds, label="Makini")
 
     def check(self, resp: requests.Response, *, what: str, allow_404: bool = False) -> Any:

@@ -6,11 +6,10 @@ in one obvious place to adjust. This adapter knows paths, auth and the reply env
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from ..http import ApiClient
 from ..settings import NinetyNineMindsSettings
-from ..throttle import limiter_for
 
 CUSTOMERS = "/api/v1/ipaas/customers"
 WORKFLOWS = "/api/v1/ipaas/workflows/execute"
@@ -19,16 +18,12 @@ GIFTCARDS = "/api/v1/giftcards"
 
 class NinetyNineMindsClient(ApiClient):
     system = "99minds"
+    limiter_key = "99minds"  # 99minds limits per IP address: every subscription calling it shares one limit
 
     def __init__(self, settings: NinetyNineMindsSettings):
-        host = urlparse(settings.api_url).netloc
-        super().__init__(
-            settings.api_url,
-            headers={"Authorization": f"Bearer {settings.api_secret_key.get_secret_value()}"},
-            # 99minds limits per IP address: every subscription calling the same host shares one limit
-            limiter=limiter_for(f"99minds:{host}", settings.api_throttle_limit, settings.api_throttle_seconds),
-            pool_size=settings.concurrent_batch_executions,
-        )
+        super().__init__(settings.api_url, bearer=settings.api_secret_key.get_secret_value(),
+                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+                         pool_size=settings.concurrent_batch_executions)
 
     def check_credentials(self) -> str:
         """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""

@@ -11,26 +11,23 @@ The body keys are in mapping/customer_stamped.py (the v2 names are not published
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from ..errors import PermanentError
 from ..http import ApiClient
 from ..settings import StampedSettings
-from ..throttle import limiter_for
 
 
 class StampedClient(ApiClient):
     system = "Stamped.io"
 
+    limiter_key = "stamped"
+
     def __init__(self, settings: StampedSettings):
-        host = urlparse(settings.api_url).netloc
-        super().__init__(
-            settings.api_url,
-            headers={},
-            auth=(settings.api_public_key.strip(), settings.api_private_key.get_secret_value().strip()),
-            limiter=limiter_for(f"stamped:{host}", settings.api_throttle_limit, settings.api_throttle_seconds),
-            pool_size=settings.concurrent_batch_executions,
-        )
+        super().__init__(settings.api_url,
+                         auth=(settings.api_public_key.strip(), settings.api_private_key.get_secret_value().strip()),
+                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+                         pool_size=settings.concurrent_batch_executions)
         self.customers_path = f"/api/v2/{quote(settings.api_store_hash.strip(), safe='')}/dashboard/customers"
 
     def create_customer(self, payload: dict[str, Any], *, what: str) -> Any:
