@@ -1,7 +1,6 @@
 """Integration fixtures: one moto server per test process (reset per test), fresh sandboxes per test."""
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -34,17 +33,6 @@ def make_stack(moto_server):
 @pytest.fixture
 def stack(make_stack) -> LocalStack:
     return make_stack()
-
-
-@pytest.fixture
-def log_output():
-    """Every formatted log line the handlers write (the JSON lines CloudWatch would get)."""
-    from ipaas_sync.observability import logger
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    old = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(old)
 
 
 def notification(id_: str, scope: str = "customer/created", destination: str = NINETYNINE_SYSTEM_ID,

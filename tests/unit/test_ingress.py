@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import pytest
@@ -258,17 +257,6 @@ def test_with_no_subscription_configured_every_request_is_401():
 
 
 # -- secrets -----------------------------------------------------------------------------------------------------
-@pytest.fixture
-def log_output():
-    from ipaas_sync.observability import logger, metrics
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    old = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(old)
-    metrics.clear_metrics()  # recorded here without a Lambda invocation to flush them
-
-
 def test_no_key_appears_in_a_log_line_or_a_response(log_output):
     from ipaas_sync.observability import metrics
     ingress, _ = make()
