@@ -135,7 +135,14 @@ class LocalStack:
             server.start()
         self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
         functions = list(self.deployment.functions())
-        for fn in functions:
+        # one process serves every handler, so one environment: a function that narrows a Globals variable (the
+        # loyalty function reads only the 99minds secret) is applied first and the wider Globals value wins
+        # (it only lists more secrets; IAM, checked by the template tests, is what narrows it in AWS)
+        globals_env = self.deployment.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
+            "Variables", {})
+        narrows = {fn for fn in functions if set(globals_env) & set(
+            self.deployment.functions()[fn]["Properties"].get("Environment", {}).get("Variables", {}))}
+        for fn in sorted(functions, key=lambda f: f not in narrows):
             apply_environment(self.deployment.function_environment(fn))
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
