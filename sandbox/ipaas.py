@@ -30,6 +30,7 @@ class IpaasSandbox(SandboxServer):
         self.writes: list[dict] = []     # {"method", "area", "id", "body"} of every accepted create / update
         self.outbox: list[dict] = []     # the outbound hook notifications those writes fire
         self._next_id = 900000
+        self.nested_external_ids = True  # a create's nested external_ids become links (False: as if ignored)
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -142,7 +143,7 @@ class IpaasSandbox(SandboxServer):
                 raise Reply(409, {"message": "BIZL-1004: transaction_number is already used"})
             self._next_id += 1
             record = {**copy.deepcopy(body), "id": str(self._next_id)}
-            for link in record.get("external_ids") or []:
+            for link in (record.get("external_ids") or []) if self.nested_external_ids else []:
                 self.links[(str(link["system_id"]), self.TABLES[area], record["id"])] = str(link["external_id"])
             self.records[area][record["id"]] = record
             self._fire("POST", area, record["id"], body)

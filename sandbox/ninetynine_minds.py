@@ -178,8 +178,9 @@ class NinetyNineMindsSandbox(SandboxServer):
     # -- loyalty ------------------------------------------------------------------------------------------------
     def card_of(self, customer_id: str) -> dict:
         card = next((c for c in self.loyalty_cards.values() if c["customer_id"] == customer_id), None)
-        if card is None:
-            raise rejected(404, f"customer {customer_id} has no loyalty card")
+        if card is None:  # 99minds issues a card with every customer; tests may seed customers without one
+            card = {"id": self.new_id("loyaltycard"), "customer_id": customer_id, "balance": "0"}
+            self.loyalty_cards[card["id"]] = card
         return card
 
     def _loyalty(self, customer_id: str, amount: Decimal, kind: str, *, client_order_id: str | None = None) -> dict:

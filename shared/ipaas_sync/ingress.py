@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
@@ -346,7 +347,8 @@ def _read(location: str, headers: Mapping[str, str], document: Any, segments: li
         return value.strip() if value and value.strip() else None
     if kind == "url":
         index = int(where) if where.isdigit() else 0
-        return segments[index - 1] if 1 <= index <= len(segments) and segments[index - 1] else None
+        value = unquote(segments[index - 1]).strip() if 1 <= index <= len(segments) else ""
+        return value or None
     value = json_path(document, where)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
