@@ -295,3 +295,28 @@ def test_one_99minds_change_makes_its_ipaas_writes_and_no_99minds_write_comes_ba
     skipped = {o["entity"]: o["reason"] for o in stack.outcomes("skipped") if o["entity"] != "loyalty"}
     assert "type 'Ticket'" in skipped["transaction"] and "already has this content" in skipped["customer"]
     assert txn["id"] in tickets(stack)[0]["transaction_number"]
+
+
+# -- manual sync ------------------------------------------------------------------------------------------------
+def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(stack, capsys):
+    from ipaas_sync.cli import main
+    customer_id = ninetynine_customer(stack)
+    txn = stack.ninetynine.adjust_points(customer_id, 12)
+    stack.ninetynine.card_of(customer_id)["balance"] = "12"
+    assert main(["sync-99minds", txn["id"], customer_id, "--stack", "ipaas-sync-local"]) == 0
+    out = capsys.readouterr().out
+    assert f"queued 99minds loyalty transaction {txn['id']} for destination {NINETYNINE_SYSTEM_ID}" in out
+    assert f"queued 99minds customer {customer_id}" in out
+    drain(stack)
+    assert fields_of(tickets(stack)[0])[POINTS] == "12"
+    assert fields_of(stack.ipaas.records["customers"]["42"])["99minds Points Balance"] == "12"
+    assert {o["details"]["event"] for o in stack.outcomes() if o["entity"] == "loyalty"} == {"manual_sync"}
+
+
+def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination(stack, capsys):
+    from ipaas_sync.cli import main
+    assert main(["sync-99minds", "tier_0190", "--stack", "ipaas-sync-local"]) == 2
+    assert "cannot tell the kind" in capsys.readouterr().err
+    assert main(["sync-99minds", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 2
+    assert "not a 99minds one" in capsys.readouterr().err
+    assert stack.messages(Q) == []
