@@ -127,7 +127,9 @@ class IpaasSandbox(SandboxServer):
         fields = body.get("custom_fields") or []
         for item in fields if isinstance(fields, list) else [{"custom_field_name": k, "value": v}
                                                                for k, v in fields.items()]:
-            if not isinstance(item, dict) or not item.get("custom_field_name") or item.get("value") in (None, ""):
+            # `name`: the shape this project's older samples use for custom fields; accepted like custom_field_name
+            if not isinstance(item, dict) or not (item.get("custom_field_name") or item.get("name")) \
+                    or item.get("value") in (None, ""):
                 raise Reply(400, {"message": "VALD: a custom field needs custom_field_name and a non-empty value"})
 
     def _fire(self, method: str, area: str, record_id: str, body: dict) -> None:
