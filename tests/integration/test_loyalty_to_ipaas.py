@@ -320,3 +320,25 @@ def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination
     assert main(["sync-99minds", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 2
     assert "not a 99minds one" in capsys.readouterr().err
     assert stack.messages(Q) == []
+
+
+# -- events/ for `sam local invoke` -----------------------------------------------------------------------------
+def test_sample_events(stack):
+    import json
+    from pathlib import Path
+
+    from sandbox.serve import EVENT_CUSTOMER, EVENT_TRANSACTION, seed_loyalty_event_records
+    events = Path(__file__).resolve().parents[2] / "events"
+    add_customer(stack, "501")
+    seed_loyalty_event_records(stack)
+    hook = json.loads((events / "hook_request_99minds.json").read_text())
+    hook["headers"]["authorization"] = f"Bearer {stack.webhook_key}"
+    assert stack.invoke("HookIngressFunction", hook)["statusCode"] == 202
+    [queued] = stack.messages(Q)
+    assert json.loads(queued["Body"])["id"] == EVENT_TRANSACTION
+    for name in ("loyalty_transaction", "loyalty_customer"):
+        event = json.loads((events / f"{name}.json").read_text())
+        assert stack.invoke("LoyaltyTransferFunction", event) == {"batchItemFailures": []}
+    assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {EVENT_TRANSACTION: "created",
+                                                                       EVENT_CUSTOMER: "updated"}
+    assert fields_of(stack.ipaas.records["customers"]["501"])["99minds Points Balance"] == "250"
