@@ -342,7 +342,7 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
         f"    Tickets created     {len(tickets)} ({', '.join(t['transaction_number'] for t in tickets)})",
         f"    customers written   {counts['customers written']} (loyalty card id + points balance; one created from "
         f"99minds)",
-        f"    outcomes            " + ", ".join(f"{s}: {sum(o['status'] == s for o in outcomes)}"
+        "    outcomes            " + ", ".join(f"{s}: {sum(o['status'] == s for o in outcomes)}"
                                                for s in ("created", "updated", "linked", "duplicate", "skipped")),
         f"    99minds webhooks    {len(nn.webhooks)} sent, answered {sorted({str(w['status']) for w in nn.webhooks})}",
         f"    echo                {echo_hooks} iPaaS.com hooks came back in {echo_rounds} round(s); 99minds writes "

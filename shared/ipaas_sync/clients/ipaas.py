@@ -46,13 +46,13 @@ class IpaasClient(ApiClient):
         area, _ = AREAS[entity]
         path = (f"{area}/v2/External/LookupExternal/{quote(str(internal_id), safe='')}/"
                 f"{quote(self.system_id, safe='')}/{quote(table, safe='')}")
-        value = self.request("GET", path, what=f"{entity} {internal_id} link ({table})", allow_404=True)
-        if value is None:
-            return None
-        value = str(value).strip().strip('"')
-        if not value or value.startswith("DELETED:"):
-            return None
-        return value
+        return self._link(path, what=f"{entity} {internal_id} link ({table})")
+
+    def _link(self, path: str, *, what: str) -> str | None:
+        """A link lookup's answer: the id as a (quoted) string, or None (404, empty, or DELETED:)."""
+        value = self.request("GET", path, what=what, allow_404=True)
+        value = str(value).strip().strip('"') if value is not None else ""
+        return None if not value or value.startswith("DELETED:") else value
 
     def update_external_id(self, entity: str, table: str, internal_id: str, external_id: str,
                            tracking_guid: str | None) -> None:
@@ -69,11 +69,7 @@ class IpaasClient(ApiClient):
         area, _ = AREAS[entity]
         path = (f"{area}/v2/External/LookupSpaceport/{quote(self.system_id, safe='')}/{quote(table, safe='')}/"
                 f"{quote(str(external_id), safe='')}")
-        value = self.request("GET", path, what=f"{entity} linked to {external_id} ({table})", allow_404=True)
-        if value is None:
-            return None
-        value = str(value).strip().strip('"')
-        return None if not value or value.startswith("DELETED:") else value
+        return self._link(path, what=f"{entity} linked to {external_id} ({table})")
 
     def search(self, entity: str, *, what: str, **criteria: str) -> list[dict]:
         """`GET v2/<Name>s?action=equals&<Field>=<value>`: the records whose fields equal the values."""
