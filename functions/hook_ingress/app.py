@@ -2,7 +2,8 @@
 
 A plain handler rather than Powertools' APIGatewayHttpResolver: API Gateway routes two routes here (POST /hooks
 for iPaaS.com, POST /hooks/99minds/{segments+} for 99minds webhooks), told apart by one path prefix; the
-handler only turns the event into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decision into the HTTP answer.
+handler only turns the event into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decision
+into the HTTP answer.
 """
 from aws_lambda_powertools.logging import correlation_paths
 
