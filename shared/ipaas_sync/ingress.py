@@ -386,11 +386,13 @@ class NinetyNineMindsHookIngress:
             usable, broken = _subscriptions(self.registry())
         except ConfigurationError as exc:
             return _unavailable(f"subscription settings cannot be read: {exc.message}")
-        if system_id in broken:
-            # its key cannot be checked and may be the one presented: retry, do not refuse
-            return _unavailable(f"99minds webhook for destination '{system_id[:40]}': {broken[system_id].message}")
         settings = usable.get(system_id)
         if settings is None or settings.platform != "99minds":
+            if broken:
+                # as for /hooks: the key cannot be checked against a subscription whose settings are invalid and
+                # may be its key: retry, do not refuse (the answer does not tell which id is broken)
+                return _unavailable(f"99minds webhook for '{system_id[:40]}': not a usable 99minds subscription, "
+                                    "and these have invalid settings: " + "; ".join(e.message for e in broken.values()))
             return _unauthorized(f"99minds webhook: '{system_id[:40]}' is not a 99minds subscription")
 
         key_in_body = _location(settings.webhook_key_location)[0] == "body"
