@@ -348,3 +348,16 @@ def test_sample_events(stack):
     assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {EVENT_TRANSACTION: "created",
                                                                        EVENT_CUSTOMER: "updated"}
     assert fields_of(stack.ipaas.records["customers"]["501"])["99minds Points Balance"] == "250"
+
+
+def test_partner_outages_are_retried_and_end_in_one_write(stack):
+    customer_id = ninetynine_customer(stack)
+    txn = stack.ninetynine.adjust_points(customer_id, 8)
+    stack.ninetynine.faults.fail(4, status=503, path="/api/v1/ipaas/loyaltycards/transactions/")  # past in-call retries
+    stack.ipaas.faults.fail(4, status=503, path="/transactions/v2/Transactions")
+    stack.ipaas.faults.throttle(1, retry_after=1, path="/transactions/v2/Transaction", method="POST")
+    stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
+    drain(stack)
+    assert len(tickets(stack)) == 1 and [w[0] for w in ipaas_writes(stack)] == ["POST"]
+    statuses = [o["status"] for o in stack.outcomes() if o["entity"] == "loyalty"]
+    assert statuses[-1] == "created" and set(statuses[:-1]) <= {"failed"} and stack.messages(DLQ) == []
