@@ -296,8 +296,9 @@ def test_one_99minds_change_makes_its_ipaas_writes_and_no_99minds_write_comes_ba
     assert "type 'Ticket'" in skipped["transaction"] and "already has this content" in skipped["customer"]
     assert txn["id"] in tickets(stack)[0]["transaction_number"]
     # both directions' calls to 99minds took one shared limiter (99minds counts per IP), iPaaS.com calls another
-    import boto3
     from urllib.parse import urlparse
+
+    import boto3
     items = boto3.client("dynamodb").scan(TableName=stack.deployment.physical["ThrottleTable"]["Ref"])["Items"]
     assert {i["pk"]["S"].rsplit("#", 1)[0] for i in items} == {
         f"99minds:{urlparse(stack.ninetynine.url).netloc}", f"ipaas:{urlparse(stack.ipaas.url).netloc}"}
