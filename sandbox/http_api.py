@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -133,7 +134,8 @@ class HttpApiServer(LoopbackServer):
             h.close_connection = True  # the body is not read
             return self._send(h, 413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}')
         body = h.rfile.read(length) if length else b""
-        route = self.routes.get(f"{h.command} {split.path}") or self.routes.get(f"ANY {split.path}")
+        route = self.routes.get(f"{h.command} {split.path}") or self.routes.get(f"ANY {split.path}") \
+            or self._templated(h.command, split.path)
         if route is None:
             return self._send(h, 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
         event = http_api_event(method=h.command, raw_path=split.path, raw_query=split.query,
@@ -149,6 +151,17 @@ class HttpApiServer(LoopbackServer):
             self.errors.append(f"{route.function}: {type(exc).__name__}: {str(exc)[:300]}")
             status, headers, data = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
         self._send(h, status, headers, data)
+
+    def _templated(self, method: str, path: str) -> HttpRoute | None:
+        """A route with path variables ({name} one segment, a last {name+} the rest), as API Gateway matches."""
+        for route in self.routes.values():
+            if "{" not in route.path or route.method not in (method, "ANY"):
+                continue
+            pattern = re.sub(r"\\\{\w+\\\+\\\}$", "(.+)", re.escape(route.path))
+            pattern = re.sub(r"\\\{\w+\\\}", "([^/]+)", pattern)
+            if re.fullmatch(pattern, path):
+                return route
+        return None
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes) -> None:

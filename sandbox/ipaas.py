@@ -2,6 +2,12 @@
 
 Behaves as the reference describes: bearer auth, {base}/{area}/v2/{endpoint} paths, LookupExternal
 answers the linked id as a JSON string or 404 when not linked, UpdateExternalId stores the link.
+
+Writes (the 99minds -> iPaaS.com direction): POST creates a customer or transaction (nested `custom_fields`
+`{custom_field_name, value}`, never empty; nested `external_ids` become links; a TransactionNumber is unique),
+PUT replaces one. Every write is kept (`writes`, exactly as sent) so tests can assert field by field what was
+and was not touched, and each one queues the outbound hook iPaaS.com would fire (`outbox`:
+`{"scope": "transaction/updated", "id": ...}`), which a test or the demo posts to our hook ingress.
 """
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ class IpaasSandbox(SandboxServer):
         self.records: dict[str, dict[str, dict]] = {"customers": {}, "transactions": {}, "giftcards": {}}
         # (system_id, table_name.lower(), internal_id) -> external_id
         self.links: dict[tuple[str, str, str], str] = {}
+        self.writes: list[dict] = []     # {"method", "area", "id", "body"} of every accepted create / update
+        self.outbox: list[dict] = []     # the outbound hook notifications those writes fire
+        self._next_id = 900000
+        self.nested_external_ids = True  # a create's nested external_ids become links (False: as if ignored)
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -48,6 +58,10 @@ class IpaasSandbox(SandboxServer):
             self.route("GET", f"/{area}/v2/External/LookupSpaceport/{{system_id}}/{{table}}/{{external_id}}",
                        self._spaceport)
             self.route("POST", f"/{area}/v2/External/UpdateExternalId", self._update_link)
+        for area, (name, _) in AREAS.items():
+            if area != "giftcards":
+                self.route("POST", f"/{area}/v2/{name}", self._create(area))
+                self.route("PUT", f"/{area}/v2/{name}/{{id}}", self._replace(area))
         self.route("GET", "/customers/v2/Customers", self._search("customers", {"EmailAddress": "email_address"}))
         self.route("GET", "/transactions/v2/Transactions",
                    self._search("transactions", {"TransactionNumber": "transaction_number"}))
@@ -88,3 +102,62 @@ class IpaasSandbox(SandboxServer):
         self.links[(str(body["system_id"]), str(body["table_name"]).lower(), str(body["internal_id"]))] = str(
             body["external_id"])
         return body
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    REQUIRED = {"customers": ("customer_number", "first_name", "last_name", "email_address"),
+                "transactions": ("transaction_number", "type")}
+    TABLES = {"customers": "customer", "transactions": "transaction"}
+
+    def take_outbox(self) -> list[dict]:
+        with self.lock:
+            out, self.outbox = self.outbox, []
+            return out
+
+    def writes_to(self, area: str, record_id: str | None = None) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(w) for w in self.writes if w["area"] == area
+                    and (record_id is None or w["id"] == str(record_id))]
+
+    def _check(self, area: str, body) -> None:
+        if not isinstance(body, dict):
+            raise Reply(400, {"message": "VALD: body must be an object"})
+        missing = [k for k in self.REQUIRED[area] if not str(body.get(k) or "").strip()]
+        if missing:
+            raise Reply(400, {"message": f"VALD: required: {', '.join(missing)}"})
+        fields = body.get("custom_fields") or []
+        for item in fields if isinstance(fields, list) else [{"custom_field_name": k, "value": v}
+                                                               for k, v in fields.items()]:
+            # `name`: the shape this project's older samples use for custom fields; accepted like custom_field_name
+            if not isinstance(item, dict) or not (item.get("custom_field_name") or item.get("name")) \
+                    or item.get("value") in (None, ""):
+                raise Reply(400, {"message": "VALD: a custom field needs custom_field_name and a non-empty value"})
+
+    def _fire(self, method: str, area: str, record_id: str, body: dict) -> None:
+        self.writes.append({"method": method, "area": area, "id": record_id, "body": copy.deepcopy(body)})
+        entity = "customer" if area == "customers" else "transaction"
+        self.outbox.append({"scope": f"{entity}/{'created' if method == 'POST' else 'updated'}", "id": record_id})
+
+    def _create(self, area: str):
+        def create(query, body):
+            self._check(area, body)
+            if area == "transactions" and any(
+                    r.get("transaction_number") == body["transaction_number"] for r in self.records[area].values()):
+                raise Reply(409, {"message": "BIZL-1004: transaction_number is already used"})
+            self._next_id += 1
+            record = {**copy.deepcopy(body), "id": str(self._next_id)}
+            for link in (record.get("external_ids") or []) if self.nested_external_ids else []:
+                self.links[(str(link["system_id"]), self.TABLES[area], record["id"])] = str(link["external_id"])
+            self.records[area][record["id"]] = record
+            self._fire("POST", area, record["id"], body)
+            return copy.deepcopy(record)
+        return create
+
+    def _replace(self, area: str):
+        def replace(query, body, id):
+            if id not in self.records[area]:
+                raise Reply(404, {"message": f"NFND-1005: {AREAS[area][0]} {id} not found"})
+            self._check(area, body)
+            self.records[area][id] = {**copy.deepcopy(body), "id": id}
+            self._fire("PUT", area, id, body)
+            return copy.deepcopy(self.records[area][id])
+        return replace

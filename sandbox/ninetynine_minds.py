@@ -8,12 +8,23 @@ balance -> 422).
 
 The reply to a duplicate IdempotentId is not published; this sandbox answers 200 with the execution it
 already has (message "already executed") and changes nothing.
+
+Loyalty (the 99minds -> iPaaS.com direction): each customer has a loyalty card (`balance` = points). An
+`order_paid` execution earns `points_per_unit` x total_price points (a loyalty transaction of type `earn` with
+the order's IdempotentId as `client_order_id`); `order_refunded` reverses what the original order earned
+(type `reversal`); `adjust_points` / `redeem_points` are changes made in 99minds itself (no order). Loyalty
+transactions are read by id (`GET /api/v1/ipaas/loyaltycards/transactions/{id}`, assumed) or listed by
+customer / card (published). With `webhook_url` set, every loyalty transaction and customer change is posted
+there as a webhook: `Authorization: Bearer <webhook_key>` and `{"scope": <event>, "external_id": <id>}` (the
+iPaaS.com template receiver's shape, which is also the product's default; 99minds' own is not published).
 """
 from __future__ import annotations
 
 import copy
 import re
 import secrets
+import threading
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,6 +54,13 @@ class NinetyNineMindsSandbox(SandboxServer):
 
         # 99minds card id -> card; "balance" is a Decimal, "history" lists every applied reload/redemption
         self.giftcards: dict[str, dict] = {}
+        # loyalty: transaction id -> {id, transaction_amount, transaction_type, customer_id, card_id, client_order_id}
+        self.loyalty_transactions: dict[str, dict] = {}
+        self.points_per_unit = Decimal(1)
+        self.webhook_url: str | None = None
+        self.webhook_key: str | None = None
+        self.webhooks: list[dict] = []      # every webhook sent: {"event", "id", "status"}
+        self._webhook_lock = threading.Lock()
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -52,6 +70,8 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.route("POST", "/api/v1/ipaas/customers", self._upsert_customer)
         self.route("GET", "/api/v1/ipaas/customers/{id}", self._get_customer)
         self.route("GET", "/api/v1/ipaas/loyaltycards", self._loyalty_cards)
+        self.route("GET", "/api/v1/ipaas/loyaltycards/transactions", self._list_loyalty_transactions)
+        self.route("GET", "/api/v1/ipaas/loyaltycards/transactions/{id}", self._get_loyalty_transaction)
         self.route("POST", "/api/v1/ipaas/workflows/execute", self._execute_workflow)
         self.route("POST", "/api/v1/giftcards/issue", self._issue_giftcard)
         self.route("POST", "/api/v1/giftcards/reload", self._activity("reload", "reload_amount"))
@@ -87,15 +107,18 @@ class NinetyNineMindsSandbox(SandboxServer):
             if customer is None:
                 raise rejected(404, f"customer {body['id']} not found")
             customer.update({k: v for k, v in body.items() if k != "id"})
+            self.notify("customer/updated", customer["id"])
         elif same_email is not None:
             # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
             customer = same_email
             customer.update(body)
+            self.notify("customer/updated", customer["id"])
         else:
             customer = {**body, "id": self.new_id("customer")}
             self.customers[customer["id"]] = customer
             card_id = self.new_id("loyaltycard")
-            self.loyalty_cards[card_id] = {"id": card_id, "customer_id": customer["id"], "balance": "0.00"}
+            self.loyalty_cards[card_id] = {"id": card_id, "customer_id": customer["id"], "balance": "0"}
+            self.notify("customer/created", customer["id"])
         return ok({"customer": copy.deepcopy(customer)})
 
     def _get_customer(self, query, body, id):
@@ -140,8 +163,76 @@ class NinetyNineMindsSandbox(SandboxServer):
                 raise rejected(422, f"line_items[{n}] needs line_id and a numeric quantity")
         execution = {"id": self.new_id("execution"), "status": "completed", **copy.deepcopy(body)}
         self.executions[idempotent_id] = execution
+        if body["trigger"] == "order_paid":
+            earned = (Decimal(str(body["total_price"])) * self.points_per_unit).to_integral_value(rounding="ROUND_FLOOR")
+            if earned:
+                self._loyalty(body["customer_id"], earned, "earn", client_order_id=idempotent_id)
+        elif original is not None:
+            earned = sum((Decimal(t["transaction_amount"]) for t in self.loyalty_transactions.values()
+                          if t.get("client_order_id") == original and t["transaction_type"] == "earn"), Decimal(0))
+            if earned:
+                self._loyalty(body["customer_id"], -earned, "reversal", client_order_id=original)
         return ok({"execution": copy.deepcopy(execution)})
 
+
+    # -- loyalty ------------------------------------------------------------------------------------------------
+    def card_of(self, customer_id: str) -> dict:
+        card = next((c for c in self.loyalty_cards.values() if c["customer_id"] == customer_id), None)
+        if card is None:  # 99minds issues a card with every customer; tests may seed customers without one
+            card = {"id": self.new_id("loyaltycard"), "customer_id": customer_id, "balance": "0"}
+            self.loyalty_cards[card["id"]] = card
+        return card
+
+    def _loyalty(self, customer_id: str, amount: Decimal, kind: str, *, client_order_id: str | None = None) -> dict:
+        card = self.card_of(customer_id)
+        card["balance"] = str(Decimal(card["balance"]) + amount)
+        txn = {"id": self.new_id("transaction"), "transaction_amount": str(amount), "transaction_type": kind,
+               "customer_id": customer_id, "card_id": card["id"],
+               "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        if client_order_id:
+            txn["client_order_id"] = client_order_id
+        self.loyalty_transactions[txn["id"]] = txn
+        self.notify("loyalty_transaction/created", txn["id"])
+        self.notify("customer/updated", customer_id)  # the points balance is customer data too
+        return copy.deepcopy(txn)
+
+    def adjust_points(self, customer_id: str, amount: int | str, kind: str = "adjustment") -> dict:
+        """Test helper: a manual point adjustment made in 99minds (no order)."""
+        with self.lock:
+            return self._loyalty(customer_id, Decimal(str(amount)), kind)
+
+    def redeem_points(self, customer_id: str, amount: int | str) -> dict:
+        """Test helper: points redeemed at the till (no iPaaS.com order)."""
+        with self.lock:
+            return self._loyalty(customer_id, -abs(Decimal(str(amount))), "redeem")
+
+    def _get_loyalty_transaction(self, query, body, id):
+        if id not in self.loyalty_transactions:
+            raise rejected(404, f"loyalty transaction {id} not found")
+        return ok({"transaction": copy.deepcopy(self.loyalty_transactions[id])})
+
+    def _list_loyalty_transactions(self, query, body):
+        wanted = {k: (query.get(k) or [None])[0] for k in ("customer_id", "card_id", "client_order_id")}
+        if not wanted["customer_id"] and not wanted["card_id"]:
+            raise rejected(422, "customer_id or card_id is required")
+        return ok({"transactions": [copy.deepcopy(t) for t in self.loyalty_transactions.values()
+                                    if all(v is None or t.get(k) == v for k, v in wanted.items())]})
+
+    def notify(self, event: str, record_id: str) -> None:
+        """Post the webhook of one change to `webhook_url` (when set), as 99minds does after a change."""
+        if not self.webhook_url:
+            return
+        import requests
+        headers = {"Content-Type": "application/json"}
+        if self.webhook_key:
+            headers["Authorization"] = f"Bearer {self.webhook_key}"
+        with self._webhook_lock:
+            try:
+                status = requests.post(self.webhook_url, json={"scope": event, "external_id": record_id},
+                                       headers=headers, timeout=10).status_code
+            except requests.RequestException as exc:
+                status = type(exc).__name__
+            self.webhooks.append({"event": event, "id": record_id, "status": status})
 
     # -- gift cards -----------------------------------------------------------------------------------------
     @staticmethod

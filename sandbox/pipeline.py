@@ -7,7 +7,9 @@ and prints what happened: hook -> queue -> handler -> partner in one command.
 
 Phases: customers first (so that orders can resolve the customers they create), then completed orders and
 validated returns, then the same transactions again (a redelivery and a change after completion), then gift
-cards.
+cards, then the way back (99minds -> iPaaS.com): an order earns points in 99minds, whose webhook brings them back
+onto that order in iPaaS.com; adjustments and redemptions made in 99minds become Tickets; iPaaS.com's outbound
+hooks for those writes come back to our ingress and end there (no echo).
 """
 from __future__ import annotations
 
@@ -219,6 +221,10 @@ def enqueue(stack: LocalStack, queue: str, samples: list[tuple[str, object]]) ->
 
 
 def describe(o: dict) -> str:
+    if o.get("entity") == "loyalty" and o.get("details") and o.get("status") not in ("skipped",):
+        d = o["details"]
+        points = f" {d['points']} points ({d['transaction_type']})" if "points" in d else ""
+        return f"{d['kind']}{points} -> iPaaS.com {d['target']} {o.get('external_id')}"
     if o.get("status") == "mismatch":
         return o.get("reason") or ""
     if o.get("entity") == "transaction" and o.get("status") in ("sent", "duplicate") and o.get("details"):
@@ -282,6 +288,69 @@ QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsD
           ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
 
 
+LOYALTY_FUNCTIONS = ["InvoiceTransferFunction", "LoyaltyTransferFunction", "CustomerTransferFunction"]
+
+
+def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple[list[str], dict, int]:
+    """The 99minds -> iPaaS.com phase. Returns (lines for the summary, counts, invocations)."""
+    ip, nn, dest = stack.ipaas, stack.ninetynine, NINETYNINE_SYSTEM_ID
+    stack.connect_99minds_webhooks()
+    say(f"99minds webhooks -> {stack.ninetynine_hook_url} (the 99minds sandbox posts one after every change)")
+    ip.put("transactions", transaction("3001", "SO-3001", "501", total="120.00", subtotal="110.00"))
+    before = {k: v for k, v in ip.records["transactions"]["3001"].items() if k != "custom_fields"}
+    answer = stack.post_hook([note("transaction/created", "3001", dest, 301)], hook_id="hook-loyalty")
+    say(f"  - {answer.status_code} order SO-3001 of customer 501 (120.00) to the 99minds order workflow")
+    c501, c502 = ip.link(dest, "customer", "501"), ip.link(dest, "customer", "502")
+    adjustment = nn.adjust_points(c502, 25)
+    say(f"  - manual adjustment in 99minds: +25 points for customer 502 ({adjustment['id']})")
+    nn._upsert_customer({}, {"email": "katherine@example.com", "first_name": "Katherine", "last_name": "Johnson",
+                             "customer_number": "C-99M-1", "store_ref_id": "store_b81a893dc2bc6e1a5d"})
+    made_in_99minds = next(c for c in nn.customers.values() if c["email"] == "katherine@example.com")["id"]
+    say(f"  - a customer made in 99minds: {made_in_99minds}")
+    unknown = stack.post_99minds_hook("tier/changed", "tier_01901310df875def01")
+    say(f"  - {unknown.status_code} {unknown.text}  (a 99minds event this product does not transfer)")
+    wrong = stack.post_99minds_hook("loyalty_transaction/created", adjustment["id"], key="whk-wrong-0000000000000")
+    say(f"  - {wrong.status_code} {wrong.text}  (a webhook with a wrong key)")
+    say("draining (order workflow, loyalty webhooks, customers):")
+    stats = stack.drain(max_seconds=max_seconds, functions=LOYALTY_FUNCTIONS, on_batch=progress)
+    invocations = stats.invocations
+    redemption = nn.redeem_points(c501, 40)
+    say(f"  - redemption at the till in 99minds: -40 points of customer 501 ({redemption['id']})")
+    stats = stack.drain(max_seconds=max_seconds, functions=LOYALTY_FUNCTIONS, on_batch=progress)
+    invocations += stats.invocations
+    writes_to_99minds = len(nn.calls("POST"))
+    echo_hooks, echo_rounds = 0, 0
+    while (fired := ip.outbox[:]) and echo_rounds < 3:   # bounded: an echo loop would show as more rounds
+        echo_rounds += 1
+        echo_hooks += len(fired)
+        reply = stack.forward_ipaas_hooks()
+        say(f"  - {reply.status_code} iPaaS.com's outbound hooks for those {len(fired)} writes, back to /hooks")
+        invocations += stack.drain(max_seconds=max_seconds, functions=LOYALTY_FUNCTIONS, on_batch=progress).invocations
+    echoed_writes = len(nn.calls("POST")) - writes_to_99minds
+    order = ip.records["transactions"]["3001"]
+    fields = {f.get("custom_field_name", f.get("name")): f["value"] for f in order.get("custom_fields") or []}
+    untouched = before == {k: v for k, v in order.items() if k != "custom_fields"}
+    tickets = [r for r in ip.records["transactions"].values() if r.get("type") == "Ticket"]
+    outcomes = [o for o in stack.outcomes() if o["entity"] == "loyalty" and o["status"] != "failed"]
+    counts = {"round trips": int(bool(fields.get("99minds Loyalty Points"))), "tickets": len(tickets),
+              "customers written": len({w["id"] for w in ip.writes if w["area"] == "customers"}),
+              "echo hooks": echo_hooks, "echoed 99minds writes": echoed_writes}
+    lines = [
+        "  99minds -> iPaaS.com (loyalty)",
+        f"    order -> points -> order  SO-3001 earned {fields.get('99minds Loyalty Points', 'NOTHING')} points in "
+        f"99minds; on iPaaS.com order 3001 as {fields}; lines/totals/status untouched: {untouched}",
+        f"    Tickets created     {len(tickets)} ({', '.join(t['transaction_number'] for t in tickets)})",
+        f"    customers written   {counts['customers written']} (loyalty card id + points balance; one created from "
+        f"99minds)",
+        "    outcomes            " + ", ".join(f"{s}: {sum(o['status'] == s for o in outcomes)}"
+                                               for s in ("created", "updated", "linked", "duplicate", "skipped")),
+        f"    99minds webhooks    {len(nn.webhooks)} sent, answered {sorted({str(w['status']) for w in nn.webhooks})}",
+        f"    echo                {echo_hooks} iPaaS.com hooks came back in {echo_rounds} round(s); 99minds writes "
+        f"from them: {echoed_writes}",
+    ]
+    return lines, counts, invocations
+
+
 def run(max_seconds: float, log_path: Path) -> int:
     # Locally every handler runs in this one process and shares one Powertools Metrics object, so concurrent
     # invocations of different functions set the same dimension; in Lambda each function is its own process.
@@ -340,6 +409,10 @@ def run(max_seconds: float, log_path: Path) -> int:
                 invocations += stats.invocations
                 errors += stats.errors
                 say()
+            say("== loyalty points back into iPaaS.com (99minds webhooks -> LoyaltyTransferFunction)")
+            loyalty_lines, loyalty, more = loyalty_round_trip(stack, max_seconds, progress)
+            invocations += more
+            say()
             elapsed = time.monotonic() - started
             say("outcomes:")
             for o in stack.outcomes():
@@ -378,6 +451,10 @@ def run(max_seconds: float, log_path: Path) -> int:
                 f"({', '.join(sorted(stack.ninetynine.executions))}); POSTs received "
                 f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}")
             summarize_giftcards(stack, [m for m in stack.messages("GiftcardNinetyNineMindsDLQ")])
+            for line in loyalty_lines:
+                say(line)
+            if loyalty["round trips"] != 1 or loyalty["echoed 99minds writes"]:
+                unexpected.append(f"loyalty round trip: {loyalty}")
             say(f"  hook requests       {len(hooks)} ({', '.join(f'{s}: {c}' for s, c in hook_answers(hooks))})")
             say(f"  invocations {invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
             errors += stack.http_api.errors

@@ -38,6 +38,26 @@ def seed_event_records(stack: LocalStack) -> None:
                     stack.ipaas.put(area, body["record"])
 
 
+EVENT_CUSTOMER = "customer_35b4d7776af9ac875a"        # events/loyalty_customer.json
+EVENT_TRANSACTION = "transaction_a3c44bd1f3bf8b1c2f"   # events/loyalty_transaction.json, hook_request_99minds.json
+
+
+def seed_loyalty_event_records(stack: LocalStack, ipaas_customer: str = "501") -> None:
+    """The 99minds records the loyalty events name: a customer (linked to iPaaS.com customer `ipaas_customer`)
+    with 250 points, and a manual adjustment of 25 points on its card."""
+    from .stack import NINETYNINE_SYSTEM_ID
+    nn = stack.ninetynine
+    nn.customers[EVENT_CUSTOMER] = {"id": EVENT_CUSTOMER, "email": "ada@example.com", "first_name": "Ada",
+                                    "last_name": "Lovelace", "customer_number": "C-501",
+                                    "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+    card = nn.card_of(EVENT_CUSTOMER)
+    card["balance"] = "250"
+    nn.loyalty_transactions[EVENT_TRANSACTION] = {
+        "id": EVENT_TRANSACTION, "transaction_amount": "25", "transaction_type": "adjustment",
+        "customer_id": EVENT_CUSTOMER, "card_id": card["id"]}
+    stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", ipaas_customer, EVENT_CUSTOMER)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-file", type=Path, default=Path(".local/sam-env.json"))
@@ -51,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in (stack.ipaas, stack.ninetynine):
             server.faults.clear()  # the demo's injected faults are for the demo only
         seed_event_records(stack)
+        seed_loyalty_event_records(stack)
         env = {fn: {**stack.deployment.function_environment(fn), **stack.moto.environment(),
                     "LOCAL_AWS_ENDPOINT_URL": stack.moto.url, "POWERTOOLS_TRACE_DISABLED": "true"}
                for fn in stack.deployment.functions()}

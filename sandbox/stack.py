@@ -135,7 +135,14 @@ class LocalStack:
             server.start()
         self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
         functions = list(self.deployment.functions())
-        for fn in functions:
+        # one process serves every handler, so one environment: a function that narrows a Globals variable (the
+        # loyalty function reads only the 99minds secret) is applied first and the wider Globals value wins
+        # (it only lists more secrets; IAM, checked by the template tests, is what narrows it in AWS)
+        globals_env = self.deployment.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
+            "Variables", {})
+        narrows = {fn for fn in functions if set(globals_env) & set(
+            self.deployment.functions()[fn]["Properties"].get("Environment", {}).get("Variables", {}))}
+        for fn in sorted(functions, key=lambda f: f not in narrows):
             apply_environment(self.deployment.function_environment(fn))
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
@@ -194,6 +201,34 @@ class LocalStack:
         data = body if body is not None else json.dumps(
             {"id": hook_id, "attempt": attempt, "notifications": notifications or []})
         return requests.post(self.hooks_url, data=data, headers=headers, timeout=30)
+
+    # -- 99minds -> iPaaS.com ---------------------------------------------------------------------------------
+    @property
+    def ninetynine_hook_url(self) -> str:
+        """Where the 99minds subscription's webhooks go (the template's POST /hooks/99minds/{segments+} route)."""
+        return f"{self.http_api.url}/hooks/99minds/{NINETYNINE_SYSTEM_ID}"
+
+    def connect_99minds_webhooks(self) -> None:
+        """Set up the 99minds sandbox's webhooks as a merchant does in 99minds (URL + the Webhook API Key)."""
+        self.ninetynine.webhook_url = self.ninetynine_hook_url
+        self.ninetynine.webhook_key = self.webhook_key
+
+    def post_99minds_hook(self, event: str, record_id: str, *, key: str | None = None,
+                          body: bytes | str | None = None, path: str | None = None) -> requests.Response:
+        """POST one 99minds webhook (the default shape: Bearer key, {"scope", "external_id"})."""
+        data = body if body is not None else json.dumps({"scope": event, "external_id": record_id})
+        return requests.post(f"{self.http_api.url}{path}" if path else self.ninetynine_hook_url, data=data,
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": f"Bearer {key or self.webhook_key}"}, timeout=30)
+
+    def forward_ipaas_hooks(self) -> requests.Response | None:
+        """Post what iPaaS.com's outbound hooks would fire for the writes made into it (the iPaaS.com sandbox's
+        outbox) to the hook ingress, for the 99minds subscription: the way back of an echo loop."""
+        fired = self.ipaas.take_outbox()
+        if not fired:
+            return None
+        return self.post_hook([{**n, "destination": NINETYNINE_SYSTEM_ID, "tracking_guid": f"echo-{n['id']}"}
+                               for n in fired], hook_id=f"echo-{uuid.uuid4().hex[:8]}")
 
     def invoke(self, function: str, event: dict, timeout: int | None = None) -> dict:
         """Invoke a handler once, directly, with an event (as `sam local invoke` would)."""

@@ -1,12 +1,19 @@
 """HookIngressFunction: an iPaaS.com hook request (HttpApi, payload format 2.0) -> each notification on its queue.
 
-A plain handler rather than Powertools' APIGatewayHttpResolver: API Gateway already routes exactly one
-route (POST /hooks) here, so a second router would have nothing to route; the handler only turns the event
-into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decision into the HTTP answer.
+A plain handler rather than Powertools' APIGatewayHttpResolver: API Gateway routes two routes here (POST /hooks
+for iPaaS.com, POST /hooks/99minds/{segments+} for 99minds webhooks), told apart by one path prefix; the
+handler only turns the event into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decision
+into the HTTP answer.
 """
 from aws_lambda_powertools.logging import correlation_paths
 
-from ipaas_sync.ingress import default_ingress, http_api_request, record
+from ipaas_sync.ingress import (
+    NINETYNINE_HOOK_PREFIX,
+    default_99minds_ingress,
+    default_ingress,
+    http_api_request,
+    record,
+)
 from ipaas_sync.observability import logger, metrics, tracer
 
 
@@ -15,6 +22,10 @@ from ipaas_sync.observability import logger, metrics, tracer
 @metrics.log_metrics
 def lambda_handler(event, context):
     headers, body = http_api_request(event)
-    reply = default_ingress().handle(headers, body)
+    path = event.get("rawPath") or ""
+    if path.startswith(NINETYNINE_HOOK_PREFIX):  # POST /hooks/99minds/{systemId}/...: a 99minds webhook
+        reply = default_99minds_ingress().handle(path, headers, body)
+    else:
+        reply = default_ingress().handle(headers, body)
     record(reply)
     return reply.http_api_response()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import credentials, replay
+from . import credentials, replay, sync_99minds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     replay.register_cli(subparsers)
     credentials.register_cli(subparsers)
+    sync_99minds.register_cli(subparsers)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -27,9 +27,12 @@ import base64
 import hmac
 import json
 import os
+import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
@@ -87,6 +90,7 @@ class HookReply:
     notifications: int = 0
     queued: dict[str, int] = field(default_factory=dict)
     tracking_guids: tuple[str, ...] = ()
+    skipped: int = 0  # events accepted but deliberately not transferred (99minds webhooks of other events)
 
     def http_api_response(self) -> dict[str, Any]:
         """The HttpApi (payload format 2.0) response."""
@@ -266,6 +270,8 @@ def record(reply: HookReply) -> None:
     metrics.add_dimension(name="Status", value=str(reply.status))
     metrics.add_metric(name="HookRequests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="HookNotificationsQueued", unit=MetricUnit.Count, value=sum(reply.queued.values()))
+    if reply.skipped:
+        metrics.add_metric(name="HookEventsSkipped", unit=MetricUnit.Count, value=reply.skipped)
 
 
 # -- the deployed ingress ----------------------------------------------------------------------------------
@@ -292,3 +298,184 @@ def default_ingress() -> HookIngress:
             send=lambda queue_url, bodies: send_all(client, queue_url, bodies),
             max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)))
     return _default[1]
+
+
+# -- 99minds webhooks: POST /hooks/99minds/{iPaaS System Id}[/...] -------------------------------------------
+# The same checks, answers and log line as iPaaS.com hook requests (above): the subscription's webhook keys
+# (current and previous, constant time: _accepts), 401 with one body whatever went wrong, 413, 400 naming the
+# bad part, 202, 503. What differs is only where the key, the event name and the record id are read: 99minds
+# publishes neither its payload nor the header carrying the key, so (like iPaaS.com's dynamic webhook
+# receiver) the 99minds subscription's settings name each location: "header:<name>", "body:<JSON path>" or
+# "url:<n>" (the n-th path segment after /hooks/99minds/{id}/, from 1). A webhook carries identity only: the
+# loyalty handler fetches the record from 99minds.
+NINETYNINE_HOOK_PREFIX = "/hooks/99minds/"
+MAX_PATH_SEGMENTS = 8
+
+
+def _location(text: str) -> tuple[str, str]:
+    kind, _, where = text.partition(":")
+    return kind, where.strip()
+
+
+def json_path(document: Any, path: str) -> Any:
+    """A value by a simple JSONPath (`$.a.b`, `$.items[0].id`); None when any step is missing. Written by hand:
+    three field locations do not justify a JSONPath dependency in the layer."""
+    if not path.startswith("$"):
+        return None
+    node = document
+    for name, index in ((m.group(1), m.group(2)) for m in _JSON_STEP.finditer(path[1:])):
+        if name is not None:
+            node = node.get(name) if isinstance(node, dict) else None
+        else:
+            position = int(index)
+            node = node[position] if isinstance(node, list) and -len(node) <= position < len(node) else None
+        if node is None:
+            return None
+    return node
+
+
+_JSON_STEP = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]")
+
+
+def _read(location: str, headers: Mapping[str, str], document: Any, segments: list[str]) -> str | None:
+    kind, where = _location(location)
+    if kind == "header":
+        value = headers.get(where.lower())
+        if value is not None and where.lower() == "authorization":
+            token = _bearer(value)
+            return token.decode("utf-8") if token is not None else None
+        return value.strip() if value and value.strip() else None
+    if kind == "url":
+        index = int(where) if where.isdigit() else 0
+        value = unquote(segments[index - 1]).strip() if 1 <= index <= len(segments) else ""
+        return value or None
+    value = json_path(document, where)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def kind_of(event: str, settings: Any) -> str | None:
+    """loyalty_transaction / customer for the subscription's event names (case-insensitive), else None."""
+    name = event.strip().lower()
+    if name in {e.strip().lower() for e in settings.loyalty_transaction_events}:
+        return "loyalty_transaction"
+    if name in {e.strip().lower() for e in settings.customer_events}:
+        return "customer"
+    return None
+
+
+class NinetyNineMindsHookIngress:
+    """A 99minds webhook in, one InboundMessage on the 99minds -> iPaaS.com queue."""
+
+    def __init__(self, *, queue_url: str, send: Sender, registry: Callable[[], SubscriptionRegistry] = load_registry,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+        self.queue_url = queue_url
+        self.send = send
+        self.registry = registry
+        self.max_body_bytes = max_body_bytes
+
+    def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> HookReply:
+        from .models.inbound import InboundMessage
+
+        headers = {k.lower(): v for k, v in headers.items()}
+        segments = [s for s in path[len(NINETYNINE_HOOK_PREFIX):].split("/")][:MAX_PATH_SEGMENTS + 1] \
+            if path.startswith(NINETYNINE_HOOK_PREFIX) else [""]
+        system_id, segments = segments[0].strip(), segments[1:]
+        try:
+            usable, broken = _subscriptions(self.registry())
+        except ConfigurationError as exc:
+            return _unavailable(f"subscription settings cannot be read: {exc.message}")
+        settings = usable.get(system_id)
+        if settings is None or settings.platform != "99minds":
+            if broken:
+                # as for /hooks: the key cannot be checked against a subscription whose settings are invalid and
+                # may be its key: retry, do not refuse (the answer does not tell which id is broken)
+                return _unavailable(f"99minds webhook for '{system_id[:40]}': not a usable 99minds subscription, "
+                                    "and these have invalid settings: " + "; ".join(e.message for e in broken.values()))
+            return _unauthorized(f"99minds webhook: '{system_id[:40]}' is not a 99minds subscription")
+
+        key_in_body = _location(settings.webhook_key_location)[0] == "body"
+        document: Any = None
+        if key_in_body:  # the key cannot be read without parsing: bound the body first
+            if len(body) > self.max_body_bytes:
+                return _too_large(len(body), self.max_body_bytes)
+            try:
+                document = json.loads(body)
+            except ValueError:
+                return _unauthorized("99minds webhook: the body (which carries the key) is not JSON")
+        key = _read(settings.webhook_key_location, headers, document, segments)
+        if key is None:
+            return _unauthorized(f"99minds webhook: no key at {settings.webhook_key_location}")
+        if not _accepts(settings, key.encode("utf-8")):
+            return _unauthorized(f"99minds webhook: the key is not a webhook key of destination '{system_id}'")
+
+        if len(body) > self.max_body_bytes:
+            return _too_large(len(body), self.max_body_bytes)
+        if document is None and any(_location(loc)[0] == "body" for loc in (
+                settings.webhook_event_location, settings.webhook_record_id_location)):
+            try:
+                document = json.loads(body)
+            except ValueError as exc:
+                message = f"the body is not valid JSON ({type(exc).__name__})"
+                return HookReply(400, {"message": message}, reason=message)
+        event = _read(settings.webhook_event_location, headers, document, segments)
+        if event is None:
+            message = f"no event name at {settings.webhook_event_location}"
+            return HookReply(400, {"message": message, "field": settings.webhook_event_location}, reason=message)
+        kind = kind_of(event, settings)
+        if kind is None:
+            reason = f"99minds event '{event[:80]}' is not transferred; skipped"
+            return HookReply(202, {"accepted": 0, "skipped": event[:80]}, reason=reason, skipped=1)
+        record_id = _read(settings.webhook_record_id_location, headers, document, segments)
+        if record_id is None:
+            message = f"no record id at {settings.webhook_record_id_location}"
+            return HookReply(400, {"message": message, "field": settings.webhook_record_id_location},
+                             reason=message)
+        guid = (headers.get("x-correlation-id") or "").strip()[:MAX_CORRELATION_ID_CHARS] or str(uuid.uuid4())
+        try:
+            message_body = InboundMessage(kind=kind, id=record_id, destination=system_id, event=event,
+                                          tracking_guid=guid)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            field_name = ".".join(str(p) for p in first["loc"])
+            message = f"99minds {kind} webhook: field '{field_name}': {first['msg']}"
+            return HookReply(400, {"message": message, "field": field_name}, reason=message)
+        route = f"{kind}:99minds->ipaas"
+        try:
+            queued = self.send(self.queue_url, [message_body.model_dump_json(exclude_none=True)])
+        except Exception as exc:  # noqa: BLE001 - any failure to queue is answered 5xx: the sender retries
+            reason = exc.message if isinstance(exc, TransferError) else f"{type(exc).__name__}: {exc}"[:300]
+            return _unavailable(f"the webhook could not be queued ({reason})", tracking_guids=(guid,))
+        return HookReply(202, {"accepted": queued}, reason=f"99minds {kind} {record_id[:80]} queued ({event[:80]})",
+                         notifications=1, queued={route: queued}, tracking_guids=(guid,))
+
+
+def _too_large(size: int, limit: int) -> HookReply:
+    return HookReply(413, {"message": f"the body is {size} bytes; at most {limit} are accepted"},
+                     reason="body too large")
+
+
+_default_99minds: tuple[tuple[str | None, ...], NinetyNineMindsHookIngress] | None = None
+
+
+def default_99minds_ingress() -> NinetyNineMindsHookIngress:
+    """From the function's environment: FROM_99MINDS_QUEUE_URL (the 99minds -> iPaaS.com queue) and the same
+    body limit and SQS client settings as default_ingress()."""
+    global _default_99minds
+    key = tuple(os.environ.get(v) for v in ("FROM_99MINDS_QUEUE_URL", "HOOK_MAX_BODY_BYTES", "AWS_ENDPOINT_URL"))
+    if _default_99minds is None or _default_99minds[0] != key:
+        import boto3
+        from botocore.config import Config
+
+        from .clients.queues import send_all
+
+        queue_url = (os.environ.get("FROM_99MINDS_QUEUE_URL") or "").strip()
+        if not queue_url:
+            raise ConfigurationError("FROM_99MINDS_QUEUE_URL is not set (the 99minds -> iPaaS.com queue)")
+        client = boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5,
+                                                   retries={"mode": "standard", "max_attempts": 3}))
+        _default_99minds = (key, NinetyNineMindsHookIngress(
+            queue_url=queue_url, send=lambda url, bodies: send_all(client, url, bodies),
+            max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)))
+    return _default_99minds[1]

@@ -53,7 +53,7 @@ def default_queues() -> QueueDirectory:
 
 
 def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env: TransferEnv | None = None,
-                  queues: QueueDirectory | None = None) -> dict:
+                  queues: QueueDirectory | None = None, message_model: type = TransferMessage) -> dict:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
     with deadline.invocation(context):
         register_lambda_context(context)
@@ -65,19 +65,22 @@ def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
         def record_handler(record: SQSRecord) -> str:
-            return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues).status
+            return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues,
+                                 message_model=message_model).status
 
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
 
 
 def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: TransferEnv,
-                  queues: QueueDirectory) -> Outcome:
+                  queues: QueueDirectory, message_model: type = TransferMessage) -> Outcome:
+    """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
+    iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe()."""
     msg: TransferMessage | None = None
     try:
         try:
             try:
-                msg = TransferMessage.model_validate_json(record.body)
+                msg = message_model.model_validate_json(record.body)
             except ValidationError as exc:
                 raise _MalformedBody(
                     describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None

@@ -110,6 +110,50 @@ class NinetyNineMindsSettings(SubscriptionSettings):
     api_throttle_limit: int = Field(alias="API Throttle Limit", default=150, gt=0)
     api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
 
+    # -- 99minds -> iPaaS.com (webhooks; docs/ninetynine-minds-to-ipaas.md). 99minds publishes neither its webhook
+    # payload nor the header carrying the key: like iPaaS.com's dynamic webhook receiver, each of the three is read
+    # from a location ("header:<name>", "body:<JSON path>", "url:<segment after /hooks/99minds/{id}/>"); the
+    # defaults are iPaaS.com's own template receiver (Authorization Bearer, $.scope, $.external_id): assumptions.
+    webhook_key_location: str = Field(alias="Webhook Key Location", default="header:Authorization",
+                                      pattern=r"^(header|body|url):.+$")
+    webhook_event_location: str = Field(alias="Webhook Event Location", default="body:$.scope",
+                                        pattern=r"^(header|body|url):.+$")
+    webhook_record_id_location: str = Field(alias="Webhook Record Id Location", default="body:$.external_id",
+                                            pattern=r"^(header|body|url):.+$")
+    # event names -> what changed (customer/* is published; the loyalty point webhook's names are not)
+    loyalty_transaction_events: tuple[str, ...] = Field(
+        alias="Loyalty Transaction Events",
+        default=("loyalty_transaction/created", "loyalty_transaction/updated", "loyalty_transaction/deleted"))
+    customer_events: tuple[str, ...] = Field(alias="Customer Events",
+                                             default=("customer/created", "customer/updated", "customer/deleted"))
+    # the iPaaS.com side of a loyalty transaction (TransactionNumber = prefix + separator + 99minds id)
+    loyalty_transaction_number_prefix: str = Field(alias="Loyalty Transaction Number Prefix", default="99minds",
+                                                   min_length=1)
+    loyalty_transaction_number_separator: str = Field(alias="Loyalty Transaction Number Separator", default="")
+    loyalty_ticket_status: str = Field(alias="Loyalty Ticket Status", default="Complete", min_length=1)
+    # 99minds transaction types never transferred (reversals; matched ignoring case, spaces, dashes, underscores)
+    skipped_loyalty_transaction_types: tuple[str, ...] = Field(
+        alias="Skipped Loyalty Transaction Types", default=("reversal", "reversed", "reverse", "void", "deleted"))
+    loyalty_points_field: str = Field(alias="Loyalty Points Custom Field", default="99minds Loyalty Points",
+                                      min_length=1)
+    loyalty_type_field: str = Field(alias="Loyalty Transaction Type Custom Field",
+                                    default="99minds Loyalty Transaction Type", min_length=1)
+    loyalty_card_field: str = Field(alias="Loyalty Card Id Custom Field", default="99minds Loyalty Card Id",
+                                    min_length=1)
+    customer_card_field: str = Field(alias="Customer Loyalty Card Id Custom Field",
+                                     default="99minds Loyalty Card Id", min_length=1)
+    customer_points_field: str = Field(alias="Customer Points Balance Custom Field",
+                                       default="99minds Points Balance", min_length=1)
+
+    @field_validator("loyalty_points_field", "loyalty_type_field", "loyalty_card_field")
+    @classmethod
+    def _not_the_workflow_input(cls, value: str) -> str:
+        # LoyaltyPointsClaimed is read by the order workflow (FROM iPaaS.com): writing points back into it would
+        # change the order's workflow payload and send it to 99minds again (an echo loop)
+        if value.strip().lower() == "loyaltypointsclaimed":
+            raise ValueError("'LoyaltyPointsClaimed' is the order workflow's input; use another custom field name")
+        return value.strip()
+
     @model_validator(mode="after")
     def _exactly_one_store(self) -> NinetyNineMindsSettings:
         ref, client = (self.store_ref_id or "").strip(), (self.client_store_id or "").strip()

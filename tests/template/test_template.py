@@ -166,7 +166,8 @@ def test_ingress_may_send_to_its_routed_queues_only(template, translated):
     sqs = [st for st in statements if any(a.startswith("sqs:") for a in _listed(st["Action"]))]
     assert [_listed(st["Action"]) for st in sqs] == [["sqs:SendMessage"]]
     granted = {r["Fn::GetAtt"][0] for r in _listed(sqs[0]["Resource"])}
-    assert granted == set(_routes(template).values())
+    env = template["Resources"]["HookIngressFunction"]["Properties"]["Environment"]["Variables"]
+    assert granted == set(_routes(template).values()) | {env["FROM_99MINDS_QUEUE_URL"]["Ref"]}
     assert all(st["Effect"] == "Allow" for st in statements)
     others = {a for st in statements for a in _listed(st["Action"]) if not a.startswith("sqs:")}
     assert others == {"secretsmanager:GetSecretValue"}
@@ -197,7 +198,11 @@ def _refs(node):
 
 def test_ingress_is_post_hooks_on_its_http_api(template):
     fn = template["Resources"]["HookIngressFunction"]["Properties"]
-    [event] = fn["Events"].values()
+    event, ninetynine = fn["Events"]["Hook"], fn["Events"]["NinetyNineMindsHook"]
+    assert set(fn["Events"]) == {"Hook", "NinetyNineMindsHook"}
+    assert {k: ninetynine["Properties"][k] for k in ("Method", "Path", "PayloadFormatVersion", "ApiId")} == {
+        "Method": "POST", "Path": "/hooks/99minds/{segments+}", "PayloadFormatVersion": "2.0",
+        "ApiId": {"Ref": "HookApi"}}
     assert event["Type"] == "HttpApi"
     assert {k: event["Properties"][k] for k in ("Method", "Path", "PayloadFormatVersion")} == {
         "Method": "POST", "Path": "/hooks", "PayloadFormatVersion": "2.0"}
@@ -251,14 +256,46 @@ def test_every_subscription_secret_is_read_and_granted(template):
     assert secrets == ["MakiniSubscriptionSecret", "NinetyNineMindsSubscriptionSecret", "StampedSubscriptionSecret"]
     joined = template["Globals"]["Function"]["Environment"]["Variables"]["SUBSCRIPTION_SECRET_ARNS"]["Fn::Join"]
     assert joined[0] == "," and sorted(ref["Ref"] for ref in joined[1]) == secrets
-    # every function that transfers (has SQS events) loads every subscription: it needs every secret
+    # every function that transfers FROM iPaaS.com (has SQS events) loads every subscription: it needs every
+    # secret; the 99minds -> iPaaS.com function reads only the 99minds secret (below)
     functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"
-                 and any(e["Type"] == "SQS" for e in v["Properties"].get("Events", {}).values())}
+                 and any(e["Type"] == "SQS" for e in v["Properties"].get("Events", {}).values())
+                 and k != "LoyaltyTransferFunction"}
     assert functions
     for name, fn in functions.items():
         statements = [s for p in fn["Properties"]["Policies"] for s in p["Statement"]]
         granted = [s["Resource"] for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
         assert sorted(r["Ref"] for r in granted[0]) == secrets, name
+
+
+def test_the_loyalty_function_reads_only_the_99minds_secret_and_sends_only_to_its_queues(template, translated):
+    fn = template["Resources"]["LoyaltyTransferFunction"]["Properties"]
+    assert fn["Environment"]["Variables"]["SUBSCRIPTION_SECRET_ARNS"] == {"Ref": "NinetyNineMindsSubscriptionSecret"}
+    _, statements = _role_statements(translated, "LoyaltyTransferFunction")
+    secrets = [st for st in statements if "secretsmanager:GetSecretValue" in _listed(st["Action"])]
+    assert [{r["Ref"] for r in _listed(st["Resource"])} for st in secrets] == [{"NinetyNineMindsSubscriptionSecret"}]
+    sends = {r["Fn::GetAtt"][0] for st in statements if "sqs:SendMessage" in _listed(st["Action"])
+             for r in _listed(st["Resource"])}
+    assert sends == {"FromNinetyNineMindsQueue", "FromNinetyNineMindsDLQ"}   # its own queue (deferral) and its DLQ
+    alarms = [v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    assert any(a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ"
+               for a in alarms)
+    assert any(a["Namespace"] == "IpaasSync" and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"]
+               for a in alarms)
+
+
+def test_the_99minds_secret_lists_every_99minds_setting(template):
+    from ipaas_sync.settings import NinetyNineMindsSettings
+    shape = json.loads(template["Resources"]["NinetyNineMindsSubscriptionSecret"]["Properties"]["SecretString"])
+    webhook_keys = {"Webhook API Key", "Webhook API Key (Previous)"}  # their own place (the hook ingress issue)
+    names = {f.alias for f in NinetyNineMindsSettings.model_fields.values()} - webhook_keys
+    assert names - set(shape) == set()
+    defaults = {f.alias: f.default for f in NinetyNineMindsSettings.model_fields.values()}
+    for name in ("Webhook Key Location", "Webhook Event Location", "Webhook Record Id Location",
+                 "Loyalty Ticket Status", "Loyalty Points Custom Field", "Customer Points Balance Custom Field"):
+        assert shape[name] == defaults[name], name
+    for name in ("Loyalty Transaction Events", "Customer Events", "Skipped Loyalty Transaction Types"):
+        assert tuple(shape[name]) == defaults[name], name
 
 
 def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants(template):
@@ -327,7 +364,7 @@ def reserved_concurrency_problems(template) -> list[str]:
 def test_reserved_concurrency_covers_the_event_source_mappings(template):
     assert reserved_concurrency_problems(template) == []
     assert set(_sqs_functions(template)) == {"CustomerTransferFunction", "InvoiceTransferFunction",
-                                             "GiftCardTransferFunction"}
+                                             "GiftCardTransferFunction", "LoyaltyTransferFunction"}
 
 
 def test_the_reserved_concurrency_check_catches_what_it_guards_against(template):

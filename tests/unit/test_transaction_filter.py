@@ -36,3 +36,12 @@ def test_filter_is_a_subscription_setting():
     assert rejection(txn(type="Validated Return"), rule) is not None
     assert rejection(txn(transaction_number="1-GC"), rule) is None
     assert "-X" in rejection(txn(transaction_number="1-X"), rule)
+
+
+def test_a_loyalty_ticket_never_passes_the_99minds_filter():
+    """Tickets written into iPaaS.com by the 99minds -> iPaaS.com direction come back as transaction hooks: the
+    99minds subscription's filter (defaults) must keep them out of the order workflow (no echo loop)."""
+    sub = parse_subscription({"Platform": "99minds", "Name": "n", "iPaaS System Id": "1", "iPaaS API Token": "t",
+                              "API Secret Key": "k", "Store Ref Id": "s"})
+    ticket = txn(type="Ticket", transaction_number="99mindstransaction_a3c44bd1f3bf8b1c2f")
+    assert "type 'Ticket' is not one of" in rejection(ticket, sub.transaction_filter)

@@ -46,13 +46,13 @@ class IpaasClient(ApiClient):
         area, _ = AREAS[entity]
         path = (f"{area}/v2/External/LookupExternal/{quote(str(internal_id), safe='')}/"
                 f"{quote(self.system_id, safe='')}/{quote(table, safe='')}")
-        value = self.request("GET", path, what=f"{entity} {internal_id} link ({table})", allow_404=True)
-        if value is None:
-            return None
-        value = str(value).strip().strip('"')
-        if not value or value.startswith("DELETED:"):
-            return None
-        return value
+        return self._link(path, what=f"{entity} {internal_id} link ({table})")
+
+    def _link(self, path: str, *, what: str) -> str | None:
+        """A link lookup's answer: the id as a (quoted) string, or None (404, empty, or DELETED:)."""
+        value = self.request("GET", path, what=what, allow_404=True)
+        value = str(value).strip().strip('"') if value is not None else ""
+        return None if not value or value.startswith("DELETED:") else value
 
     def update_external_id(self, entity: str, table: str, internal_id: str, external_id: str,
                            tracking_guid: str | None) -> None:
@@ -62,6 +62,40 @@ class IpaasClient(ApiClient):
                      what=f"{entity} {internal_id} link ({table})",
                      json_body={"table_name": table, "system_id": self.system_id, "external_id": external_id,
                                 "internal_id": str(internal_id), "tracking_guid": tracking_guid})
+
+    # -- the TO-iPaaS direction (99minds -> iPaaS.com): links by external id, searches, creates and updates --------
+    def lookup_spaceport(self, entity: str, table: str, external_id: str) -> str | None:
+        """The iPaaS.com id linked to a destination id (`LookupSpaceport`), or None (404, empty, or DELETED:)."""
+        area, _ = AREAS[entity]
+        path = (f"{area}/v2/External/LookupSpaceport/{quote(self.system_id, safe='')}/{quote(table, safe='')}/"
+                f"{quote(str(external_id), safe='')}")
+        return self._link(path, what=f"{entity} linked to {external_id} ({table})")
+
+    def search(self, entity: str, *, what: str, **criteria: str) -> list[dict]:
+        """`GET v2/<Name>s?action=equals&<Field>=<value>`: the records whose fields equal the values."""
+        area, name = AREAS[entity]
+        body = self.request("GET", f"{area}/v2/{name}s", params={"action": "equals", **criteria}, what=what)
+        if body is None:
+            return []
+        items = body if isinstance(body, list) else (body.get("data") if isinstance(body, dict) else None)
+        if not isinstance(items, list):
+            raise PermanentError(f"iPaaS.com answered the {entity} search for {what} without a list")
+        return [item for item in items if isinstance(item, dict)]
+
+    def create_record(self, entity: str, body: dict, *, what: str) -> dict:
+        """POST a new record; never retried in-call (a retry after a lost reply could create it twice: the
+        caller searches before creating again)."""
+        area, name = AREAS[entity]
+        reply = self.request("POST", f"{area}/v2/{name}", json_body=body, what=what, idempotent=False)
+        if not isinstance(reply, dict) or reply.get("id") in (None, ""):
+            raise PermanentError(f"iPaaS.com answered the {entity} create for {what} without an 'id'")
+        return reply
+
+    def update_record(self, entity: str, record_id: str, body: dict, *, what: str) -> None:
+        """PUT the record (the whole record as read, with the changed fields): a repeat is harmless, so retried."""
+        area, name = AREAS[entity]
+        self.request("PUT", f"{area}/v2/{name}/{quote(str(record_id), safe='')}", json_body=body, what=what,
+                     idempotent=True)
 
     def check_credentials(self) -> str:
         """Read-only: a link lookup for this subscription (404 = not linked, which still proves the token)."""

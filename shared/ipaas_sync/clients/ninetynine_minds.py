@@ -14,6 +14,10 @@ from ..settings import NinetyNineMindsSettings
 CUSTOMERS = "/api/v1/ipaas/customers"
 WORKFLOWS = "/api/v1/ipaas/workflows/execute"
 GIFTCARDS = "/api/v1/giftcards"
+LOYALTY_CARDS = "/api/v1/ipaas/loyaltycards"
+# Not published: a loyalty transaction by its id (the published read is the list below, by customer or card).
+# Assumed as the REST pattern of the customer path; the one place to adjust.
+LOYALTY_TRANSACTIONS = "/api/v1/ipaas/loyaltycards/transactions"
 
 
 class NinetyNineMindsClient(ApiClient):
@@ -36,6 +40,16 @@ class NinetyNineMindsClient(ApiClient):
 
     def get_customer(self, customer_id: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)
+
+    # -- loyalty (read only: the 99minds -> iPaaS.com direction) ----------------------------------------------
+    def get_loyalty_transaction(self, transaction_id: str, *, what: str) -> Any:
+        """One loyalty transaction by its 99minds id, or None (404)."""
+        return self.request("GET", f"{LOYALTY_TRANSACTIONS}/{quote(transaction_id, safe='')}", what=what,
+                            allow_404=True)
+
+    def loyalty_cards(self, customer_id: str, *, what: str) -> Any:
+        """`GET /api/v1/ipaas/loyaltycards?customer_id=` (published)."""
+        return self.request("GET", LOYALTY_CARDS, params={"customer_id": customer_id}, what=what)
 
     def execute_workflow(self, payload: dict[str, Any], *, what: str) -> Any:
         # The body carries the IdempotentId and 99minds de-duplicates on it: a retry (read timeout, 5xx)

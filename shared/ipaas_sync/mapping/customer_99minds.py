@@ -45,3 +45,19 @@ def customer_id_from_reply(body: Any, subject: str) -> str:
             if candidate:
                 return str(candidate)
     raise PermanentError(f"{subject}: 99minds accepted the customer but its reply carries no customer id")
+
+
+STORE_KEYS = ("store_ref_id", "client_store_id")
+
+
+def same_content(payload: dict[str, Any], current: dict[str, Any]) -> bool:
+    """True when the 99minds customer already holds every value of this payload (ignoring case and the store key,
+    which is not customer data): the update would change nothing. Skipping it ends the echo of a customer that
+    came from 99minds (99minds -> iPaaS.com -> iPaaS.com's outbound hook -> here)."""
+    for key, value in payload.items():
+        if key == "id" or key in STORE_KEYS:
+            continue
+        have = current.get(key)
+        if have is None or str(have).strip().lower() != str(value).strip().lower():
+            return False
+    return True

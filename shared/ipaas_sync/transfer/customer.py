@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from ..clients.ipaas import TABLE_CUSTOMER
 from ..errors import Skip
-from ..mapping import customer_99minds, customer_makini, customer_stamped
+from ..mapping import customer_99minds, customer_99minds_to_ipaas, customer_makini, customer_stamped
 from ..models.ipaas import IpaasCustomer
 from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
@@ -25,6 +25,10 @@ def _to_99minds(customer: IpaasCustomer, msg: TransferMessage, sub: Subscription
         return customer_99minds.customer_id_from_reply(client.upsert_customer(payload, what=what), what)
 
     def update(customer_id: str) -> str:
+        current = client.get_customer(customer_id, what=what)
+        if current is not None and customer_99minds.same_content(
+                payload, customer_99minds_to_ipaas.customer_from_reply(current, what)):
+            raise Skip(f"{what}: 99minds customer {customer_id} already has this content; nothing written")
         client.upsert_customer(customer_99minds.as_update(payload, customer_id), what=what)
         return customer_id
 
