@@ -74,6 +74,9 @@ def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env:
 def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: TransferEnv,
                   queues: QueueDirectory) -> Outcome:
     msg: TransferMessage | None = None
+    # The correlation id of every line about this record is its own tracking guid (none for a body that is not
+    # a message), never one left over from an earlier request: a thread-local key overrides any global one.
+    logger.thread_safe_append_keys(correlation_id=None, sqs_message_id=record.message_id)
     try:
         try:
             try:
@@ -81,8 +84,8 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
             except ValidationError as exc:
                 raise _MalformedBody(
                     describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
-            logger.thread_safe_append_keys(tracking_guid=msg.tracking_guid, record_id=msg.id,
-                                           destination=msg.destination, scope=msg.scope)
+            logger.thread_safe_append_keys(correlation_id=msg.tracking_guid, tracking_guid=msg.tracking_guid,
+                                           record_id=msg.id, destination=msg.destination, scope=msg.scope)
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
             outcome = transfer(msg, env)
@@ -93,7 +96,8 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
         _record(outcome)
         return outcome
     finally:
-        logger.thread_safe_remove_keys(["tracking_guid", "record_id", "destination", "scope"])
+        logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id",
+                                        "destination", "scope"])
 
 
 class _MalformedBody(Exception):
