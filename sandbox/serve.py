@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             server.faults.clear()  # the demo's injected faults are for the demo only
         seed_event_records(stack)
         env = {fn: {**stack.deployment.function_environment(fn), **stack.moto.environment(),
-                    "LOCAL_AWS_ENDPOINT_URL": stack.moto.url, "POWERTOOLS_TRACE_DISABLED": "true"}
+                    "POWERTOOLS_TRACE_DISABLED": "true"}
                for fn in stack.deployment.functions()}
         args.env_file.parent.mkdir(parents=True, exist_ok=True)
         args.env_file.write_text(json.dumps(env, indent=2))

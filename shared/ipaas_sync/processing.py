@@ -23,7 +23,7 @@ from .errors import Skip, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
-from .observability import MetricUnit, logger, metrics, redact
+from .observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics, redact, single_metric
 from .transfer.env import TransferEnv
 
 Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
@@ -163,3 +163,10 @@ def _record(outcome: Outcome) -> None:
     else:
         logger.info(f"transfer {outcome.status}", extra={"outcome": data})
     metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
+    if outcome.destination:
+        # The dashboard's view per destination (and entity): the batch's metrics above carry one dimension set
+        # ({service, Entity}, which the alarms use) while a batch can hold several subscriptions' records.
+        with single_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+                           default_dimensions={"service": SERVICE, "Entity": outcome.entity,
+                                               "Destination": outcome.destination}):
+            pass

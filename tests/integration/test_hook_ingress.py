@@ -50,7 +50,7 @@ def test_hook_to_queue_to_handler_to_99minds_once(stack):
     assert stack.messages(Q) == [] and stack.messages(DLQ) == []
 
 
-def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(stack, log_output):
+def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(stack, log_output, capsys):
     # a hook request answered 400 first: its correlation id must not stick to the transfers that follow
     assert stack.post_hook(body='{"id": "x", "notifications": [', correlation_id="corr-rejected").status_code == 400
     for id_ in ("11", "12"):
@@ -63,6 +63,10 @@ def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(sta
     assert {(x["outcome"].get("record_id"), x.get("correlation_id")) for x in transfer_lines} == {
         ("11", "guid-11"), ("12", "guid-12"), (None, None)}
     assert all(x.get("correlation_id") != "corr-rejected" for x in json_lines(log_output) if "hook" not in x)
+    # the dashboard's per-destination metric: one EMF line per transferred record, {service, Entity, Destination}
+    emf = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if '"Destination"' in ln]
+    assert sorted((m["Entity"], m["Destination"], m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]) for m in emf) \
+        == [("customer", NINETYNINE_SYSTEM_ID, "TransfersSent")] * 2
 
 
 def test_missing_or_wrong_key_is_401_and_never_reaches_a_queue(stack):
