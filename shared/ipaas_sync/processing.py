@@ -146,7 +146,7 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
             error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue)) else "InvalidMessage",
             reason=reason, entity=entity, destination=msg.destination if msg else None,
             tracking_guid=msg.tracking_guid if msg else None, receive_count=receive_count,
-            source_arn=record.event_source_arn),
+            source_arn=record.event_source_arn, message_id=record.message_id),
     )
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)

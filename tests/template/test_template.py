@@ -420,3 +420,11 @@ def test_logs_insights_queries_cover_every_function(template):
     assert len(queries) >= 2
     for q in queries:
         assert {g["Fn::Sub"].split("${")[1].rstrip("}") for g in q["LogGroupNames"]} == functions
+
+
+def test_the_replay_function_knows_every_dlq_of_the_stack(template):
+    queues = template["Resources"]
+    dlqs = {_dlq_of(template, q) for q, v in queues.items()
+            if v["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in v["Properties"]}
+    joined = template["Resources"]["DlqReplayFunction"]["Properties"]["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]
+    assert {ref["Ref"] for ref in joined["Fn::Join"][1]} == dlqs
