@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 LAYER  := .aws-sam/build/SharedLayer
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability clean
+.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-z][a-zA-Z_-]*:.*##/ {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the la
 
 observability: $(STAMP)  ## rewrite the dashboard, alarms and Logs Insights queries in template.yaml from its resources
 	$(BIN)/python scripts/observability.py
+
+docs: $(STAMP)  ## rewrite the stack parameter table in docs/deploy.md from template.yaml
+	$(BIN)/python scripts/stack_parameters.py
 
 clean:  ## remove the venv, the build and the local stack's files
 	rm -rf $(VENV) .aws-sam .local .pytest_cache

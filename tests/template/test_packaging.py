@@ -79,3 +79,14 @@ def test_samconfig_deploys_with_every_template_parameter_at_its_default():
 def test_the_no_authentication_question_is_answered(path):
     text = (ROOT / path).read_text()
     assert "no authentication" in text and "webhook" in text.lower()
+
+
+def test_the_stack_parameter_table_in_docs_is_generated_from_the_template():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("stack_parameters", ROOT / "scripts" / "stack_parameters.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    assert module.apply(doc, (ROOT / "template.yaml").read_text()) == doc, "run `make docs`"
+    for name in cfn_yaml.loads((ROOT / "template.yaml").read_text())["Parameters"]:
+        assert f"| `{name}` |" in doc
