@@ -11,6 +11,7 @@ deliberately skipped, or safely parked in the DLQ.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -82,6 +83,7 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
             try:
                 msg = TransferMessage.model_validate_json(record.body)
             except ValidationError as exc:
+                logger.thread_safe_append_keys(correlation_id=_tracking_guid_of(record.body))
                 raise _MalformedBody(
                     describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
             logger.thread_safe_append_keys(correlation_id=msg.tracking_guid, tracking_guid=msg.tracking_guid,
@@ -98,6 +100,15 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
     finally:
         logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id",
                                         "destination", "scope"])
+
+
+def _tracking_guid_of(body: str) -> str | None:
+    """The tracking guid of a body that is not a valid message, where it is JSON that names one."""
+    try:
+        guid = json.loads(body).get("tracking_guid")
+    except (ValueError, AttributeError):
+        return None
+    return guid if isinstance(guid, str) and guid.strip() else None
 
 
 class _MalformedBody(Exception):

@@ -57,11 +57,12 @@ def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(sta
         add_customer(stack, id_)
     assert stack.post_hook([notification("11"), notification("12")]).status_code == 202
     stack.send(Q, "{not json")
+    stack.send(Q, {"scope": "customer/created", "id": "13", "tracking_guid": "guid-13"})  # no destination
     assert stack.drain().errors == []
     transfer_lines = [x for x in json_lines(log_output) if "outcome" in x]
-    assert len(transfer_lines) == 3
+    assert len(transfer_lines) == 4
     assert {(x["outcome"].get("record_id"), x.get("correlation_id")) for x in transfer_lines} == {
-        ("11", "guid-11"), ("12", "guid-12"), (None, None)}
+        ("11", "guid-11"), ("12", "guid-12"), (None, None), (None, "guid-13")}
     assert all(x.get("correlation_id") != "corr-rejected" for x in json_lines(log_output) if "hook" not in x)
     # the dashboard's per-destination metric: one EMF line per transferred record, {service, Entity, Destination}
     emf = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if '"Destination"' in ln]
