@@ -90,3 +90,9 @@ def test_the_stack_parameter_table_in_docs_is_generated_from_the_template():
     assert module.apply(doc, (ROOT / "template.yaml").read_text()) == doc, "run `make docs`"
     for name in cfn_yaml.loads((ROOT / "template.yaml").read_text())["Parameters"]:
         assert f"| `{name}` |" in doc
+
+
+def test_the_tests_run_exactly_the_layer_s_packages():
+    layer = _pins(ROOT / "shared" / "requirements.txt")
+    dev = _pins(ROOT / "requirements-dev.lock")
+    assert {name: dev.get(name) for name in layer} == layer, "run `make lock`"
