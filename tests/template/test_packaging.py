@@ -96,3 +96,11 @@ def test_the_tests_run_exactly_the_layer_s_packages():
     layer = _pins(ROOT / "shared" / "requirements.txt")
     dev = _pins(ROOT / "requirements-dev.lock")
     assert {name: dev.get(name) for name in layer} == layer, "run `make lock`"
+
+
+def test_every_phony_make_target_has_a_recipe_and_a_help_line():
+    text = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", text, re.MULTILINE).group(1).split()
+    for target in phony:
+        rule = re.search(rf"^{re.escape(target)}:[^\n]*##[^\n]+\n((?:\t[^\n]*\n)*)", text, re.MULTILINE)
+        assert rule and rule.group(1).strip(), f"make {target}: no recipe or no `## help` comment"
