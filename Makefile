@@ -1,38 +1,85 @@
-# The two commands a fresh machine needs: `make demo` (the local pipeline) and `make test`.
+# ipaas-sync. A fresh machine needs two commands: `make demo` (the local pipeline) and `make test`.
+# `make help` lists every target.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP  := $(VENV)/.installed-$(PYVER)
+LAYER  := .aws-sam/build/SharedLayer
 
-.PHONY: demo test unit integration template lint bench replay clean
+.DEFAULT_GOAL := help
+.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs clean
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+help:  ## list the targets
+	@awk 'BEGIN {FS = ":.*##"} /^[a-z][a-zA-Z_-]*:.*##/ {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  (Python: make demo PYTHON=python3.12; 3.11 to 3.13 work locally, the Lambda runtime is python3.11)"
+
+# The venv: rebuilt from scratch when it was made by another Python or a previous install did not finish;
+# installed from the lock (requirements-dev.lock), then the project itself without resolving anything again.
+$(STAMP): pyproject.toml requirements-dev.lock
+	@test -n "$(PYVER)" || { echo "need $(PYTHON) on PATH (Python 3.11 to 3.13), e.g. make demo PYTHON=python3.12"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || \
+		{ echo "$(PYTHON) is Python $(PYVER); ipaas-sync needs 3.11 to 3.13 (make demo PYTHON=python3.12)"; exit 1; }
+	@if [ -x $(BIN)/python ] && ls $(VENV)/.installed-* >/dev/null 2>&1 && \
+		[ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$(PYVER)" ]; then :; \
+	else echo "creating $(VENV) with $(PYTHON) (Python $(PYVER))"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## run the whole pipeline locally (moto + partner sandboxes + real handlers)
+demo: $(STAMP)  ## run the whole pipeline locally (moto + partner sandboxes + the real handlers)
 	$(BIN)/python -m sandbox.pipeline
 
 test: $(STAMP)  ## unit, integration and template tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-unit: $(STAMP)
+unit: $(STAMP)  ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP)  ## integration tests only (real handlers against moto and the partner sandboxes)
 	$(BIN)/python -m pytest -q tests/integration
 
-template: $(STAMP)
+template: $(STAMP)  ## template tests only (cfn-lint, SAM translation, IAM, generated blocks)
 	$(BIN)/python -m pytest -q tests/template
 
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy (strict on shared/ipaas_sync)
+	$(BIN)/ruff check shared functions sandbox tests bench scripts
+	$(BIN)/ruff format --check shared functions sandbox tests bench scripts
+	$(BIN)/mypy
+
+format: $(STAMP)  ## ruff format the tree
+	$(BIN)/ruff format shared functions sandbox tests bench scripts
+
+build: $(STAMP)  ## sam build (functions + layer from shared/requirements.txt), then print the layer's size
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+	$(BIN)/python scripts/layer_size.py $(LAYER)
+
+validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --region $${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}}
+
+serve: $(STAMP)  ## keep the local stack running (moto + partner sandboxes) for scripts/invoke-local; Ctrl-C stops
+	$(BIN)/python -m sandbox.serve
+
+deploy: build  ## sam deploy with samconfig.toml (first time: make deploy GUIDED=1)
+	$(BIN)/sam deploy $(if $(GUIDED),--guided,)
+
 bench: $(STAMP)  ## throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60")
-	$(BIN)/python bench/throttle_benchmark.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.throttle_benchmark $(BENCH_ARGS)
 
-lint: $(STAMP)
-	$(BIN)/ruff check shared functions sandbox tests bench
+lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the layer) and requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_17 \
+		--generate-hashes --custom-compile-command "make lock" -q -o shared/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--custom-compile-command "make lock" -q -o requirements-dev.lock
 
-clean:
+observability: $(STAMP)  ## rewrite the dashboard, alarms and Logs Insights queries in template.yaml from its resources
+	$(BIN)/python scripts/observability.py
+
+docs: $(STAMP)  ## rewrite the stack parameter table in docs/deploy.md from template.yaml
+	$(BIN)/python scripts/stack_parameters.py
+
+clean:  ## remove the venv, the build and the local stack's files
 	rm -rf $(VENV) .aws-sam .local .pytest_cache

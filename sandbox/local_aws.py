@@ -279,10 +279,15 @@ class EventSourcePoller:
         self._lock = threading.Lock()
         self._busy = 0
         self._on_batch = on_batch
+        # moto's ReceiveMessage is not atomic: two concurrent receives on one queue can both get the same message
+        # (SQS never does that within the visibility timeout). One receive per queue at a time, handlers still
+        # run concurrently.
+        self._receiving = {s.queue_url: threading.Lock() for s in self.sources}
 
     def _poll_once(self, sqs, source: EventSource) -> bool:
-        resp = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=source.batch_size,
-                                   WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"])
+        with self._receiving[source.queue_url]:
+            resp = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=source.batch_size,
+                                       WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"])
         messages = resp.get("Messages", [])
         if not messages:
             return False

@@ -1,29 +1,24 @@
-"""DlqReplayFunction: the `ipaas-sync dlq` command for operators without a shell.
+"""DlqReplayFunction: `ipaas-sync dlq list | show | replay` for operators without a shell (same code, verbs
+and filters). Without "queue" it acts on every DLQ of the stack (DEAD_LETTER_QUEUES, set by the template).
 
-    aws lambda invoke --function-name <DlqReplayFunction> --payload '{"action": "summary", "dlq": "<name>"}' out.json
-    {"action": "replay", "dlq": "<name>", "filter": {"destination": "1001", "reason": "HTTP 503",
-     "older_than": "10m"}, "dry_run": true}
+    aws lambda invoke --function-name <DlqReplayFunction> --cli-binary-format raw-in-base64-out \\
+        --payload '{"command": "list", "messages": true}' out.json
+    {"command": "show", "id": "<DLQ message id, original message id, record id or tracking guid>"}
+    {"command": "replay", "queue": "<dlq name>", "destination": "1001", "reason": "HTTP 503",
+     "older_than": "10m", "dry_run": true}
 """
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ipaas_sync.observability import logger
-from ipaas_sync.replay import Replayer, filter_from
+from ipaas_sync.replay import Replayer, configured_dead_letter_queues, run_command
 
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    action, dlq = event.get("action", "summary"), event.get("dlq")
-    if not dlq:
-        return {"error": "name the dead-letter queue in 'dlq'"}
-    replayer = Replayer()
-    if action == "summary":
-        return replayer.summary(dlq)
-    if action == "show":
-        return replayer.show(dlq, event.get("message_id", "")) or {"error": "no such message"}
-    if action == "replay":
-        try:
-            flt = filter_from(event.get("filter") or {})
-        except ValueError as exc:
-            return {"error": str(exc)}
-        report = replayer.replay(dlq, flt, dry_run=bool(event.get("dry_run")))
-        logger.info("dlq replay", extra={"report": report.as_dict()})
-        return report.as_dict()
-    return {"error": f"unknown action '{action}' (summary, show, replay)"}
+    try:
+        result = run_command(Replayer(), dict(event or {}), configured_dead_letter_queues())
+    except (ValueError, LookupError, BotoCoreError, ClientError) as exc:
+        return {"error": str(exc)}
+    if event.get("command") == "replay":
+        logger.info("dlq replay", extra={"reports": result["reports"]})
+    return result

@@ -13,9 +13,3 @@ Layout (one place per concept):
     processing.py  SQS batch handling: partial batch replies, DLQ routing, outcome logging and metrics
 """
 
-import os as _os
-
-# `sam local invoke --env-vars` passes only variables the template declares. The template declares
-# LOCAL_AWS_ENDPOINT_URL (empty in AWS); locally it points every AWS client at the moto server.
-if _os.environ.get("LOCAL_AWS_ENDPOINT_URL"):
-    _os.environ.setdefault("AWS_ENDPOINT_URL", _os.environ["LOCAL_AWS_ENDPOINT_URL"])

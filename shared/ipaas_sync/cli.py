@@ -1,24 +1,35 @@
-"""`ipaas-sync`: operator commands. Subcommands register themselves here (a small dispatcher)."""
+"""ipaas-sync: operate a deployed ipaas-sync stack.
+
+Check each subscription's credentials before the first transfer, and inspect and replay the dead-letter
+queues. AWS credentials and region come from the usual AWS settings (AWS_PROFILE, AWS_REGION, ...).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import credentials, replay, sync_99minds
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ipaas-sync", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    replay.register_cli(subparsers)
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ipaas-sync", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     credentials.register_cli(subparsers)
+    replay.register_cli(subparsers)
     sync_99minds.register_cli(subparsers)
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as exc:
-        print(f"ipaas-sync: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, LookupError, BotoCoreError, ClientError) as exc:
+        print(f"ipaas-sync: {exc}", file=sys.stderr)  # one line, never a traceback
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import threading
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ipaas-sync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
@@ -43,4 +43,5 @@ logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "redact", "register_secret", "tracer"]
+__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "logger", "metrics", "redact", "register_secret", "single_metric",
+           "tracer"]

@@ -11,6 +11,7 @@ deliberately skipped, or safely parked in the DLQ.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,7 +24,7 @@ from .errors import Skip, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
-from .observability import MetricUnit, logger, metrics, redact
+from .observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics, redact, single_metric
 from .transfer.env import TransferEnv
 
 Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
@@ -77,15 +78,19 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
     """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
     iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe()."""
     msg: TransferMessage | None = None
+    # The correlation id of every line about this record is its own tracking guid (none for a body that is not
+    # a message), never one left over from an earlier request: a thread-local key overrides any global one.
+    logger.thread_safe_append_keys(correlation_id=None, sqs_message_id=record.message_id)
     try:
         try:
             try:
                 msg = message_model.model_validate_json(record.body)
             except ValidationError as exc:
+                logger.thread_safe_append_keys(correlation_id=_tracking_guid_of(record.body))
                 raise _MalformedBody(
                     describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
-            logger.thread_safe_append_keys(tracking_guid=msg.tracking_guid, record_id=msg.id,
-                                           destination=msg.destination, scope=msg.scope)
+            logger.thread_safe_append_keys(correlation_id=msg.tracking_guid, tracking_guid=msg.tracking_guid,
+                                           record_id=msg.id, destination=msg.destination, scope=msg.scope)
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
             outcome = transfer(msg, env)
@@ -96,7 +101,17 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
         _record(outcome)
         return outcome
     finally:
-        logger.thread_safe_remove_keys(["tracking_guid", "record_id", "destination", "scope"])
+        logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id",
+                                        "destination", "scope"])
+
+
+def _tracking_guid_of(body: str) -> str | None:
+    """The tracking guid of a body that is not a valid message, where it is JSON that names one."""
+    try:
+        guid = json.loads(body).get("tracking_guid")
+    except (ValueError, AttributeError):
+        return None
+    return guid if isinstance(guid, str) and guid.strip() else None
 
 
 class _MalformedBody(Exception):
@@ -145,7 +160,7 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
             error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue)) else "InvalidMessage",
             reason=reason, entity=entity, destination=msg.destination if msg else None,
             tracking_guid=msg.tracking_guid if msg else None, receive_count=receive_count,
-            source_arn=record.event_source_arn),
+            source_arn=record.event_source_arn, message_id=record.message_id),
     )
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
@@ -162,3 +177,10 @@ def _record(outcome: Outcome) -> None:
     else:
         logger.info(f"transfer {outcome.status}", extra={"outcome": data})
     metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
+    if outcome.destination:
+        # The dashboard's view per destination (and entity): the batch's metrics above carry one dimension set
+        # ({service, Entity}, which the alarms use) while a batch can hold several subscriptions' records.
+        with single_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+                           default_dimensions={"service": SERVICE, "Entity": outcome.entity,
+                                               "Destination": outcome.destination}):
+            pass

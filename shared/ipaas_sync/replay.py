@@ -9,10 +9,14 @@ One interface (Replayer) over two movers:
 Replaying a message that had in fact succeeded is harmless: transfers are idempotent on business identity,
 so the handler reports it as a duplicate and sends nothing.
 
-Used by the `ipaas-sync dlq ...` command and by the DlqReplayFunction Lambda (same code).
+Used by the `ipaas-sync dlq ...` command and by the DlqReplayFunction Lambda (same code, same verbs and
+filters: `run_command`).
 """
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -27,6 +31,15 @@ from .clients.queues import ATTR
 
 RECEIVE_WAIT = 1
 VISIBILITY_WHILE_MOVING = 60
+VISIBILITY_WHILE_READING = 30
+PROGRESS_FROM = 100     # listings of at least this many messages report their progress
+MAX_EMPTY_RECEIVES = 2  # a queue whose counted messages are in flight elsewhere: stop reading after this
+COMMANDS = ("list", "show", "replay")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+
+
+class QueueNotFound(LookupError):
+    """A queue name, URL or ARN that does not exist (or that this caller may not see)."""
 
 
 @dataclass
@@ -67,25 +80,67 @@ class DeadLetter:
     raw_attributes: dict
     sent_at: datetime
 
+    queue: str = ""
+
     @property
     def reason(self) -> str:
         return self.attributes.get(f"{ATTR}reason", "(no reason: moved by SQS redrive)")
 
     @property
     def failed_at(self) -> datetime:
-        text = self.attributes.get(f"{ATTR}failed_at")
+        """When it reached the DLQ: the handler sends it there, so the DLQ message's SentTimestamp."""
+        return self.sent_at
+
+    @property
+    def original_message_id(self) -> str | None:
+        """The SQS message id it had on its source queue when it failed."""
+        return self.attributes.get(f"{ATTR}message_id")
+
+    @property
+    def tracking_guid(self) -> str | None:
+        guid = self.attributes.get(f"{ATTR}tracking_guid")
+        return guid if guid and guid != "none" else self._body().get("tracking_guid")
+
+    @property
+    def record_id(self) -> str | None:
+        value = self._body().get("id")
+        return str(value) if value is not None else None
+
+    def _body(self) -> dict:
         try:
-            return datetime.fromisoformat(text) if text else self.sent_at
+            body = json.loads(self.body)
         except ValueError:
-            return self.sent_at
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def ids(self) -> set[str]:
+        """Every id an operator may know it by: DLQ message id, original message id, record id, tracking guid."""
+        return {i for i in (self.message_id, self.original_message_id, self.record_id, self.tracking_guid) if i}
+
+    def reason_key(self) -> str:
+        """`[kind:Class] reason` with this message's own ids taken out, so that like failures count together."""
+        reason = self.reason
+        for value, name in ((self.original_message_id, "<message id>"), (self.message_id, "<message id>"),
+                            (self.tracking_guid, "<tracking guid>")):
+            if value:
+                reason = reason.replace(value, name)
+        if self.record_id:
+            reason = re.sub(rf"(?<![\w-]){re.escape(self.record_id)}(?![\w-])", "<id>", reason)
+        reason = _UUID.sub("<id>", reason)
+        return f"[{self.attributes.get(f'{ATTR}error', 'redrive')}] {reason[:160]}"
+
+    def age(self, now: datetime) -> timedelta:
+        return now - self.failed_at
 
     def summary(self) -> dict:
-        return {"message_id": self.message_id, "error": self.attributes.get(f"{ATTR}error", "redrive"),
+        return {"queue": self.queue, "message_id": self.message_id, "original_message_id": self.original_message_id,
+                "record_id": self.record_id, "error": self.attributes.get(f"{ATTR}error", "redrive"),
                 "reason": self.reason, "entity": self.attributes.get(f"{ATTR}entity"),
                 "destination": self.attributes.get(f"{ATTR}destination"),
-                "tracking_guid": self.attributes.get(f"{ATTR}tracking_guid"),
+                "tracking_guid": self.tracking_guid,
                 "attempts": self.attributes.get(f"{ATTR}attempts"),
                 "first_reason": self.attributes.get(f"{ATTR}first_reason"),
+                "first_failed_at": self.attributes.get(f"{ATTR}first_failed_at"),
                 "failed_at": self.failed_at.isoformat(), "body": self.body}
 
 
@@ -110,12 +165,8 @@ class Report:
                          "succeeded is reported as a duplicate by its handler and nothing is sent twice")}
 
 
-def _reason_key(msg: DeadLetter) -> str:
-    return f"[{msg.attributes.get(f'{ATTR}error', 'redrive')}] {msg.reason[:120]}"
-
-
 class Replayer:
-    def __init__(self, client=None, *, progress: Callable[[int, int], None] | None = None):
+    def __init__(self, client=None, *, progress: Callable[[str, int, int], None] | None = None):
         self.sqs = client or boto3.client("sqs")
         self.progress = progress
 
@@ -123,26 +174,41 @@ class Replayer:
     def url(self, queue: str) -> str:
         if queue.startswith("http"):
             return queue
-        if queue.startswith("arn:"):
-            parts = queue.split(":")
-            return self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        return self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        try:
+            if queue.startswith("arn:"):
+                parts = queue.split(":")
+                return self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            return self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if "NonExistentQueue" in code or code == "QueueDoesNotExist":
+                raise QueueNotFound(f"no queue named '{queue}' in {self.sqs.meta.region_name}") from None
+            raise
 
     def arn(self, url: str) -> str:
         return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     def depth(self, url: str) -> int:
-        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+        """Messages on the queue (visible + in flight), from the queue's attributes: no receive needed."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+
+    def dead_letter_queues(self, prefix: str = "") -> list[str]:
+        """URLs of every queue whose name starts with `prefix` and ends with -dlq (ListQueues, paginated)."""
+        pages = self.sqs.get_paginator("list_queues").paginate(**({"QueueNamePrefix": prefix} if prefix else {}))
+        return sorted(u for page in pages for u in page.get("QueueUrls", []) if u.endswith("-dlq"))
 
     def _receive(self, url: str, limit: int, visibility: int) -> Iterable[DeadLetter]:
-        """Every message once (each stays invisible for `visibility` seconds unless released)."""
+        """Every message once, up to `limit` (each stays invisible for `visibility` seconds unless released).
+        Stops as soon as `limit` are read, or after MAX_EMPTY_RECEIVES empty answers (the rest in flight)."""
         seen: set[str] = set()
         empty_rounds = 0
-        while len(seen) < limit and empty_rounds < 2:
-            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=RECEIVE_WAIT,
-                                            VisibilityTimeout=visibility, AttributeNames=["All"],
-                                            MessageAttributeNames=["All"])
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        while len(seen) < limit and empty_rounds < MAX_EMPTY_RECEIVES:
+            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(seen)),
+                                            WaitTimeSeconds=RECEIVE_WAIT, VisibilityTimeout=visibility,
+                                            AttributeNames=["All"], MessageAttributeNames=["All"])
             batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
             empty_rounds = 0 if batch else empty_rounds + 1
             for m in batch:
@@ -152,7 +218,9 @@ class Replayer:
                 yield DeadLetter(
                     message_id=m["MessageId"], receipt_handle=m["ReceiptHandle"], body=m["Body"],
                     attributes={k: v.get("StringValue", "") for k, v in raw.items() if v.get("DataType") == "String"},
-                    raw_attributes=raw, sent_at=datetime.fromtimestamp(sent, UTC))
+                    raw_attributes=raw, sent_at=datetime.fromtimestamp(sent, UTC), queue=name)
+            if self.progress and limit >= PROGRESS_FROM and batch:
+                self.progress(name, len(seen), limit)
 
     def _release(self, url: str, messages: list[DeadLetter]) -> None:
         for i in range(0, len(messages), 10):
@@ -161,42 +229,60 @@ class Replayer:
                 for n, m in enumerate(messages[i:i + 10])])
 
     def peek(self, dlq: str, limit: int = 1000) -> list[DeadLetter]:
+        """Read every message of a DLQ (as many as its attributes count, at most `limit`) and put them back."""
         url = self.url(dlq)
-        messages = list(self._receive(url, limit, visibility=30))
+        count = min(self.depth(url), limit)
+        if not count:
+            return []
+        messages = list(self._receive(url, count, visibility=VISIBILITY_WHILE_READING))
         self._release(url, messages)
         return messages
 
-    def summary(self, dlq: str, limit: int = 1000) -> dict:
-        messages = self.peek(dlq, limit)
-        return {"dlq": dlq, "count": len(messages),
-                "by_reason": dict(Counter(_reason_key(m) for m in messages).most_common()),
-                "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in messages)),
-                "by_entity": dict(Counter(m.attributes.get(f"{ATTR}entity", "?") for m in messages))}
+    def summary(self, dlq: str, limit: int = 1000, *, messages: bool = False) -> dict:
+        """Counts by `[kind:Class] reason` (ids taken out), destination and entity; with `messages`, one entry
+        per message too."""
+        url = self.url(dlq)
+        found = self.peek(url, limit)
+        now = datetime.now(UTC)
+        out = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
+               "read": len(found),
+               "by_reason": dict(Counter(m.reason_key() for m in found).most_common()),
+               "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in found)),
+               "by_entity": dict(Counter(m.attributes.get(f"{ATTR}entity", "?") for m in found))}
+        out["count"] = max(out["count"], len(found))
+        if messages:
+            out["messages"] = [{"message_id": m.message_id, "original_message_id": m.original_message_id,
+                                "record_id": m.record_id, "tracking_guid": m.tracking_guid,
+                                "age_seconds": int(m.age(now).total_seconds()), "reason": m.reason}
+                               for m in sorted(found, key=lambda m: m.sent_at)]
+        return out
 
-    def show(self, dlq: str, message_id: str) -> dict | None:
-        for m in self.peek(dlq):
-            if m.message_id == message_id:
-                return m.summary()
-        return None
+    def show(self, queues: list[str], any_id: str) -> list[dict]:
+        """Every message of these DLQs that any of its ids names (DLQ message id, original message id,
+        record id or tracking guid)."""
+        return [m.summary() for q in queues for m in self.peek(q) if any_id in m.ids()]
 
     # -- moving --------------------------------------------------------------------------------------------
     def replay(self, dlq: str, flt: Filter | None = None, *, dry_run: bool = False, limit: int = 10000,
                prefer_native: bool = True) -> Report:
         flt = flt or Filter()
         url = self.url(dlq)
-        report = Report(dlq=dlq, dry_run=dry_run)
-        if prefer_native and flt.empty and not dry_run and self._native_move(url, report):
-            return report
-        now = datetime.now(UTC)
+        report = Report(dlq=url.rstrip("/").rsplit("/", 1)[-1], dry_run=dry_run)
         total = self.depth(url)
+        if total and prefer_native and flt.empty and self._supports_move_tasks(self.arn(url)):
+            report.method = "StartMessageMoveTask"  # what a real run uses; a dry run still reads what would move
+            if not dry_run:
+                self._native_move(url, report)
+                return report
+        now = datetime.now(UTC)
         untouched: list[DeadLetter] = []
-        for msg in self._receive(url, limit, visibility=VISIBILITY_WHILE_MOVING):
+        for msg in self._receive(url, min(total, limit), visibility=VISIBILITY_WHILE_MOVING):
             report.examined += 1
             if not flt.matches(msg, now):
                 untouched.append(msg)
                 continue
             report.matched += 1
-            report.by_reason[_reason_key(msg)] += 1
+            report.by_reason[msg.reason_key()] += 1
             if dry_run:
                 untouched.append(msg)
                 continue
@@ -211,21 +297,14 @@ class Replayer:
             except (ClientError, LookupError) as exc:
                 report.errors.append(f"{msg.message_id}: {exc}")
                 untouched.append(msg)
-            if self.progress:
-                self.progress(report.examined, max(total, report.examined))
         self._release(url, untouched)
         return report
 
-    def _native_move(self, url: str, report: Report) -> bool:
-        """StartMessageMoveTask back to each message's original source; False where not supported."""
-        arn = self.arn(url)
-        if not self._supports_move_tasks(arn):
-            return False
-        resp = self.sqs.start_message_move_task(SourceArn=arn)
-        report.method = "StartMessageMoveTask"
+    def _native_move(self, url: str, report: Report) -> None:
+        """StartMessageMoveTask back to each message's original source (server-side)."""
+        resp = self.sqs.start_message_move_task(SourceArn=self.arn(url))
         report.task_handle = resp.get("TaskHandle")
         report.matched = report.moved = self.depth(url)
-        return True
 
     def _supports_move_tasks(self, arn: str) -> bool:
         """Probe with the read-only ListMessageMoveTasks; endpoints without the API (moto) fail it."""
@@ -251,10 +330,8 @@ class Replayer:
         return sources[0]
 
 
-def text_progress(done: int, total: int, out=sys.stderr) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+def text_progress(queue: str, done: int, total: int, out=sys.stderr) -> None:
+    out.write(f"\rreading {queue}: {done}/{total}")
     if done >= total:
         out.write("\n")
     out.flush()
@@ -271,55 +348,115 @@ def parse_age(text: str | None) -> timedelta | None:
         raise ValueError(f"age '{text}' must be a number followed by s, m, h or d") from None
 
 
-# -- the command line (`ipaas-sync dlq ...`) and the Lambda share these -----------------------------------
+# -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----
 def filter_from(options: dict) -> Filter:
     return Filter(destination=options.get("destination"), entity=options.get("entity"),
                   reason=options.get("reason"), older_than=parse_age(options.get("older_than")),
                   newer_than=parse_age(options.get("newer_than")))
 
 
-def dead_letter_queues(client, prefix: str = "") -> list[str]:
-    urls = client.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []) if prefix else \
-        client.list_queues().get("QueueUrls", [])
-    return sorted(u for u in urls if u.endswith("-dlq"))
+def configured_dead_letter_queues() -> list[str]:
+    """The stack's DLQs as the template gives them to DlqReplayFunction (DEAD_LETTER_QUEUES, comma-separated)."""
+    return [u for u in os.environ.get("DEAD_LETTER_QUEUES", "").split(",") if u]
+
+
+def resolve_queues(replayer: Replayer, options: dict, configured: list[str] | None = None) -> list[str]:
+    """The DLQs a command acts on: the one named, else every DLQ of the stack (`stack`: a name prefix; or the
+    configured list), else (listing only) every *-dlq the caller can see."""
+    if options.get("queue"):
+        return [replayer.url(options["queue"])]
+    if configured:
+        return configured
+    stack = options.get("stack")
+    if stack is None and options.get("command") == "replay":
+        raise ValueError("name the DLQ to replay, or --stack <stack name> for every DLQ of the stack")
+    found = replayer.dead_letter_queues(stack or "")
+    if not found:
+        where = f"whose name starts with '{stack}' " if stack else ""
+        raise QueueNotFound(f"no dead-letter queue (*-dlq) {where}in {replayer.sqs.meta.region_name}")
+    return found
+
+
+def run_command(replayer: Replayer, options: dict, configured: list[str] | None = None) -> dict:
+    """One `list`, `show` or `replay` over the resolved DLQs; raises ValueError / LookupError with one line."""
+    command = options.get("command")
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command '{command}' (one of: {', '.join(COMMANDS)})")
+    flt = filter_from(options)  # validates the ages before anything is read
+    queues = resolve_queues(replayer, options, configured)
+    if command == "list":
+        return {"queues": [replayer.summary(q, messages=bool(options.get("messages"))) for q in queues]}
+    if command == "show":
+        wanted = str(options.get("id") or "").strip()
+        if not wanted:
+            raise ValueError("name the message: its DLQ message id, original message id, record id or tracking guid")
+        found = replayer.show(queues, wanted)
+        if not found:
+            names = ", ".join(q.rstrip("/").rsplit("/", 1)[-1] for q in queues)
+            raise LookupError(f"no message with id '{wanted}' in {names}")
+        return {"messages": found}
+    reports = [replayer.replay(q, flt, dry_run=bool(options.get("dry_run")),
+                               prefer_native=not options.get("no_native")) for q in queues]
+    return {"reports": [r.as_dict() for r in reports]}
 
 
 def register_cli(subparsers) -> None:
-    dlq = subparsers.add_parser("dlq", help="inspect and replay dead-letter queues")
-    sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    ls = sub.add_parser("list", help="messages per reason, for one DLQ or every DLQ of a stack")
-    ls.add_argument("queue", nargs="?", help="DLQ name, URL or ARN (default: every *-dlq with --stack prefix)")
-    ls.add_argument("--stack", default="", help="queue name prefix, e.g. the stack name")
-    show = sub.add_parser("show", help="one message: body, reason and history")
-    show.add_argument("queue")
-    show.add_argument("message_id")
+    dlq = subparsers.add_parser("dlq", help="inspect and replay the dead-letter queues",
+                                description="Inspect and replay the dead-letter queues (DLQs) of a stack.")
+    sub = dlq.add_subparsers(dest="command", required=True)
+    where = "DLQ name, URL or ARN"
+    ls = sub.add_parser("list", help="messages per DLQ, counted by error and reason (ids taken out)")
+    ls.add_argument("queue", nargs="?", help=f"{where} (default: every *-dlq of --stack)")
+    ls.add_argument("--stack", help="the stack name (DLQ names start with it); default: every *-dlq you can see")
+    ls.add_argument("--messages", action="store_true", help="one line per message: ids, age, reason")
+    show = sub.add_parser("show", help="one message: body, reason and history, found by any of its ids")
+    show.add_argument("ids", nargs="+", metavar="[QUEUE] ID",
+                      help="DLQ message id, original message id, record id or tracking guid; the DLQ is optional")
+    show.add_argument("--stack", help="search every DLQ of this stack (when no DLQ is named)")
     rp = sub.add_parser("replay", help="move messages back to their source queue")
-    rp.add_argument("queue")
-    for name in ("destination", "entity", "reason"):
-        rp.add_argument(f"--{name}")
-    rp.add_argument("--older-than", help="e.g. 30m, 2h, 1d")
-    rp.add_argument("--newer-than", help="e.g. 30m, 2h, 1d")
-    rp.add_argument("--dry-run", action="store_true", help="report what would move, move nothing")
-    rp.add_argument("--no-native", action="store_true", help="never use StartMessageMoveTask")
+    rp.add_argument("queue", nargs="?", help=f"{where} (default: every DLQ of --stack)")
+    rp.add_argument("--stack", help="replay every DLQ of this stack")
+    rp.add_argument("--destination", help="only this iPaaS System Id")
+    rp.add_argument("--entity", help="only this entity: customer, transaction, giftcard")
+    rp.add_argument("--reason", help="only reasons containing this text (case-insensitive)")
+    rp.add_argument("--older-than", help="only messages dead-lettered longer ago than this, e.g. 30m, 2h, 1d")
+    rp.add_argument("--newer-than", help="only messages dead-lettered more recently than this, e.g. 30m, 2h, 1d")
+    rp.add_argument("--dry-run", action="store_true", help="report what would move and how, move nothing")
+    rp.add_argument("--no-native", action="store_true", help="never use SQS StartMessageMoveTask")
     dlq.set_defaults(run=run_cli)
 
 
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def run_cli(args) -> int:
-    import json
-    replayer = Replayer(progress=text_progress)
-    if args.dlq_command == "list":
-        queues = [args.queue] if args.queue else dead_letter_queues(replayer.sqs, args.stack)
-        for q in queues:
-            s = replayer.summary(q)
-            print(f"{q}: {s['count']} message(s)")
+    options = vars(args).copy()
+    if args.command == "show":
+        if len(args.ids) > 2:
+            raise ValueError("show takes an id, or a DLQ and an id")
+        options["queue"], options["id"] = (args.ids if len(args.ids) == 2 else (None, args.ids[0]))
+    replayer = Replayer(progress=text_progress if sys.stderr.isatty() else None)
+    result = run_command(replayer, options)
+    if args.command == "list":
+        for s in result["queues"]:
+            print(f"{s['dlq']}: {s['count']} message(s)")
             for reason, n in s["by_reason"].items():
                 print(f"  {n:>5}  {reason}")
+            if args.messages and s["messages"]:
+                print(f"  {'DLQ message id':<36}  {'original message id':<36}  {'record':<12}  "
+                      f"{'tracking guid':<36}  {'age':>5}  reason")
+                for m in s["messages"]:
+                    print(f"  {m['message_id']:<36}  {m['original_message_id'] or '-':<36}  {m['record_id'] or '-':<12}  "
+                          f"{m['tracking_guid'] or '-':<36}  {_age(m['age_seconds']):>5}  {m['reason'][:100]}")
         return 0
-    if args.dlq_command == "show":
-        found = replayer.show(args.queue, args.message_id)
-        print(json.dumps(found, indent=2) if found else f"no message {args.message_id} in {args.queue}")
-        return 0 if found else 1
-    report = replayer.replay(args.queue, filter_from(vars(args)), dry_run=args.dry_run,
-                             prefer_native=not args.no_native)
-    print(json.dumps(report.as_dict(), indent=2))
-    return 1 if report.errors else 0
+    if args.command == "show":
+        found = result["messages"]
+        print(json.dumps(found[0] if len(found) == 1 else found, indent=2))
+        return 0
+    reports = result["reports"]
+    print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    return 1 if any(r["errors"] for r in reports) else 0

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
 from pydantic import (
@@ -32,14 +32,22 @@ from pydantic import (
 from .errors import ConfigurationError, describe_validation_error
 from .observability import register_secret
 
-if TYPE_CHECKING:
-    from .mapping.transaction_filter import TransactionFilter
-
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
 WEBHOOK_KEY_MIN_LENGTH = 16
 # setting names whose values are secrets: registered for log redaction before any validation
 SECRET_SETTINGS = ("iPaaS API Token", "API Secret Key", "API Private Key", "API Password", "API Token",
                    "Webhook API Key", "Webhook API Key (Previous)")
+
+
+class TransactionFilter(BaseModel):
+    """The transaction mapping filter's settings (applied by mapping/transaction_filter.py): the accepted types,
+    the required status and the excluded number suffixes, defaulting to iPaaS.com's published 99minds filter."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    types: tuple[str, ...] = Field(default=("Order", "Validated Return"), alias="Transaction Types")
+    status: str = Field(default="Complete", alias="Transaction Status")
+    excluded_suffixes: tuple[str, ...] = Field(default=("-D", "-GC"), alias="Excluded Transaction Suffixes")
 
 
 class SubscriptionSettings(BaseModel):
@@ -84,7 +92,6 @@ class SubscriptionSettings(BaseModel):
 
     @property
     def transaction_filter(self) -> TransactionFilter:
-        from .mapping.transaction_filter import TransactionFilter
         return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
                                  excluded_suffixes=self.excluded_transaction_suffixes)
 

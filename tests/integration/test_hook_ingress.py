@@ -11,7 +11,7 @@ import requests
 from ipaas_sync.models.notification import ENTITIES
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
-from .conftest import notification
+from .conftest import json_lines, notification
 
 Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,26 @@ def test_hook_to_queue_to_handler_to_99minds_once(stack):
              for c in stack.ipaas.calls("POST", "/customers/v2/External/UpdateExternalId")}
     assert guids == {"1": "guid-1", "2": "corr-hook-1"}
     assert stack.messages(Q) == [] and stack.messages(DLQ) == []
+
+
+def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(stack, log_output, capsys):
+    # a hook request answered 400 first: its correlation id must not stick to the transfers that follow
+    assert stack.post_hook(body='{"id": "x", "notifications": [', correlation_id="corr-rejected").status_code == 400
+    for id_ in ("11", "12"):
+        add_customer(stack, id_)
+    assert stack.post_hook([notification("11"), notification("12")]).status_code == 202
+    stack.send(Q, "{not json")
+    stack.send(Q, {"scope": "customer/created", "id": "13", "tracking_guid": "guid-13"})  # no destination
+    assert stack.drain().errors == []
+    transfer_lines = [x for x in json_lines(log_output) if "outcome" in x]
+    assert len(transfer_lines) == 4
+    assert {(x["outcome"].get("record_id"), x.get("correlation_id")) for x in transfer_lines} == {
+        ("11", "guid-11"), ("12", "guid-12"), (None, None), (None, "guid-13")}
+    assert all(x.get("correlation_id") != "corr-rejected" for x in json_lines(log_output) if "hook" not in x)
+    # the dashboard's per-destination metric: one EMF line per transferred record, {service, Entity, Destination}
+    emf = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if '"Destination"' in ln]
+    assert sorted((m["Entity"], m["Destination"], m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]) for m in emf) \
+        == [("customer", NINETYNINE_SYSTEM_ID, "TransfersSent")] * 2
 
 
 def test_missing_or_wrong_key_is_401_and_never_reaches_a_queue(stack):

@@ -30,8 +30,20 @@ def test_summary_counts_by_reason(stack):
     _fail_some(stack)
     summary = Replayer().summary(stack.queue_url(DLQ))
     assert summary["count"] == 3 and summary["by_entity"] == {"customer": 3}
-    assert sorted(summary["by_reason"].values()) == [1, 1, 1]
-    assert any("missing required field 'email_address'" in r for r in summary["by_reason"])
+    # the record ids are taken out of the reasons: the two missing emails count together
+    assert sorted(summary["by_reason"].values()) == [1, 2]
+    [email] = [r for r, n in summary["by_reason"].items() if n == 2]
+    assert "missing required field 'email_address'" in email and "<id>" in email
+
+
+def test_malformed_bodies_count_as_one_reason(stack):
+    for text in ("{not json", "{not json either", "{broken"):
+        stack.send(Q, text)
+    stack.drain()
+    summary = Replayer().summary(stack.queue_url(DLQ), messages=True)
+    assert summary["count"] == 3 and len(summary["by_reason"]) == 1, summary["by_reason"]
+    assert "<message id>" in next(iter(summary["by_reason"]))
+    assert all(m["original_message_id"] and m["record_id"] is None for m in summary["messages"])
 
 
 def test_replay_fixed_records_transfers_them_and_keeps_history(stack):
@@ -88,21 +100,61 @@ def test_cli_list_show_and_replay(stack, capsys):
     assert cli.main(["dlq", "list", "--stack", "ipaas-sync-local"]) == 0
     out = capsys.readouterr().out
     assert f"{dlq}: 3 message(s)" in out and "missing required field 'email_address'" in out
-    message_id = stack.messages(DLQ)[0]["MessageId"]
-    assert cli.main(["dlq", "show", dlq, message_id]) == 0
-    assert json.loads(capsys.readouterr().out)["message_id"] == message_id
+    assert "ipaas-sync-local-customer-stamped-dlq: 0 message(s)" in out
+    assert cli.main(["dlq", "list", dlq, "--messages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines if "guid-" in ln]
+    assert sorted(r[2] for r in rows) == ["1", "2", "3"] and sorted(r[3] for r in rows) == ["guid-1", "guid-2", "guid-3"]
+    [message] = stack.messages(DLQ)[:1]
+    original = message["MessageAttributes"]["ipaas.message_id"]["StringValue"]
+    # show finds a message by any of its ids, in one named DLQ or in every DLQ of the stack
+    for any_id in (message["MessageId"], original, "guid-2", "3"):
+        assert cli.main(["dlq", "show", any_id, "--stack", "ipaas-sync-local"]) == 0, any_id
+        shown = json.loads(capsys.readouterr().out)
+        assert any_id in (shown["message_id"], shown["original_message_id"], shown["tracking_guid"], shown["record_id"])
+    assert cli.main(["dlq", "show", dlq, "guid-1"]) == 0
+    assert json.loads(capsys.readouterr().out)["record_id"] == "1"
     assert cli.main(["dlq", "replay", dlq, "--entity", "customer", "--older-than", "1d", "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["matched"] == 0
+    assert cli.main(["dlq", "replay", dlq, "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] in ("StartMessageMoveTask", "receive-send-delete")
     assert cli.main(["dlq", "replay", dlq, "--destination", "1001"]) == 0
     assert json.loads(capsys.readouterr().out)["moved"] == 3
-    assert cli.main(["dlq", "replay", dlq, "--older-than", "soon"]) == 2
+    assert cli.main(["dlq", "replay", dlq, "--older-than", "soon"]) == 1
 
 
-def test_replay_lambda(stack):
+def test_cli_errors_are_one_line_and_exit_1(stack, capsys):
+    cases = [(["dlq", "list", "no-such-queue-dlq"], "no queue named 'no-such-queue-dlq'"),
+             (["dlq", "list", "--stack", "no-such-stack"], "no dead-letter queue (*-dlq) whose name starts with 'no-such-stack'"),
+             (["dlq", "show", "nothing-has-this-id", "--stack", "ipaas-sync-local"], "no message with id 'nothing-has-this-id'"),
+             (["dlq", "replay"], "name the DLQ to replay"),
+             (["dlq", "replay", "no-such-queue-dlq", "--dry-run"], "no queue named")]
+    for argv, expected in cases:
+        assert cli.main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, (argv, err)
+
+
+def test_cli_help_speaks_to_users(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "dispatcher" not in out and "register" not in out
+    assert "check-credentials" in out and "dlq" in out
+
+
+def test_replay_lambda_takes_the_cli_verbs_and_filters_and_acts_on_every_dlq(stack):
     _fail_some(stack)
     dlq = stack.deployment.physical[DLQ]["QueueName"]
-    assert stack.invoke("DlqReplayFunction", {"action": "summary", "dlq": dlq})["count"] == 3
-    report = stack.invoke("DlqReplayFunction", {"action": "replay", "dlq": dlq, "filter": {"reason": "phone"},
-                                                "dry_run": False})
+    listed = stack.invoke("DlqReplayFunction", {"command": "list", "messages": True})["queues"]
+    assert len(listed) == len([q for q in stack.deployment.of_type("AWS::SQS::Queue") if q.endswith("DLQ")])
+    assert {s["dlq"]: s["count"] for s in listed}[dlq] == 3
+    shown = stack.invoke("DlqReplayFunction", {"command": "show", "id": "guid-3"})["messages"]
+    assert [m["record_id"] for m in shown] == ["3"]
+    dry = stack.invoke("DlqReplayFunction", {"command": "replay", "dry_run": True})["reports"]
+    assert sum(r["matched"] for r in dry) == 3 and all(r["method"] for r in dry)
+    [report] = stack.invoke("DlqReplayFunction", {"command": "replay", "queue": dlq, "reason": "phone"})["reports"]
     assert report["moved"] == 1 and report["errors"] == []
-    assert stack.invoke("DlqReplayFunction", {"action": "nope", "dlq": dlq})["error"].startswith("unknown action")
+    assert stack.invoke("DlqReplayFunction", {"command": "nope"})["error"].startswith("unknown command")
+    assert "no queue named" in stack.invoke("DlqReplayFunction", {"command": "list", "queue": "nope-dlq"})["error"]

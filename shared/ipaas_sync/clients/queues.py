@@ -3,8 +3,9 @@ sending a failed message there with its reason and history as message attributes
 a queue with SendMessageBatch (send_all) for the hook ingress.
 
 Attribute names (all String): ipaas.error (kind:Class), ipaas.reason, ipaas.entity, ipaas.destination,
-ipaas.tracking_guid, ipaas.attempts, ipaas.source_queue, ipaas.failed_at, ipaas.first_reason,
-ipaas.first_failed_at. SQS allows 10 attributes per message; these are the 10.
+ipaas.tracking_guid, ipaas.attempts, ipaas.source_queue, ipaas.message_id (its id on the source queue),
+ipaas.first_reason, ipaas.first_failed_at. SQS allows 10 attributes per message; these are the 10. When it
+failed is the DLQ message's own SentTimestamp.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def _s(value: str) -> dict:
 
 def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str, reason: str, entity: str,
                        destination: str | None, tracking_guid: str | None, receive_count: int,
-                       source_arn: str) -> dict[str, dict]:
+                       source_arn: str, message_id: str) -> dict[str, dict]:
     """History survives replays: attempts add up, the first failure is kept."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     attempts = int(previous.get(f"{ATTR}attempts") or 0) + receive_count
@@ -86,7 +87,7 @@ def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str,
         f"{ATTR}tracking_guid": tracking_guid or "none",
         f"{ATTR}attempts": str(attempts),
         f"{ATTR}source_queue": source_arn,
-        f"{ATTR}failed_at": now,
+        f"{ATTR}message_id": message_id,
         f"{ATTR}first_reason": previous.get(f"{ATTR}first_reason") or reason,
         f"{ATTR}first_failed_at": previous.get(f"{ATTR}first_failed_at") or now,
     }

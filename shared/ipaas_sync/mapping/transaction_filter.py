@@ -4,22 +4,13 @@
     && !TransactionNumber.EndsWith("-D") && !TransactionNumber.EndsWith("-GC")
 
 The seed says "adjust filter as needed": the accepted types, the required status and the excluded
-suffixes are subscription settings (TransactionFilter), defaulting to the seed's values. Used by every
+suffixes are subscription settings (settings.TransactionFilter), defaulting to the seed's values. Used by every
 destination that takes completed transactions (99minds order workflow, Mintsoft sales orders).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..models.ipaas import IpaasTransaction
-
-
-class TransactionFilter(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    types: tuple[str, ...] = Field(default=("Order", "Validated Return"), alias="Transaction Types")
-    status: str = Field(default="Complete", alias="Transaction Status")
-    excluded_suffixes: tuple[str, ...] = Field(default=("-D", "-GC"), alias="Excluded Transaction Suffixes")
+from ..settings import TransactionFilter
 
 
 def rejection(txn: IpaasTransaction, rule: TransactionFilter) -> str | None:

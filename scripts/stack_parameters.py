@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Write the table of stack parameters in docs/deploy.md from template.yaml (name, default, what it controls).
+
+    python scripts/stack_parameters.py            # rewrite the table (make docs)
+    python scripts/stack_parameters.py --check    # exit 1 if it is out of date (a template test runs this)
+
+Each row comes from the parameter's Default and Description in template.yaml: a new parameter needs a
+Description there, then `make docs`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "deploy.md"
+BEGIN = "<!-- stack parameters: generated from template.yaml by scripts/stack_parameters.py (make docs) -->"
+END = "<!-- end of stack parameters -->"
+
+
+def table(template_text: str) -> str:
+    from cfnlint.decode import cfn_yaml
+    params = cfn_yaml.loads(template_text)["Parameters"]
+    rows = ["| parameter | default | what it controls |", "|---|---|---|"]
+    for name, p in params.items():
+        default = p.get("Default", "")
+        shown = f"`{default}`" if str(default) != "" else "(empty)"
+        description = " ".join(str(p.get("Description", "")).split()).replace("|", "\\|")
+        if not description:
+            raise SystemExit(f"template.yaml: parameter {name} has no Description (the docs table needs one)")
+        rows.append(f"| `{name}` | {shown} | {description} |")
+    return "\n".join(rows)
+
+
+def apply(doc_text: str, template_text: str) -> str:
+    head, rest = doc_text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{table(template_text)}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/deploy.md's table is stale")
+    args = parser.parse_args(argv)
+    text = DOC.read_text()
+    new = apply(text, (ROOT / "template.yaml").read_text())
+    if args.check:
+        if new != text:
+            print("docs/deploy.md: the stack parameter table is out of date; run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        DOC.write_text(new)
+        print("docs/deploy.md: stack parameter table rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

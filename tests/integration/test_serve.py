@@ -1,0 +1,73 @@
+"""The local stack kept running (`python -m sandbox.serve`): what it prints and writes, a function run with the
+environment it writes for scripts/invoke-local (in a fresh process, as the container would), and its poller."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox.invoke_event import with_local_key
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INVOKE = """
+import json, sys
+from sandbox.local_aws import LambdaContext
+sys.path[:0] = ["functions/hook_ingress"]
+from app import lambda_handler
+print(json.dumps(lambda_handler(json.loads(sys.stdin.read()), LambdaContext("HookIngressFunction", 15))))
+"""
+
+
+def _wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(tmp_path):
+    files = {"env": tmp_path / "sam-env.json", "stack": tmp_path / "stack.json", "log": tmp_path / "serve.log"}
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "--seconds", "90", "--env-file", str(files["env"]),
+                             "--stack-file", str(files["stack"]), "--log-file", str(files["log"])],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: files["stack"].exists() and files["env"].exists(), 60, "the local stack's files")
+        yield proc, files
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=90)
+        files["out"] = out
+
+
+def test_serve_writes_urls_and_keys_and_the_hook_event_is_accepted_then_transferred(served):
+    proc, files = served
+    described = json.loads(files["stack"].read_text())
+    for name in ("moto", "ipaas", "99minds", "stamped", "makini", "hooks"):
+        assert described[name].startswith("http://127.0.0.1:"), name
+    assert set(described["webhook_keys"]) >= {"1001", "2001", "3001"}
+    event, destination = with_local_key(json.loads((ROOT / "events" / "hook_request.json").read_text()), described)
+    assert destination == "1001"
+    # HookIngressFunction in a process of its own with the environment scripts/invoke-local gives the container
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SUBSCRIPTION", "QUEUE_ROUTES"))}
+    env.update(json.loads(files["env"].read_text())["HookIngressFunction"])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
+    done = subprocess.run([sys.executable, "-c", INVOKE], input=json.dumps(event), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reply["statusCode"] == 202, (reply, done.stderr[-2000:])
+    assert json.loads(reply["body"])["accepted"] == 2
+    # the poller transfers what was queued, with the real handler, in the serve process
+    def transferred():
+        lines = [json.loads(ln) for ln in files["log"].read_text().splitlines() if ln.startswith("{")]
+        return {o["outcome"]["record_id"] for o in lines if "outcome" in o and o["outcome"].get("record_id")} >= {"501", "502"}
+    _wait_for(transferred, 60, "the poller to transfer records 501 and 502")
