@@ -322,9 +322,9 @@ def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(
 
 def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination(stack, capsys):
     from ipaas_sync.cli import main
-    assert main(["sync-99minds", "tier_0190", "--stack", "ipaas-sync-local"]) == 2
+    assert main(["sync-99minds", "tier_0190", "--stack", "ipaas-sync-local"]) == 1
     assert "cannot tell the kind" in capsys.readouterr().err
-    assert main(["sync-99minds", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 2
+    assert main(["sync-99minds", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 1
     assert "not a 99minds one" in capsys.readouterr().err
     assert stack.messages(Q) == []
 
