@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import credentials, replay
+from . import credentials, initialize, ledger, manual_sync, replay
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,6 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     replay.register_cli(subparsers)
     credentials.register_cli(subparsers)
+    initialize.register_cli(subparsers)
+    manual_sync.register_cli(subparsers)
+    ledger.register_cli(subparsers)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
