@@ -39,7 +39,8 @@ from .observability import MetricUnit, logger, metrics, redact
 DEFAULT_TTL_DAYS = 90
 DEFAULT_HISTORY = 20
 HISTORY_SLACK = 5
-MAX_REASON = 500            # characters of a reason kept per outcome (the DLQ keeps the full reason)
+MAX_REASON = 500            # characters of the latest reason kept (the DLQ keeps the full reason) ...
+HISTORY_REASON = 160        # ... and of each history entry's (small entries: fewer write units)
 UNKNOWN = "unknown"         # record id / destination of a message whose body could not be read
 KIND_OUTCOME = "outcome"
 # us-east-1 DynamoDB on-demand list price, standard table class (USD per million write request units), since
@@ -66,7 +67,7 @@ def entry_of(outcome: Outcome, at: datetime) -> dict[str, Any]:
     """One history entry: short attribute names keep the item (and so the write units) small."""
     details = outcome.details or {}
     entry: dict[str, Any] = {"s": outcome.status, "t": at.isoformat(timespec="seconds")}
-    optional = {"r": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
+    optional = {"r": redact(outcome.reason)[:HISTORY_REASON] if outcome.reason else None,
                 "x": outcome.external_id, "g": outcome.tracking_guid, "k": outcome.failure_kind,
                 "e": details.get("error"), "a": details.get("attempt"), "m": details.get("dlq_message_id"),
                 "q": details.get("dlq")}
@@ -99,7 +100,8 @@ class Ledger:
                   "destination": outcome.destination or UNKNOWN, "status": outcome.status,
                   "at": entry["t"], "at_epoch": int(at.timestamp()),
                   "expires_at": int(at.timestamp()) + self.ttl_days * 86400,
-                  "reason": entry.get("r"), "attempt": entry.get("a"), "tracking_guid": entry.get("g"),
+                  "reason": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
+                  "attempt": entry.get("a"), "tracking_guid": entry.get("g"),
                   "failure_kind": entry.get("k"), "error": entry.get("e"), "dlq_message_id": entry.get("m"),
                   "dlq": entry.get("q")}
         sets, removes, names, values = ["history = list_append(if_not_exists(history, :empty), :entry)"], [], {}, {
@@ -258,7 +260,8 @@ def write_units(outcomes: Iterable[Outcome], *, history: int = DEFAULT_HISTORY) 
                 "destination": outcome.destination or UNKNOWN, "status": outcome.status, "at": entry["t"],
                 "at_epoch": int(at.timestamp()), "expires_at": int(at.timestamp()) + 90 * 86400,
                 "outcomes": int(item.get("outcomes", 0)) + 1, "history": hist,
-                **{n: entry[c] for n, c in (("reason", "r"), ("attempt", "a"), ("tracking_guid", "g"),
+                **({"reason": outcome.reason[:MAX_REASON]} if outcome.reason else {}),
+                **{n: entry[c] for n, c in (("attempt", "a"), ("tracking_guid", "g"),
                                             ("failure_kind", "k"), ("error", "e"), ("dlq_message_id", "m"),
                                             ("dlq", "q")) if c in entry},
                 **({"external_id": outcome.external_id or item.get("external_id")}
@@ -324,7 +327,7 @@ def status_lines(items: list[dict], entity: str, record_id: str) -> list[str]:
     return lines
 
 
-_TOKEN_WITH_DIGIT = re.compile(r"[\w.:/@-]*\d[\w.:/@-]*")
+_WORD = re.compile(r"[\w@/-]+(?:\.[\w@/-]+)*")
 
 
 def reason_group(item: dict) -> str:
@@ -334,9 +337,11 @@ def reason_group(item: dict) -> str:
 
     def strip(m: re.Match) -> str:
         word = m.group(0)
-        return word if len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5):m.start()] == "HTTP " \
-            else "<id>"
-    reason = _TOKEN_WITH_DIGIT.sub(strip, text)
+        if not any(c.isdigit() for c in word) or (
+                len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5):m.start()] == "HTTP "):
+            return word
+        return "<id>"
+    reason = _WORD.sub(strip, text)
     return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
 
 

@@ -90,6 +90,8 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
             outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
+        if msg is not None and outcome.tracking_guid is None:  # every outcome names its tracking guid
+            outcome = outcome.model_copy(update={"tracking_guid": msg.tracking_guid})
         _record(outcome)
         return outcome
     finally:
