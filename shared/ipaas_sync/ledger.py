@@ -44,7 +44,7 @@ HISTORY_REASON = 160        # ... and of each history entry's (small entries: fe
 UNKNOWN = "unknown"         # record id / destination of a message whose body could not be read
 KIND_OUTCOME = "outcome"
 # us-east-1 DynamoDB on-demand list price, standard table class (USD per million write request units), since
-# the on-demand price cut of 2024-11-01 (https://aws.amazon.com/dynamodb/pricing/on-demand/)
+# the on-demand price cut of November 2024 (https://aws.amazon.com/dynamodb/pricing/on-demand/)
 WRITE_PRICE_PER_MILLION_USD = 0.625
 
 
