@@ -637,6 +637,14 @@ class ProgressBar:
 
 
 def run_cli(args) -> int:
+    try:
+        return _run_cli(args)
+    except KeyboardInterrupt:          # before the run started (estimate, prompt): nothing was enqueued
+        print("\ninterrupted before enqueuing anything", file=sys.stderr)
+        return 130
+
+
+def _run_cli(args) -> int:
     options = vars(args)
     bar = ProgressBar(None)
     init = build(options, progress=bar)

@@ -11,7 +11,8 @@ entries past its bound a second, conditional UpdateItem cuts it back: that happe
 outcomes, and only for a record with more than LEDGER_HISTORY outcomes.
 
 The ledger never fails or delays a transfer: the client has short timeouts and one retry, every error is
-logged and counted (metric LedgerWriteFailures), and the outcome stands. Any status string is accepted, so
+logged and counted (metric LedgerWriteFailures), the outcome stands, and after a failure the ledger is skipped
+for BREAKER_SECONDS (record()). Any status string is accepted, so
 a new outcome status needs no change here.
 
 Initialize runs keep their checkpoint and lock in the same table under pk = "initialize#<entity>"
@@ -43,6 +44,8 @@ MAX_REASON = 500            # characters of the latest reason kept (the DLQ keep
 HISTORY_REASON = 160        # ... and of each history entry's (small entries: fewer write units)
 UNKNOWN = "unknown"         # record id / destination of a message whose body could not be read
 KIND_OUTCOME = "outcome"
+BREAKER_SECONDS = 30.0
+MIN_REMAINING_SECONDS = 2.0
 # us-east-1 DynamoDB on-demand list price, standard table class (USD per million write request units), since
 # the on-demand price cut of November 2024 (https://aws.amazon.com/dynamodb/pricing/on-demand/)
 WRITE_PRICE_PER_MILLION_USD = 0.625
@@ -90,6 +93,7 @@ class Ledger:
         self.ttl_days = ttl_days or _env_int("LEDGER_TTL_DAYS", DEFAULT_TTL_DAYS)
         self.history = history or _env_int("LEDGER_HISTORY", DEFAULT_HISTORY)
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
+        self.open_until = 0.0       # monotonic time until which record() skips this ledger (after a failure)
 
     # -- writing -------------------------------------------------------------------------------------------
     def write(self, outcome: Outcome, at: datetime | None = None) -> int:
@@ -212,13 +216,26 @@ def default_ledger() -> Ledger | None:
 
 
 def record(outcome: Outcome) -> None:
-    """Write one outcome to the ledger. Any failure is logged and counted, never raised."""
+    """Write one outcome to the ledger. Any failure is logged and counted, never raised.
+
+    Never a delay either: after a failed write the ledger is skipped for BREAKER_SECONDS (each skipped outcome
+    counted), so an unreachable table costs one write's timeout per container and window, not one per record;
+    and no write is tried when the invocation has less than MIN_REMAINING_SECONDS left."""
+    from . import deadline
+    ledger = None
     try:
         ledger = default_ledger()
-        if ledger is not None:
-            ledger.write(outcome)
+        if ledger is None:
+            return
+        if ledger.open_until > time.monotonic() or deadline.remaining() < MIN_REMAINING_SECONDS:
+            metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
+            return
+        ledger.write(outcome)
     except Exception as exc:  # noqa: BLE001 - the ledger is a record of transfers, never a reason to fail one
-        logger.warning(f"ledger write failed ({type(exc).__name__}); the transfer outcome stands",
+        if ledger is not None:
+            ledger.open_until = time.monotonic() + BREAKER_SECONDS
+        logger.warning(f"ledger write failed ({type(exc).__name__}); the transfer outcome stands, and the ledger "
+                       f"is skipped for {BREAKER_SECONDS:.0f}s",
                        extra={"ledger_error": redact(str(exc))[:300], "status": outcome.status})
         metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
 

@@ -69,3 +69,9 @@ def test_dates():
         parse_date("yesterday", "since")
     assert record_time({"created_datetime": "2025-03-01T00:00:00"}).isoformat() == "2025-03-01T00:00:00+00:00"
     assert record_time({"updated_datetime": "n/a"}) is None
+
+
+def test_initialize_is_a_scope_the_handlers_take():
+    from ipaas_sync.models.notification import TransferMessage
+    msg = TransferMessage(scope="Customer/Initialize", id="158056", destination="1001")
+    assert (msg.entity, msg.verb) == ("customer", "initialize")
