@@ -397,26 +397,31 @@ class Initializer:
                         since=self.since.isoformat() if self.since else None,
                         until=self.until.isoformat() if self.until else None, limit=self.limit)
 
-    def start(self, *, resume: bool = False, restart: bool = False) -> RunState:
-        """Take the lock for a new run, or for the stopped run (`resume`)."""
+    def preflight(self, *, resume: bool = False, restart: bool = False) -> RunState | None:
+        """The checks before a run (before any page is read): the run to resume, if any. LockHeld / ValueError."""
         assert self.runs is not None
         previous = self.runs.get(self.target.entity, self.target.destination)
         if previous and previous.status in ("running", "handoff") and previous.lock_expires_at >= time.time():
             raise LockHeld(holder(previous))
-        unfinished = previous is not None and previous.status not in ("finished",)
-        if resume:
-            if not unfinished:
-                raise ValueError(f"nothing to resume for initialize {self.target.entity} -> {self.target.destination}"
-                                 + (f" (run {previous.run_id} finished)" if previous else ""))
+        unfinished = previous is not None and previous.status != "finished"
+        if resume and not unfinished:
+            raise ValueError(f"nothing to resume for initialize {self.target.entity} -> {self.target.destination}"
+                             + (f" (run {previous.run_id} finished)" if previous else ""))
+        if not resume and unfinished and not restart:
+            raise ValueError(f"run {previous.run_id} of initialize {self.target.entity} -> {self.target.destination} "
+                             f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
+                             "--resume continues it, --restart starts over")
+        return previous if resume else None
+
+    def start(self, *, resume: bool = False, restart: bool = False) -> RunState:
+        """Take the lock for a new run, or for the stopped run (`resume`)."""
+        previous = self.preflight(resume=resume, restart=restart)
+        if previous is not None:
             state = replace(previous, owner=self.owner, status="running")
             self.since, self.until = parse_date(state.since, "since"), parse_date(state.until, "until")
             state.limit = self.limit      # the new --limit (a total for the run), or none: to the end
             self.runs.acquire(state, expect_run=previous.run_id)
             return state
-        if unfinished and not restart:
-            raise ValueError(f"run {previous.run_id} of initialize {self.target.entity} -> {self.target.destination} "
-                             f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
-                             "--resume continues it, --restart starts over")
         state = self.new_state()
         self.runs.acquire(state)
         return state
@@ -652,10 +657,9 @@ def _run_cli(args) -> int:
     window = bool(init.since or init.until)
     print(f"initialize {target.entity} -> destination {target.destination} ('{target.subscription.name}', "
           f"{target.subscription.platform}), from the {init.enumerator.describe()}")
-    if args.resume:
-        previous = init.runs.get(target.entity, target.destination)
-        if previous:
-            print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
+    previous = None if args.dry_run else init.preflight(resume=args.resume, restart=args.restart)
+    if previous is not None:
+        print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
     else:
         found = estimate(init.enumerator)
         bar.total = found.records

@@ -105,11 +105,12 @@ def test_a_second_concurrent_run_is_refused_naming_the_holder(stack, capsys):
     customers(stack, 5)
     holder = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, owner="ops@laptop pid 4242")
     state = holder.start()
+    reads = len(stack.ipaas.calls("GET", SEARCH))
     assert run(stack) == 2
     err = capsys.readouterr().err
     assert f"initialize customer -> {NINETYNINE_SYSTEM_ID} is already running: run {state.run_id}, held by " \
            "ops@laptop pid 4242" in err
-    assert queued(stack) == []
+    assert queued(stack) == [] and len(stack.ipaas.calls("GET", SEARCH)) == reads   # refused before reading
     with pytest.raises(LockHeld):
         build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}).start(resume=True)
     # another destination is another run
