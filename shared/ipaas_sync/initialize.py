@@ -51,6 +51,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .enqueue import Target, notification, resolve_target
+from .errors import TransferError
 from .mapping.transaction_filter import rejection
 from .models.ipaas import IpaasTransaction
 from .models.notification import ENTITIES
@@ -193,7 +194,7 @@ class LockHeld(ValueError):
     """Another run of the same (entity, destination) holds the lock."""
 
 
-class LockLost(RuntimeError):
+class LockLost(ValueError):
     """This run's lock was taken over (it had expired): stop without writing."""
 
 
@@ -587,7 +588,14 @@ def run_function(event: dict, context) -> dict:
         except ValueError as exc:
             logger.warning(f"initialize refused: {exc}")
             return {"status": "refused", "error": str(exc)}
-        report = init.run(state)
+        try:
+            report = init.run(state)
+        except LockLost as exc:
+            logger.info(f"initialize: {exc}")
+            return {"status": "superseded", "reason": str(exc)}
+        except TransferError as exc:
+            logger.error(f"initialize failed at page {state.page}: {exc.message}; invoke with resume=true to continue")
+            return {"status": "failed", "error": exc.message, "page": state.page, "run_id": state.run_id}
         result = {**vars(report)}
         if report.status == "paused":
             sequence = init.runs.handoff(state, init.owner)
@@ -647,6 +655,9 @@ def run_cli(args) -> int:
     except KeyboardInterrupt:          # before the run started (estimate, prompt): nothing was enqueued
         print("\ninterrupted before enqueuing anything", file=sys.stderr)
         return 130
+    except TransferError as exc:       # iPaaS.com still failing after the retries, before the run started
+        print(f"\nipaas-sync: {exc.message}; nothing was enqueued", file=sys.stderr)
+        return 1
 
 
 def _run_cli(args) -> int:
@@ -679,7 +690,13 @@ def _run_cli(args) -> int:
                 return 1
         state = init.start(resume=args.resume, restart=args.restart)
         print(f"run {state.run_id} (lock held by {init.owner})")
-        report = init.run(state)
+        try:
+            report = init.run(state)
+        except TransferError as exc:   # iPaaS.com or SQS still failing after the retries
+            bar.close()
+            print(f"ipaas-sync: {exc.message}\nrun {state.run_id} stopped at page {state.page} ({state.enqueued:,} "
+                  "enqueued, status failed): the same command with --resume continues it", file=sys.stderr)
+            return 1
     bar.close()
     for line in report.lines(target):
         print(line)

@@ -244,3 +244,19 @@ def test_the_function_refuses_a_second_run_and_does_a_dry_run(stack, monkeypatch
     build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, owner="someone").start()
     refused = handler({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, ShortContext(1, 9))
     assert refused["status"] == "refused" and "held by someone" in refused["error"]
+
+
+def test_a_page_that_keeps_failing_stops_the_run_resumably(stack, capsys, monkeypatch):
+    ids = customers(stack, 25)
+    stack.ipaas.fail_page("customers", 2, status=503, times=4)    # more than the adapter's retries
+    assert run(stack, "--dry-run") == 1                          # the estimate meets it first: nothing enqueued
+    assert "HTTP 503" in capsys.readouterr().err and queued(stack) == []
+    stack.ipaas.fail_page("customers", 2, status=503, times=4)
+    monkeypatch.setattr(initialize, "estimate", lambda enumerator: initialize.Estimate(25, 3, True))  # no probes
+    assert run(stack) == 1                                       # the run meets it
+    assert "stopped at page 2 (10 enqueued, status failed): the same command with --resume continues it" in \
+        capsys.readouterr().err
+    state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
+    assert (state.status, state.page, state.enqueued, state.lock_expires_at) == ("failed", 2, 10, 0)
+    assert run(stack, "--resume") == 0
+    assert sorted(b["id"] for b in queued(stack)) == ids
