@@ -210,6 +210,7 @@ class RunState:
     enqueued: int = 0
     filtered: int = 0
     outside_window: int = 0
+    without_id: int = 0
     pages: int = 0
     sequence: int = 0
     since: str | None = None
@@ -219,8 +220,8 @@ class RunState:
     lock_expires_at: int = 0
     updated_at: str | None = None
 
-    FIELDS = ("run_id", "owner", "status", "page", "offset", "enqueued", "filtered", "outside_window", "pages",
-              "sequence", "since", "until", "limit", "started_at", "lock_expires_at", "updated_at")
+    FIELDS = ("run_id", "owner", "status", "page", "offset", "enqueued", "filtered", "outside_window", "without_id",
+              "pages", "sequence", "since", "until", "limit", "started_at", "lock_expires_at", "updated_at")
 
 
 class Runs:
@@ -252,7 +253,7 @@ class Runs:
         else:
             condition, values[":run"] = f"run_id = :run AND {free}", expect_run
         try:
-            self._put_named(state, condition, values)
+            self._put(state, condition, values)
         except _Conflict:
             held = self.get(state.entity, state.destination)
             if held and held.status in ("running", "handoff") and held.lock_expires_at >= time.time():
@@ -263,7 +264,7 @@ class Runs:
     def handoff_take(self, state: RunState, sequence: int) -> None:
         """A continuation invocation takes over from the invocation that handed the run off to it."""
         try:
-            self._put_named(state, "run_id = :run AND #seq = :seq AND #s = :handoff",
+            self._put(state, "run_id = :run AND #seq = :seq AND #s = :handoff",
                             {":run": state.run_id, ":seq": sequence, ":handoff": "handoff"})
         except _Conflict:
             raise LockLost(f"run {state.run_id} continuation {sequence} is not the current one (a repeated "
@@ -278,12 +279,12 @@ class Runs:
     def save(self, state: RunState, owner: str) -> None:
         """Checkpoint (renews the lock), or change the status; only by the run's current owner."""
         try:
-            self._put_named(state, "run_id = :run AND #o = :owner", {":run": state.run_id, ":owner": owner})
+            self._put(state, "run_id = :run AND #o = :owner", {":run": state.run_id, ":owner": owner})
         except _Conflict:
             raise LockLost(f"run {state.run_id} of initialize {state.entity} -> {state.destination} is no longer "
                            f"held by {owner} (its lock expired and another run took it)") from None
 
-    def _put_named(self, state: RunState, condition: str, values: dict) -> None:
+    def _put(self, state: RunState, condition: str, values: dict) -> None:
         # attribute names that are DynamoDB reserved words go through placeholders
         from botocore.exceptions import ClientError
         now = int(time.time())
@@ -346,6 +347,7 @@ class Report:
     enqueued: int
     filtered: int
     outside_window: int
+    without_id: int
     pages: int
     seconds: float
     page: int
@@ -358,6 +360,8 @@ class Report:
                f"{self.pages:,} page(s) read in {_duration(self.seconds)}"]
         if self.outside_window:
             out.insert(2, f"{self.outside_window:,} outside --since/--until (not enqueued)")
+        if self.without_id:
+            out.insert(2, f"{self.without_id:,} without an id (logged, not enqueued)")
         if self.status in ("interrupted", "limit", "paused"):
             out.append(f"stopped at page {self.page} (offset {self.offset}), run {self.run_id}: `--resume` "
                        "continues it")
@@ -471,7 +475,8 @@ class Initializer:
         if not dry and done_status in ("interrupted", "limit"):
             self._stop(state, done_status)
         return Report(run_id=state.run_id, status=done_status, enqueued=state.enqueued, filtered=state.filtered,
-                      outside_window=state.outside_window, pages=state.pages, seconds=time.monotonic() - started,
+                      outside_window=state.outside_window, without_id=state.without_id, pages=state.pages,
+                      seconds=time.monotonic() - started,
                       page=state.page, offset=state.offset)
 
     def _stop(self, state: RunState, status: str) -> None:
@@ -495,7 +500,7 @@ class Initializer:
             if record_id in (None, ""):
                 logger.warning(f"initialize: a {self.target.entity} record without an id on page {state.page}; "
                                "not enqueued", extra={"fields": sorted(record)[:20]})
-                state.filtered += 1
+                state.without_id += 1
                 continue
             when = record_time(record)
             if when is not None and ((self.since and when < self.since) or (self.until and when >= self.until)):
@@ -633,7 +638,7 @@ class ProgressBar:
         self.total, self.out, self.width = total, out, width
 
     def __call__(self, state: RunState, elapsed: float) -> None:
-        done = state.enqueued + state.filtered + state.outside_window
+        done = state.enqueued + state.filtered + state.outside_window + state.without_id
         rate = done / elapsed if elapsed > 0 else 0.0
         if self.total:
             filled = min(self.width, int(self.width * done / self.total))

@@ -134,9 +134,11 @@ def test_a_run_whose_lock_expired_can_be_taken_over(stack, monkeypatch):
 
 def test_dry_run_enqueues_nothing_and_takes_no_lock(stack, capsys):
     customers(stack, 12)
+    stack.ipaas.put("customers", {"id": "", "first_name": "No", "last_name": "Id"})
     assert run(stack, "--dry-run") == 0
     out = capsys.readouterr().out
     assert "12 record(s) would be enqueued" in out and "2 page(s) read" in out
+    assert "1 without an id (logged, not enqueued)" in out
     assert queued(stack) == []
     assert Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID) is None
 
