@@ -305,7 +305,8 @@ def _ledger_from(args) -> Ledger:
     table = getattr(args, "table", None) or os.environ.get("LEDGER_TABLE")
     if not table:
         raise ValueError("name the ledger table with --table or LEDGER_TABLE (the stack output LedgerTableName)")
-    return Ledger(table)
+    import boto3
+    return Ledger(table, boto3.client("dynamodb"))   # an operator's reads: the default timeouts and retries
 
 
 def _dlq_name(url: str | None) -> str | None:
