@@ -8,6 +8,10 @@ Writes (the 99minds -> iPaaS.com direction): POST creates a customer or transact
 PUT replaces one. Every write is kept (`writes`, exactly as sent) so tests can assert field by field what was
 and was not touched, and each one queues the outbound hook iPaaS.com would fire (`outbox`:
 `{"scope": "transaction/updated", "id": ...}`), which a test or the demo posts to our hook ingress.
+Searches (v2/Customers, v2/Transactions, v2/GiftCards) answer a JSON list, filtered by the equals-parameters
+the reference shows, ordered by id. iPaaS.com does not publish its paging parameters: the sandbox pages the
+way ipaas_sync.initialize's documented defaults assume (`page`, 1-based, and `page_size`), or with the names
+it is given, so the client's settings can be exercised. `fail_page(n)` answers page n once with a 5xx.
 """
 from __future__ import annotations
 
@@ -22,8 +26,11 @@ AREAS = {"customers": ("Customer", "customers"), "transactions": ("Transaction",
 class IpaasSandbox(SandboxServer):
     name = "ipaas"
 
-    def __init__(self, token: str = "ipaas-sandbox-token", *, rate_limit=(500, 60), **kw):
+    def __init__(self, token: str = "ipaas-sandbox-token", *, rate_limit=(500, 60), page_param: str = "page",
+                 size_param: str = "page_size", first_page: int = 1, **kw):
         self.token = token
+        self.page_param, self.size_param, self.first_page = page_param, size_param, first_page
+        self._failing_pages: dict[tuple[str, int], int] = {}
         self.records: dict[str, dict[str, dict]] = {"customers": {}, "transactions": {}, "giftcards": {}}
         # (system_id, table_name.lower(), internal_id) -> external_id
         self.links: dict[tuple[str, str, str], str] = {}
@@ -50,6 +57,12 @@ class IpaasSandbox(SandboxServer):
         with self.lock:
             self.links[(str(system_id), table.lower(), str(internal_id))] = external_id
 
+    def fail_page(self, area: str, page: int, status: int = 503, times: int = 1) -> None:
+        """Answer search page `page` of `area` with `status`, `times` times (then normally)."""
+        with self.lock:
+            self._failing_pages[(area, page)] = times
+            self._failing_status = status
+
     # -- routes ---------------------------------------------------------------------------------------
     def register(self) -> None:
         for area, (name, _) in AREAS.items():
@@ -65,6 +78,7 @@ class IpaasSandbox(SandboxServer):
         self.route("GET", "/customers/v2/Customers", self._search("customers", {"EmailAddress": "email_address"}))
         self.route("GET", "/transactions/v2/Transactions",
                    self._search("transactions", {"TransactionNumber": "transaction_number"}))
+        self.route("GET", "/giftcards/v2/GiftCards", self._search("giftcards", {"Number": "number"}))
 
     def _getter(self, area: str):
         def get(query, body, id):
@@ -76,10 +90,24 @@ class IpaasSandbox(SandboxServer):
 
     def _search(self, area: str, fields: dict[str, str]):
         def search(query, body):
-            out = list(self.records[area].values())
+            out = sorted(self.records[area].values(), key=_id_order)
             for param, field in fields.items():
                 if param in query:
                     out = [r for r in out if str(r.get(field, "")).lower() == query[param][0].lower()]
+            if self.page_param in query:
+                try:
+                    page = int(query[self.page_param][0])
+                    size = int(query.get(self.size_param, ["50"])[0])
+                except ValueError:
+                    raise Reply(400, {"message": f"{self.page_param} and {self.size_param} must be integers"}) from None
+                if page < self.first_page or size < 1:
+                    raise Reply(400, {"message": f"{self.page_param} starts at {self.first_page}; "
+                                                 f"{self.size_param} at 1"})
+                if self._failing_pages.get((area, page)):
+                    self._failing_pages[(area, page)] -= 1
+                    raise Reply(self._failing_status, {"message": "sandbox fault: search page failed"})
+                start = (page - self.first_page) * size
+                out = out[start:start + size]
             return copy.deepcopy(out)
         return search
 
@@ -161,3 +189,7 @@ class IpaasSandbox(SandboxServer):
             self._fire("PUT", area, id, body)
             return copy.deepcopy(self.records[area][id])
         return replace
+
+def _id_order(record: dict) -> tuple:
+    ident = str(record.get("id", ""))
+    return (0, int(ident), "") if ident.isdigit() else (1, 0, ident)

@@ -458,6 +458,7 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"  hook requests       {len(hooks)} ({', '.join(f'{s}: {c}' for s, c in hook_answers(hooks))})")
             say(f"  invocations {invocations} in {elapsed:.1f}s; handler log lines: {log_path}")
             errors += stack.http_api.errors
+            errors += show_ledger(stack)
             if errors:
                 say(f"  invocation errors: {errors}")
             if unexpected:
@@ -465,6 +466,27 @@ def run(max_seconds: float, log_path: Path) -> int:
             return 1 if errors or unexpected else 0
         finally:
             stack.stop()
+
+
+# what `ipaas-sync status` answers for one created, one skipped and one dead-lettered record (the transfer ledger)
+LEDGER_EXAMPLES = (["--entity", "customer", "--id", "502"],
+                   ["--entity", "transaction", "--id", "2004", "--destination", NINETYNINE_SYSTEM_ID],
+                   ["--entity", "customer", "--id", "509", "--destination", NINETYNINE_SYSTEM_ID])
+
+
+def show_ledger(stack: LocalStack) -> list[str]:
+    """Print `ipaas-sync status` for the LEDGER_EXAMPLES; returns the ones without a ledger entry."""
+    from ipaas_sync.cli import main as cli
+    missing = []
+    say()
+    say("the transfer ledger (what happened to record X?):")
+    for args in LEDGER_EXAMPLES:
+        say(f"$ ipaas-sync status {' '.join(args)}")
+        with contextlib.redirect_stdout(OUT):
+            if cli(["status", *args]) != 0:
+                missing.append(f"no ledger entry: {' '.join(args)}")
+        say()
+    return missing
 
 
 def _counts(stack: LocalStack, entity: str) -> dict[str, int]:

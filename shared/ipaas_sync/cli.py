@@ -10,7 +10,7 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import credentials, replay, sync_99minds
+from . import credentials, initialize, ledger, manual_sync, replay, sync_99minds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,7 +19,10 @@ def parser() -> argparse.ArgumentParser:
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     credentials.register_cli(subparsers)
     replay.register_cli(subparsers)
+    initialize.register_cli(subparsers)
+    manual_sync.register_cli(subparsers)
     sync_99minds.register_cli(subparsers)
+    ledger.register_cli(subparsers)
     return top
 
 

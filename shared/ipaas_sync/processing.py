@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from . import deadline
+from . import deadline, ledger
 from .clients.queues import QueueDirectory, failure_attributes, history_of
 from .errors import Skip, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
@@ -98,6 +98,8 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
             outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
+        if msg is not None and outcome.tracking_guid is None:  # every outcome names its tracking guid
+            outcome = outcome.model_copy(update={"tracking_guid": msg.tracking_guid})
         _record(outcome)
         return outcome
     finally:
@@ -153,7 +155,7 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
                      extra={"source_queue": record.event_source_arn})
         _record(outcome)
         raise exc
-    queues.client.send_message(
+    parked = queues.client.send_message(
         QueueUrl=info.dlq_url, MessageBody=record.body,
         MessageAttributes=failure_attributes(
             previous=history_of(record.raw_event.get("messageAttributes")), kind=kind,
@@ -164,11 +166,12 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
     )
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
-    return outcome.model_copy(update={"status": "dead-lettered"})
+    return outcome.model_copy(update={"status": "dead-lettered", "details": {
+        **outcome.details, "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")}})
 
 
 def _record(outcome: Outcome) -> None:
-    """One JSON log line and one metric per outcome."""
+    """One JSON log line, one metric and one ledger write per outcome (the ledger never fails a transfer)."""
     data = outcome.model_dump(exclude_none=True)
     if outcome.status in ("failed", "dead-lettered"):
         logger.warning(f"transfer {outcome.status}: {outcome.reason}", extra={"outcome": data})
@@ -184,3 +187,4 @@ def _record(outcome: Outcome) -> None:
                            default_dimensions={"service": SERVICE, "Entity": outcome.entity,
                                                "Destination": outcome.destination}):
             pass
+    ledger.record(outcome)

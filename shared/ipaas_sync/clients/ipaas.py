@@ -14,6 +14,10 @@ from ..settings import SubscriptionSettings
 AREAS = {"customer": ("customers", "Customer"), "transaction": ("transactions", "Transaction"),
          "giftcard": ("giftcards", "GiftCard")}
 
+# Search endpoints: v2/Customers and v2/Transactions are in the iPaaS.com API introduction; v2/GiftCards is
+# assumed by the same pattern (not published)
+SEARCH_ENDPOINTS = {"customer": "Customers", "transaction": "Transactions", "giftcard": "GiftCards"}
+
 # External-id table names (iPaaS.com mapping collection tables)
 TABLE_CUSTOMER = "customer"
 TABLE_TRANSACTION = "transaction"
@@ -102,3 +106,9 @@ class IpaasClient(ApiClient):
         self.request("GET", f"customers/v2/External/LookupExternal/0/{quote(self.system_id, safe='')}/"
                             f"{TABLE_CUSTOMER}", what="credentials check", allow_404=True)
         return "token accepted"
+
+    def search(self, entity: str, params: dict[str, str | int], *, what: str) -> object:
+        """One page of an entity's search endpoint (v2/Customers, v2/Transactions, v2/GiftCards), read-only.
+        The reply's shape and the paging parameters are not published (see initialize.py)."""
+        area, _ = AREAS[entity]
+        return self.request("GET", f"{area}/v2/{SEARCH_ENDPOINTS[entity]}", params=params, what=what)

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Entity = Literal["customer", "transaction", "giftcard"]
 ENTITIES: tuple[str, ...] = ("customer", "transaction", "giftcard")
-VERBS: tuple[str, ...] = ("created", "updated", "deleted")
+# "initialize": the INITIALIZE scope action (an initialization or backfill, `ipaas-sync initialize`); every
+# handler treats it like created/updated (create or update by the link, unchanged ends as duplicate)
+VERBS: tuple[str, ...] = ("created", "updated", "deleted", "initialize")
 
 
 class HookNotification(BaseModel):

@@ -1,0 +1,17 @@
+"""InitializeFunction: `ipaas-sync initialize` for operators without a shell (same Initializer).
+
+    aws lambda invoke --function-name <stack>-initialize --invocation-type Event \
+        --cli-binary-format raw-in-base64-out \
+        --payload '{"entity": "customer", "destination": "1001", "since": "2025-01-01"}' out.json
+    {"entity": ..., "destination": ..., "resume": true}        continue a stopped run
+    {"entity": ..., "destination": ..., "dry_run": true}       count only (invoke synchronously)
+It enumerates until shortly before its timeout, checkpoints, and invokes itself asynchronously with the run
+id: a million records need no human. Progress: `ipaas-sync report`/the log line of each invocation.
+"""
+from ipaas_sync.initialize import run_function
+from ipaas_sync.observability import logger
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return run_function(event, context)

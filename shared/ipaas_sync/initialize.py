@@ -1,0 +1,734 @@
+"""Initialization (backfill): every existing record of an entity onto a destination's queue.
+
+    ipaas-sync initialize --entity customer|transaction|giftcard --destination <iPaaS System Id>
+        [--since DATE] [--until DATE] [--dry-run] [--limit N] [--yes] [--resume | --restart]
+
+iPaaS.com does not initialize 99minds or Stamped.io itself. This pages through the iPaaS.com search endpoint of
+the entity (an Enumerator) and puts one `<entity>/initialize` notification per record on the queue the hooks
+use (SendMessageBatch); the handlers treat it like created/updated, so a record already linked and unchanged
+ends as `duplicate` and a second run is harmless. Transactions the subscription's mapping filter rejects are
+counted and not enqueued.
+
+Paging (not published by iPaaS.com; settings with documented defaults, env or flags):
+    IPAAS_SEARCH_PAGE_PARAM  "page"       the page number parameter
+    IPAAS_SEARCH_SIZE_PARAM  "page_size"  the page size parameter
+    IPAAS_SEARCH_FIRST_PAGE  1            the first page's number
+    IPAAS_SEARCH_PAGE_SIZE   100          records asked per page
+A page shorter than the page size (an empty one included) is the last. A reply with more records than asked
+means the endpoint ignored the paging parameters: it is taken as the only page. The reply is a JSON list, or
+an object holding the list under data/items/records/results/value (not published either).
+--since/--until: iPaaS.com publishes no date filter on its searches, so they are applied to each record's
+updated_datetime (else created_datetime) as it is read; every page is still read, undated records are kept.
+
+Resumable: after every page the cursor (page, offset) and the counts are checkpointed in the ledger table
+(pk "initialize#<entity>", sk the destination) together with a lock (owner + expiry, renewed at every
+checkpoint): at most one run per (entity, destination); a second one is refused naming the holder. Ctrl-C
+or a crash leaves the checkpoint; `--resume` continues it (once the lock is released or expired). A record is
+enqueued again only if the run stopped between a page's send and its checkpoint (at most one page; the
+handlers make that second delivery a duplicate).
+
+Reads from iPaaS.com take the subscription's "To iPaaS" limiter (IpaasClient); SendMessageBatch is never the
+bottleneck. InitializeFunction runs the same Initializer (functions/initialize/app.py).
+
+Extension point, the TO-iPaaS direction: an Enumerator per source in ENUMERATORS. A 99minds customer source
+(GET /api/v1/ipaas/customers?page_no=) registers a factory under its own source name; it yields pages of
+99minds customers and names the queue that carries them into iPaaS.com (see docs/initialize-and-ledger.md).
+"""
+from __future__ import annotations
+
+import getpass
+import math
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from .enqueue import Target, notification, resolve_target
+from .errors import TransferError
+from .mapping.transaction_filter import rejection
+from .models.ipaas import IpaasTransaction
+from .models.notification import ENTITIES
+from .observability import logger
+from .settings import SubscriptionSettings, load_registry
+
+RUN_PK = "initialize#"
+DEFAULT_LOCK_SECONDS = 300
+RUN_TTL_DAYS = 30
+LIST_KEYS = ("data", "items", "records", "results", "value")
+
+
+# -- paging settings ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paging:
+    page_param: str = "page"
+    size_param: str = "page_size"
+    first_page: int = 1
+    page_size: int = 100
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Paging:
+        env = os.environ
+        base = cls(page_param=env.get("IPAAS_SEARCH_PAGE_PARAM") or cls.page_param,
+                   size_param=env.get("IPAAS_SEARCH_SIZE_PARAM") or cls.size_param,
+                   first_page=int(env.get("IPAAS_SEARCH_FIRST_PAGE") or cls.first_page),
+                   page_size=int(env.get("IPAAS_SEARCH_PAGE_SIZE") or cls.page_size))
+        paging = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        if paging.page_size < 1:
+            raise ValueError("the page size must be at least 1")
+        return paging
+
+
+# -- enumerators: a source of records, page by page ------------------------------------------------------
+@dataclass
+class Page:
+    number: int
+    records: list[dict]
+    last: bool
+
+
+class Enumerator(Protocol):
+    """Pages of one source's records, in a stable order, from a page number. `describe()` names the source."""
+
+    first_page: int
+
+    def page(self, number: int) -> Page: ...
+
+    def describe(self) -> str: ...
+
+
+class IpaasSearch:
+    """iPaaS.com's search endpoint of one entity (FROM iPaaS.com: iPaaS.com records to a destination)."""
+
+    def __init__(self, client, entity: str, paging: Paging):
+        self.client, self.entity, self.paging = client, entity, paging
+        self.first_page = paging.first_page
+
+    def describe(self) -> str:
+        return f"iPaaS.com {self.entity} search"
+
+    def page(self, number: int) -> Page:
+        body = self.client.search(self.entity, {self.paging.page_param: number,
+                                                self.paging.size_param: self.paging.page_size},
+                                  what=f"{self.entity} search page {number}")
+        records = records_of(body, f"iPaaS.com {self.entity} search page {number}")
+        if len(records) > self.paging.page_size:   # the endpoint ignored the paging parameters
+            return Page(number, records if number == self.first_page else [], last=True)
+        return Page(number, records, last=len(records) < self.paging.page_size)
+
+
+def records_of(body: Any, what: str) -> list[dict]:
+    if body is None:
+        return []
+    if isinstance(body, dict):
+        lists = [body[k] for k in LIST_KEYS if isinstance(body.get(k), list)]
+        if not lists:
+            raise ValueError(f"{what}: the reply is an object without a list under {', '.join(LIST_KEYS)}")
+        body = lists[0]
+    if not isinstance(body, list):
+        raise ValueError(f"{what}: the reply is a {type(body).__name__}, not a list of records")
+    return [r for r in body if isinstance(r, dict)]
+
+
+def ipaas_search(sub: SubscriptionSettings, entity: str, paging: Paging) -> IpaasSearch:
+    from .clients.ipaas import IpaasClient
+    return IpaasSearch(IpaasClient(sub), entity, paging)
+
+
+# source -> factory(subscription, entity, paging). The TO-iPaaS direction adds its sources here.
+ENUMERATORS: dict[str, Callable[[SubscriptionSettings, str, Paging], Enumerator]] = {"ipaas": ipaas_search}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    records: int
+    pages: int
+    exact: bool       # False: an upper bound before the date window and the filter
+
+    def describe(self, window: bool) -> str:
+        qualifier = "at most " if window else ""
+        return f"{qualifier}{self.records:,} record(s) in {self.pages} page(s)"
+
+
+def estimate(enumerator: Enumerator, max_probes: int = 40) -> Estimate:
+    """The record count by probing pages (no count is published): double the page number until a short page,
+    then bisect to the last non-empty page; about 2 x log2(pages) page reads."""
+    first = enumerator.first_page
+    page = enumerator.page(first)
+    if page.last:
+        return Estimate(len(page.records), 1, True)
+    size = len(page.records)
+    low, high, probes = first, None, 0      # low: a full page; high: a page known short
+    step = 1
+    short: Page | None = None
+    while high is None and probes < max_probes:
+        probe = enumerator.page(first + step)
+        probes += 1
+        if probe.last:
+            high, short = first + step, probe
+        else:
+            low = first + step
+            step *= 2
+    if high is None:
+        return Estimate((low - first + 1) * size, low - first + 1, False)
+    while high - low > 1 and probes < max_probes:
+        mid = (low + high) // 2
+        probe = enumerator.page(mid)
+        probes += 1
+        if probe.last:
+            high, short = mid, probe
+        else:
+            low = mid
+    count = (high - first) * size + len(short.records if short else [])
+    return Estimate(count, high - first + (1 if short and short.records else 0), True)
+
+
+# -- checkpoint and lock -----------------------------------------------------------------------------------
+class LockHeld(ValueError):
+    """Another run of the same (entity, destination) holds the lock."""
+
+
+class LockLost(ValueError):
+    """This run's lock was taken over (it had expired): stop without writing."""
+
+
+@dataclass
+class RunState:
+    entity: str
+    destination: str
+    run_id: str
+    owner: str
+    status: str = "running"
+    page: int = 1
+    offset: int = 0
+    enqueued: int = 0
+    filtered: int = 0
+    outside_window: int = 0
+    without_id: int = 0
+    pages: int = 0
+    sequence: int = 0
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    lock_expires_at: int = 0
+    updated_at: str | None = None
+
+    FIELDS = ("run_id", "owner", "status", "page", "offset", "enqueued", "filtered", "outside_window", "without_id",
+              "pages", "sequence", "since", "until", "limit", "started_at", "lock_expires_at", "updated_at")
+
+
+class Runs:
+    """Initialize runs in the ledger table (boto3 resource Table: plain Python values)."""
+
+    def __init__(self, table: str, *, lock_seconds: int | None = None, resource=None):
+        import boto3
+        self.table = (resource or boto3.resource("dynamodb")).Table(table)
+        self.lock_seconds = lock_seconds or int(os.environ.get("INITIALIZE_LOCK_SECONDS") or DEFAULT_LOCK_SECONDS)
+
+    @staticmethod
+    def key(entity: str, destination: str) -> dict[str, str]:
+        return {"pk": f"{RUN_PK}{entity}", "sk": str(destination)}
+
+    def get(self, entity: str, destination: str) -> RunState | None:
+        item = self.table.get_item(Key=self.key(entity, destination), ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        values = {k: (int(v) if hasattr(v, "to_integral_value") else v) for k, v in item.items()
+                  if k in RunState.FIELDS}
+        return RunState(entity=entity, destination=destination, **values)
+
+    def acquire(self, state: RunState, *, expect_run: str | None = None) -> None:
+        """Take the lock for `state` (a new run, or `expect_run` continued); LockHeld names the holder."""
+        free = "(NOT #s IN (:running, :handoff) OR lock_expires_at < :now)"
+        values = {":running": "running", ":handoff": "handoff"}
+        if expect_run is None:
+            condition = f"attribute_not_exists(pk) OR {free}"
+        else:
+            condition, values[":run"] = f"run_id = :run AND {free}", expect_run
+        try:
+            self._put(state, condition, values)
+        except _Conflict:
+            held = self.get(state.entity, state.destination)
+            if held and held.status in ("running", "handoff") and held.lock_expires_at >= time.time():
+                raise LockHeld(holder(held)) from None
+            raise LockHeld(f"initialize {state.entity} -> {state.destination}: the run changed meanwhile "
+                           "(another run started or resumed it); try again") from None
+
+    def handoff_take(self, state: RunState, sequence: int) -> None:
+        """A continuation invocation takes over from the invocation that handed the run off to it."""
+        try:
+            self._put(state, "run_id = :run AND #seq = :seq AND #s = :handoff",
+                            {":run": state.run_id, ":seq": sequence, ":handoff": "handoff"})
+        except _Conflict:
+            raise LockLost(f"run {state.run_id} continuation {sequence} is not the current one (a repeated "
+                           "delivery, or the run was resumed elsewhere)") from None
+
+    def handoff(self, state: RunState, owner: str) -> int:
+        """Hand the run (still locked) to the next invocation; returns the sequence number it must present."""
+        state.status, state.sequence = "handoff", state.sequence + 1
+        self.save(state, owner)
+        return state.sequence
+
+    def save(self, state: RunState, owner: str) -> None:
+        """Checkpoint (renews the lock), or change the status; only by the run's current owner."""
+        try:
+            self._put(state, "run_id = :run AND #o = :owner", {":run": state.run_id, ":owner": owner})
+        except _Conflict:
+            raise LockLost(f"run {state.run_id} of initialize {state.entity} -> {state.destination} is no longer "
+                           f"held by {owner} (its lock expired and another run took it)") from None
+
+    def _put(self, state: RunState, condition: str, values: dict) -> None:
+        # attribute names that are DynamoDB reserved words go through placeholders
+        from botocore.exceptions import ClientError
+        now = int(time.time())
+        state.lock_expires_at = now + self.lock_seconds if state.status in ("running", "handoff") else 0
+        state.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+        item = {**self.key(state.entity, state.destination), "kind": "initialize", "entity": state.entity,
+                "destination": state.destination, "expires_at": now + RUN_TTL_DAYS * 86400,
+                **{k: getattr(state, k) for k in RunState.FIELDS if getattr(state, k) is not None}}
+        names = {n: a for n, a in (("#s", "status"), ("#o", "owner"), ("#seq", "sequence")) if n in condition}
+        try:
+            self.table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeNames=names,
+                                ExpressionAttributeValues={":now": now, **values} if ":now" in condition else values)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise _Conflict() from None
+            raise
+
+
+class _Conflict(Exception):
+    pass
+
+
+def holder(state: RunState) -> str:
+    until = datetime.fromtimestamp(state.lock_expires_at, UTC).isoformat(timespec="seconds")
+    return (f"initialize {state.entity} -> {state.destination} is already running: run {state.run_id}, held by "
+            f"{state.owner} since {state.started_at}, at page {state.page} ({state.enqueued} enqueued); its lock "
+            f"expires at {until} unless renewed")
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+def parse_date(text: str | None, what: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        except ValueError:
+            raise ValueError(f"{what} '{text}' is not a date (YYYY-MM-DD or an ISO date-time)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def record_time(record: dict) -> datetime | None:
+    for name in ("updated_datetime", "created_datetime"):
+        value = record.get(name)
+        if value:
+            try:
+                parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+@dataclass
+class Report:
+    run_id: str
+    status: str           # finished | paused (a function continues it) | interrupted | limit | dry-run
+    enqueued: int
+    filtered: int
+    outside_window: int
+    without_id: int
+    pages: int
+    seconds: float
+    page: int
+    offset: int
+
+    def lines(self, target: Target | None = None) -> list[str]:
+        verb = "would be enqueued" if self.status == "dry-run" else "enqueued"
+        out = [f"{self.enqueued:,} record(s) {verb}" + (f" onto {target.queue}" if target else ""),
+               f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)",
+               f"{self.pages:,} page(s) read in {_duration(self.seconds)}"]
+        if self.outside_window:
+            out.insert(2, f"{self.outside_window:,} outside --since/--until (not enqueued)")
+        if self.without_id:
+            out.insert(2, f"{self.without_id:,} without an id (logged, not enqueued)")
+        if self.status in ("interrupted", "limit", "paused"):
+            out.append(f"stopped at page {self.page} (offset {self.offset}), run {self.run_id}: `--resume` "
+                       "continues it")
+        return out
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def transfer_time(records: int, sub: SubscriptionSettings) -> str:
+    """How long the destination's rate limit makes `records` transfers take (one call each, at least)."""
+    seconds = math.ceil(records * sub.api_throttle_seconds / sub.api_throttle_limit)
+    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s (the subscription's API Throttle "
+            f"Limit) the transfer takes at least {_duration(seconds)} (one destination call per record)")
+
+
+class Initializer:
+    """One (entity, destination) initialization: enumerate, filter, enqueue, checkpoint."""
+
+    def __init__(self, target: Target, enumerator: Enumerator, runs: Runs | None, *,
+                 since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
+                 owner: str | None = None, progress: Callable[[RunState, float], None] | None = None,
+                 should_pause: Callable[[], bool] = lambda: False):
+        self.target, self.enumerator, self.runs = target, enumerator, runs
+        self.since, self.until, self.limit = since, until, limit
+        self.owner = owner or f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+        self.progress = progress
+        self.should_pause = should_pause
+
+    # -- starting ------------------------------------------------------------------------------------------
+    def new_state(self) -> RunState:
+        return RunState(entity=self.target.entity, destination=self.target.destination, run_id=uuid.uuid4().hex[:12],
+                        owner=self.owner, page=self.enumerator.first_page,
+                        since=self.since.isoformat() if self.since else None,
+                        until=self.until.isoformat() if self.until else None, limit=self.limit)
+
+    def preflight(self, *, resume: bool = False, restart: bool = False) -> RunState | None:
+        """The checks before a run (before any page is read): the run to resume, if any. LockHeld / ValueError."""
+        assert self.runs is not None
+        previous = self.runs.get(self.target.entity, self.target.destination)
+        if previous and previous.status in ("running", "handoff") and previous.lock_expires_at >= time.time():
+            raise LockHeld(holder(previous))
+        unfinished = previous is not None and previous.status != "finished"
+        if resume and not unfinished:
+            raise ValueError(f"nothing to resume for initialize {self.target.entity} -> {self.target.destination}"
+                             + (f" (run {previous.run_id} finished)" if previous else ""))
+        if not resume and unfinished and not restart:
+            raise ValueError(f"run {previous.run_id} of initialize {self.target.entity} -> {self.target.destination} "
+                             f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
+                             "--resume continues it, --restart starts over")
+        return previous if resume else None
+
+    def start(self, *, resume: bool = False, restart: bool = False) -> RunState:
+        """Take the lock for a new run, or for the stopped run (`resume`)."""
+        previous = self.preflight(resume=resume, restart=restart)
+        if previous is not None:
+            state = replace(previous, owner=self.owner, status="running")
+            self.since, self.until = parse_date(state.since, "since"), parse_date(state.until, "until")
+            state.limit = self.limit      # the new --limit (a total for the run), or none: to the end
+            self.runs.acquire(state, expect_run=previous.run_id)
+            return state
+        state = self.new_state()
+        self.runs.acquire(state)
+        return state
+
+    # -- running -------------------------------------------------------------------------------------------
+    def run(self, state: RunState | None = None) -> Report:
+        """Enumerate from the state's cursor; `state` None is a dry run (no lock, no checkpoint, no send)."""
+        dry = state is None
+        state = state or self.new_state()
+        started = time.monotonic()
+        done_status = "dry-run" if dry else "finished"
+        try:
+            while True:
+                if self.limit is not None and state.enqueued >= self.limit:
+                    done_status = "dry-run" if dry else "limit"
+                    break
+                page = self.enumerator.page(state.page)
+                bodies, taken = self._select(page.records[state.offset:], state)
+                if not dry:
+                    self.target.send(bodies)
+                state.enqueued += len(bodies)
+                consumed = state.offset + taken
+                if consumed < len(page.records):           # stopped inside the page at the limit
+                    state.offset = consumed
+                else:
+                    state.page, state.offset = page.number + 1, 0
+                    state.pages += 1
+                finished = page.last and state.offset == 0
+                if finished:
+                    state.status = "finished" if not dry else state.status
+                if not dry:
+                    self.runs.save(state, self.owner)
+                if self.progress:
+                    self.progress(state, time.monotonic() - started)
+                if finished:
+                    break
+                if not dry and self.should_pause():
+                    done_status = "paused"
+                    break
+        except KeyboardInterrupt:
+            done_status = "interrupted"
+        except BaseException:
+            if not dry:
+                self._stop(state, "failed")
+            raise
+        if not dry and done_status in ("interrupted", "limit"):
+            self._stop(state, done_status)
+        return Report(run_id=state.run_id, status=done_status, enqueued=state.enqueued, filtered=state.filtered,
+                      outside_window=state.outside_window, without_id=state.without_id, pages=state.pages,
+                      seconds=time.monotonic() - started,
+                      page=state.page, offset=state.offset)
+
+    def _stop(self, state: RunState, status: str) -> None:
+        state.status = status
+        try:
+            self.runs.save(state, self.owner)
+        except LockLost:
+            pass
+        except Exception as exc:  # noqa: BLE001 - the lock then expires by itself; say so
+            logger.warning(f"initialize: could not release the lock ({type(exc).__name__}); it expires in "
+                           f"{self.runs.lock_seconds}s")
+
+    def _select(self, records: list[dict], state: RunState) -> tuple[list[str], int]:
+        """The bodies to send from these records (up to the limit), and how many records were consumed."""
+        bodies: list[str] = []
+        sub = self.target.subscription
+        for n, record in enumerate(records):
+            if self.limit is not None and state.enqueued + len(bodies) >= self.limit:
+                return bodies, n
+            record_id = record.get("id")
+            if record_id in (None, ""):
+                logger.warning(f"initialize: a {self.target.entity} record without an id on page {state.page}; "
+                               "not enqueued", extra={"fields": sorted(record)[:20]})
+                state.without_id += 1
+                continue
+            when = record_time(record)
+            if when is not None and ((self.since and when < self.since) or (self.until and when >= self.until)):
+                state.outside_window += 1
+                continue
+            if self.target.entity == "transaction" and filtered_out(record, sub):
+                state.filtered += 1
+                continue
+            bodies.append(notification(self.target.entity, "initialize", str(record_id), self.target.destination))
+        return bodies, len(records)
+
+
+def filtered_out(record: dict, sub: SubscriptionSettings) -> bool:
+    """The handlers' transaction mapping filter, applied before enqueuing. A record the model rejects is
+    enqueued: its handler dead-letters it with the reason (never dropped here)."""
+    try:
+        txn = IpaasTransaction.model_validate(record)
+    except ValidationError:
+        return False
+    return rejection(txn, sub.transaction_filter) is not None
+
+
+# -- building one from arguments (the command and the function share this) ---------------------------------
+def build(options: dict[str, Any], *, sqs=None, registry=load_registry, progress=None,
+          should_pause: Callable[[], bool] = lambda: False, owner: str | None = None) -> Initializer:
+    entity, destination = options.get("entity"), options.get("destination")
+    if entity not in ENTITIES:
+        raise ValueError(f"entity must be one of {', '.join(ENTITIES)}")
+    if not destination:
+        raise ValueError("name the destination (its iPaaS System Id)")
+    since, until = parse_date(options.get("since"), "since"), parse_date(options.get("until"), "until")
+    if since and until and since >= until:
+        raise ValueError("--since must be before --until")
+    limit = options.get("limit")
+    if limit is not None and int(limit) < 1:
+        raise ValueError("--limit must be at least 1")
+    target = resolve_target(entity, str(destination), stack=options.get("stack"), sqs=sqs, registry=registry)
+    paging = Paging.from_env(page_size=options.get("page_size"))
+    source = options.get("source") or "ipaas"
+    if source not in ENUMERATORS:
+        raise ValueError(f"unknown source '{source}' (one of {', '.join(ENUMERATORS)})")
+    enumerator = ENUMERATORS[source](target.subscription, entity, paging)
+    table = options.get("table") or os.environ.get("LEDGER_TABLE")
+    runs = Runs(table) if table else None
+    if runs is None and not options.get("dry_run"):
+        raise ValueError("name the ledger table (it keeps the checkpoint and the lock) with --table or LEDGER_TABLE")
+    return Initializer(target, enumerator, runs, since=since, until=until,
+                       limit=int(limit) if limit is not None else None, owner=owner, progress=progress,
+                       should_pause=should_pause)
+
+
+# -- the function (InitializeFunction) ---------------------------------------------------------------------
+# Why an asynchronous self-invoke and not a Step Functions state machine: the run's whole state (cursor,
+# counts, lock) already lives in DynamoDB for the command's --resume, so a continuation needs nothing but
+# "invoke me again with the run id"; a state machine would add a second resource, role and execution history
+# to keep in step with that table, and could not run in the local stack. Each handoff is guarded: the next
+# invocation takes the run only with the run id and the sequence number the last one wrote (a repeated async
+# delivery, or a second chain, finds them changed and stops). The function sets RecursiveLoop: Allow, since
+# Lambda would otherwise stop an intentional self-invoking chain after 16 invocations.
+DEFAULT_MARGIN_SECONDS = 60.0
+PASS_ON = ("entity", "destination", "stack", "table", "page_size", "source")
+
+
+def invoke_async(function_arn: str, payload: dict) -> None:
+    import json
+
+    import boto3
+    boto3.client("lambda").invoke(FunctionName=function_arn, InvocationType="Event",
+                                  Payload=json.dumps(payload).encode())
+
+
+def run_function(event: dict, context) -> dict:
+    """One invocation: start (or resume, or continue) a run, enumerate until INITIALIZE_MARGIN_SECONDS before
+    the timeout, checkpoint, and hand the run to a new asynchronous invocation of this function."""
+    from . import deadline
+    margin = float(os.environ.get("INITIALIZE_MARGIN_SECONDS") or DEFAULT_MARGIN_SECONDS)
+    with deadline.invocation(context):
+        def should_pause() -> bool:
+            return context.get_remaining_time_in_millis() / 1000.0 < margin
+        try:
+            init = build(event, owner=f"InitializeFunction request {context.aws_request_id}",
+                         should_pause=should_pause)
+            if event.get("dry_run"):
+                return {**vars(init.run(None))}
+            state = _take_over(init, event["continue"]) if event.get("continue") else \
+                init.start(resume=bool(event.get("resume")), restart=bool(event.get("restart")))
+        except LockLost as exc:
+            logger.info(f"initialize: {exc}")
+            return {"status": "superseded", "reason": str(exc)}
+        except ValueError as exc:
+            logger.warning(f"initialize refused: {exc}")
+            return {"status": "refused", "error": str(exc)}
+        try:
+            report = init.run(state)
+        except LockLost as exc:
+            logger.info(f"initialize: {exc}")
+            return {"status": "superseded", "reason": str(exc)}
+        except TransferError as exc:
+            logger.error(f"initialize failed at page {state.page}: {exc.message}; invoke with resume=true to continue")
+            return {"status": "failed", "error": exc.message, "page": state.page, "run_id": state.run_id}
+        result = {**vars(report)}
+        if report.status == "paused":
+            sequence = init.runs.handoff(state, init.owner)
+            payload = {**{k: event[k] for k in PASS_ON if event.get(k) is not None},
+                       "continue": {"run_id": state.run_id, "sequence": sequence}}
+            try:
+                invoke_async(context.invoked_function_arn, payload)
+                result["continued"] = sequence
+            except Exception as exc:  # noqa: BLE001 - the checkpoint stands; the lock expires, --resume continues
+                logger.error(f"initialize: could not invoke the continuation ({type(exc).__name__}); the run "
+                             f"stays at page {state.page}: invoke with resume=true once its lock expires")
+                result["error"] = f"continuation not invoked: {type(exc).__name__}"
+        logger.info(f"initialize {report.status}", extra={"initialize": result})
+        return result
+
+
+def _take_over(init: Initializer, cont: dict) -> RunState:
+    target = init.target
+    previous = init.runs.get(target.entity, target.destination)
+    if previous is None or previous.run_id != cont.get("run_id"):
+        raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {target.entity} -> "
+                       f"{target.destination}")
+    state = replace(previous, owner=init.owner, status="running")
+    init.runs.handoff_take(state, int(cont.get("sequence", -1)))
+    init.since, init.until = parse_date(state.since, "since"), parse_date(state.until, "until")
+    init.limit = state.limit
+    return state
+
+
+# -- the command -------------------------------------------------------------------------------------------
+class ProgressBar:
+    """records, rate and ETA on one terminal line (stderr)."""
+
+    def __init__(self, total: int | None, out=sys.stderr, width: int = 30):
+        self.total, self.out, self.width = total, out, width
+
+    def __call__(self, state: RunState, elapsed: float) -> None:
+        done = state.enqueued + state.filtered + state.outside_window + state.without_id
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if self.total:
+            filled = min(self.width, int(self.width * done / self.total))
+            eta = _duration((self.total - done) / rate) if rate and done < self.total else "0s"
+            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done:,}/{self.total:,}"
+        else:
+            bar, eta = f"{done:,} records", "?"
+        self.out.write(f"\r{bar}  page {state.pages}  {state.enqueued:,} enqueued  {rate:,.1f}/s  ETA {eta}   ")
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.write("\n")
+        self.out.flush()
+
+
+def run_cli(args) -> int:
+    try:
+        return _run_cli(args)
+    except KeyboardInterrupt:          # before the run started (estimate, prompt): nothing was enqueued
+        print("\ninterrupted before enqueuing anything", file=sys.stderr)
+        return 130
+    except TransferError as exc:       # iPaaS.com still failing after the retries, before the run started
+        print(f"\nipaas-sync: {exc.message}; nothing was enqueued", file=sys.stderr)
+        return 1
+
+
+def _run_cli(args) -> int:
+    options = vars(args)
+    bar = ProgressBar(None)
+    init = build(options, progress=bar)
+    target = init.target
+    window = bool(init.since or init.until)
+    print(f"initialize {target.entity} -> destination {target.destination} ('{target.subscription.name}', "
+          f"{target.subscription.platform}), from the {init.enumerator.describe()}")
+    previous = None if args.dry_run else init.preflight(resume=args.resume, restart=args.restart)
+    if previous is not None:
+        print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
+    else:
+        found = estimate(init.enumerator)
+        bar.total = found.records
+        print(f"found {found.describe(window)}"
+              + ("" if found.exact else " (probe limit reached: at least this many)")
+              + (" before --since/--until" if window else "")
+              + (" and the transaction mapping filter" if target.entity == "transaction" else ""))
+        print(transfer_time(found.records, target.subscription))
+    if args.dry_run:
+        report = init.run(None)
+    else:
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise ValueError("not a terminal: confirm with --yes")
+            if input(f"enqueue them onto {target.queue}? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing enqueued")
+                return 1
+        state = init.start(resume=args.resume, restart=args.restart)
+        print(f"run {state.run_id} (lock held by {init.owner})")
+        try:
+            report = init.run(state)
+        except TransferError as exc:   # iPaaS.com or SQS still failing after the retries
+            bar.close()
+            print(f"ipaas-sync: {exc.message}\nrun {state.run_id} stopped at page {state.page} ({state.enqueued:,} "
+                  "enqueued, status failed): the same command with --resume continues it", file=sys.stderr)
+            return 1
+    bar.close()
+    for line in report.lines(target):
+        print(line)
+    if report.enqueued and report.status != "dry-run":
+        print(transfer_time(report.enqueued, target.subscription))
+    return 130 if report.status == "interrupted" else 0
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("initialize", help="enqueue every existing record of an entity for a destination "
+                              "(backfill; resumable)")
+    p.add_argument("--entity", required=True, choices=ENTITIES)
+    p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
+    p.add_argument("--since", help="only records updated at or after this date (YYYY-MM-DD or ISO date-time)")
+    p.add_argument("--until", help="only records updated before this date")
+    p.add_argument("--dry-run", action="store_true", help="read and count; enqueue nothing, take no lock")
+    p.add_argument("--limit", type=int, help="stop after enqueuing N records")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the stopped run from its checkpoint")
+    again.add_argument("--restart", action="store_true", help="start over although a stopped run exists")
+    p.add_argument("--page-size", type=int, help=f"records per search page (default IPAAS_SEARCH_PAGE_SIZE or "
+                   f"{Paging.page_size})")
+    p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
+    p.add_argument("--table", help="the ledger table (checkpoint and lock; default LEDGER_TABLE)")
+    p.set_defaults(run=run_cli)
+
+
+__all__ = ["ENUMERATORS", "Enumerator", "Initializer", "IpaasSearch", "LockHeld", "LockLost", "Paging", "Runs",
+           "build", "estimate"]

@@ -1,0 +1,64 @@
+"""Manual sync: named records onto a destination's queue, as iPaaS.com's Manual Sync page sends them.
+
+    ipaas-sync sync --entity customer|transaction|giftcard --destination <iPaaS System Id>
+        --id 158056 [--id ...] [--ids-file F] [--stack NAME]
+
+Up to MAX_IDS (3,000, as the Manual Sync page allows) ids at once, repeated ids once. Each becomes the
+notification a hook would send (scope `<entity>/updated`) on the queue the hooks use; the handler reads the
+record from iPaaS.com. A transaction is named by its iPaaS.com transaction id, not its number (as iPaaS.com's
+manual sync does). An ids file holds ids separated by new lines, commas or spaces; `#` starts a comment.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .enqueue import Target, notification, resolve_target
+from .models.notification import ENTITIES
+
+MAX_IDS = 3000
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def read_ids(ids: list[str] | None, ids_file: str | None) -> list[str]:
+    """The ids, in order, each once; ValueError names a bad file or too many ids."""
+    raw = list(ids or [])
+    if ids_file:
+        try:
+            text = Path(ids_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read the ids file {ids_file}: {exc.strerror or type(exc).__name__}") from None
+        for line in text.splitlines():
+            raw += _SEPARATORS.split(line.split("#", 1)[0])
+    out = list(dict.fromkeys(i.strip() for i in raw if i and i.strip()))
+    if not out:
+        raise ValueError("name at least one record with --id or --ids-file")
+    if len(out) > MAX_IDS:
+        raise ValueError(f"{len(out)} ids: at most {MAX_IDS} at once (as iPaaS.com's Manual Sync page allows)")
+    return out
+
+
+def sync(target: Target, ids: list[str]) -> int:
+    return target.send([notification(target.entity, "updated", i, target.destination) for i in ids])
+
+
+def run_cli(args) -> int:
+    ids = read_ids(args.id, args.ids_file)
+    target = resolve_target(args.entity, args.destination, stack=args.stack)
+    sent = sync(target, ids)
+    shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")
+    print(f"enqueued {sent} {args.entity}/updated notification(s) for destination {target.destination} "
+          f"('{target.subscription.name}') onto {target.queue}: {shown}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("sync", help="manual sync: enqueue named records for a destination (up to "
+                              f"{MAX_IDS:,} ids)")
+    p.add_argument("--entity", required=True, choices=ENTITIES)
+    p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
+    p.add_argument("--id", action="append", help="an iPaaS.com record id (a transaction's id, not its number); "
+                   "repeatable")
+    p.add_argument("--ids-file", help="a file of ids (one per line, or separated by commas or spaces)")
+    p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
+    p.set_defaults(run=run_cli)

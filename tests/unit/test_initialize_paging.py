@@ -1,0 +1,77 @@
+"""Pure parts of initialize: the count estimate by probing pages, reply shapes, paging settings, dates."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ipaas_sync.initialize import IpaasSearch, Paging, estimate, parse_date, record_time, records_of
+
+
+class FakeSearch:
+    """A search client over `total` records, paged as the settings say; counts the pages read."""
+
+    def __init__(self, total: int, ignore_paging: bool = False):
+        self.total, self.ignore_paging, self.reads = total, ignore_paging, 0
+
+    def search(self, entity, params, *, what):
+        self.reads += 1
+        records = [{"id": str(i)} for i in range(self.total)]
+        if self.ignore_paging:
+            return records
+        page, size = params["page"], params["page_size"]
+        return {"data": records[(page - 1) * size:page * size]}
+
+
+@given(total=st.integers(0, 2000), size=st.integers(1, 50))
+def test_the_estimate_is_exact_and_cheap(total, size):
+    client = FakeSearch(total)
+    found = estimate(IpaasSearch(client, "customer", Paging(page_size=size)), max_probes=64)
+    assert found.exact and found.records == total
+    assert found.pages == max(1, -(-total // size))
+    pages = total // size + 1
+    assert client.reads <= 2 * pages.bit_length() + 2
+
+
+def test_an_endpoint_that_ignores_paging_is_one_page():
+    search = IpaasSearch(FakeSearch(250, ignore_paging=True), "customer", Paging(page_size=100))
+    first = search.page(1)
+    assert first.last and len(first.records) == 250
+    assert estimate(search).records == 250
+
+
+@pytest.mark.parametrize("body, count", [([{"id": 1}, {"id": 2}], 2), ({"items": [{"id": 1}]}, 1), (None, 0),
+                                         ({"value": []}, 0)])
+def test_reply_shapes(body, count):
+    assert len(records_of(body, "page 1")) == count
+
+
+@pytest.mark.parametrize("body", [{"total": 3}, "text", 42])
+def test_an_unknown_reply_shape_is_a_clear_error(body):
+    with pytest.raises(ValueError, match="page 1: the reply"):
+        records_of(body, "page 1")
+
+
+def test_paging_settings_come_from_the_environment_with_defaults(monkeypatch):
+    assert Paging.from_env() == Paging("page", "page_size", 1, 100)
+    monkeypatch.setenv("IPAAS_SEARCH_PAGE_PARAM", "pageNumber")
+    monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "250")
+    assert Paging.from_env(page_size=None) == Paging("pageNumber", "page_size", 1, 250)
+    assert Paging.from_env(page_size=10).page_size == 10
+    with pytest.raises(ValueError, match="page size"):
+        Paging.from_env(page_size=0)
+
+
+def test_dates():
+    assert parse_date("2025-01-02", "since").isoformat() == "2025-01-02T00:00:00+00:00"
+    assert parse_date("2025-01-02T10:00:00Z", "since").isoformat() == "2025-01-02T10:00:00+00:00"
+    with pytest.raises(ValueError, match="since 'yesterday' is not a date"):
+        parse_date("yesterday", "since")
+    assert record_time({"created_datetime": "2025-03-01T00:00:00"}).isoformat() == "2025-03-01T00:00:00+00:00"
+    assert record_time({"updated_datetime": "n/a"}) is None
+
+
+def test_initialize_is_a_scope_the_handlers_take():
+    from ipaas_sync.models.notification import TransferMessage
+    msg = TransferMessage(scope="Customer/Initialize", id="158056", destination="1001")
+    assert (msg.entity, msg.verb) == ("customer", "initialize")
