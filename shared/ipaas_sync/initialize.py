@@ -114,7 +114,7 @@ class IpaasSearch:
         return f"iPaaS.com {self.entity} search"
 
     def page(self, number: int) -> Page:
-        body = self.client.search(self.entity, {self.paging.page_param: number,
+        body = self.client.search_page(self.entity, {self.paging.page_param: number,
                                                 self.paging.size_param: self.paging.page_size},
                                   what=f"{self.entity} search page {number}")
         records = records_of(body, f"iPaaS.com {self.entity} search page {number}")
