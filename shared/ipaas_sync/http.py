@@ -19,8 +19,8 @@ from urllib3.util.retry import Retry
 
 from . import deadline
 from .errors import ConfigurationError, PermanentError, TransientError
-from .observability import redact
-from .throttle import limiter_for
+from .observability import MetricUnit, metrics, redact
+from .throttle import limiter_for, mark_written
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 class Limiter(Protocol):
     def acquire(self) -> None: ...
     def penalize(self, retry_after: float | None) -> None: ...
+
+
+def throttled_metric() -> None:
+    metrics.add_metric(name="PartnerThrottled", unit=MetricUnit.Count, value=1)
 
 
 class ThrottledRetry(Retry):
@@ -49,6 +53,7 @@ class ThrottledRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status == 429 and self.limiter is not None:
+            throttled_metric()
             self.limiter.penalize(self.parse_retry_after(response.headers["Retry-After"])
                                   if response.headers.get("Retry-After") else None)
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -125,7 +130,9 @@ class ApiClient:
         if remaining < 1.0:
             raise TransientError(f"no time left in this invocation to call {self.system} for {what}")
         if self._limiter is not None:
-            self._limiter.acquire()
+            self._limiter.acquire()  # the record's first call may be deferred here (errors.Deferred), before it leaves
+        if method.upper() not in ("GET", "HEAD"):
+            mark_written()
         session = self._safe if idempotent else self._unsafe
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
