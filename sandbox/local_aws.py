@@ -322,12 +322,15 @@ class EventSourcePoller:
         total = 0
         for s in self.sources:
             a = sqs.get_queue_attributes(QueueUrl=s.queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            total += int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"])["Attributes"]   # delayed: deferred by the rate limit
+            total += sum(int(a.get(name, 0)) for name in (
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"))
         return total
 
     def run(self, *, max_seconds: float = 120, idle_checks: int = 2) -> PollStats:
-        """Poll until every source queue is empty (no visible or in-flight messages), bounded by max_seconds."""
+        """Poll until every source queue is empty (no visible, in-flight or delayed messages), bounded by max_seconds."""
         stop = threading.Event()
         end = time.monotonic() + max_seconds
 
