@@ -7,11 +7,11 @@ into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decisio
 from aws_lambda_powertools.logging import correlation_paths
 
 from ipaas_sync.ingress import default_ingress, http_api_request, record
-from ipaas_sync.observability import logger, metrics, tracer
+from ipaas_sync.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     headers, body = http_api_request(event)
