@@ -127,9 +127,9 @@ class DynamoRateLimiter:
         self.deferrals = 0
 
     # -- public -----------------------------------------------------------------------------------------
-    def acquire(self) -> None:
-        """Take one slot and wait (locally) until it; raises Deferred for a record's first call when the slot is
-        more than MAX_WAIT away, TransientError when the slot comes after this invocation's end."""
+    def acquire(self) -> float:
+        """Take one slot and wait (locally) until it; returns the slot's time. Raises Deferred for a record's first
+        call when the slot is more than MAX_WAIT away, TransientError when it comes after this invocation's end."""
         scope = _scope.get()
         deferrable = scope is not None and not scope.wrote
         with self._lock:
@@ -143,7 +143,7 @@ class DynamoRateLimiter:
         # a slot may be used a little early, never before a 429's Retry-After is over
         wait = max(slot - self.tolerance, _num(self._item, "blocked_until") or 0.0) - self._clock()
         if wait <= 0:
-            return
+            return slot
         if wait + 0.5 > deadline.remaining():
             raise TransientError(f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
                                  f"{wait:.0f} s away, after this invocation ends; redelivered later", retry_after=wait)
@@ -151,6 +151,7 @@ class DynamoRateLimiter:
         if self._on_wait is not None:
             self._on_wait(wait)
         self._sleep(wait)
+        return slot
 
     def penalize(self, retry_after: float | None) -> None:
         """The partner answered 429: every container holds off until Retry-After, once per burst."""

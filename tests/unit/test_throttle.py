@@ -7,6 +7,7 @@ import time
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
 from ipaas_sync import deadline, throttle
@@ -37,6 +38,24 @@ def ddb():
         deadline.set_seconds(600)
         yield client
         deadline.set_seconds(None)
+
+
+@pytest.fixture
+def served_ddb():
+    """moto in server mode: requests are applied one at a time, as DynamoDB applies the conditional writes to one item
+    (moto's in-process mock gives threads no such guarantee)."""
+    from sandbox.local_aws import MotoServer
+    server = MotoServer().start()
+    try:
+        requests.post(f"{server.url}/moto-api/reset", timeout=10)   # the same backends as the in-process mock
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=server.url,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_table(TableName="throttle", BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        yield client
+    finally:
+        server.stop()
 
 
 def limiter(ddb, clock, limit=6, seconds=60, key="99minds:host"):
@@ -193,21 +212,24 @@ def test_repeated_429s_slow_down_proportionally_and_recover(ddb):
     assert clock.now - t1 == pytest.approx(1.02, rel=0.02)
 
 
-def test_threads_with_their_own_limiters_never_exceed_the_limit(ddb):
-    """Four "containers" (threads, each its own limiter instance) against one item in moto, real time."""
-    deadline.set_seconds(None)
+def test_threads_with_their_own_limiters_never_exceed_the_limit(served_ddb):
+    """Four "containers" (threads, each its own limiter instance) against one item in moto, real time: the slots they
+    get never put more than `limit` in a window, and no request leaves before its slot (less the tolerance)."""
     limit, seconds, per_thread = 40, 1.0, 15
-    sent: list[float] = []
+    slots: list[float] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def worker():
-        lim = DynamoRateLimiter("throttle", "99minds:threads", limit, seconds, client=ddb)
+        lim = DynamoRateLimiter("throttle", "99minds:threads", limit, seconds, client=served_ddb)
         try:
             for _ in range(per_thread):
-                lim.acquire()
+                slot = lim.acquire()
+                left = time.time()
                 with lock:
-                    sent.append(time.time())
+                    slots.append(slot)
+                    if left < slot - lim.tolerance - 0.001:
+                        errors.append(AssertionError(f"left at {left}, before its slot {slot}"))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -216,12 +238,13 @@ def test_threads_with_their_own_limiters_never_exceed_the_limit(ddb):
         t.start()
     for t in threads:
         t.join(timeout=30)
-    assert not errors and len(sent) == 60
-    assert busiest(sent, seconds) <= limit
-    assert max(sent) - min(sent) >= (60 - limit) * seconds / limit * 0.9
+    assert not errors and len(slots) == 60
+    assert len(set(slots)) == 60 and busiest(slots, seconds) <= limit
+    assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999   # spaced: never faster than the rate
 
 
-def test_threads_deferring_get_distinct_spaced_slots(ddb):
+def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
+    ddb = served_ddb
     clock = Clock()
     lim0 = limiter(ddb, clock, limit=60)
     for _ in range(3):
