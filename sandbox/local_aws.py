@@ -119,7 +119,25 @@ class LocalDeployment:
                 return self._sub(text, extra)
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name_or_expr: Any) -> bool:
+        """A template condition, by name or as an expression (Fn::Equals / Fn::Not / Fn::And / Fn::Or)."""
+        expr = self.template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
+        (key, arg), = expr.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self.condition(arg[0])
+        if key == "Fn::And":
+            return all(self.condition(c) for c in arg)
+        if key == "Fn::Or":
+            return any(self.condition(c) for c in arg)
+        raise ValueError(f"condition {key} is not supported locally")
 
     def _ref(self, name: str) -> Any:
         pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
