@@ -44,6 +44,7 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
         _cache_moto_module_list()
+        _serialize_dynamodb()
         self.port = port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
@@ -61,6 +62,26 @@ class MotoServer:
     def environment(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+def _serialize_dynamodb() -> None:
+    """DynamoDB applies the writes to one item one at a time (a conditional write sees the result of the previous
+    one); moto's server runs concurrent requests without that isolation, so two conditional writes could both pass
+    (the shared rate limiter's slot reservations rely on it). DynamoDB requests are applied one at a time here."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    if getattr(DomainDispatcherApplication, "dynamodb_serialized", False):
+        return
+    dispatch = DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+
+    def serialized(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with lock:
+                # the reply body is produced inside the call: materialise it before the lock is released
+                return list(dispatch(self, environ, start_response))
+        return dispatch(self, environ, start_response)
+    DomainDispatcherApplication.__call__ = serialized
+    DomainDispatcherApplication.dynamodb_serialized = True
 
 
 def _cache_moto_module_list() -> None:

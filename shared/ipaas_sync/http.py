@@ -20,7 +20,7 @@ from urllib3.util.retry import Retry
 from . import deadline
 from .errors import ConfigurationError, PermanentError, TransientError
 from .observability import MetricUnit, metrics, redact
-from .throttle import limiter_for, mark_written
+from .throttle import SAFETY, limiter_for, mark_written
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ class ApiClient:
     # The shared rate limit is kept per "<limiter_key>:<host>": partners count calls per caller (IP), so every
     # subscription calling the same host shares one limit.
     limiter_key = "partner"
+    # share of the limit left unused (throttle.py): the partners' limits are used to 98%
+    limiter_headroom = SAFETY
 
     def __init__(self, base_url: str, *, bearer: str | None = None, headers: dict[str, str] | None = None,
                  auth: tuple[str, str] | None = None, rate: tuple[int, int] | None = None, pool_size: int = 10):
@@ -116,7 +118,8 @@ class ApiClient:
         if bearer:
             self._headers["Authorization"] = f"Bearer {bearer}"
         self._auth = auth
-        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate) if rate else None
+        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate,
+                              headroom=self.limiter_headroom) if rate else None
         self._limiter = limiter
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)

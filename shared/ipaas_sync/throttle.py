@@ -23,9 +23,12 @@ jump ahead of the deferred ones while the lane is busy. Only a record's first ra
 of its transfer (record_scope / mark_written), can be deferred; later calls of the same record wait for their
 slot (the lane is never more than about MAX_WAIT ahead, because deferred records do not hold lane slots).
 
-Several slots at once: a container reserves up to ALLOWANCE_SECONDS' worth of slots per call (one for 99minds'
-2.5 per second, four for iPaaS.com's 500 per minute) and uses them for its next requests, each no earlier and
-no later than SLOT_TOLERANCE of the window around its own slot time (an unused slot expires: never a burst).
+Several slots at once: a record's first call reserves as many contiguous slots as the records of this container
+needed on average (one for a customer, three for a gift card), so its later calls need no DynamoDB call and no
+wait beyond the spacing. Each slot may be used a quarter of the headroom (headroom x seconds / 4) early or late,
+never more (an unused slot expires: never a burst). A generous limit is given more headroom (iPaaS.com's: we use
+at most 80% of it), so its slots stay usable for seconds and a container reserves up to MAX_ALLOWANCE of them in
+one call: most records then make no DynamoDB call for it at all.
 
 A 429 (penalize): the first 429 of a burst moves `tat` to now + Retry-After (every container waits it out; the
 other 429s of the same burst find the block and change nothing). A 429 that comes within RECOVERY of the previous
@@ -48,12 +51,10 @@ from botocore.exceptions import ClientError
 from . import deadline
 from .errors import Deferred, TransientError
 
-SAFETY = 0.02            # share of the window kept free: slots are (1 + SAFETY) * seconds / limit apart
-SLOT_TOLERANCE = SAFETY / 4   # a slot may be used this share of the window early or late (half of SAFETY in all)
+SAFETY = 0.02            # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
 MAX_WAIT = 1.0           # seconds a record may sleep for its first slot; beyond that it is deferred
 HORIZON_PACE = 0.95      # deferred records come back 5% faster than the lane serves them
-ALLOWANCE_SECONDS = 0.5  # a container reserves up to this much of the rate in one call ...
-MAX_ALLOWANCE = 20       # ... and at most this many slots
+MAX_ALLOWANCE = 20       # slots a container reserves in one call at most
 SLOWDOWN_STEP = 0.5      # each repeated 429 burst adds half an interval ...
 MAX_LEVEL = 5            # ... up to 3x the interval
 ATTEMPTS = 4             # conditional writes per reservation before contention is reported as transient
@@ -106,13 +107,14 @@ def _num(item: dict, name: str) -> float | None:
 class DynamoRateLimiter:
     def __init__(self, table_name: str, key: str, limit: int, seconds: float, *, client=None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 on_wait: Callable[[float], None] | None = None):
+                 on_wait: Callable[[float], None] | None = None, headroom: float = SAFETY):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
         self.table_name, self.key, self.limit, self.seconds = table_name, key, limit, seconds
-        self.interval = seconds * (1 + SAFETY) / limit
-        self.tolerance = SLOT_TOLERANCE * seconds
-        self.block = max(1, min(MAX_ALLOWANCE, int(limit / seconds * ALLOWANCE_SECONDS)))
+        self.interval = seconds * (1 + headroom) / limit
+        # early + late use of a slot take half the headroom; the other half absorbs network and clock jitter
+        self.tolerance = headroom * seconds / 4
+        self.block = max(1, min(MAX_ALLOWANCE, int(self.tolerance / self.interval)))
         self.recovery = 2.0 * seconds
         self._ddb = client or boto3.client("dynamodb")
         self._clock, self._sleep, self._on_wait = clock, sleep, on_wait
@@ -120,6 +122,7 @@ class DynamoRateLimiter:
         self._allowance: list[float] = []     # slot times this container reserved and has not used yet
         self._item: dict = {}                 # the limiter item as last seen
         self._lane_busy = False               # whether this container's last reservation found the lane busy
+        self._seen_at = float("-inf")         # when the item was last seen
         self._calls_per_record = 1.0          # requests per record through this limiter (moving average)
         # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
@@ -185,8 +188,11 @@ class DynamoRateLimiter:
 
     def _reserve(self, now: float, deferrable: bool, returning: bool) -> list[float]:
         """Slot times for this container: `block` of them, or one for a call that may be deferred."""
-        n = 1 if deferrable else self.block
+        n = max(self.block, round(self._calls_per_record)) if deferrable else self.block
         step = self.interval * self._slowdown(now)
+        if deferrable and not returning and (_num(self._item, "dtat") or 0) > now + MAX_WAIT and (
+                now - self._seen_at < self.seconds):
+            self._defer(now)   # deferred records are waiting (as recently seen): behind them, one call
         busy_condition = "tat > :now"
         values = {":now": now, ":step": n * step}
         if deferrable:
@@ -243,6 +249,7 @@ class DynamoRateLimiter:
         attrs = {k: {"N": f"{v:.6f}" if isinstance(v, float) else str(v)} for k, v in values.items()}
         attrs[":exp"] = {"N": str(int(now) + ITEM_TTL)}
         self.ddb_calls += 1
+        self._seen_at = now
         try:
             resp = self._ddb.update_item(
                 TableName=self.table_name, Key={"pk": {"S": self.key}}, UpdateExpression=f"{update}, expires_at = :exp",
@@ -257,17 +264,17 @@ class DynamoRateLimiter:
         return self._item
 
 
-_limiters: dict[tuple[str, int, float], DynamoRateLimiter] = {}
+_limiters: dict[tuple[str, int, float, float], DynamoRateLimiter] = {}
 
 
-def limiter_for(key: str, limit: int, seconds: float) -> DynamoRateLimiter | None:
+def limiter_for(key: str, limit: int, seconds: float, *, headroom: float = SAFETY) -> DynamoRateLimiter | None:
     """The shared limiter for a destination key, or None where no THROTTLE_TABLE is configured."""
     table = os.environ.get("THROTTLE_TABLE")
     if not table:
         return None
-    cache_key = (key, limit, seconds)
+    cache_key = (key, limit, seconds, headroom)
     if cache_key not in _limiters:
-        _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric)
+        _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
     return _limiters[cache_key]
 
 
