@@ -273,6 +273,9 @@ def run(args) -> int:
             transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
             calls_by_op = {f"{s}:{op}": n for (w, s, op), n in sorted(meter.calls.items()) if w in FUNCTIONS}
             limiter_calls = meter.count(set(FUNCTIONS), "dynamodb", {"UpdateItem"})
+            from ipaas_sync import throttle
+            slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
+            durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
             ingress = hook_ingress(stack, meter, log, args.hooks)
         finally:
             stop.set()
@@ -290,7 +293,6 @@ def run(args) -> int:
     achieved_free = (len(admitted) - 1) / (span - blocked) / limit_rate if span > blocked else 0.0
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
-    waits = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
 
     say(f"drained in {elapsed:.1f} s: {stats.invocations} invocations, {stats.received} messages received "
         f"({stats.received - n} of them deferred copies or redeliveries)")
@@ -310,8 +312,9 @@ def run(args) -> int:
         f"{limiter_calls / max(1, len(admitted)):.2f} per partner request), SQS {transfer['sqs']:.2f} calls "
         f"({transfer['sqs_handler']:.2f} by the handlers: deferrals and DLQ sends; the rest the event source's "
         f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}")
-    say(f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB; "
-        f"median invocation {statistics.median(waits) if waits else 0:.2f} s), {transfer['invocations']:.2f} "
+    say(f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
+        f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
+        f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
         f"invocations, {transfer['log_bytes']:.0f} log bytes")
     say(f"AWS calls           {calls_by_op}")
     for line in cost_lines(transfer, "transfers"):

@@ -88,7 +88,7 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
                                            destination=msg.destination, scope=msg.scope)
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
-            with throttle.record_scope(deferred_until=msg.deferred_until):
+            with throttle.record_scope(entity, deferred_until=msg.deferred_until):
                 outcome = transfer(msg, env)
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)

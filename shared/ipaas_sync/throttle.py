@@ -65,6 +65,7 @@ ITEM_TTL = 86400         # the item expires a day after its last use
 class _Scope:
     """One record's rate-limited calls (processing.handle_record opens it around the record's transfer)."""
 
+    kind: str = ""                   # what the record is (its entity): records of one kind make alike calls
     returning: bool = False          # deferred before and due now: goes ahead of records not deferred yet
     wrote: bool = False              # a write of this record's transfer has started: no deferral any more
     calls: dict = field(default_factory=dict)   # limiter -> requests made for this record
@@ -74,21 +75,22 @@ _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", defa
 
 
 @contextmanager
-def record_scope(*, deferred_until: float | None = None, clock: Callable[[], float] = time.time) -> Iterator[_Scope]:
+def record_scope(kind: str = "", *, deferred_until: float | None = None,
+                 clock: Callable[[], float] = time.time) -> Iterator[_Scope]:
     """The scope of one record's transfer. A record deferred until a time more than MAX_WAIT away (its delay was
     capped at SQS's 15 minutes) is deferred again at once, without asking DynamoDB."""
     now = clock()
     if deferred_until is not None and deferred_until - now > MAX_WAIT:
         raise Deferred(f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
                        until=deferred_until)
-    scope = _Scope(returning=deferred_until is not None)
+    scope = _Scope(kind=kind, returning=deferred_until is not None)
     token = _scope.set(scope)
     try:
         yield scope
     finally:
         _scope.reset(token)
         for limiter, calls in scope.calls.items():
-            limiter.observe(calls)
+            limiter.observe(calls, scope.kind)
 
 
 def mark_written() -> None:
@@ -123,7 +125,7 @@ class DynamoRateLimiter:
         self._item: dict = {}                 # the limiter item as last seen
         self._lane_busy = False               # whether this container's last reservation found the lane busy
         self._seen_at = float("-inf")         # when the item was last seen
-        self._calls_per_record = 1.0          # requests per record through this limiter (moving average)
+        self._calls_per_record: dict[str, float] = {}   # kind -> requests per record (moving average)
         # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
         self.ddb_calls = 0
@@ -139,7 +141,8 @@ class DynamoRateLimiter:
             now = self._clock()
             self._allowance = [s for s in self._allowance if s >= now - self.tolerance]
             if not self._allowance:
-                self._allowance = self._reserve(now, deferrable, bool(scope and scope.returning))
+                self._allowance = self._reserve(now, deferrable, bool(scope and scope.returning),
+                                                scope.kind if scope else "")
             slot = self._allowance.pop(0)
         if scope is not None:
             scope.calls[self] = scope.calls.get(self, 0) + 1
@@ -174,10 +177,13 @@ class DynamoRateLimiter:
             # the lane is already booked past the block: record the burst, leave the booked slots alone
             self._update("SET blocked_until = :b, last_429 = :now, lvl = :lvl", not_blocked, values)
 
-    def observe(self, calls: int) -> None:
-        """Requests one record made through this limiter: how many slots a deferred record will need."""
+    def observe(self, calls: int, kind: str = "") -> None:
+        """Requests one record of `kind` made through this limiter: how many slots the next ones will need."""
         if calls > 0:
-            self._calls_per_record = 0.8 * self._calls_per_record + 0.2 * calls
+            self._calls_per_record[kind] = 0.8 * self._calls_per_record.get(kind, calls) + 0.2 * calls
+
+    def _expected_calls(self, kind: str) -> int:
+        return max(1, round(self._calls_per_record.get(kind, 1.0)))
 
     # -- internals ----------------------------------------------------------------------------------------
     def _slowdown(self, now: float) -> float:
@@ -186,13 +192,13 @@ class DynamoRateLimiter:
             return 1.0
         return 1.0 + SLOWDOWN_STEP * (level - 1) * max(0.0, 1.0 - (now - last) / self.recovery)
 
-    def _reserve(self, now: float, deferrable: bool, returning: bool) -> list[float]:
+    def _reserve(self, now: float, deferrable: bool, returning: bool, kind: str) -> list[float]:
         """Slot times for this container: `block` of them, or one for a call that may be deferred."""
-        n = max(self.block, round(self._calls_per_record)) if deferrable else self.block
+        n = max(self.block, self._expected_calls(kind)) if deferrable else self.block
         step = self.interval * self._slowdown(now)
         if deferrable and not returning and (_num(self._item, "dtat") or 0) > now + MAX_WAIT and (
                 now - self._seen_at < self.seconds):
-            self._defer(now)   # deferred records are waiting (as recently seen): behind them, one call
+            self._defer(now, kind)   # deferred records are waiting (as recently seen): behind them, one call
         busy_condition = "tat > :now"
         values = {":now": now, ":step": n * step}
         if deferrable:
@@ -221,12 +227,12 @@ class DynamoRateLimiter:
             busy = tat is not None and tat > now
             if deferrable and tat is not None and tat > now and (
                     tat > now + MAX_WAIT or (not returning and (_num(self._item, "dtat") or 0) > now)):
-                self._defer(now)
+                self._defer(now, kind)
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
-    def _defer(self, now: float) -> None:
+    def _defer(self, now: float, kind: str) -> None:
         """Book this record's place on the deferred horizon and raise Deferred with its time."""
-        step = max(1.0, round(self._calls_per_record)) * self.interval * self._slowdown(now) * HORIZON_PACE
+        step = self._expected_calls(kind) * self.interval * self._slowdown(now) * HORIZON_PACE
         for _ in range(ATTEMPTS):
             base = max(now, _num(self._item, "tat") or 0, _num(self._item, "dtat") or 0)
             if (_num(self._item, "dtat") or 0) < base:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -121,7 +122,7 @@ def defer_message(client, queue_url: str, body: str, message_attributes, *, unti
     data = json.loads(body)
     data["deferred_until"] = round(until, 3)
     data["deferrals"] = int(data.get("deferrals") or 0) + 1
-    delay = max(0, min(MAX_DELAY_SECONDS, round(until - now)))   # about on time: a little early waits, late is cheap
+    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))   # there by its slot (up to a second early)
     attributes = {}
     for name, value in (message_attributes or {}).items():
         kind = value.get("dataType", value.get("DataType", "String"))
