@@ -28,7 +28,8 @@ integration: $(STAMP)
 template: $(STAMP)
 	$(BIN)/python -m pytest -q tests/template
 
-bench: $(STAMP)  ## throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60")
+bench: $(STAMP)  ## cold start ratio, then the throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
+	-$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/throttle_benchmark.py $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -291,6 +291,7 @@ def run(args) -> int:
     # the time the partner itself asked us to stay away (the foreign burst's Retry-After) is not ours to use
     blocked = min(span, args.foreign_retry_after * _bursts(foreign, args)) if foreign else 0.0
     achieved_free = (len(admitted) - 1) / (span - blocked) / limit_rate if span > blocked else 0.0
+    ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
 
@@ -309,7 +310,8 @@ def run(args) -> int:
         f"{len(stats.errors)}; handler log lines: {log_path}")
     say(f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units, "
         f"{transfer['rru']:.2f} read units; limiter UpdateItem {limiter_calls / n:.2f} = "
-        f"{limiter_calls / max(1, len(admitted)):.2f} per partner request), SQS {transfer['sqs']:.2f} calls "
+        f"{limiter_calls / max(1, len(admitted) + ipaas_requests):.2f} per partner request: {len(admitted)} to 99minds "
+        f"+ {ipaas_requests} to iPaaS.com), SQS {transfer['sqs']:.2f} calls "
         f"({transfer['sqs_handler']:.2f} by the handlers: deferrals and DLQ sends; the rest the event source's "
         f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}")
     say(f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
