@@ -44,6 +44,7 @@ FUNCTIONS = ("CustomerTransferFunction", "InvoiceTransferFunction", "GiftCardTra
 INGRESS = "HookIngressFunction"
 KINDS = (("customers", "/api/v1/ipaas/customers"), ("workflows", "/api/v1/ipaas/workflows"),
          ("gift cards", "/api/v1/giftcards"))
+QUEUES = ("CustomerNinetyNineMindsQueue", "TransactionNinetyNineMindsQueue", "GiftcardNinetyNineMindsQueue")
 DLQS = ("CustomerNinetyNineMindsDLQ", "TransactionNinetyNineMindsDLQ", "GiftcardNinetyNineMindsDLQ")
 
 # AWS list prices, us-east-1, on-demand, as published on the services' pricing pages (checked 2026; no free tier)
@@ -247,7 +248,7 @@ def run(args) -> int:
         stop = threading.Event()
         try:
             backlog(stack, args.backlog)
-            workers = sum(s.max_concurrency for s in stack.deployment.event_sources() if s.function in FUNCTIONS)
+            workers = sum(s.max_concurrency for s in stack.deployment.event_sources() if s.queue_logical_id in QUEUES)
             say(f"99minds limit {args.limit} per {args.seconds} s (subscription API Throttle Limit / Seconds and the "
                 f"sandbox); backlog {args.backlog} customers + {args.backlog} orders + {args.backlog} gift cards "
                 f"({6 * args.backlog} requests); {workers} concurrent invocations (MaximumConcurrency "
@@ -331,7 +332,7 @@ def run(args) -> int:
 def _bursts(foreign, args) -> int:
     """How many separate blocks the foreign 429s caused (those further apart than a Retry-After)."""
     times = sorted(r.at for r in foreign)
-    return sum(1 for a, b in zip([float("-inf"), *times], times) if b - a > args.foreign_retry_after)
+    return sum(1 for a, b in zip([float("-inf"), *times[:-1]], times, strict=True) if b - a > args.foreign_retry_after)
 
 
 def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:

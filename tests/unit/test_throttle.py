@@ -270,5 +270,5 @@ def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
     for t in threads:
         t.join(timeout=30)
     assert len(untils) == 20
-    gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:])]
+    gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:], strict=False)]
     assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99   # never two deferred records on the same slot
