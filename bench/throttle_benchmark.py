@@ -304,6 +304,10 @@ def run(args) -> int:
     say(f"achieved / limit    {achieved:.3f} over the whole drain; {achieved_free:.3f} not counting the {blocked:.0f} s "
         f"the foreign 429s' Retry-After blocked; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
         f" of {args.limit}")
+    spacing = args.seconds / args.limit
+    gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
+    say(f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
+        f"(the longest {max(gaps, default=0):.1f} s)")
     say(f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
         + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else ""))
     say(f"outcomes            {dict(outcomes)}")

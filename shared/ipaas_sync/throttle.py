@@ -67,6 +67,7 @@ class _Scope:
 
     kind: str = ""                   # what the record is (its entity): records of one kind make alike calls
     returning: bool = False          # deferred before and due now: goes ahead of records not deferred yet
+    until: float = 0.0               # the slot it was deferred to (its message may come back up to a second early)
     wrote: bool = False              # a write of this record's transfer has started: no deferral any more
     calls: dict = field(default_factory=dict)   # limiter -> requests made for this record
 
@@ -83,7 +84,7 @@ def record_scope(kind: str = "", *, deferred_until: float | None = None,
     if deferred_until is not None and deferred_until - now > MAX_WAIT:
         raise Deferred(f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
                        until=deferred_until)
-    scope = _Scope(kind=kind, returning=deferred_until is not None)
+    scope = _Scope(kind=kind, returning=deferred_until is not None, until=deferred_until or 0.0)
     token = _scope.set(scope)
     try:
         yield scope
@@ -141,8 +142,7 @@ class DynamoRateLimiter:
             now = self._clock()
             self._allowance = [s for s in self._allowance if s >= now - self.tolerance]
             if not self._allowance:
-                self._allowance = self._reserve(now, deferrable, bool(scope and scope.returning),
-                                                scope.kind if scope else "")
+                self._allowance = self._reserve(now, deferrable, scope)
             slot = self._allowance.pop(0)
         if scope is not None:
             scope.calls[self] = scope.calls.get(self, 0) + 1
@@ -192,8 +192,10 @@ class DynamoRateLimiter:
             return 1.0
         return 1.0 + SLOWDOWN_STEP * (level - 1) * max(0.0, 1.0 - (now - last) / self.recovery)
 
-    def _reserve(self, now: float, deferrable: bool, returning: bool, kind: str) -> list[float]:
-        """Slot times for this container: `block` of them, or one for a call that may be deferred."""
+    def _reserve(self, now: float, deferrable: bool, scope: _Scope | None) -> list[float]:
+        """Slot times for this container: `block` of them, or the record's expected number for a call that may be
+        deferred."""
+        kind, returning = (scope.kind, scope.returning) if scope else ("", False)
         n = max(self.block, self._expected_calls(kind)) if deferrable else self.block
         step = self.interval * self._slowdown(now)
         if deferrable and not returning and (_num(self._item, "dtat") or 0) > now + MAX_WAIT and (
@@ -203,7 +205,8 @@ class DynamoRateLimiter:
         values = {":now": now, ":step": n * step}
         if deferrable:
             busy_condition += " AND tat <= :latest"
-            values[":latest"] = now + MAX_WAIT
+            # a returning record may be early (SQS delays are whole seconds): it may wait past its own slot
+            values[":latest"] = max(now, scope.until if returning else now) + MAX_WAIT
             if not returning:  # while deferred records wait, a new one does not take a busy lane before them
                 busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
         # the first guess: the lane as this container last found it (it knows the item only from its own writes;
@@ -226,7 +229,7 @@ class DynamoRateLimiter:
             tat = _num(self._item, "tat")   # the item as the failed write found it
             busy = tat is not None and tat > now
             if deferrable and tat is not None and tat > now and (
-                    tat > now + MAX_WAIT or (not returning and (_num(self._item, "dtat") or 0) > now)):
+                    tat > values[":latest"] or (not returning and (_num(self._item, "dtat") or 0) > now)):
                 self._defer(now, kind)
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
