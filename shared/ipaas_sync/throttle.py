@@ -137,7 +137,9 @@ class DynamoRateLimiter:
         """Take one slot and wait (locally) until it; returns the slot's time. Raises Deferred for a record's first
         call when the slot is more than MAX_WAIT away, TransientError when it comes after this invocation's end."""
         scope = _scope.get()
-        deferrable = scope is not None and not scope.wrote
+        # only a record's first call through this limiter, before any write: a later one (e.g. an order's workflow
+        # POST after its customer check) waits, so that no slot a record already used is used again
+        deferrable = scope is not None and not scope.wrote and not scope.calls.get(self)
         with self._lock:
             now = self._clock()
             self._allowance = [s for s in self._allowance if s >= now - self.tolerance]
