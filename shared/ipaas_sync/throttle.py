@@ -8,7 +8,7 @@ written by hand.
 Algorithm: a generic cell rate algorithm (GCRA). The item keeps `tat`, the theoretical arrival time: the time of
 the next free slot. Slots are spaced `interval = seconds * (1 + SAFETY) / limit` apart, so the partner never sees
 more than `limit` requests in any window of `seconds` (the SAFETY share of the window absorbs network jitter and
-the early/late use of a slot allowed below). A reservation of n slots is one conditional write:
+the late use of a slot allowed below). A reservation of n slots is one conditional write:
     lane idle  (tat <= now):   SET tat = now + n * interval      -> the slots start now
     lane busy  (tat >  now):   SET tat = tat + n * interval      -> the slots start at the old tat
 and the caller sleeps (locally, never polling DynamoDB) until its slot. Which branch to try first is guessed from
@@ -25,8 +25,8 @@ slot (the lane is never more than about MAX_WAIT ahead, because deferred records
 
 Several slots at once: a record's first call reserves as many contiguous slots as the records of this container
 needed on average (one for a customer, three for a gift card), so its later calls need no DynamoDB call and no
-wait beyond the spacing. Each slot may be used a quarter of the headroom (headroom x seconds / 4) early or late,
-never more (an unused slot expires: never a burst). A generous limit is given more headroom (iPaaS.com's: we use
+wait beyond the spacing. A slot is never used early, and late by at most half the headroom (headroom x seconds / 2;
+an unused slot then expires: never a burst). A generous limit is given more headroom (iPaaS.com's: we use
 at most 80% of it), so its slots stay usable for seconds and a container reserves up to MAX_ALLOWANCE of them in
 one call: most records then make no DynamoDB call for it at all.
 
@@ -115,8 +115,8 @@ class DynamoRateLimiter:
             raise ValueError("limit and seconds must be positive")
         self.table_name, self.key, self.limit, self.seconds = table_name, key, limit, seconds
         self.interval = seconds * (1 + headroom) / limit
-        # early + late use of a slot take half the headroom; the other half absorbs network and clock jitter
-        self.tolerance = headroom * seconds / 4
+        # a slot may be used late by half the headroom (never early); the other half absorbs network and clock jitter
+        self.tolerance = headroom * seconds / 2
         self.block = max(1, min(MAX_ALLOWANCE, int(self.tolerance / self.interval)))
         self.recovery = 2.0 * seconds
         self._ddb = client or boto3.client("dynamodb")
@@ -148,8 +148,8 @@ class DynamoRateLimiter:
             slot = self._allowance.pop(0)
         if scope is not None:
             scope.calls[self] = scope.calls.get(self, 0) + 1
-        # a slot may be used a little early, never before a 429's Retry-After is over
-        wait = max(slot - self.tolerance, _num(self._item, "blocked_until") or 0.0) - self._clock()
+        # never before its slot, nor before a 429's Retry-After is over
+        wait = max(slot, _num(self._item, "blocked_until") or 0.0) - self._clock()
         if wait <= 0:
             return slot
         if wait + 0.5 > deadline.remaining():
