@@ -373,3 +373,24 @@ def test_the_replay_function_can_put_every_dead_letter_back_on_its_source_queue(
                                                                     "ReplayToSourceQueues")["Resource"])}
     assert drained == {_dlq_of(template, q) for q in sources}       # every DLQ, nothing else
     assert replayed_to == sources                                   # and back to every source queue, nothing else
+
+
+def test_every_function_logs_to_its_own_log_group_with_the_chosen_retention(template):
+    resources = template["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    groups = set()
+    for name, fn in functions.items():
+        ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = resources[ref]
+        assert group["Type"] == "AWS::Logs::LogGroup", name
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        groups.add(ref)
+    assert len(groups) == len(functions)   # one each
+
+
+def test_tracing_is_a_parameter_and_off_by_default(template):
+    assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
+    function = template["Globals"]["Function"]
+    assert function["Tracing"] == {"Ref": "Tracing"}
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingActive", "false", "true"]}
