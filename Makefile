@@ -66,8 +66,9 @@ serve: $(STAMP)  ## keep the local stack running (moto + partner sandboxes) for 
 deploy: build  ## sam deploy with samconfig.toml (first time: make deploy GUIDED=1)
 	$(BIN)/sam deploy $(if $(GUIDED),--guided,)
 
-bench: $(STAMP)  ## throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60")
-	$(BIN)/python -m bench.throttle_benchmark $(BENCH_ARGS)
+bench: $(STAMP)  ## cold start ratio, then the throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
+	-$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/throttle_benchmark.py $(BENCH_ARGS)
 
 lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the layer) and requirements-dev.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_17 \

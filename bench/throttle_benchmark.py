@@ -5,24 +5,33 @@ with three functions calling 99minds at once: customers (a create each), invoice
 execution each) and gift cards (a balance read, a reload and a balance read each). They share one limiter, the
 DynamoDB one every Lambda would share (ipaas_sync/throttle.py), configured from the 99minds subscription's
 `API Throttle Limit` / `API Throttle Seconds`; the 99minds sandbox enforces the same limit the way 99minds does
-(per IP, a sliding log) and answers 429 beyond it. No faults are injected: every 429 counted is one the limiter let
-through.
+(per IP, a sliding log) and answers 429 beyond it. Halfway through, a burst of "foreign" 429s is injected (another
+system behind the same IP using up the limit): the limiter must wait it out once and climb back to the limit.
 
-Prints the achieved rate against the configured limit, the busiest window as the sandbox counted it, the 429s the
-sandbox answered, and how each record ended. Handler log lines go to .local/bench.log.
+Prints, as ratios of one run: the achieved rate against the configured limit, the busiest window as the sandbox
+counted it, the 429s (ours against the injected foreign ones), how each record ended (and how many are in a DLQ),
+the DynamoDB, SQS and Secrets Manager calls and the Lambda GB-seconds per record, and from those counts the AWS
+list-price cost per million transfers (every price stated below); then the same for the hook ingress.
+Handler log lines go to .local/bench.log (their size is the CloudWatch Logs figure).
 
     python bench/throttle_benchmark.py [--limit 60] [--seconds 10] [--backlog 40] [--concurrency 2]
+    python bench/throttle_benchmark.py --limit 150 --seconds 60 --backlog 75       # the 99minds default
 """
 from __future__ import annotations
 
 import argparse
 import bisect
 import contextlib
+import statistics
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import boto3
 
 from sandbox.ipaas import IpaasSandbox
 from sandbox.ninetynine_minds import NinetyNineMindsSandbox
@@ -32,14 +41,103 @@ from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 OUT = sys.__stdout__
 STORE = "store_b81a893dc2bc6e1a5d"
 FUNCTIONS = ("CustomerTransferFunction", "InvoiceTransferFunction", "GiftCardTransferFunction")
+INGRESS = "HookIngressFunction"
 KINDS = (("customers", "/api/v1/ipaas/customers"), ("workflows", "/api/v1/ipaas/workflows"),
          ("gift cards", "/api/v1/giftcards"))
+QUEUES = ("CustomerNinetyNineMindsQueue", "TransactionNinetyNineMindsQueue", "GiftcardNinetyNineMindsQueue")
+DLQS = ("CustomerNinetyNineMindsDLQ", "TransactionNinetyNineMindsDLQ", "GiftcardNinetyNineMindsDLQ")
+
+# AWS list prices, us-east-1, on-demand, as published on the services' pricing pages (checked 2026; no free tier)
+PRICE = {
+    "lambda_gb_s": 0.0000166667,      # Lambda x86 duration, per GB-second
+    "lambda_request": 0.20 / 1e6,     # Lambda, per invocation
+    "ddb_wru": 0.625 / 1e6,           # DynamoDB on-demand, per write request unit (an item up to 1 KB)
+    "ddb_rru": 0.125 / 1e6,           # DynamoDB on-demand, per read request unit (strongly consistent, 4 KB)
+    "sqs_request": 0.40 / 1e6,        # SQS standard, per request (64 KB chunk)
+    "logs_gb": 0.50,                  # CloudWatch Logs ingestion (standard class), per GB
+    "logs_gb_month": 0.03,            # CloudWatch Logs storage, per GB-month (kept LogRetentionDays, 30 by default)
+    "secrets_call": 0.05 / 10_000,    # Secrets Manager, per API call
+    "http_api_request": 1.00 / 1e6,   # API Gateway HTTP API, per request (first 300 million a month)
+    "xray_trace": 5.00 / 1e6,         # X-Ray, per trace recorded (only with the template's Tracing=Active)
+}
+MEMORY_GB = 0.5                       # the template's MemorySize (512 MB)
+PLATFORM_LOG_BYTES = 330              # Lambda's own START/END/REPORT lines per invocation (not written locally)
+WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
+ESM_OPS = {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"}   # what Lambda's event source calls
 
 
 def say(text: str = "") -> None:
     print(text, file=OUT, flush=True)
 
 
+# -- counting what the handlers do ---------------------------------------------------------------------------------------
+@dataclass
+class Meter:
+    """AWS calls (by service and operation), made inside a handler or by the event-source poller, and handler
+    durations; counted through botocore's event hooks on the default session every client here is built from."""
+
+    calls: Counter = field(default_factory=Counter)
+    ddb_wru: float = 0.0
+    ddb_rru: float = 0.0
+    durations: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    local: threading.local = field(default_factory=threading.local)
+    on: bool = False
+
+    def install(self) -> None:
+        session = boto3._get_default_session()
+        session.events.register("before-call", self._before)
+        session.events.register("after-call.sqs.ReceiveMessage", self._received)
+
+    def _who(self) -> str:
+        return getattr(self.local, "function", None) or "poller"
+
+    def _before(self, model, params, **_):
+        if not self.on:
+            return
+        service, op, who = model.service_model.service_name, model.name, self._who()
+        with self.lock:
+            if not (service == "sqs" and op == "ReceiveMessage"):   # receives are counted when they bring messages
+                self.calls[(who, service, op)] += 1
+            if service == "dynamodb" and who != "poller":
+                if op in WRITE_OPS:
+                    self.ddb_wru += 1
+                elif op == "GetItem":
+                    self.ddb_rru += 1 if params.get("ConsistentRead") else 0.5
+                elif op == "BatchGetItem":
+                    for spec in params.get("RequestItems", {}).values():
+                        self.ddb_rru += len(spec["Keys"]) * (1 if spec.get("ConsistentRead") else 0.5)
+
+    def _received(self, parsed, **_):
+        if self.on and parsed.get("Messages"):
+            with self.lock:
+                self.calls[(self._who(), "sqs", "ReceiveMessage")] += 1
+
+    def wrap(self, name: str, handler):
+        def measured(event, context):
+            self.local.function = name
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.local.function = None
+                with self.lock:
+                    self.durations.setdefault(name, []).append(elapsed)
+        return measured
+
+    def count(self, who: set[str] | None, service: str, ops: set[str] | None = None) -> int:
+        return sum(n for (w, s, op), n in self.calls.items()
+                   if (who is None or w in who) and s == service and (ops is None or op in ops))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.durations.clear()
+            self.ddb_wru = self.ddb_rru = 0.0
+
+
+# -- the backlog -----------------------------------------------------------------------------------------------------------
 def backlog(stack: LocalStack, n: int) -> None:
     """n customers, n orders (of customers already in 99minds) and n linked gift cards with one reload each, all on
     their queues before the functions start."""
@@ -73,11 +171,67 @@ def busiest_window(times: list[float], seconds: float) -> int:
     return max((bisect.bisect_left(times, t + seconds) - i for i, t in enumerate(times)), default=0)
 
 
+def inject_foreign_429s(stack: LocalStack, after_requests: int, count: int, retry_after: float,
+                        stop: threading.Event, injected: list[float]) -> None:
+    """Once 99minds has answered `after_requests`, `count` 429s with Retry-After for the next requests."""
+    while not stop.wait(0.1):
+        if len(stack.ninetynine.requests) >= after_requests:
+            stack.ninetynine.faults.throttle(count, retry_after=retry_after, path="/api/v1/")
+            injected.append(time.time())
+            return
+
+
+# -- cost ------------------------------------------------------------------------------------------------------------------
+def cost_lines(per: dict[str, float], label: str) -> list[str]:
+    items = {
+        "Lambda duration": per["gb_s"] * PRICE["lambda_gb_s"],
+        "Lambda requests": per["invocations"] * PRICE["lambda_request"],
+        "DynamoDB writes": per["wru"] * PRICE["ddb_wru"],
+        "DynamoDB reads": per["rru"] * PRICE["ddb_rru"],
+        "SQS requests": per["sqs"] * PRICE["sqs_request"],
+        "CloudWatch Logs": per["log_bytes"] / 1e9 * (PRICE["logs_gb"] + PRICE["logs_gb_month"]),
+        "Secrets Manager": per["secrets"] * PRICE["secrets_call"],
+        "HTTP API": per.get("http", 0.0) * PRICE["http_api_request"],
+        "X-Ray": 0.0,
+    }
+    total = sum(items.values())
+    lines = [f"cost per million {label}: ${total * 1e6:.2f} (goal <= $3.00 for transfers) = "
+             + ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in items.items() if v or k == "X-Ray")]
+    lines.append("    X-Ray $0: the template's Tracing parameter defaults to PassThrough; with Tracing=Active add "
+                 "$5.00 x the sampled share per million (the default rule samples 1 request a second + 5%)")
+    return lines
+
+
+def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) -> dict[str, float]:
+    durations = [d for f in functions for d in meter.durations.get(f, [])]
+    invocations = len(durations)
+    return {
+        "gb_s": sum(durations) * MEMORY_GB / records,
+        "invocations": invocations / records,
+        "wru": meter.ddb_wru / records, "rru": meter.ddb_rru / records,
+        "ddb": meter.count(functions, "dynamodb") / records,
+        "sqs": (meter.count(functions, "sqs") + meter.count({"poller"}, "sqs", ESM_OPS)) / records,
+        "sqs_handler": meter.count(functions, "sqs") / records,
+        "secrets": meter.count(functions, "secretsmanager") / records,
+        "log_bytes": (log_bytes + PLATFORM_LOG_BYTES * invocations) / records,
+    }
+
+
+def prices_line() -> str:
+    return ("prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests (512 MB); DynamoDB "
+            "$0.625/M write units, $0.125/M read units; SQS $0.40/M requests; CloudWatch Logs $0.50/GB ingested + "
+            "$0.03/GB-month; Secrets Manager $0.05/10k calls; HTTP API $1.00/M requests; X-Ray $5.00/M traces")
+
+
+# -- the run ---------------------------------------------------------------------------------------------------------------
 def run(args) -> int:
     log_path = Path(args.log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    meter = Meter()
+    meter.install()
     # every handler runs in this one process and shares one Powertools Metrics object (see sandbox/pipeline.py)
     warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+    injected: list[float] = []
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(
             ninetynine=NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds)),
@@ -89,49 +243,121 @@ def run(args) -> int:
         stack.start()
         from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
+        for name in (*FUNCTIONS, INGRESS):
+            stack.handlers[name] = meter.wrap(name, stack.handlers[name])
+        stop = threading.Event()
         try:
             backlog(stack, args.backlog)
-            workers = sum(s.max_concurrency for s in stack.deployment.event_sources() if s.function in FUNCTIONS)
+            workers = sum(s.max_concurrency for s in stack.deployment.event_sources() if s.queue_logical_id in QUEUES)
             say(f"99minds limit {args.limit} per {args.seconds} s (subscription API Throttle Limit / Seconds and the "
-                f"sandbox); backlog {args.backlog} customers + {args.backlog} orders + {args.backlog} gift cards; "
-                f"{workers} concurrent invocations (MaximumConcurrency {args.concurrency} x 3 functions)")
+                f"sandbox); backlog {args.backlog} customers + {args.backlog} orders + {args.backlog} gift cards "
+                f"({6 * args.backlog} requests); {workers} concurrent invocations (MaximumConcurrency "
+                f"{args.concurrency} x 3 functions); {args.foreign_429s} foreign 429s (Retry-After "
+                f"{args.foreign_retry_after:g} s) injected halfway")
+            expected = 6 * args.backlog * args.seconds / args.limit
+            threading.Thread(target=inject_foreign_429s, daemon=True, args=(
+                stack, 3 * args.backlog, args.foreign_429s, args.foreign_retry_after, stop, injected)).start()
+            log_start = log.tell()
+            meter.on = True
             started = time.monotonic()
-            stats = stack.drain(max_seconds=args.max_seconds, functions=list(FUNCTIONS))
+            stats = stack.drain(max_seconds=args.max_seconds or 2 * expected + 60, functions=list(FUNCTIONS))
             elapsed = time.monotonic() - started
-            left = sum(len(stack.messages(q)) for q in ("CustomerNinetyNineMindsDLQ", "TransactionNinetyNineMindsDLQ",
-                                                        "GiftcardNinetyNineMindsDLQ"))
+            meter.on = False
+            stop.set()
+            log.flush()
+            transfer_log_bytes = log.tell() - log_start
+            left = sum(len(stack.messages(q)) for q in DLQS)
+            records = {(o["entity"], o["record_id"]) for o in stack.outcomes()}
+            outcomes = Counter(o["status"] for o in stack.outcomes())
+            done = {(o["entity"], o["record_id"]) for o in stack.outcomes()
+                    if o["status"] in ("created", "sent", "updated", "duplicate")}
+            transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
+            calls_by_op = {f"{s}:{op}": n for (w, s, op), n in sorted(meter.calls.items()) if w in FUNCTIONS}
+            limiter_calls = meter.count(set(FUNCTIONS), "dynamodb", {"UpdateItem"})
+            from ipaas_sync import throttle
+            slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
+            durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
+            ingress = hook_ingress(stack, meter, log, args.hooks)
         finally:
+            stop.set()
             stack.stop()
 
     calls = sorted(stack.ninetynine.requests, key=lambda r: r.at)
     admitted = [r.at for r in calls if r.status != 429]
-    throttled = [r for r in calls if r.status == 429]
+    ours = [r for r in calls if r.status == 429 and r.fault is None]
+    foreign = [r for r in calls if r.status == 429 and r.fault == "throttle"]
     span = (admitted[-1] - admitted[0]) if len(admitted) > 1 else 0.0
     limit_rate = args.limit / args.seconds
-    # the limit allows `limit` calls in the first window at once, then limit/seconds per second: the steady rate is
-    # measured after the first window
-    steady = [t for t in admitted if admitted and t >= admitted[0] + args.seconds]
-    steady_span = (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
-    outcomes = Counter(o["status"] for o in stack.outcomes())
+    achieved = (len(admitted) - 1) / span / limit_rate if span else 0.0
+    # the time the partner itself asked us to stay away (the foreign burst's Retry-After) is not ours to use
+    blocked = min(span, args.foreign_retry_after * _bursts(foreign, args)) if foreign else 0.0
+    achieved_free = (len(admitted) - 1) / (span - blocked) / limit_rate if span > blocked else 0.0
+    ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
+    n = max(1, len(records))
 
-    say(f"drained in {elapsed:.1f} s: {stats.invocations} invocations, {stats.received} messages received")
+    say(f"drained in {elapsed:.1f} s: {stats.invocations} invocations, {stats.received} messages received "
+        f"({stats.received - n} of them deferred copies or redeliveries)")
     say(f"99minds requests    {len(admitted)} answered ({', '.join(f'{k} {v}' for k, v in per_kind.items())})")
-    say(f"achieved rate       {len(admitted) / span if span else 0:.2f}/s over {span:.1f} s; after the first window "
-        f"{(len(steady) - 1) / steady_span if steady_span else 0:.2f}/s")
-    say(f"configured limit    {limit_rate:.2f}/s ({args.limit} per {args.seconds} s)")
-    say(f"achieved / limit    {(len(steady) - 1) / steady_span / limit_rate if steady_span else 0:.2f} (steady), "
-        f"busiest {args.seconds} s window {busiest_window(admitted, args.seconds)} of {args.limit}")
-    say(f"429s from 99minds   {len(throttled)}" + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in throttled)} s)"
-                                                     if throttled and admitted else ""))
-    say(f"outcomes            {dict(outcomes)} (failed = transient, redelivered; e.g. no slot before the "
-        f"invocation's end)")
-    say(f"left in DLQs        {left}; invocation errors {len(stats.errors)}; handler log lines: {log_path}")
-    # every record ended transferred (a `duplicate` is one whose transfer an earlier attempt did, before that attempt
-    # failed on a later call, e.g. the link write found no slot)
-    done = {(o["entity"], o["record_id"]) for o in stack.outcomes() if o["status"] in ("created", "sent", "updated",
-                                                                                        "duplicate")}
+    say(f"achieved rate       {len(admitted) / span if span else 0:.3f}/s over {span:.1f} s; configured limit "
+        f"{limit_rate:.3f}/s ({args.limit} per {args.seconds} s)")
+    say(f"achieved / limit    {achieved:.3f} over the whole drain; {achieved_free:.3f} not counting the {blocked:.0f} s "
+        f"the foreign 429s' Retry-After blocked; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
+        f" of {args.limit}")
+    spacing = args.seconds / args.limit
+    gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
+    say(f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
+        f"(the longest {max(gaps, default=0):.1f} s)")
+    say(f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
+        + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else ""))
+    say(f"outcomes            {dict(outcomes)}")
+    say(f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
+        f"{len(stats.errors)}; handler log lines: {log_path}")
+    say(f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units, "
+        f"{transfer['rru']:.2f} read units; limiter UpdateItem {limiter_calls / n:.2f} = "
+        f"{limiter_calls / max(1, len(admitted) + ipaas_requests):.2f} per partner request: {len(admitted)} to 99minds "
+        f"+ {ipaas_requests} to iPaaS.com), SQS {transfer['sqs']:.2f} calls "
+        f"({transfer['sqs_handler']:.2f} by the handlers: deferrals and DLQ sends; the rest the event source's "
+        f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}")
+    say(f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
+        f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
+        f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
+        f"invocations, {transfer['log_bytes']:.0f} log bytes")
+    say(f"AWS calls           {calls_by_op}")
+    for line in cost_lines(transfer, "transfers"):
+        say(line)
+    say(f"hook ingress        {ingress['text']}")
+    for line in cost_lines(ingress["per"], "notifications through the hook ingress"):
+        say(line)
+    say(prices_line())
     return 0 if len(done) == 3 * args.backlog and not left and not stats.errors else 1
+
+
+def _bursts(foreign, args) -> int:
+    """How many separate blocks the foreign 429s caused (those further apart than a Retry-After)."""
+    times = sorted(r.at for r in foreign)
+    return sum(1 for a, b in zip([float("-inf"), *times[:-1]], times, strict=True) if b - a > args.foreign_retry_after)
+
+
+def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
+    """`hooks` iPaaS.com hook requests of one notification each, through the local HTTP API to the ingress."""
+    meter.reset()
+    start = log.tell()
+    meter.on = True
+    statuses = Counter()
+    for i in range(hooks):
+        reply = stack.post_hook([{"scope": "customer/updated", "id": f"h{i}", "destination": SYS,
+                                  "tracking_guid": f"guid-h{i}"}], hook_id=str(i))
+        statuses[reply.status_code] += 1
+    meter.on = False
+    log.flush()
+    per = per_record(meter, {INGRESS}, hooks, log.tell() - start)
+    per["http"] = 1.0
+    per["sqs"] = per["sqs_handler"]   # no event source: the sends are all
+    text = (f"{hooks} hook requests of 1 notification (answers {dict(statuses)}): per notification SQS "
+            f"{per['sqs']:.2f} calls, DynamoDB {per['ddb']:.2f}, Secrets Manager {per['secrets']:.3f}, Lambda "
+            f"{per['gb_s']:.4f} GB-s, {per['log_bytes']:.0f} log bytes, 1 HTTP API request")
+    return {"per": per, "text": text}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=40, help="records per entity on the queues (default 40)")
     parser.add_argument("--concurrency", type=int, default=2,
                         help="MaximumConcurrency of each queue's event source mapping (default 2, the template's)")
-    parser.add_argument("--max-seconds", type=float, default=300, help="bound on the drain (default 300)")
+    parser.add_argument("--foreign-429s", type=int, default=4, help="429s injected halfway (default 4)")
+    parser.add_argument("--foreign-retry-after", type=float, default=2.0,
+                        help="their Retry-After, seconds (default 2)")
+    parser.add_argument("--hooks", type=int, default=50, help="hook requests for the ingress figures (default 50)")
+    parser.add_argument("--max-seconds", type=float, default=0, help="bound on the drain (default: twice the "
+                                                                     "backlog's time at the limit, plus a minute)")
     parser.add_argument("--log", default=".local/bench.log", help="handler log lines go here")
     args = parser.parse_args(argv)
     if args.limit <= 0 or args.seconds <= 0 or args.backlog <= 0 or args.concurrency < 2:

@@ -44,6 +44,7 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
         _cache_moto_module_list()
+        _serialize_dynamodb()
         self.port = port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
@@ -61,6 +62,26 @@ class MotoServer:
     def environment(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+def _serialize_dynamodb() -> None:
+    """DynamoDB applies the writes to one item one at a time (a conditional write sees the result of the previous
+    one); moto's server runs concurrent requests without that isolation, so two conditional writes could both pass
+    (the shared rate limiter's slot reservations rely on it). DynamoDB requests are applied one at a time here."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    if getattr(DomainDispatcherApplication, "dynamodb_serialized", False):
+        return
+    dispatch = DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+
+    def serialized(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with lock:
+                # the reply body is produced inside the call: materialise it before the lock is released
+                return list(dispatch(self, environ, start_response))
+        return dispatch(self, environ, start_response)
+    DomainDispatcherApplication.__call__ = serialized
+    DomainDispatcherApplication.dynamodb_serialized = True
 
 
 def _cache_moto_module_list() -> None:
@@ -119,7 +140,25 @@ class LocalDeployment:
                 return self._sub(text, extra)
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name_or_expr: Any) -> bool:
+        """A template condition, by name or as an expression (Fn::Equals / Fn::Not / Fn::And / Fn::Or)."""
+        expr = self.template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
+        (key, arg), = expr.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self.condition(arg[0])
+        if key == "Fn::And":
+            return all(self.condition(c) for c in arg)
+        if key == "Fn::Or":
+            return any(self.condition(c) for c in arg)
+        raise ValueError(f"condition {key} is not supported locally")
 
     def _ref(self, name: str) -> Any:
         pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
@@ -327,12 +366,15 @@ class EventSourcePoller:
         total = 0
         for s in self.sources:
             a = sqs.get_queue_attributes(QueueUrl=s.queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            total += int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"])["Attributes"]   # delayed: deferred by the rate limit
+            total += sum(int(a.get(name, 0)) for name in (
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"))
         return total
 
     def run(self, *, max_seconds: float = 120, idle_checks: int = 2) -> PollStats:
-        """Poll until every source queue is empty (no visible or in-flight messages), bounded by max_seconds."""
+        """Poll until every source queue is empty (no visible, in-flight or delayed messages), bounded by max_seconds."""
         stop = threading.Event()
         end = time.monotonic() + max_seconds
 

@@ -72,8 +72,14 @@ def inventory(template: dict) -> dict:
     apis = sorted(n for n, r in resources.items() if r["Type"] == "AWS::Serverless::HttpApi")
     namespace = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}).get(
         "POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
+    # each function's log group: the one its LoggingConfig names (the template's own, with LogRetentionDays),
+    # else Lambda's default /aws/lambda/<function name>
+    log_groups = {}
+    for f in functions:
+        ref = resources[f]["Properties"].get("LoggingConfig", {}).get("LogGroup", {})
+        log_groups[f] = f"!Ref {ref['Ref']}" if isinstance(ref, dict) and "Ref" in ref else f"!Sub /aws/lambda/${{{f}}}"
     return {"functions": functions, "sources": sources, "dlqs": dlqs,
-            "apis": apis, "namespace": namespace}
+            "apis": apis, "namespace": namespace, "log_groups": log_groups}
 
 
 def _getatt_name(value) -> str:
@@ -169,7 +175,7 @@ def render(template_text: str) -> str:
             "      DashboardBody: !Sub |"]
     out += ["        " + line for line in body.splitlines()]
     out.append("")
-    log_groups = [f"!Sub /aws/lambda/${{{f}}}" for f in inv["functions"]]
+    log_groups = [inv["log_groups"][f] for f in inv["functions"]]
     for n, (title, query) in enumerate(QUERIES, start=1):
         out += [f"  LogsQuery{n}Query:",
                 "    Type: AWS::Logs::QueryDefinition",

@@ -1,11 +1,11 @@
 """CustomerTransferFunction: SQS batch of iPaaS.com customer notifications -> the subscription's destination."""
-from ipaas_sync.observability import logger, metrics, tracer
+from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch
 from ipaas_sync.transfer.customer import transfer_customer
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return process_batch(event, context, entity="customer", transfer=transfer_customer)

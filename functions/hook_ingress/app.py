@@ -14,11 +14,11 @@ from ipaas_sync.ingress import (
     http_api_request,
     record,
 )
-from ipaas_sync.observability import logger, metrics, tracer
+from ipaas_sync.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     headers, body = http_api_request(event)

@@ -1,12 +1,12 @@
 """InvoiceTransferFunction: SQS batch of iPaaS.com transaction notifications (completed orders and validated
 returns) -> the subscription's destination (99minds: the order workflow)."""
-from ipaas_sync.observability import logger, metrics, tracer
+from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch
 from ipaas_sync.transfer.invoice import transfer_invoice
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return process_batch(event, context, entity="transaction", transfer=transfer_invoice)

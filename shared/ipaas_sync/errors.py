@@ -61,6 +61,18 @@ class ConfigurationError(TransferError):
     kind: FailureKind = "configuration"
 
 
+class Deferred(TransferError):
+    """Our own shared rate limit has no slot for this record soon (throttle.py): the record goes back to its own
+    queue, delayed until `until` (epoch seconds), before any write of its transfer. Not a failure: never counted as
+    an attempt, never dead-lettered (processing.py). Transient, so that if it ever escaped it would be redelivered."""
+
+    kind: FailureKind = "transient"
+
+    def __init__(self, message: str, *, until: float):
+        super().__init__(message)
+        self.until = until
+
+
 class Skip(Exception):
     """A deliberate skip (filtered out, unsupported action). Not a failure; the message is deleted."""
 

@@ -19,8 +19,8 @@ from urllib3.util.retry import Retry
 
 from . import deadline
 from .errors import ConfigurationError, PermanentError, TransientError
-from .observability import redact
-from .throttle import limiter_for
+from .observability import MetricUnit, metrics, redact
+from .throttle import SAFETY, limiter_for, mark_written
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 class Limiter(Protocol):
     def acquire(self) -> None: ...
     def penalize(self, retry_after: float | None) -> None: ...
+
+
+def throttled_metric() -> None:
+    metrics.add_metric(name="PartnerThrottled", unit=MetricUnit.Count, value=1)
 
 
 class ThrottledRetry(Retry):
@@ -49,6 +53,7 @@ class ThrottledRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status == 429 and self.limiter is not None:
+            throttled_metric()
             self.limiter.penalize(self.parse_retry_after(response.headers["Retry-After"])
                                   if response.headers.get("Retry-After") else None)
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -102,6 +107,8 @@ class ApiClient:
     # The shared rate limit is kept per "<limiter_key>:<host>": partners count calls per caller (IP), so every
     # subscription calling the same host shares one limit.
     limiter_key = "partner"
+    # share of the limit left unused (throttle.py): the partners' limits are used to 98%
+    limiter_headroom = SAFETY
 
     def __init__(self, base_url: str, *, bearer: str | None = None, headers: dict[str, str] | None = None,
                  auth: tuple[str, str] | None = None, rate: tuple[int, int] | None = None, pool_size: int = 10):
@@ -111,7 +118,8 @@ class ApiClient:
         if bearer:
             self._headers["Authorization"] = f"Bearer {bearer}"
         self._auth = auth
-        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate) if rate else None
+        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate,
+                              headroom=self.limiter_headroom) if rate else None
         self._limiter = limiter
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)
@@ -125,7 +133,9 @@ class ApiClient:
         if remaining < 1.0:
             raise TransientError(f"no time left in this invocation to call {self.system} for {what}")
         if self._limiter is not None:
-            self._limiter.acquire()
+            self._limiter.acquire()  # the record's first call may be deferred here (errors.Deferred), before it leaves
+        if method.upper() not in ("GET", "HEAD"):
+            mark_written()
         session = self._safe if idempotent else self._unsafe
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:

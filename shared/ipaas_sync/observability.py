@@ -6,10 +6,13 @@ Powertools has no redaction of arbitrary values, hence this small formatter subc
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -41,7 +44,37 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+_tracer = None
 
-__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "logger", "metrics", "redact", "register_secret", "single_metric",
-           "tracer"]
+
+def tracing_enabled() -> bool:
+    """Off where the template's Tracing parameter is PassThrough (POWERTOOLS_TRACE_DISABLED=true), as Powertools reads it."""
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true", "yes")
+
+
+def get_tracer():
+    """The Powertools Tracer, built on first use: importing aws_xray_sdk costs about a third of a second of cold start
+    (outside Lambda its sampler even builds botocore clients), which a function with tracing off never pays."""
+    global _tracer
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+        _tracer = Tracer(service=SERVICE)
+    return _tracer
+
+
+def traced(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Tracer.capture_lambda_handler, decided at the first invocation (not at import): with tracing off the
+    handler runs as it is."""
+    wrapped: Callable[[Any, Any], Any] | None = None
+
+    @functools.wraps(handler)
+    def run(event, context):
+        nonlocal wrapped
+        if wrapped is None:
+            wrapped = get_tracer().capture_lambda_handler(handler) if tracing_enabled() else handler
+        return wrapped(event, context)
+    return run
+
+
+__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "get_tracer", "logger", "metrics", "redact", "register_secret",
+           "single_metric", "traced"]

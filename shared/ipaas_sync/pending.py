@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 
 from .idempotency import payload_hash
+from .throttle import mark_written
 
 PREFIX = "pending#"
 PENDING, APPLIED = "pending", "applied"
@@ -82,6 +83,7 @@ class PendingJournal:
 
     def begin(self, key: str, *, operation: str, card: str, before: Decimal | None) -> None:
         """Written right before the request leaves: from here on its outcome is uncertain until `applied`."""
+        mark_written()  # the record's transfer must not be deferred from here on
         now = time.time()
         item = {"id": {"S": key}, "state": {"S": PENDING}, "operation": {"S": operation}, "card": {"S": card},
                 "started_at": {"N": f"{now:.3f}"}, "expiration": {"N": str(int(now) + self.ttl_seconds)}}

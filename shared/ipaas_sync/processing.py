@@ -7,7 +7,10 @@ once (errors.classify):
     permanent      -> DLQ now, reason attached, deleted from the source queue
     configuration  -> DLQ now, reason attached, ConfigurationErrors metric (alarmed)
 If the DLQ cannot be written the record is reported failed: nothing is deleted unless it was transferred,
-deliberately skipped, or safely parked in the DLQ.
+deliberately skipped, safely parked in the DLQ, or deferred.
+A record our own shared rate limit has no slot for soon (errors.Deferred, before any write of its transfer) is
+not a failure: it is sent back to its own queue delayed until its slot, body and attributes kept, and the
+original is deleted (outcome "deferred", metric TransfersDeferred; never an attempt, never a DLQ).
 """
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from . import deadline, ledger
-from .clients.queues import QueueDirectory, failure_attributes, history_of
-from .errors import Skip, classify, describe, describe_validation_error
+from . import deadline, ledger, throttle
+from .clients.queues import QueueDirectory, defer_message, failure_attributes, history_of
+from .errors import Deferred, Skip, TransientError, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
@@ -32,7 +35,7 @@ Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
 METRIC_BY_STATUS = {
     "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent", "linked": "TransfersLinked",
     "duplicate": "TransfersDuplicate", "skipped": "TransfersSkipped", "mismatch": "BalanceMismatches",
-    "failed": "TransfersFailed", "dead-lettered": "TransfersDeadLettered",
+    "failed": "TransfersFailed", "dead-lettered": "TransfersDeadLettered", "deferred": "TransfersDeferred",
 }
 
 _env: TransferEnv | None = None
@@ -93,9 +96,12 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
                                            record_id=msg.id, destination=msg.destination, scope=msg.scope)
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
-            outcome = transfer(msg, env)
+            with throttle.record_scope(entity, deferred_until=msg.deferred_until):
+                outcome = transfer(msg, env)
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)
+        except Deferred as deferral:
+            outcome = _defer(record, msg, entity, deferral, queues)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
             outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
         if msg is not None and outcome.tracking_guid is None:  # every outcome names its tracking guid
@@ -127,6 +133,20 @@ class _WrongQueue(Exception):
 def _outcome(msg: TransferMessage | None, entity: str, **kw) -> Outcome:
     return Outcome(entity=entity, record_id=msg.id if msg else None, destination=msg.destination if msg else None,
                    tracking_guid=msg.tracking_guid if msg else None, **kw)
+
+
+def _defer(record: SQSRecord, msg: TransferMessage, entity: str, deferral: Deferred,
+           queues: QueueDirectory) -> Outcome:
+    """Back to its own source queue until its slot (the original is then deleted as a success)."""
+    try:
+        delay = defer_message(queues.client, queues.info(record.event_source_arn).url, record.body,
+                              record.raw_event.get("messageAttributes"), until=deferral.until)
+    except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
+        return _fail(record, msg, entity, TransientError(
+            f"{msg.describe()}: {deferral.message}, and sending it back to its queue failed: {type(exc).__name__}"),
+            queues)
+    return _outcome(msg, entity, status="deferred", reason=deferral.message,
+                    details={"delay_seconds": delay, "deferrals": msg.deferrals + 1})
 
 
 def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exception,

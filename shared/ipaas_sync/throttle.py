@@ -1,162 +1,297 @@
-"""A rate limiter per destination, shared by every function and every concurrent invocation.
+"""A rate limiter per destination, shared by every function and every concurrent invocation: slot reservations.
 
-99minds counts 150 requests per minute per IP for all our calls together, so the count must live
-outside any one process: in a DynamoDB table, with conditional writes. Powertools has no rate limiter;
-this is the small piece written by hand.
+99minds counts 150 requests per minute per IP for all our calls together, so the schedule must live outside any
+one process: one DynamoDB item per destination key, moved by one conditional UpdateItem per reservation.
+Powertools has no rate limiter (and no distributed one exists in the libraries we use); this is the small piece
+written by hand.
 
-Algorithm: sliding-window counter. Each window of `seconds` has a counter item; a call is allowed when
-    count(current window) + count(previous window) * (1 - elapsed fraction of current window) < limit
-and the increment is a conditional UpdateItem, so concurrent callers can never exceed the limit.
-A 429 from the partner (penalize) blocks the key until its Retry-After and halves the effective limit
-for a few windows per repeated 429, so the limiter slows down instead of hammering. The 429s that concurrent
-calls get from one burst count once (measured by bench/throttle_benchmark.py: counted one by one, one burst
-took the limiter to an eighth of the limit for minutes).
+Algorithm: a generic cell rate algorithm (GCRA). The item keeps `tat`, the theoretical arrival time: the time of
+the next free slot. Slots are spaced `interval = seconds * (1 + SAFETY) / limit` apart, so the partner never sees
+more than `limit` requests in any window of `seconds` (the SAFETY share of the window absorbs network jitter and
+the late use of a slot allowed below). A reservation of n slots is one conditional write:
+    lane idle  (tat <= now):   SET tat = now + n * interval      -> the slots start now
+    lane busy  (tat >  now):   SET tat = tat + n * interval      -> the slots start at the old tat
+and the caller sleeps (locally, never polling DynamoDB) until its slot. Which branch to try first is guessed from
+the item as last seen; a wrong guess costs one more call (the failed write returns the item: ALL_OLD).
+
+A record that would wait more than MAX_WAIT for its first slot is not slept for: the limiter raises Deferred with
+the time at which the record should come back. Those times come from a second schedule in the same item,
+`dtat` (the deferred records' horizon), which advances by the record's expected number of requests times the
+interval (slightly faster than the lane, HORIZON_PACE, so the lane never runs dry), so that deferred records come
+back spread out at the rate the partner allows, not all at once. A record that was not deferred before does not
+jump ahead of the deferred ones while the lane is busy. Only a record's first rate-limited call, before any write
+of its transfer (record_scope / mark_written), can be deferred; later calls of the same record wait for their
+slot (the lane is never more than about MAX_WAIT ahead, because deferred records do not hold lane slots).
+
+Several slots at once: a record's first call reserves as many contiguous slots as the records of this container
+needed on average (one for a customer, three for a gift card), so its later calls need no DynamoDB call and no
+wait beyond the spacing. A slot is never used early, and late by at most half the headroom (headroom x seconds / 2;
+an unused slot then expires: never a burst). A generous limit is given more headroom (iPaaS.com's: we use
+at most 80% of it), so its slots stay usable for seconds and a container reserves up to MAX_ALLOWANCE of them in
+one call: most records then make no DynamoDB call for it at all.
+
+A 429 (penalize): the first 429 of a burst moves `tat` to now + Retry-After (every container waits it out; the
+other 429s of the same burst find the block and change nothing). A 429 that comes within RECOVERY of the previous
+burst raises the slowdown level: the interval grows by SLOWDOWN_STEP per level and shrinks back linearly to the
+limit over RECOVERY once the 429s stop.
 """
 from __future__ import annotations
 
-import math
 import os
-import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import boto3
 from botocore.exceptions import ClientError
 
 from . import deadline
-from .errors import TransientError
+from .errors import Deferred, TransientError
 
-SLOWDOWN_WINDOWS = 5
-MAX_PENALTY_LEVEL = 3
+SAFETY = 0.02            # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
+MAX_WAIT = 1.0           # seconds a record may sleep for its first slot; beyond that it is deferred
+HORIZON_PACE = 0.95      # deferred records come back 5% faster than the lane serves them
+MAX_ALLOWANCE = 20       # slots a container reserves in one call at most
+SLOWDOWN_STEP = 0.5      # each repeated 429 burst adds half an interval ...
+MAX_LEVEL = 5            # ... up to 3x the interval
+ATTEMPTS = 4             # conditional writes per reservation before contention is reported as transient
+ITEM_TTL = 86400         # the item expires a day after its last use
+
+
+@dataclass
+class _Scope:
+    """One record's rate-limited calls (processing.handle_record opens it around the record's transfer)."""
+
+    kind: str = ""                   # what the record is (its entity): records of one kind make alike calls
+    returning: bool = False          # deferred before and due now: goes ahead of records not deferred yet
+    until: float = 0.0               # the slot it was deferred to (its message may come back up to a second early)
+    wrote: bool = False              # a write of this record's transfer has started: no deferral any more
+    calls: dict = field(default_factory=dict)   # limiter -> requests made for this record
+
+
+_scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
+
+
+@contextmanager
+def record_scope(kind: str = "", *, deferred_until: float | None = None,
+                 clock: Callable[[], float] = time.time) -> Iterator[_Scope]:
+    """The scope of one record's transfer. A record deferred until a time more than MAX_WAIT away (its delay was
+    capped at SQS's 15 minutes) is deferred again at once, without asking DynamoDB."""
+    now = clock()
+    if deferred_until is not None and deferred_until - now > MAX_WAIT:
+        raise Deferred(f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
+                       until=deferred_until)
+    scope = _Scope(kind=kind, returning=deferred_until is not None, until=deferred_until or 0.0)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+        for limiter, calls in scope.calls.items():
+            limiter.observe(calls, scope.kind)
+
+
+def mark_written() -> None:
+    """A write of the current record's transfer is about to leave (a partner POST/PUT, a pending marker): from now
+    on the record waits for its slots, it is never deferred (a deferral must come before any write)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.wrote = True
+
+
+def _num(item: dict, name: str) -> float | None:
+    value = item.get(name, {}).get("N")
+    return float(value) if value is not None else None
 
 
 class DynamoRateLimiter:
-    def __init__(self, table_name: str, key: str, limit: int, seconds: int, *, client=None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, table_name: str, key: str, limit: int, seconds: float, *, client=None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 on_wait: Callable[[float], None] | None = None, headroom: float = SAFETY):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
-        self.table_name = table_name
-        self.key = key
-        self.limit = limit
-        self.seconds = seconds
+        self.table_name, self.key, self.limit, self.seconds = table_name, key, limit, seconds
+        self.interval = seconds * (1 + headroom) / limit
+        # a slot may be used late by half the headroom (never early); the other half absorbs network and clock jitter
+        self.tolerance = headroom * seconds / 2
+        self.block = max(1, min(MAX_ALLOWANCE, int(self.tolerance / self.interval)))
+        self.recovery = 2.0 * seconds
         self._ddb = client or boto3.client("dynamodb")
-        self._clock = clock
-        self._sleep = sleep
+        self._clock, self._sleep, self._on_wait = clock, sleep, on_wait
+        self._lock = threading.Lock()
+        self._allowance: list[float] = []     # slot times this container reserved and has not used yet
+        self._item: dict = {}                 # the limiter item as last seen
+        self._lane_busy = False               # whether this container's last reservation found the lane busy
+        self._seen_at = float("-inf")         # when the item was last seen
+        self._calls_per_record: dict[str, float] = {}   # kind -> requests per record (moving average)
+        # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
+        self.ddb_calls = 0
+        self.deferrals = 0
 
-    # -- public -----------------------------------------------------------------------------------
-    def acquire(self) -> None:
-        """Take one slot, waiting while the invocation has time; otherwise raise TransientError."""
-        while True:
-            wait = self._try_acquire()
-            if wait is None:
-                return
-            if wait + 0.5 > deadline.remaining():
-                raise TransientError(
-                    f"rate limit {self.limit}/{self.seconds}s for {self.key}: no slot before this invocation "
-                    f"ends; redelivered later", retry_after=wait)
-            wait += random.uniform(0, min(0.25, wait))  # jitter: concurrent waiters do not retry in step
-            self.waited_seconds += wait
-            self._sleep(wait)
+    # -- public -----------------------------------------------------------------------------------------
+    def acquire(self) -> float:
+        """Take one slot and wait (locally) until it; returns the slot's time. Raises Deferred for a record's first
+        call when the slot is more than MAX_WAIT away, TransientError when it comes after this invocation's end."""
+        scope = _scope.get()
+        # only a record's first call through this limiter, before any write: a later one (e.g. an order's workflow
+        # POST after its customer check) waits, so that no slot a record already used is used again
+        deferrable = scope is not None and not scope.wrote and not scope.calls.get(self)
+        with self._lock:
+            now = self._clock()
+            self._allowance = [s for s in self._allowance if s >= now - self.tolerance]
+            if not self._allowance:
+                self._allowance = self._reserve(now, deferrable, scope)
+            slot = self._allowance.pop(0)
+        if scope is not None:
+            scope.calls[self] = scope.calls.get(self, 0) + 1
+        # never before its slot, nor before a 429's Retry-After is over
+        wait = max(slot, _num(self._item, "blocked_until") or 0.0) - self._clock()
+        if wait <= 0:
+            return slot
+        if wait + 0.5 > deadline.remaining():
+            raise TransientError(f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
+                                 f"{wait:.0f} s away, after this invocation ends; redelivered later", retry_after=wait)
+        self.waited_seconds += wait
+        if self._on_wait is not None:
+            self._on_wait(wait)
+        self._sleep(wait)
+        return slot
 
     def penalize(self, retry_after: float | None) -> None:
-        """The partner answered 429: block until Retry-After and slow down for a few windows.
-
-        One burst of 429s is one event: the concurrent calls that were already under way when the first 429 came
-        back get theirs too, and each one calling this must not slow the limiter down once more. Only a 429 that
-        comes after the previous one's block is over (a repeat) takes the slowdown one level further.
-        """
+        """The partner answered 429: every container holds off until Retry-After, once per burst."""
         now = self._clock()
-        blocked_until = now + (retry_after if retry_after and retry_after > 0 else self.seconds / 4)
-        state = {"pk": {"S": f"{self.key}#state"}}
-        block = {":b": {"N": f"{blocked_until:.3f}"}, ":e": {"N": str(int(now) + 3600)}}
-        slow = {**block, ":s": {"N": f"{now + SLOWDOWN_WINDOWS * self.seconds:.3f}"}, ":now": {"N": f"{now:.3f}"},
-                ":one": {"N": "1"}}
-        # each step sets the block in the same conditional write, so the other 429s of the same burst (arriving
-        # while it holds) find it and only extend it
-        if self._conditional_update(  # a repeat: still slowed down, and the previous block is over
-                state, "SET slow_until = :s, blocked_until = :b, expires_at = :e ADD penalty_level :one",
-                "slow_until > :now AND (attribute_not_exists(blocked_until) OR blocked_until <= :now)", slow):
-            return
-        if self._conditional_update(  # the first 429 in a while
-                state, "SET slow_until = :s, penalty_level = :one, blocked_until = :b, expires_at = :e",
-                "(attribute_not_exists(slow_until) OR slow_until <= :now) AND "
-                "(attribute_not_exists(blocked_until) OR blocked_until < :b)", slow):
-            return
-        self._conditional_update(  # one more 429 of a burst already counted
-            state, "SET blocked_until = :b, expires_at = :e", "attribute_not_exists(blocked_until) OR blocked_until < :b",
-            block)
+        block_until = now + (retry_after if retry_after and retry_after > 0 else self.seconds / 4)
+        with self._lock:
+            self._allowance = []   # slots reserved before the 429 are not used during the block
+            last, level = _num(self._item, "last_429"), int(_num(self._item, "lvl") or 0)
+            level = min(level + 1, MAX_LEVEL) if last is not None and now - last < self.recovery else 1
+            values = {":b": block_until, ":now": now, ":lvl": level}
+            # a 429 while a block holds belongs to the burst that set it: nothing to do
+            not_blocked = "(attribute_not_exists(blocked_until) OR blocked_until <= :now)"
+            item = self._update("SET blocked_until = :b, last_429 = :now, lvl = :lvl, tat = :b",
+                                f"{not_blocked} AND (attribute_not_exists(tat) OR tat < :b)", values)
+            if item is not None or (_num(self._item, "blocked_until") or 0) > now:
+                return
+            # the lane is already booked past the block: record the burst, leave the booked slots alone
+            self._update("SET blocked_until = :b, last_429 = :now, lvl = :lvl", not_blocked, values)
 
-    def _conditional_update(self, key: dict, update: str, condition: str, values: dict) -> bool:
-        """One conditional UpdateItem on the limiter's table; False when the condition did not hold."""
-        try:
-            self._ddb.update_item(TableName=self.table_name, Key=key, UpdateExpression=update,
-                                  ConditionExpression=condition, ExpressionAttributeValues=values)
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
+    def observe(self, calls: int, kind: str = "") -> None:
+        """Requests one record of `kind` made through this limiter: how many slots the next ones will need."""
+        if calls > 0:
+            self._calls_per_record[kind] = 0.8 * self._calls_per_record.get(kind, calls) + 0.2 * calls
 
-    # -- internals --------------------------------------------------------------------------------
-    def _try_acquire(self) -> float | None:
-        """None when a slot was taken, else the seconds to wait before trying again."""
-        now = self._clock()
-        window = int(now // self.seconds)
-        elapsed = (now - window * self.seconds) / self.seconds
-        previous, state = self._read(window - 1)
+    def _expected_calls(self, kind: str) -> int:
+        return max(1, round(self._calls_per_record.get(kind, 1.0)))
 
-        blocked_until = float(state.get("blocked_until", {}).get("N", 0))
-        if blocked_until > now:
-            return blocked_until - now
-        limit = self.limit
-        if float(state.get("slow_until", {}).get("N", 0)) > now:
-            level = min(int(state.get("penalty_level", {}).get("N", "1")), MAX_PENALTY_LEVEL)
-            limit = max(1, int(self.limit / (2 ** level)))
+    # -- internals ----------------------------------------------------------------------------------------
+    def _slowdown(self, now: float) -> float:
+        level, last = int(_num(self._item, "lvl") or 0), _num(self._item, "last_429")
+        if level <= 1 or last is None:
+            return 1.0
+        return 1.0 + SLOWDOWN_STEP * (level - 1) * max(0.0, 1.0 - (now - last) / self.recovery)
 
-        weighted_previous = previous * (1.0 - elapsed)
-        allowed = math.floor(limit - weighted_previous)
-        if allowed <= 0:
-            # wait until the previous window's weight has decayed enough for one call
-            needed = 1.0 - (limit - 1) / previous if previous else 1.0
-            return max(0.05, (needed - elapsed) * self.seconds)
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name, Key={"pk": {"S": f"{self.key}#{window}"}},
-                UpdateExpression="ADD cnt :one SET expires_at = :e",
-                ConditionExpression="attribute_not_exists(cnt) OR cnt < :allowed",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":allowed": {"N": str(allowed)},
-                                           ":e": {"N": str(int(now) + 3 * self.seconds + 60)}},
-            )
-            return None
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-        # this window is full for now: the allowance grows as the previous window decays
-        until_next_window = (1.0 - elapsed) * self.seconds
-        return max(0.05, min(until_next_window, self.seconds / max(limit, 1)))
-
-    def _read(self, previous_window: int) -> tuple[int, dict]:
-        keys = [{"pk": {"S": f"{self.key}#{previous_window}"}}, {"pk": {"S": f"{self.key}#state"}}]
-        resp = self._ddb.batch_get_item(RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}})
-        previous, state = 0, {}
-        for item in resp.get("Responses", {}).get(self.table_name, []):
-            if item["pk"]["S"].endswith("#state"):
-                state = item
+    def _reserve(self, now: float, deferrable: bool, scope: _Scope | None) -> list[float]:
+        """Slot times for this container: `block` of them, or the record's expected number for a call that may be
+        deferred."""
+        kind, returning = (scope.kind, scope.returning) if scope else ("", False)
+        n = max(self.block, self._expected_calls(kind)) if deferrable else self.block
+        step = self.interval * self._slowdown(now)
+        if deferrable and not returning and (_num(self._item, "dtat") or 0) > now + MAX_WAIT and (
+                now - self._seen_at < self.seconds):
+            self._defer(now, kind)   # deferred records are waiting (as recently seen): behind them, one call
+        busy_condition = "tat > :now"
+        values = {":now": now, ":step": n * step}
+        if deferrable:
+            busy_condition += " AND tat <= :latest"
+            # a returning record may be early (SQS delays are whole seconds): it may wait past its own slot
+            values[":latest"] = max(now, scope.until if returning else now) + MAX_WAIT
+            if not returning:  # while deferred records wait, a new one does not take a busy lane before them
+                busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
+        # the first guess: the lane as this container last found it (it knows the item only from its own writes;
+        # a lane it found busy is most likely still busy during a backlog, one it found idle still idle)
+        tat = _num(self._item, "tat")
+        busy = tat is not None and (tat > now or self._lane_busy)
+        for _ in range(ATTEMPTS):
+            if not busy:
+                item = self._update("SET tat = :new", "attribute_not_exists(tat) OR tat <= :now",
+                                    {":now": now, ":new": now + n * step})
+                if item is not None:
+                    self._lane_busy = False
+                    return [now + i * step for i in range(n)]
             else:
-                previous = int(item.get("cnt", {}).get("N", "0"))
-        return previous, state
+                item = self._update("SET tat = tat + :step", busy_condition, values)
+                if item is not None:
+                    self._lane_busy = True
+                    start = _num(item, "tat") - n * step
+                    return [start + i * step for i in range(n)]
+            tat = _num(self._item, "tat")   # the item as the failed write found it
+            busy = tat is not None and tat > now
+            if deferrable and tat is not None and tat > now and (
+                    tat > values[":latest"] or (not returning and (_num(self._item, "dtat") or 0) > now)):
+                self._defer(now, kind)
+        raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
+
+    def _defer(self, now: float, kind: str) -> None:
+        """Book this record's place on the deferred horizon and raise Deferred with its time."""
+        step = self._expected_calls(kind) * self.interval * self._slowdown(now) * HORIZON_PACE
+        for _ in range(ATTEMPTS):
+            base = max(now, _num(self._item, "tat") or 0, _num(self._item, "dtat") or 0)
+            if (_num(self._item, "dtat") or 0) < base:
+                item = self._update("SET dtat = :new", "attribute_not_exists(dtat) OR dtat < :base",
+                                    {":base": base, ":new": base + step})
+                until = base
+            else:
+                item = self._update("SET dtat = dtat + :step", "dtat >= :base", {":base": base, ":step": step})
+                until = (_num(item, "dtat") - step) if item is not None else 0.0
+            if item is not None:
+                self.deferrals += 1
+                raise Deferred(f"no slot of the shared rate limit {self.limit}/{self.seconds:g}s for {self.key} "
+                               f"within {MAX_WAIT:g} s: deferred to its slot in {until - now:.0f} s", until=until)
+        raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
+
+    def _update(self, update: str, condition: str, values: dict[str, float]) -> dict | None:
+        """One conditional UpdateItem; the item after it, or None when the condition did not hold (then the item
+        as it was is kept in self._item)."""
+        now = self._clock()
+        attrs = {k: {"N": f"{v:.6f}" if isinstance(v, float) else str(v)} for k, v in values.items()}
+        attrs[":exp"] = {"N": str(int(now) + ITEM_TTL)}
+        self.ddb_calls += 1
+        self._seen_at = now
+        try:
+            resp = self._ddb.update_item(
+                TableName=self.table_name, Key={"pk": {"S": self.key}}, UpdateExpression=f"{update}, expires_at = :exp",
+                ConditionExpression=condition, ExpressionAttributeValues=attrs, ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._item = exc.response.get("Item") or {}
+            return None
+        self._item = resp.get("Attributes") or {}
+        return self._item
 
 
-_limiters: dict[tuple[str, int, int], DynamoRateLimiter] = {}
+_limiters: dict[tuple[str, int, float, float], DynamoRateLimiter] = {}
 
 
-def limiter_for(key: str, limit: int, seconds: int) -> DynamoRateLimiter | None:
+def limiter_for(key: str, limit: int, seconds: float, *, headroom: float = SAFETY) -> DynamoRateLimiter | None:
     """The shared limiter for a destination key, or None where no THROTTLE_TABLE is configured."""
     table = os.environ.get("THROTTLE_TABLE")
     if not table:
         return None
-    cache_key = (key, limit, seconds)
+    cache_key = (key, limit, seconds, headroom)
     if cache_key not in _limiters:
-        _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds)
+        _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
     return _limiters[cache_key]
+
+
+def _wait_metric(seconds: float) -> None:
+    from .observability import MetricUnit, metrics
+    metrics.add_metric(name="RateLimitWaitSeconds", unit=MetricUnit.Seconds, value=round(seconds, 3))
+
+
+__all__ = ["DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]

@@ -455,8 +455,10 @@ def test_logs_insights_queries_cover_every_function(template):
     functions = {n for n, r in res.items() if r["Type"] == "AWS::Serverless::Function"}
     queries = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Logs::QueryDefinition"]
     assert len(queries) >= 2
+    # each function's own log group (LoggingConfig, with LogRetentionDays)
+    groups = {res[f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions}
     for q in queries:
-        assert {g["Fn::Sub"].split("${")[1].rstrip("}") for g in q["LogGroupNames"]} == functions
+        assert {g["Ref"] for g in q["LogGroupNames"]} == groups
 
 
 def test_the_replay_function_knows_every_dlq_of_the_stack(template):
@@ -465,3 +467,24 @@ def test_the_replay_function_knows_every_dlq_of_the_stack(template):
             if v["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in v["Properties"]}
     joined = template["Resources"]["DlqReplayFunction"]["Properties"]["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]
     assert {ref["Ref"] for ref in joined["Fn::Join"][1]} == dlqs
+
+
+def test_every_function_logs_to_its_own_log_group_with_the_chosen_retention(template):
+    resources = template["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    groups = set()
+    for name, fn in functions.items():
+        ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = resources[ref]
+        assert group["Type"] == "AWS::Logs::LogGroup", name
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        groups.add(ref)
+    assert len(groups) == len(functions)   # one each
+
+
+def test_tracing_is_a_parameter_and_off_by_default(template):
+    assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
+    function = template["Globals"]["Function"]
+    assert function["Tracing"] == {"Ref": "Tracing"}
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingActive", "false", "true"]}

@@ -1,17 +1,22 @@
-"""The shared DynamoDB rate limiter, on moto (in-process) with a fake clock."""
+"""The shared DynamoDB rate limiter (slot reservations), on moto (in-process) with a fake clock, and with threads."""
 from __future__ import annotations
+
+import bisect
+import threading
+import time
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
-from ipaas_sync import deadline
-from ipaas_sync.errors import TransientError
-from ipaas_sync.throttle import DynamoRateLimiter
+from ipaas_sync import deadline, throttle
+from ipaas_sync.errors import Deferred, TransientError
+from ipaas_sync.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
 
 
 class Clock:
-    def __init__(self, now: float = 1_000_020.0):  # 20 s into a 60 s window
+    def __init__(self, now: float = 1_000_000.0):
         self.now = now
         self.slept = 0.0
 
@@ -35,31 +40,132 @@ def ddb():
         deadline.set_seconds(None)
 
 
-def limiter(ddb, clock, limit=5, seconds=60, key="99minds:host"):
+@pytest.fixture
+def served_ddb():
+    """moto in server mode, with DynamoDB requests applied one at a time as DynamoDB applies the writes to one item
+    (sandbox.local_aws.MotoServer; moto's in-process mock and its plain server give threads no such guarantee)."""
+    from sandbox.local_aws import MotoServer
+    server = MotoServer().start()
+    try:
+        requests.post(f"{server.url}/moto-api/reset", timeout=10)   # the same backends as the in-process mock
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=server.url,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_table(TableName="throttle", BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        yield client
+    finally:
+        server.stop()
+
+
+def limiter(ddb, clock, limit=6, seconds=60, key="99minds:host"):
     return DynamoRateLimiter("throttle", key, limit, seconds, client=ddb, clock=clock, sleep=clock.sleep)
 
 
-def test_limit_is_never_exceeded_within_a_window_across_instances(ddb):
+def busiest(times: list[float], seconds: float) -> int:
+    times = sorted(times)
+    return max((bisect.bisect_left(times, t + seconds) - i for i, t in enumerate(times)), default=0)
+
+
+def test_slots_are_spaced_so_no_window_holds_more_than_the_limit(ddb):
     clock = Clock()
     a, b = limiter(ddb, clock), limiter(ddb, clock)  # two "functions" sharing the limit
-    for _ in range(5):
-        (a if clock.now % 2 else b).acquire()
-    assert clock.slept == 0
-    a.acquire()  # the sixth call must wait for the next window
-    assert clock.slept > 0
-    assert clock.now >= 1_000_020.0 + 40 - 1  # not before the window rolled (sliding weight of 5 prior calls)
+    sent = []
+    for i in range(20):
+        (a if i % 3 else b).acquire()
+        sent.append(clock.now)
+    assert busiest(sent, 60) <= 6
+    assert sent[-1] - sent[0] >= 19 * 60 / 6 * 0.98     # the full rate, not less: one slot per interval
+    assert sent[-1] - sent[0] <= 19 * 60 / 6 * 1.03
+    # one conditional write per slot (plus, at most, one wrong guess per instance): never a poll while waiting
+    assert a.ddb_calls + b.ddb_calls <= 20 + 2
 
 
-def test_sliding_window_weights_the_previous_window(ddb):
-    clock = Clock(now=1_000_020.0)
-    lim = limiter(ddb, clock, limit=10)
-    for _ in range(10):
+def test_an_idle_lane_starts_now_and_never_catches_up_in_a_burst(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock)
+    lim.acquire()
+    clock.now += 3600  # idle for an hour: the next slots start now, spaced as ever
+    start = clock.now
+    for _ in range(3):
         lim.acquire()
-    clock.now = 1_000_080.0 + 6  # 10% into the next window: previous counts 90% -> 1 slot
+    assert clock.now - start >= 2 * 10.2 * 0.98
+
+
+def test_a_record_that_cannot_get_a_slot_soon_is_deferred_to_spaced_slots(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=60)     # one slot per ~1.02 s
+    for _ in range(2):
+        lim.acquire()                                   # lane booked about 2 s ahead (calls outside any record)
+    untils = []
+    for _ in range(3):
+        with pytest.raises(Deferred) as info, record_scope(clock=clock):
+            lim.acquire()
+        untils.append(info.value.until)
+    assert clock.slept <= 1.1                            # no sleeping for the deferred ones
+    assert untils[0] >= clock.now + 1.0                  # after the booked lane ...
+    assert untils[1] - untils[0] == pytest.approx(1.02 * throttle.HORIZON_PACE, rel=0.01)  # ... spread at the rate
+    assert untils[2] > untils[1]
+    assert lim.deferrals == 3
+
+
+def test_after_a_write_a_record_waits_for_its_slot_instead_of_being_deferred(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=60)
+    for _ in range(4):
+        lim.acquire()
+    with record_scope(clock=clock):
+        mark_written()     # e.g. a pending marker or a partner POST of this record
+        lim.acquire()      # must not defer: waits (about 3 s here)
+    assert clock.slept >= 2.5
+
+
+def test_a_new_record_does_not_take_a_busy_lane_ahead_of_deferred_ones_but_a_returning_one_does(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=60)
+    for _ in range(3):
+        lim.acquire()
+    with pytest.raises(Deferred) as first, record_scope(clock=clock):
+        lim.acquire()
+    clock.now = first.value.until - 0.5   # the deferred record is back, just before its slot; the lane is busy
+    with pytest.raises(Deferred), record_scope(clock=clock):   # a new record: behind the deferred one
+        lim.acquire()
+    with record_scope(deferred_until=first.value.until, clock=clock):   # the returning one: its slot, within 1 s
+        before = clock.slept
+        lim.acquire()
+        assert clock.slept - before <= MAX_WAIT
+
+
+def test_a_record_deferred_past_the_15_minute_cap_is_deferred_again_without_dynamodb(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock)
+    with pytest.raises(Deferred) as info, record_scope(deferred_until=clock.now + 1200, clock=clock):
+        lim.acquire()
+    assert info.value.until == clock.now + 1200 and lim.ddb_calls == 0
+
+
+def test_a_generous_limit_reserves_several_slots_per_call(ddb):
+    clock = Clock()
+    lim = DynamoRateLimiter("throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep,
+                            headroom=0.25)   # a generous limit: 80% of it used, slots usable 3.75 s early or late
+    assert lim.block == 20
+    sent = []
+    for _ in range(40):
+        lim.acquire()
+        sent.append(clock.now)
+    assert lim.ddb_calls <= 3
+    assert busiest(sent, 60) <= 600 and busiest(sent, 7.5 + 3.0) <= 40
+
+
+def test_unused_slots_of_a_container_expire_instead_of_bursting_later(ddb):
+    clock = Clock()
+    lim = DynamoRateLimiter("throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep,
+                            headroom=0.25)
+    lim.acquire()          # reserved 20, used 1
+    clock.now += 30        # the other 19 are stale now
+    calls = lim.ddb_calls
     lim.acquire()
-    assert clock.slept == 0
-    lim.acquire()
-    assert clock.slept > 0
+    assert lim.ddb_calls == calls + 1
 
 
 def test_no_slot_before_the_deadline_is_a_transient_error(ddb):
@@ -67,35 +173,102 @@ def test_no_slot_before_the_deadline_is_a_transient_error(ddb):
     lim = limiter(ddb, clock, limit=1)
     lim.acquire()
     deadline.set_seconds(5)
-    with pytest.raises(TransientError, match="no slot before this invocation ends"):
+    with pytest.raises(TransientError, match="after this invocation ends"):
         lim.acquire()
 
 
-def test_429_blocks_until_retry_after_and_repeated_429s_slow_down(ddb):
+def test_a_429_burst_blocks_once_for_its_retry_after(ddb):
+    """Concurrent calls already under way when the first 429 came back get theirs too: one event, one block."""
     clock = Clock()
-    lim = limiter(ddb, clock, limit=8)
-    lim.penalize(retry_after=7)
-    lim.acquire()
-    assert 7 <= clock.slept < 8
-    lim.penalize(retry_after=1)  # a repeated 429 -> level 2: a quarter of the limit (2 per window)
-    clock.sleep(1.5)
-    start = clock.slept
-    lim.acquire()
-    assert clock.slept == start  # 1 used this window + this one = 2
-    lim.acquire()
-    assert clock.slept > start  # a third call must wait: the effective limit is 2
+    a, b = limiter(ddb, clock, limit=60), limiter(ddb, clock, limit=60)
+    a.acquire()
+    for lim in (a, b, a, b):
+        lim.penalize(retry_after=7)     # four invocations, four 429s, the same moment
+        clock.now += 0.01
+    start = clock.now
+    b.acquire()
+    assert 6.9 <= clock.now - start <= 7.1           # never before the Retry-After
+    item = ddb.get_item(TableName="throttle", Key={"pk": {"S": "99minds:host"}})["Item"]
+    assert item["lvl"]["N"] == "1"      # a first burst: blocked, not slowed down
+    b.acquire()
+    assert clock.now - start == pytest.approx(7 - 0.04 + 1.02, abs=0.05)   # the next slot, one interval on
 
 
-def test_the_429s_of_one_burst_slow_down_once(ddb):
-    """Concurrent calls already under way when the first 429 came back get theirs too: one event, one level."""
+def test_repeated_429s_slow_down_proportionally_and_recover(ddb):
     clock = Clock()
-    lim = limiter(ddb, clock, limit=8)
-    for _ in range(4):
-        lim.penalize(retry_after=2)     # four invocations, four 429s, the same moment
-    clock.sleep(2.5)                    # the block is over; slowed to half: 4 per window
-    start = clock.slept
-    for _ in range(4):
-        lim.acquire()
-    assert clock.slept == start
+    lim = limiter(ddb, clock, limit=60)
+    lim.penalize(retry_after=1)
+    clock.sleep(2)
+    lim.penalize(retry_after=1)          # after the first block: a repeat -> level 2
+    clock.sleep(2)
     lim.acquire()
-    assert clock.slept > start
+    lim.acquire()
+    t0 = clock.now
+    lim.acquire()
+    assert clock.now - t0 == pytest.approx(1.02 * 1.5, rel=0.1)   # the interval grew by half
+    clock.now += 200                                               # past the recovery (2 windows): the limit again
+    lim.acquire()
+    lim.acquire()
+    t1 = clock.now
+    lim.acquire()
+    assert clock.now - t1 == pytest.approx(1.02, rel=0.02)
+
+
+def test_threads_with_their_own_limiters_never_exceed_the_limit(served_ddb):
+    """Four "containers" (threads, each its own limiter instance) against one item in moto, real time: the slots they
+    get never put more than `limit` in a window, and no request leaves before its slot (less the tolerance)."""
+    limit, seconds, per_thread = 40, 1.0, 15
+    slots: list[float] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker():
+        lim = DynamoRateLimiter("throttle", "99minds:threads", limit, seconds, client=served_ddb)
+        try:
+            for _ in range(per_thread):
+                slot = lim.acquire()
+                left = time.time()
+                with lock:
+                    slots.append(slot)
+                    if left < slot - lim.tolerance - 0.001:
+                        errors.append(AssertionError(f"left at {left}, before its slot {slot}"))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(slots) == 60
+    assert len(set(slots)) == 60 and busiest(slots, seconds) <= limit
+    assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999   # spaced: never faster than the rate
+
+
+def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
+    ddb = served_ddb
+    clock = Clock()
+    lim0 = limiter(ddb, clock, limit=60)
+    for _ in range(3):
+        lim0.acquire()
+    untils: list[float] = []
+    lock = threading.Lock()
+
+    def worker():
+        lim = limiter(ddb, clock, limit=60)
+        for _ in range(5):
+            try:
+                with record_scope(clock=clock):
+                    lim.acquire()
+            except Deferred as d:
+                with lock:
+                    untils.append(d.until)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(untils) == 20
+    gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:], strict=False)]
+    assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99   # never two deferred records on the same slot

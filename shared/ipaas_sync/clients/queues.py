@@ -9,7 +9,9 @@ failed is the DLQ message's own SentTimestamp.
 """
 from __future__ import annotations
 
+import base64
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -107,6 +109,32 @@ def history_of(message_attributes) -> dict[str, str]:
         if text is not None:
             out[name] = text
     return out
+
+
+MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferred again when it comes back
+
+
+def defer_message(client, queue_url: str, body: str, message_attributes, *, until: float,
+                  now: float | None = None) -> int:
+    """Send a message back to its own queue, visible again at `until` (epoch seconds; at most 15 minutes from now).
+    The body gains `deferred_until` and a `deferrals` count; every message attribute (its DLQ history) is kept.
+    Returns the DelaySeconds used."""
+    now = time.time() if now is None else now
+    data = json.loads(body)
+    data["deferred_until"] = round(until, 3)
+    data["deferrals"] = int(data.get("deferrals") or 0) + 1
+    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))   # there by its slot (up to a second early)
+    attributes = {}
+    for name, value in (message_attributes or {}).items():
+        kind = value.get("dataType", value.get("DataType", "String"))
+        text = value.get("stringValue", value.get("StringValue"))
+        binary = value.get("binaryValue", value.get("BinaryValue"))
+        if isinstance(binary, str):  # a Lambda event carries it base64-encoded
+            binary = base64.b64decode(binary)
+        attributes[name] = {"DataType": kind, **({"StringValue": text} if text is not None else {"BinaryValue": binary})}
+    client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay,
+                        **({"MessageAttributes": attributes} if attributes else {}))
+    return delay
 
 
 class QueueSendError(TransientError):

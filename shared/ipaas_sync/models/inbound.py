@@ -25,6 +25,9 @@ class InboundMessage(BaseModel):
     destination: str = Field(min_length=1, description="the iPaaS System Id of the 99minds subscription")
     event: str = Field(min_length=1, max_length=200, description="the webhook's event name, or manual_sync")
     tracking_guid: str | None = None
+    # set when the shared rate limit deferred the message (processing.py), as on TransferMessage
+    deferred_until: float | None = None
+    deferrals: int = 0
 
     @property
     def entity(self) -> str:

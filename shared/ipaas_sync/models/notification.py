@@ -58,6 +58,9 @@ class TransferMessage(HookNotification):
     """
 
     record: dict[str, Any] | None = None
+    # set when the shared rate limit deferred the message (processing.py): when its slot comes, and how often
+    deferred_until: float | None = None
+    deferrals: int = 0
 
 
 class HookRequest(BaseModel):

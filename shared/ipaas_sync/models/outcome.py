@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Status = Literal["created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch"]
+Status = Literal["created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch",
+                 "deferred"]
 
 
 class Outcome(BaseModel):
