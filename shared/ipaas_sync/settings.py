@@ -106,6 +106,20 @@ class NinetyNineMindsSettings(SubscriptionSettings):
     store_ref_id: str | None = Field(alias="Store Ref Id", default=None)
     client_store_id: str | None = Field(alias="Client Store Id", default=None)
     campaign_id: str | None = Field(alias="Campaign Id", default=None)
+    # Gift card money (docs/giftcards.md, "Proof of an earlier attempt"). NOT published by 99minds, assumed, adjustable:
+    # - the body field of every reload/redemption that carries our reference for the activity (its identity); the
+    #   same field names the reference in the card's history entries. Blank: 99minds takes no reference, so a
+    #   retry after a lost answer can never be proven and always parks as UncertainOutcome.
+    # - the card-history lookup by that reference: a path on the API Url with {card_id} (the 99minds card id),
+    #   {card_number} and {reference}, answered as {code, message, data: {transactions: [...]}}. The default mirrors
+    #   the published loyalty-card lookup (GET /api/v1/ipaas/loyaltycards/transactions?card_id=&client_order_id=).
+    #   Blank: no lookup, every lost answer parks as UncertainOutcome.
+    activity_reference_field: str | None = Field(alias="Gift Card Activity Reference Field", default="reference_id",
+                                                 pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$")
+    activity_history_path: str | None = Field(
+        alias="Gift Card History Path",
+        default="/api/v1/giftcards/transactions?card_id={card_id}&reference_id={reference}",
+        pattern=r"^$|^/")
     # 99minds: 150 requests per minute per IP address (seed), the pre-populated throttle.
     api_throttle_limit: int = Field(alias="API Throttle Limit", default=150, gt=0)
     api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
@@ -119,6 +133,22 @@ class NinetyNineMindsSettings(SubscriptionSettings):
             raise ValueError(
                 "missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
         return self
+
+    @field_validator("activity_history_path")
+    @classmethod
+    def _history_path_placeholders(cls, value: str | None) -> str | None:
+        if value and "{reference}" not in value:
+            raise ValueError("the gift card history lookup must carry {reference} (the activity reference)")
+        if value:
+            try:
+                value.format(card_id="", card_number="", reference="")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("only the placeholders {card_id}, {card_number} and {reference} are known") from None
+        return value or None
+
+    @property
+    def reference_field(self) -> str | None:
+        return (self.activity_reference_field or "").strip() or None
 
     @property
     def store(self) -> StoreRef:
