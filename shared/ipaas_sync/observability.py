@@ -34,7 +34,28 @@ def redact(text: str) -> str:
     return text
 
 
+MAX_LOG_FIELD = 2000  # characters of any one logged string (a message, a reason, a key such as record_id)
+
+
+def bound(value, limit: int = MAX_LOG_FIELD):
+    """Every string in a (nested) log value cut to `limit` characters, saying how long it was; masked before it
+    is cut (a cut could otherwise leave a secret's beginning unmasked)."""
+    if isinstance(value, str):
+        value = redact(value) if len(value) > limit else value
+        return value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {k: bound(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bound(v, limit) for v in value[:100]]
+    return value
+
+
 class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Bounds every field (one input once produced a 2 MB line) and masks every registered secret value."""
+
+    def serialize(self, log: dict) -> str:
+        return super().serialize(bound(log))
+
     def format(self, record):
         return redact(super().format(record))
 
@@ -43,4 +64,4 @@ logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "redact", "register_secret", "tracer"]
+__all__ = ["MetricUnit", "bound", "logger", "metrics", "redact", "register_secret", "tracer"]
