@@ -207,9 +207,8 @@ class HookIngress:
             guid = note.tracking_guid or correlation
             if guid:
                 guids.append(guid)
-            message_body = json.dumps(note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True),
-                                      ensure_ascii=False)
-            size = len(message_body.encode("utf-8"))
+            message_body = json.dumps(note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True))
+            size = len(message_body.encode("utf-8"))  # ASCII (escaped): only characters SQS accepts in a body
             if size > SQS_MAX_MESSAGE_BYTES:
                 message = f"{where}: {size} bytes as a queue message; at most {SQS_MAX_MESSAGE_BYTES} are accepted"
                 return HookReply(413, {"message": message, "notification": index}, reason=message, **hook)
