@@ -57,7 +57,7 @@ def test_attribute_values_are_what_sqs_accepts_bounded_and_within_the_message_si
     assert message_bytes(message["Body"], attrs) <= SQS_MAX_MESSAGE_BYTES
     for name, value in attributes(message).items():
         assert not any(c in value for c in "\x00\x01\ufffe"), name
-        assert len(value) <= 900, (name, len(value))
+        assert len(value) <= 2000, (name, len(value))
     assert attributes(message)["ipaas.tracking_guid"].startswith("guid???ggg")
     # and every log line is bounded (one input once produced a 2 MB line)
     lines = log_output.getvalue().splitlines()

@@ -26,7 +26,7 @@ from ..errors import TransientError
 from ..observability import redact
 
 ATTR = "ipaas."
-MAX_REASON = 900
+MAX_REASON = 2000             # an UncertainOutcome reason carries its evidence and the steps to settle it
 MAX_ATTRIBUTE = 256              # every other attribute value (a tracking guid, a destination id) at most this long
 # The one message size limit: the template's queues keep SQS's classic 256 KiB maximum (MaximumMessageSize), the
 # hook ingress refuses larger bodies (HookMaxBodyBytes), and a message plus its DLQ attributes stays within it.
