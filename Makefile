@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 LAYER  := .aws-sam/build/SharedLayer
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs clean
+.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs clean checkov
+CHECKOV_VENV := .venv-checkov
+CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-z][a-zA-Z_-]*:.*##/ {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,7 +34,16 @@ $(STAMP): pyproject.toml requirements-dev.lock
 demo: $(STAMP)  ## run the whole pipeline locally (moto + partner sandboxes + the real handlers)
 	$(BIN)/python -m sandbox.pipeline
 
-test: $(STAMP)  ## unit, integration and template tests
+# checkov in its own venv (its boto3 pin conflicts with ours); the version is the one pinned in pyproject.toml
+$(CHECKOV): pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet "$$($(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"][0])')"
+	@touch $(CHECKOV)
+
+checkov: $(CHECKOV)  ## checkov on template.yaml with .checkov.yaml (each skipped check says why)
+	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
+
+test: $(STAMP) $(CHECKOV)  ## unit, integration and template tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 unit: $(STAMP)  ## unit tests only
@@ -41,7 +52,7 @@ unit: $(STAMP)  ## unit tests only
 integration: $(STAMP)  ## integration tests only (real handlers against moto and the partner sandboxes)
 	$(BIN)/python -m pytest -q tests/integration
 
-template: $(STAMP)  ## template tests only (cfn-lint, SAM translation, IAM, generated blocks)
+template: $(STAMP) $(CHECKOV)  ## template tests only (cfn-lint, SAM translation, IAM, generated blocks)
 	$(BIN)/python -m pytest -q tests/template
 
 lint: $(STAMP)  ## ruff check, ruff format --check, mypy (strict on shared/ipaas_sync)
@@ -83,4 +94,4 @@ docs: $(STAMP)  ## rewrite the stack parameter table in docs/deploy.md from temp
 	$(BIN)/python scripts/stack_parameters.py
 
 clean:  ## remove the venv, the build and the local stack's files
-	rm -rf $(VENV) .aws-sam .local .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .local .pytest_cache

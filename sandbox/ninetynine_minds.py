@@ -6,6 +6,11 @@ IdempotentId as 99minds is documented to; and gift cards (issue with a campaign,
 or number; balances kept as Decimal and answered as two-place decimal strings; a redemption beyond the
 balance -> 422).
 
+Not published, implemented as the subscription settings assume (settings.NinetyNineMindsSettings, docs/giftcards.md):
+a reload/redemption keeps the reference it was sent in `reference_field` (default `reference_id`), and the card's
+history is looked up by it: `GET /api/v1/giftcards/transactions?card_id=&reference_id=` answers
+`data.transactions[]` (`type`, `amount`, the reference, ...). `use_card()` uses a card the way a shop till does, past
+this integration (a history entry with the till's own reference), e.g. between a lost answer and its redelivery.
 The reply to a duplicate IdempotentId is not published; this sandbox answers 200 with the execution it
 already has (message "already executed") and changes nothing.
 
@@ -44,15 +49,18 @@ def rejected(status: int, message: str) -> Reply:
 class NinetyNineMindsSandbox(SandboxServer):
     name = "99minds"
 
-    def __init__(self, api_key: str = "99minds-sandbox-secret", *, rate_limit=(150, 60), **kw):
+    def __init__(self, api_key: str = "99minds-sandbox-secret", *, rate_limit=(150, 60),
+                 reference_field: str = "reference_id", **kw):
         self.api_key = api_key
+        self.reference_field = reference_field
         self.customers: dict[str, dict] = {}
         self.loyalty_cards: dict[str, dict] = {}
         # IdempotentId -> the workflow execution it created (the first one wins)
         self.executions: dict[str, dict] = {}
         self.duplicate_executions = 0
 
-        # 99minds card id -> card; "balance" is a Decimal, "history" lists every applied reload/redemption
+        # 99minds card id -> card; "balance" is a Decimal, "history" lists every applied issue/reload/redemption as
+        # (kind, amount, reference)
         self.giftcards: dict[str, dict] = {}
         # loyalty: transaction id -> {id, transaction_amount, transaction_type, customer_id, card_id, client_order_id}
         self.loyalty_transactions: dict[str, dict] = {}
@@ -77,6 +85,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.route("POST", "/api/v1/giftcards/reload", self._activity("reload", "reload_amount"))
         self.route("POST", "/api/v1/giftcards/redeem", self._activity("redeem", "redemption_amount"))
         self.route("GET", "/api/v1/giftcards", self._list_giftcards)
+        self.route("GET", "/api/v1/giftcards/transactions", self._giftcard_history)  # before {card_id}
         self.route("GET", "/api/v1/giftcards/{card_id}", self._get_giftcard)
 
     # -- helpers shared by every write ----------------------------------------------------------------
@@ -309,10 +318,31 @@ class NinetyNineMindsSandbox(SandboxServer):
                 planned.append((card, amount))
             for card, amount in planned:
                 card["balance"] = card["balance"] + amount if kind == "reload" else card["balance"] - amount
-                card["history"].append((kind, amount, body.get("reference_id")))
+                card["history"].append((kind, amount, body.get(self.reference_field)))
             views = [self.giftcard_view(card) for card, _ in planned]
             return ok({"giftcard": views[-1], "giftcards": views})
         return apply
+
+    def use_card(self, number: str, kind: str, amount: str, reference: str | None = None) -> None:
+        """Test helper: a reload/redemption 99minds applies outside any answer we see: with no reference, a use at
+        a shop till (it gets the till's own reference); with ours, a request whose answer was lost."""
+        with self.lock:
+            card = self.giftcard(number)
+            value = Decimal(amount)
+            card["balance"] += value if kind == "reload" else -value
+            card["history"].append((kind, value, reference or self.new_id("till")))
+
+    def _giftcard_history(self, query, body):
+        key = (query.get("card_id") or [None])[0]
+        card = self.giftcard(key) if key else None
+        if card is None:
+            raise rejected(404 if key else 422, f"giftcard {key} not found" if key else "card_id is required")
+        wanted = (query.get(self.reference_field) or [None])[0]
+        entries = [{"id": f"{card['id']}-{n}", "giftcard_id": card["id"], "giftcard_number": card["giftcard_number"],
+                    "type": kind, "amount": str(amount), self.reference_field: reference}
+                   for n, (kind, amount, reference) in enumerate(card["history"], 1)
+                   if wanted is None or reference == wanted]
+        return ok({"transactions": entries})
 
     def _get_giftcard(self, query, body, card_id):
         card = self.giftcard(card_id)

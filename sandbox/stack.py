@@ -92,7 +92,7 @@ class LocalStack:
             "Store Ref Id": "store_b81a893dc2bc6e1a5d", "Campaign Id": "campaign_local",
             "API Throttle Limit": 150, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
-            "Concurrent Connections": 2, "Webhook API Key": self.webhook_key,
+            "Concurrent Connections": 2,
         }
         stamped = {
             "Platform": "stamped", "Name": "Stamped.io - Local", "iPaaS System Id": STAMPED_SYSTEM_ID,
@@ -103,7 +103,6 @@ class LocalStack:
             "API Throttle Limit": 500, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
-            "Webhook API Key": "whk-local-stamped-2001-0000000000",  # for the hook ingress (another issue)
         }
         makini = {
             "Platform": "makini", "Name": "Mintsoft via Makini - Local", "iPaaS System Id": MAKINI_SYSTEM_ID,
@@ -113,10 +112,16 @@ class LocalStack:
             "API Throttle Limit": 100, "API Throttle Seconds": 60,
             "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
-            "Webhook API Key": "whk-local-makini-3001-00000000000",  # for the hook ingress (another issue)
         }
+        # the webhook keys live in their own secrets (the only ones the hook ingress reads)
+        keys = {platform: {"Platform": platform, "Name": sub["Name"], "iPaaS System Id": sub["iPaaS System Id"]}
+                for platform, sub in (("99minds", ninetynine), ("stamped", stamped), ("makini", makini))}
+        keys["99minds"]["Webhook API Key"] = self.webhook_key
+        keys["stamped"]["Webhook API Key"] = "whk-local-stamped-2001-0000000000"
+        keys["makini"]["Webhook API Key"] = "whk-local-makini-3001-00000000000"
         subs = {"NinetyNineMindsSubscriptionSecret": ninetynine, "StampedSubscriptionSecret": stamped,
-                "MakiniSubscriptionSecret": makini}
+                "MakiniSubscriptionSecret": makini, "NinetyNineMindsWebhookKeySecret": keys["99minds"],
+                "StampedWebhookKeySecret": keys["stamped"], "MakiniWebhookKeySecret": keys["makini"]}
         for logical, override in self.subscription_overrides.items():
             subs[logical] = {k: v for k, v in {**subs.get(logical, {}), **override}.items() if v is not None}
         return subs
@@ -135,15 +140,13 @@ class LocalStack:
             server.start()
         self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
         functions = list(self.deployment.functions())
-        # one process serves every handler, so one environment: a function that narrows a Globals variable (the
-        # loyalty function reads only the 99minds secret) is applied first and the wider Globals value wins
-        # (it only lists more secrets; IAM, checked by the template tests, is what narrows it in AWS)
-        globals_env = self.deployment.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
-            "Variables", {})
-        narrows = {fn for fn in functions if set(globals_env) & set(
-            self.deployment.functions()[fn]["Properties"].get("Environment", {}).get("Variables", {}))}
-        for fn in sorted(functions, key=lambda f: f not in narrows):
-            apply_environment(self.deployment.function_environment(fn))
+        environments = [self.deployment.function_environment(fn) for fn in functions]
+        for env in environments:
+            apply_environment(env)
+        # every handler runs in this one process, with one environment: each function's own list of subscription
+        # secrets (the template's least privilege; moto enforces no IAM) becomes their union here
+        os.environ["SUBSCRIPTION_SECRET_ARNS"] = ",".join(dict.fromkeys(
+            arn for env in environments for arn in env.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if arn))
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}

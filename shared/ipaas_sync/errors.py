@@ -81,10 +81,28 @@ class Skip(Exception):
         self.reason = reason
 
 
+def _item_too_large(exc: BaseException) -> bool:
+    """DynamoDB refused an item over its 400 KB limit (also when Powertools idempotency wraps the refusal): the
+    same record is refused again on every retry."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        error = getattr(current, "response", None)
+        error = error.get("Error", {}) if isinstance(error, dict) else {}
+        if error.get("Code") == "ValidationException" and "exceeded the maximum allowed size" in str(
+                error.get("Message", "")):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def classify(exc: BaseException) -> FailureKind:
     """The one classification of every exception a transfer can raise."""
     if isinstance(exc, TransferError):
         return exc.kind
+    if _item_too_large(exc):
+        return "permanent"
     if isinstance(exc, ValidationError):
         return "permanent"
     if isinstance(exc, (IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError)):
@@ -104,6 +122,9 @@ def describe(exc: BaseException) -> str:
         return describe_validation_error(exc)
     if isinstance(exc, IdempotencyAlreadyInProgressError):
         return "the same transfer is in progress in another invocation; retried later"
+    if _item_too_large(exc):
+        return ("the result of this transfer is too large to record in the idempotency table (DynamoDB's 400 KB "
+                "item limit); it is refused again on every retry")
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 

@@ -1,22 +1,24 @@
 """The hook ingress: an iPaaS.com hook request in, each of its notifications on the queue that serves it.
 
-The checks, in order; each answer is final and nothing is queued unless every check passed:
+It reads the webhook key secrets only (settings.WebhookKeySettings), never a partner credential. The checks, in
+order; each answer is final and nothing is queued unless every check passed:
 
-1. `Authorization: Bearer <key>` matches the current or previous `Webhook API Key` of at least one
-   configured subscription (constant-time comparison)                                   else 401
-2. the body is at most `max_body_bytes` (measured before it is parsed)                   else 413
+1. `Authorization: Bearer <key>` is the current or previous `Webhook API Key` of at least one subscription
+   (`authenticate`: constant-time comparison with every key of every subscription)             else 401
+2. the body is at most `max_body_bytes` (measured before it is parsed; never more than the SQS message size,
+   clients/queues.SQS_MAX_MESSAGE_BYTES: the two limits are one)                                 else 413
 3. the body is a `HookRequest` (the same notification model the transfer handlers use)
                                                        else 400 naming the first invalid notification
-4. for every notification: its `destination` is a configured subscription              else 400 naming it
-                           that subscription accepts the key                           else 401
+4. for every notification: the key is a webhook key of its `destination`                  else 401 (the same
+   answer whether the destination exists or not: nothing about it is revealed before authentication)
                            a queue is routed for (entity, the subscription's platform) else 400 naming it
+                           its message fits the SQS message size                       else 413 naming it
 5. SendMessageBatch to each queue (bounded retries of failed entries)     202 {"accepted": n}, else 503
 
-Every 401 has the same body and header, whatever went wrong (no key, another scheme, a wrong key, a key of
-another subscription), so a caller learns nothing from it; an unauthenticated caller never gets past 1 and
-so never sees a body-dependent answer. Settings that cannot be read, or a subscription whose settings are
-invalid (its key cannot be checked, and may be the one presented), answer 503: iPaaS.com retries, and
-nothing is acknowledged that is not on a queue. A key is never logged, echoed or put in an error.
+Unauthenticated is always 401 with the same body and header, whatever went wrong (no key, another scheme, a wrong
+key, a key of another subscription, an unknown destination, a subscription whose key is not set yet or invalid),
+so a caller learns nothing from it and cannot trip the 5xx alarm. Only webhook key secrets that cannot be read at
+all answer 503 (nothing can be authenticated; iPaaS.com retries). A key is never logged, echoed or put in an error.
 
 Each queued message is the notification's JSON (the TransferMessage shape) with its tracking guid: the
 notification's own, else the request's `x-correlation-id` header.
@@ -36,12 +38,13 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
+from .clients.queues import SQS_MAX_MESSAGE_BYTES
 from .errors import ConfigurationError, TransferError
 from .models.notification import ENTITIES, HookRequest
 from .observability import MetricUnit, logger, metrics
-from .settings import SubscriptionRegistry, SubscriptionSettings, load_registry
+from .settings import NinetyNineMindsWebhookSettings, SubscriptionRegistry, WebhookKeySettings, load_webhook_keys
 
-DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_MAX_BODY_BYTES = SQS_MAX_MESSAGE_BYTES
 MAX_AUTHORIZATION_CHARS = 4096
 MAX_CORRELATION_ID_CHARS = 128
 UNAUTHORIZED = {"message": "Unauthorized"}
@@ -110,33 +113,75 @@ def http_api_request(event: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
     return headers, body.encode("utf-8")
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    """The subscriptions (iPaaS System Id -> their webhook key settings) whose keys the presented key is; false
+    (no subscriptions) when the request is unauthenticated."""
+
+    subscriptions: Mapping[str, WebhookKeySettings]
+    # subscriptions whose webhook key settings are invalid, so never matched: for the log line, never the answer
+    broken: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.subscriptions)
+
+    def opens(self, destination: str) -> bool:
+        return destination in self.subscriptions
+
+    def why_not(self) -> str:
+        """For the log line of a 401 (never for the answer)."""
+        note = f"; webhook key settings invalid for subscription(s) {', '.join(self.broken)}" if self.broken else ""
+        return f"the key matches no subscription{note}"
+
+
+def authenticate(authorization: str | None, *, destination: str | None = None,
+                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys) -> Authenticated:
+    """The one authentication of a hook request: the `Authorization` header's bearer key against every webhook key
+    (current and `(Previous)`) of every subscription, in constant time (no early exit, so the timing tells nothing
+    of which key, or whether `destination` exists). A false result means unauthenticated, which the caller always
+    answers with `unauthorized()` (401); with `destination`, it is false unless the key is one of that
+    subscription's, so an unknown destination and a wrong key are the same answer. Raises ConfigurationError only when the webhook
+    key secrets cannot be read at all (answer 503). Nothing about a destination may be revealed before this."""
+    presented = _bearer(authorization)
+    registry = keys()  # ConfigurationError: unreadable (503)
+    opened: dict[str, WebhookKeySettings] = {}
+    broken: list[str] = []
+    for system_id in registry.system_ids():
+        try:
+            settings = registry.get(system_id)
+        except ConfigurationError:
+            broken.append(system_id)
+            continue
+        matched = False
+        for key in settings.webhook_keys():
+            matched |= hmac.compare_digest(presented or b"\0", key.encode("utf-8"))
+        if matched and presented is not None:
+            opened[system_id] = settings
+    if destination is not None and destination not in opened:
+        opened = {}
+    return Authenticated(opened, tuple(broken))
+
+
 class HookIngress:
     def __init__(self, *, routes: QueueRoutes, send: Sender,
-                 registry: Callable[[], SubscriptionRegistry] = load_registry,
+                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
         self.routes = routes
         self.send = send
-        self.registry = registry
-        self.max_body_bytes = max_body_bytes
+        self.keys = keys
+        # one limit: a body larger than an SQS message could not be queued (its notification would get 503 forever)
+        self.max_body_bytes = min(max_body_bytes, SQS_MAX_MESSAGE_BYTES)
 
     # -- the answer ---------------------------------------------------------------------------------------
     def handle(self, headers: Mapping[str, str], body: bytes) -> HookReply:
         headers = {k.lower(): v for k, v in headers.items()}
-        key = _bearer(headers.get("authorization"))
-        if key is None:
-            return _unauthorized("no bearer credentials")
         try:
-            registry = self.registry()
-            usable, broken = _subscriptions(registry)
+            auth = authenticate(headers.get("authorization"), keys=self.keys)
         except ConfigurationError as exc:
-            return _unavailable(f"subscription settings cannot be read: {exc.message}")
-        accepting = {sid for sid, settings in usable.items() if _accepts(settings, key)}
-        if not accepting:
-            if broken:
-                # the key may belong to a subscription whose settings are invalid: retry, do not refuse
-                return _unavailable("the key matches no usable subscription and these subscriptions have "
-                                    "invalid settings: " + "; ".join(e.message for e in broken.values()))
-            return _unauthorized("the key matches no subscription")
+            return _unavailable(f"webhook key settings cannot be read: {exc.message}")
+        if not auth:
+            return unauthorized("no bearer credentials" if _bearer(headers.get("authorization")) is None
+                                else auth.why_not())
 
         if len(body) > self.max_body_bytes:
             return HookReply(413, {"message": f"the body is {len(body)} bytes; at most {self.max_body_bytes} "
@@ -154,17 +199,9 @@ class HookIngress:
         guids: list[str] = []
         for index, note in enumerate(request.notifications):
             where = f"notification {index} ({note.describe()})"
-            if note.destination not in usable and note.destination not in broken:
-                message = f"{where}: unknown destination '{note.destination[:40]}' (no subscription has this " \
-                          "iPaaS System Id)"
-                return HookReply(400, {"message": message, "notification": index, "field": "destination"},
-                                 reason=message, **hook)
-            if note.destination in broken:
-                return _unavailable(f"{where}: {broken[note.destination].message}", **hook)
-            if note.destination not in accepting:
-                return _unauthorized(f"{where}: the key is not a webhook key of destination "
-                                     f"'{note.destination}'", **hook)
-            platform = usable[note.destination].platform
+            if not auth.opens(note.destination):  # unknown or another subscription's: the same 401
+                return unauthorized(f"{where}: the key is not a webhook key of its destination", **hook)
+            platform = auth.subscriptions[note.destination].platform
             queue = self.routes.queue_for(note.entity, platform)
             if queue is None:
                 message = f"{where}: no queue for {note.entity} notifications to platform '{platform}' " \
@@ -174,8 +211,12 @@ class HookIngress:
             guid = note.tracking_guid or correlation
             if guid:
                 guids.append(guid)
-            message_body = note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True)
-            by_queue.setdefault(queue, []).append(json.dumps(message_body))
+            message_body = json.dumps(note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True))
+            size = len(message_body.encode("utf-8"))  # ASCII (escaped): only characters SQS accepts in a body
+            if size > SQS_MAX_MESSAGE_BYTES:
+                message = f"{where}: {size} bytes as a queue message; at most {SQS_MAX_MESSAGE_BYTES} are accepted"
+                return HookReply(413, {"message": message, "notification": index}, reason=message, **hook)
+            by_queue.setdefault(queue, []).append(message_body)
             route_of[queue] = f"{note.entity}:{platform}"
 
         queued: dict[str, int] = {}
@@ -203,33 +244,6 @@ def _bearer(value: str | None) -> bytes | None:
     return token.encode("utf-8")
 
 
-def _accepts(settings: SubscriptionSettings, presented: bytes) -> bool:
-    """Constant-time comparison with every accepted key (no early exit: timing tells nothing of which)."""
-    matched = False
-    for key in settings.webhook_keys():
-        matched |= hmac.compare_digest(presented, key.encode("utf-8"))
-    return matched
-
-
-def _subscriptions(registry: SubscriptionRegistry
-                   ) -> tuple[dict[str, SubscriptionSettings], dict[str, ConfigurationError]]:
-    """Subscriptions that can take hooks (valid settings with a webhook key), and those that cannot be read."""
-    usable: dict[str, SubscriptionSettings] = {}
-    broken: dict[str, ConfigurationError] = {}
-    for system_id in registry.system_ids():
-        try:
-            settings = registry.get(system_id)
-        except ConfigurationError as exc:
-            broken[system_id] = exc
-            continue
-        if settings.webhook_keys():
-            usable[system_id] = settings
-        else:
-            broken[system_id] = ConfigurationError(
-                f"subscription '{settings.name}': missing setting 'Webhook API Key' (required for hook requests)")
-    return usable, broken
-
-
 def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     """The request-level errors if any, else every failing field of the first invalid notification."""
     errors = exc.errors(include_input=False, include_url=False)
@@ -248,7 +262,8 @@ def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     return f"notification {index}: {detail}", {"notification": index, "field": names[0]}
 
 
-def _unauthorized(reason: str, **kw) -> HookReply:
+def unauthorized(reason: str, **kw) -> HookReply:
+    """The one 401 answer (same body and header whatever went wrong); `reason` is for the log line only."""
     return HookReply(401, dict(UNAUTHORIZED), reason=reason, headers=dict(UNAUTHORIZED_HEADERS), **kw)
 
 
@@ -281,8 +296,8 @@ _default: tuple[tuple[str | None, ...], HookIngress] | None = None
 def default_ingress() -> HookIngress:
     """Built from the function's environment, once per container (rebuilt only if that environment changes,
     which happens locally, never in Lambda): QUEUE_ROUTES (required; an invalid value fails every invocation
-    loudly), HOOK_MAX_BODY_BYTES (default 256 KiB) and an SQS client with short timeouts (the answer must
-    come back within API Gateway's 30 s)."""
+    loudly), HOOK_MAX_BODY_BYTES (default and at most 256 KiB, the SQS message size) and an SQS client with
+    short timeouts (the answer must come back within API Gateway's 30 s)."""
     global _default
     key = tuple(os.environ.get(v) for v in ("QUEUE_ROUTES", "HOOK_MAX_BODY_BYTES", "AWS_ENDPOINT_URL"))
     if _default is None or _default[0] != key:
@@ -302,7 +317,7 @@ def default_ingress() -> HookIngress:
 
 # -- 99minds webhooks: POST /hooks/99minds/{iPaaS System Id}[/...] -------------------------------------------
 # The same checks, answers and log line as iPaaS.com hook requests (above): the subscription's webhook keys
-# (current and previous, constant time: _accepts), 401 with one body whatever went wrong, 413, 400 naming the
+# (current and previous, constant time: authenticate), 401 with one body whatever went wrong, 413, 400 naming the
 # bad part, 202, 503. What differs is only where the key, the event name and the record id are read: 99minds
 # publishes neither its payload nor the header carrying the key, so (like iPaaS.com's dynamic webhook
 # receiver) the 99minds subscription's settings name each location: "header:<name>", "body:<JSON path>" or
@@ -368,12 +383,13 @@ def kind_of(event: str, settings: Any) -> str | None:
 class NinetyNineMindsHookIngress:
     """A 99minds webhook in, one InboundMessage on the 99minds -> iPaaS.com queue."""
 
-    def __init__(self, *, queue_url: str, send: Sender, registry: Callable[[], SubscriptionRegistry] = load_registry,
+    def __init__(self, *, queue_url: str, send: Sender,
+                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
         self.queue_url = queue_url
         self.send = send
-        self.registry = registry
-        self.max_body_bytes = max_body_bytes
+        self.keys = keys  # the webhook key secrets only (NinetyNineMindsWebhookSettings): never partner credentials
+        self.max_body_bytes = min(max_body_bytes, SQS_MAX_MESSAGE_BYTES)  # one limit, as for /hooks
 
     def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> HookReply:
         from .models.inbound import InboundMessage
@@ -383,54 +399,57 @@ class NinetyNineMindsHookIngress:
             if path.startswith(NINETYNINE_HOOK_PREFIX) else [""]
         system_id, segments = segments[0].strip(), segments[1:]
         try:
-            usable, broken = _subscriptions(self.registry())
+            registry = self.keys()
         except ConfigurationError as exc:
-            return _unavailable(f"subscription settings cannot be read: {exc.message}")
-        settings = usable.get(system_id)
-        if settings is None or settings.platform != "99minds":
-            if broken:
-                # as for /hooks: the key cannot be checked against a subscription whose settings are invalid and
-                # may be its key: retry, do not refuse (the answer does not tell which id is broken)
-                return _unavailable(f"99minds webhook for '{system_id[:40]}': not a usable 99minds subscription, "
-                                    "and these have invalid settings: " + "; ".join(e.message for e in broken.values()))
-            return _unauthorized(f"99minds webhook: '{system_id[:40]}' is not a 99minds subscription")
+            return _unavailable(f"webhook key settings cannot be read: {exc.message}")
+        # Where the key is read is the subscription's own setting; an unknown, broken or non-99minds id reads it
+        # where the default says and then fails authentication like a wrong key (the same 401: nothing is revealed)
+        try:
+            settings = registry.get(system_id) if system_id in registry.system_ids() else None
+        except ConfigurationError:
+            settings = None
+        known = isinstance(settings, NinetyNineMindsWebhookSettings)
+        routing = settings if known else NinetyNineMindsWebhookSettings(
+            Name="?", Platform="99minds", **{"iPaaS System Id": "?"})
 
-        key_in_body = _location(settings.webhook_key_location)[0] == "body"
         document: Any = None
-        if key_in_body:  # the key cannot be read without parsing: bound the body first
+        if _location(routing.webhook_key_location)[0] == "body":  # the key cannot be read without parsing: bound first
             if len(body) > self.max_body_bytes:
                 return _too_large(len(body), self.max_body_bytes)
             try:
                 document = json.loads(body)
             except ValueError:
-                return _unauthorized("99minds webhook: the body (which carries the key) is not JSON")
-        key = _read(settings.webhook_key_location, headers, document, segments)
-        if key is None:
-            return _unauthorized(f"99minds webhook: no key at {settings.webhook_key_location}")
-        if not _accepts(settings, key.encode("utf-8")):
-            return _unauthorized(f"99minds webhook: the key is not a webhook key of destination '{system_id}'")
+                return unauthorized("99minds webhook: the body (which carries the key) is not JSON")
+        key = _read(routing.webhook_key_location, headers, document, segments)
+        auth = authenticate(f"Bearer {key}" if key else None, destination=system_id, keys=lambda: registry)
+        if not auth or not known:
+            if key is None:
+                why = f"no key at {routing.webhook_key_location}"
+            else:
+                why = auth.why_not() if not auth else "not a 99minds subscription"
+            return unauthorized(f"99minds webhook for '{system_id[:40]}': {why}")
 
         if len(body) > self.max_body_bytes:
             return _too_large(len(body), self.max_body_bytes)
         if document is None and any(_location(loc)[0] == "body" for loc in (
-                settings.webhook_event_location, settings.webhook_record_id_location)):
+                routing.webhook_event_location, routing.webhook_record_id_location)):
             try:
                 document = json.loads(body)
             except ValueError as exc:
                 message = f"the body is not valid JSON ({type(exc).__name__})"
                 return HookReply(400, {"message": message}, reason=message)
-        event = _read(settings.webhook_event_location, headers, document, segments)
+        event = _read(routing.webhook_event_location, headers, document, segments)
         if event is None:
-            message = f"no event name at {settings.webhook_event_location}"
-            return HookReply(400, {"message": message, "field": settings.webhook_event_location}, reason=message)
-        kind = kind_of(event, settings)
+            message = f"no event name at {routing.webhook_event_location}"
+            return HookReply(400, {"message": message, "field": routing.webhook_event_location}, reason=message)
+        kind = kind_of(event, routing)
         if kind is None:
             reason = f"99minds event '{event[:80]}' is not transferred; skipped"
             return HookReply(202, {"accepted": 0, "skipped": event[:80]}, reason=reason, skipped=1)
-        record_id = _read(settings.webhook_record_id_location, headers, document, segments)
+        record_id = _read(routing.webhook_record_id_location, headers, document, segments)
         if record_id is None:
-            message = f"no record id at {settings.webhook_record_id_location}"
-            return HookReply(400, {"message": message, "field": settings.webhook_record_id_location},
+            message = f"no record id at {routing.webhook_record_id_location}"
+            return HookReply(400, {"message": message, "field": routing.webhook_record_id_location},
                              reason=message)
         guid = (headers.get("x-correlation-id") or "").strip()[:MAX_CORRELATION_ID_CHARS] or str(uuid.uuid4())
         try:

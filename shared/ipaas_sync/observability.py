@@ -37,7 +37,28 @@ def redact(text: str) -> str:
     return text
 
 
+MAX_LOG_FIELD = 2000  # characters of any one logged string (a message, a reason, a key such as record_id)
+
+
+def bound(value, limit: int = MAX_LOG_FIELD):
+    """Every string in a (nested) log value cut to `limit` characters, saying how long it was; masked before it
+    is cut (a cut could otherwise leave a secret's beginning unmasked)."""
+    if isinstance(value, str):
+        value = redact(value) if len(value) > limit else value
+        return value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {k: bound(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bound(v, limit) for v in value[:100]]
+    return value
+
+
 class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Bounds every field (one input once produced a 2 MB line) and masks every registered secret value."""
+
+    def serialize(self, log: dict) -> str:
+        return super().serialize(bound(log))
+
     def format(self, record):
         return redact(super().format(record))
 
@@ -77,4 +98,4 @@ def traced(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 __all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "get_tracer", "logger", "metrics", "redact", "register_secret",
-           "single_metric", "traced"]
+           "single_metric", "bound", "traced"]

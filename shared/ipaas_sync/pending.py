@@ -5,7 +5,7 @@ When a request left but its answer was lost (read timeout, broken reply, a Lambd
 partner applied it), the idempotency record is released and the retry runs the action again. So before a
 non-idempotent write we record what the destination looked like ("pending", with the card balance seen
 just before), and after it answered we record "applied". A retry that finds a pending marker checks the
-destination before writing again (see mapping.giftcard_99minds.decide).
+destination for proof before writing again (transfer/giftcard.py, mapping.giftcard_99minds.judge_history).
 
 Markers live in the idempotency table under their own key prefix (`pending#...`, same TTL attribute
 `expiration`), so they need no new table and no new IAM actions (GetItem, PutItem, UpdateItem,
@@ -39,6 +39,7 @@ PENDING, APPLIED = "pending", "applied"
 # visibility timeout (180 s), so an ordinary redelivery is never held back by it: only a duplicate delivered
 # meanwhile is (it fails as transient and comes back after the visibility timeout).
 IN_FLIGHT_SECONDS = 120.0
+SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600  # AWS: the longest a queue (here: a DLQ) keeps a message
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,11 @@ class PendingJournal:
     def __init__(self, table_name: str, *, client=None, ttl_seconds: int | None = None):
         self.table_name = table_name
         self._ddb = client or boto3.client("dynamodb")
-        # outlive the idempotency record it guards (IDEMPOTENCY_TTL_SECONDS, 7 days by default)
-        self.ttl_seconds = ttl_seconds or int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600))) + 86400
+        # outlive the idempotency record it guards (IDEMPOTENCY_TTL_SECONDS, 7 days by default) and every message that
+        # may still bring the write back: SQS keeps a message at most 14 days, and each delivery that finds the marker
+        # refreshes it (touch), so a message replayed from a DLQ never finds its marker expired and applies again
+        idempotency_ttl = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600)))
+        self.ttl_seconds = ttl_seconds or max(idempotency_ttl, SQS_MAX_RETENTION_SECONDS) + 86400
 
     @staticmethod
     def key(identity: dict[str, Any]) -> str:
@@ -103,6 +107,16 @@ class PendingJournal:
         self._ddb.update_item(TableName=self.table_name, Key={"id": {"S": key}},
                               UpdateExpression="SET " + ", ".join(sets),
                               ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def touch(self, key: str) -> None:
+        """Push the marker's expiry out again: a delivery found it, so more may come (retries, DLQ replays)."""
+        try:
+            self._ddb.update_item(TableName=self.table_name, Key={"id": {"S": key}},
+                                  UpdateExpression="SET #e = :e", ConditionExpression="attribute_exists(id)",
+                                  ExpressionAttributeNames={"#e": "expiration"},
+                                  ExpressionAttributeValues={":e": {"N": str(int(time.time()) + self.ttl_seconds)}})
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            pass  # cleared meanwhile (a refusal): nothing to keep, and never re-created without its state
 
     def clear(self, key: str) -> None:
         """The destination refused the request (it answered 4xx): nothing was applied, nothing is pending."""

@@ -64,6 +64,9 @@ def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env:
         metrics.add_dimension(name="Entity", value=entity)
         env = env or default_env()
         queues = queues or default_queues()
+        # a cold container: the secret values are registered for masking before the first record is handled, so
+        # no log line or DLQ reason of the first batch can echo one a body carries
+        env.register_secrets()
         # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
         # invocation error
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -175,15 +178,24 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
                      extra={"source_queue": record.event_source_arn})
         _record(outcome)
         raise exc
-    parked = queues.client.send_message(
-        QueueUrl=info.dlq_url, MessageBody=record.body,
-        MessageAttributes=failure_attributes(
-            previous=history_of(record.raw_event.get("messageAttributes")), kind=kind,
-            error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue)) else "InvalidMessage",
-            reason=reason, entity=entity, destination=msg.destination if msg else None,
-            tracking_guid=msg.tracking_guid if msg else None, receive_count=receive_count,
-            source_arn=record.event_source_arn, message_id=record.message_id),
-    )
+    try:
+        parked = queues.client.send_message(
+            QueueUrl=info.dlq_url, MessageBody=record.body,
+            MessageAttributes=failure_attributes(
+                previous=history_of(record.raw_event.get("messageAttributes")), kind=kind,
+                error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue))
+                else "InvalidMessage",
+                reason=reason, entity=entity, destination=msg.destination if msg else None,
+                tracking_guid=msg.tracking_guid if msg else None, receive_count=receive_count,
+                source_arn=record.event_source_arn, message_id=record.message_id,
+                body=record.body),
+        )
+    except Exception as send_error:  # noqa: BLE001 - the DLQ refused it: keep the message on its queue, say so
+        metrics.add_metric(name="DeadLetterSendFailures", unit=MetricUnit.Count, value=1)
+        _record(outcome.model_copy(update={"reason": (
+            f"{reason} (and sending it to its dead-letter queue failed: {type(send_error).__name__}; the message "
+            "stays on its queue and comes back after the visibility timeout)")}))
+        raise exc from send_error
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
     return outcome.model_copy(update={"status": "dead-lettered", "details": {

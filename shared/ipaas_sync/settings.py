@@ -9,6 +9,15 @@ Where they come from (first that is set):
 A notification's `destination` (the iPaaS.com subscription / external system id) selects the
 subscription by its "iPaaS System Id". Each subscription is validated on its own: one bad subscription
 never stops the others. Errors name the setting and never echo a value.
+
+The webhook API keys live apart from the partner credentials (docs/hook-ingress.md), so that the internet-facing
+hook ingress reads nothing else (WebhookKeySettings, load_webhook_keys):
+    WEBHOOK_KEY_SECRET_ARNS   comma-separated Secrets Manager ARNs (AWS), one subscription's keys each
+    WEBHOOK_KEYS_FILE / WEBHOOK_KEYS_JSON   the same locally; else (local only) the SUBSCRIPTIONS_FILE /
+                              SUBSCRIPTIONS_JSON objects, which may carry the webhook key settings too
+
+These models are the one definition of each secret's JSON shape: `secret_shape()` builds the template's secrets
+from them (tests/template checks that they are equal).
 """
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
@@ -72,24 +82,6 @@ class SubscriptionSettings(BaseModel):
     transaction_status: str = Field(alias="Transaction Status", default="Complete")
     excluded_transaction_suffixes: tuple[str, ...] = Field(alias="Excluded Transaction Suffixes",
                                                            default=("-D", "-GC"))
-    # the key iPaaS.com sends as `Authorization: Bearer` on this subscription's hook requests; the previous
-    # key stays accepted while a rotation is under way (optional here: only the hook ingress requires it)
-    webhook_api_key: SecretStr | None = Field(alias="Webhook API Key", default=None)
-    webhook_api_key_previous: SecretStr | None = Field(alias="Webhook API Key (Previous)", default=None)
-
-    @field_validator("webhook_api_key", "webhook_api_key_previous", mode="before")
-    @classmethod
-    def _blank_key_is_unset(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if isinstance(value, str) and len(value.strip()) < WEBHOOK_KEY_MIN_LENGTH:
-            raise ValueError(f"a webhook API key has at least {WEBHOOK_KEY_MIN_LENGTH} characters")
-        return value.strip() if isinstance(value, str) else value
-
-    def webhook_keys(self) -> tuple[str, ...]:
-        """The webhook API keys hook requests to this subscription may carry: current, then previous."""
-        return tuple(k.get_secret_value() for k in (self.webhook_api_key, self.webhook_api_key_previous) if k)
-
     @property
     def transaction_filter(self) -> TransactionFilter:
         return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
@@ -97,6 +89,69 @@ class SubscriptionSettings(BaseModel):
 
     def secret_values(self) -> list[str]:
         return [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
+
+
+def _webhook_key(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and len(value.strip()) < WEBHOOK_KEY_MIN_LENGTH:
+        raise ValueError(f"a webhook API key has at least {WEBHOOK_KEY_MIN_LENGTH} characters")
+    return value.strip() if isinstance(value, str) else value
+
+
+class WebhookKeySettings(BaseModel):
+    """One subscription's webhook API keys: what iPaaS.com sends as `Authorization: Bearer` on its hook requests,
+    the previous key staying accepted while a rotation is under way. Its own secret, the only one the hook ingress
+    reads; `iPaaS System Id` and `Platform` say which subscription (and so which queues) the keys open."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+    name: str = Field(alias="Name", min_length=1)
+    platform: str = Field(alias="Platform")
+    system_id: str = Field(alias="iPaaS System Id", min_length=1)
+    webhook_api_key: SecretStr | None = Field(alias="Webhook API Key", default=None)
+    webhook_api_key_previous: SecretStr | None = Field(alias="Webhook API Key (Previous)", default=None)
+
+    @field_validator("webhook_api_key", "webhook_api_key_previous", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: Any) -> Any:
+        return _webhook_key(value)
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in SETTINGS_BY_PLATFORM:
+            raise ValueError(f"must be one of {', '.join(SETTINGS_BY_PLATFORM)}")
+        return value
+
+    def webhook_keys(self) -> tuple[str, ...]:
+        """The webhook API keys hook requests to this subscription may carry: current, then previous."""
+        return tuple(k.get_secret_value() for k in (self.webhook_api_key, self.webhook_api_key_previous) if k)
+
+    def secret_values(self) -> list[str]:
+        return list(self.webhook_keys())
+
+
+class NinetyNineMindsWebhookSettings(WebhookKeySettings):
+    """The 99minds subscription's webhook secret: its keys, and where a 99minds webhook carries the key, the event
+    name and the record id (the ingress reads this secret only, never the partner credentials)."""
+
+    # 99minds -> iPaaS.com webhooks (docs/ninetynine-minds-to-ipaas.md). 99minds publishes neither its webhook
+    # payload nor the header carrying the key: like iPaaS.com's dynamic webhook receiver, each of the three is read
+    # from a location ("header:<name>", "body:<JSON path>", "url:<segment after /hooks/99minds/{id}/>"); the
+    # defaults are iPaaS.com's own template receiver (Authorization Bearer, $.scope, $.external_id): assumptions.
+    webhook_key_location: str = Field(alias="Webhook Key Location", default="header:Authorization",
+                                      pattern=r"^(header|body|url):.+$")
+    webhook_event_location: str = Field(alias="Webhook Event Location", default="body:$.scope",
+                                        pattern=r"^(header|body|url):.+$")
+    webhook_record_id_location: str = Field(alias="Webhook Record Id Location", default="body:$.external_id",
+                                            pattern=r"^(header|body|url):.+$")
+    # event names -> what changed (customer/* is published; the loyalty point webhook's names are not)
+    loyalty_transaction_events: tuple[str, ...] = Field(
+        alias="Loyalty Transaction Events",
+        default=("loyalty_transaction/created", "loyalty_transaction/updated", "loyalty_transaction/deleted"))
+    customer_events: tuple[str, ...] = Field(alias="Customer Events",
+                                             default=("customer/created", "customer/updated", "customer/deleted"))
 
 
 class StoreRef(BaseModel):
@@ -113,26 +168,24 @@ class NinetyNineMindsSettings(SubscriptionSettings):
     store_ref_id: str | None = Field(alias="Store Ref Id", default=None)
     client_store_id: str | None = Field(alias="Client Store Id", default=None)
     campaign_id: str | None = Field(alias="Campaign Id", default=None)
+    # Gift card money (docs/giftcards.md, "Proof of an earlier attempt"). NOT published by 99minds, assumed, adjustable:
+    # - the body field of every reload/redemption that carries our reference for the activity (its identity); the
+    #   same field names the reference in the card's history entries. Blank: 99minds takes no reference, so a
+    #   retry after a lost answer can never be proven and always parks as UncertainOutcome.
+    # - the card-history lookup by that reference: a path on the API Url with {card_id} (the 99minds card id),
+    #   {card_number} and {reference}, answered as {code, message, data: {transactions: [...]}}. The default mirrors
+    #   the published loyalty-card lookup (GET /api/v1/ipaas/loyaltycards/transactions?card_id=&client_order_id=).
+    #   Blank: no lookup, every lost answer parks as UncertainOutcome.
+    activity_reference_field: str | None = Field(alias="Gift Card Activity Reference Field", default="reference_id",
+                                                 pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$")
+    activity_history_path: str | None = Field(
+        alias="Gift Card History Path",
+        default="/api/v1/giftcards/transactions?card_id={card_id}&reference_id={reference}",
+        pattern=r"^$|^/")
     # 99minds: 150 requests per minute per IP address (seed), the pre-populated throttle.
     api_throttle_limit: int = Field(alias="API Throttle Limit", default=150, gt=0)
     api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
 
-    # -- 99minds -> iPaaS.com (webhooks; docs/ninetynine-minds-to-ipaas.md). 99minds publishes neither its webhook
-    # payload nor the header carrying the key: like iPaaS.com's dynamic webhook receiver, each of the three is read
-    # from a location ("header:<name>", "body:<JSON path>", "url:<segment after /hooks/99minds/{id}/>"); the
-    # defaults are iPaaS.com's own template receiver (Authorization Bearer, $.scope, $.external_id): assumptions.
-    webhook_key_location: str = Field(alias="Webhook Key Location", default="header:Authorization",
-                                      pattern=r"^(header|body|url):.+$")
-    webhook_event_location: str = Field(alias="Webhook Event Location", default="body:$.scope",
-                                        pattern=r"^(header|body|url):.+$")
-    webhook_record_id_location: str = Field(alias="Webhook Record Id Location", default="body:$.external_id",
-                                            pattern=r"^(header|body|url):.+$")
-    # event names -> what changed (customer/* is published; the loyalty point webhook's names are not)
-    loyalty_transaction_events: tuple[str, ...] = Field(
-        alias="Loyalty Transaction Events",
-        default=("loyalty_transaction/created", "loyalty_transaction/updated", "loyalty_transaction/deleted"))
-    customer_events: tuple[str, ...] = Field(alias="Customer Events",
-                                             default=("customer/created", "customer/updated", "customer/deleted"))
     # the iPaaS.com side of a loyalty transaction (TransactionNumber = prefix + separator + 99minds id)
     loyalty_transaction_number_prefix: str = Field(alias="Loyalty Transaction Number Prefix", default="99minds",
                                                    min_length=1)
@@ -170,6 +223,22 @@ class NinetyNineMindsSettings(SubscriptionSettings):
             raise ValueError(
                 "missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
         return self
+
+    @field_validator("activity_history_path")
+    @classmethod
+    def _history_path_placeholders(cls, value: str | None) -> str | None:
+        if value and "{reference}" not in value:
+            raise ValueError("the gift card history lookup must carry {reference} (the activity reference)")
+        if value:
+            try:
+                value.format(card_id="", card_number="", reference="")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("only the placeholders {card_id}, {card_number} and {reference} are known") from None
+        return value or None
+
+    @property
+    def reference_field(self) -> str | None:
+        return (self.activity_reference_field or "").strip() or None
 
     @property
     def store(self) -> StoreRef:
@@ -237,6 +306,29 @@ SETTINGS_BY_PLATFORM: dict[str, type[SubscriptionSettings]] = {
     "makini": MakiniSettings,
 }
 PLATFORMS = tuple(SETTINGS_BY_PLATFORM)
+# Platform -> its webhook secret's model, where it has more than the keys.
+WEBHOOK_SETTINGS_BY_PLATFORM: dict[str, type[WebhookKeySettings]] = {"99minds": NinetyNineMindsWebhookSettings}
+
+
+def secret_shape(model: type[BaseModel], **given: Any) -> dict[str, Any]:
+    """The JSON a secret for `model` starts as: every setting by its iPaaS.com name, in the model's order, with its
+    default (lists as lists), "" where there is none; `given` fills in names (e.g. Platform, Name)."""
+    shape: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        default = info.get_default(call_default_factory=True) if not info.is_required() else None
+        shape[alias] = list(default) if isinstance(default, tuple) else ("" if default is None else default)
+    return shape | given
+
+
+def _parse(model: type[BaseModel], raw: dict[str, Any], label: str) -> Any:
+    try:
+        settings = model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc, label).replace("field '", "setting '")) from None
+    for secret in settings.secret_values():
+        register_secret(secret)
+    return settings
 
 
 def parse_subscription(raw: dict[str, Any]) -> SubscriptionSettings:
@@ -246,19 +338,21 @@ def parse_subscription(raw: dict[str, Any]) -> SubscriptionSettings:
         raise ConfigurationError(
             f"{label}: setting 'Platform' must be one of {', '.join(PLATFORMS)}"
         )
-    try:
-        settings = SETTINGS_BY_PLATFORM[raw["Platform"]].model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigurationError(describe_validation_error(exc, label).replace("field '", "setting '")) from None
-    for secret in settings.secret_values():
-        register_secret(secret)
-    return settings
+    return _parse(SETTINGS_BY_PLATFORM[raw["Platform"]], raw, label)
+
+
+def parse_webhook_keys(raw: dict[str, Any]) -> WebhookKeySettings:
+    """Validate one subscription's webhook key settings; ConfigurationError names every bad setting, never a value."""
+    return _parse(WEBHOOK_SETTINGS_BY_PLATFORM.get(raw.get("Platform"), WebhookKeySettings), raw,
+                  f"webhook keys of subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'")
 
 
 class SubscriptionRegistry:
     """The subscriptions this deployment serves, looked up by iPaaS System Id (a notification's destination)."""
 
-    def __init__(self, raw_subscriptions: list[dict[str, Any]]):
+    def __init__(self, raw_subscriptions: list[dict[str, Any]],
+                 parse: Callable[[dict[str, Any]], Any] = parse_subscription):
+        self._parse_one = parse
         self._raw: dict[str, list[dict[str, Any]]] = {}
         for raw in raw_subscriptions:
             for key in SECRET_SETTINGS:
@@ -290,17 +384,23 @@ class SubscriptionRegistry:
         if len(candidates) > 1:
             return ConfigurationError(f"{len(candidates)} subscriptions share iPaaS System Id '{key}'")
         try:
-            return parse_subscription(candidates[0])
+            return self._parse_one(candidates[0])
         except ConfigurationError as exc:
             return exc
 
 
 _cache_lock = threading.Lock()
 _cache: tuple[str, SubscriptionRegistry] | None = None
+_keys_cache: tuple[str, SubscriptionRegistry] | None = None
+
+# where each kind of secret comes from: (AWS secret ARNs, local file, local inline JSON), first that is set
+SUBSCRIPTION_SOURCES = ("SUBSCRIPTION_SECRET_ARNS", "SUBSCRIPTIONS_FILE", "SUBSCRIPTIONS_JSON")
+WEBHOOK_KEY_SOURCES = ("WEBHOOK_KEY_SECRET_ARNS", "WEBHOOK_KEYS_FILE", "WEBHOOK_KEYS_JSON")
 
 
-def _load_raw() -> list[dict[str, Any]]:
-    arns = [a.strip() for a in os.environ.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if a.strip()]
+def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict[str, Any]]:
+    arns_var, file_var, json_var = sources
+    arns = [a.strip() for a in os.environ.get(arns_var, "").split(",") if a.strip()]
     items: list[Any] = []
     if arns:
         for arn in arns:
@@ -313,35 +413,55 @@ def _load_raw() -> list[dict[str, Any]]:
                 cause = exc.__cause__ or exc.__context__ or exc
                 raise ConfigurationError(f"cannot read secret {name}: {type(cause).__name__}") from None
             items.extend(value if isinstance(value, list) else [value])
-    elif os.environ.get("SUBSCRIPTIONS_FILE"):
-        path = os.environ["SUBSCRIPTIONS_FILE"]
+    elif os.environ.get(file_var):
+        path = os.environ[file_var]
         try:
             with open(path, encoding="utf-8") as fh:
                 value = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot read SUBSCRIPTIONS_FILE {path}: {type(exc).__name__}") from None
+            raise ConfigurationError(f"cannot read {file_var} {path}: {type(exc).__name__}") from None
         items.extend(value if isinstance(value, list) else [value])
-    elif os.environ.get("SUBSCRIPTIONS_JSON"):
+    elif os.environ.get(json_var):
         try:
-            value = json.loads(os.environ["SUBSCRIPTIONS_JSON"])
+            value = json.loads(os.environ[json_var])
         except ValueError:
-            raise ConfigurationError("SUBSCRIPTIONS_JSON is not valid JSON") from None
+            raise ConfigurationError(f"{json_var} is not valid JSON") from None
         items.extend(value if isinstance(value, list) else [value])
     else:
-        raise ConfigurationError(
-            "no subscriptions configured: set SUBSCRIPTION_SECRET_ARNS, SUBSCRIPTIONS_FILE or SUBSCRIPTIONS_JSON"
-        )
+        raise ConfigurationError(f"no {'webhook keys' if sources == WEBHOOK_KEY_SOURCES else 'subscriptions'} "
+                                 f"configured: set {', '.join(sources[:2])} or {sources[2]}")
     if not all(isinstance(i, dict) for i in items):
         raise ConfigurationError("each subscription must be a JSON object")
     return items
+
+
+def _registry(raw: list[dict[str, Any]], cached: tuple[str, SubscriptionRegistry] | None,
+              parse: Callable[[dict[str, Any]], Any]) -> tuple[str, SubscriptionRegistry]:
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    if cached is None or cached[0] != digest:
+        return digest, SubscriptionRegistry(raw, parse)
+    return cached
 
 
 def load_registry() -> SubscriptionRegistry:
     """The current registry; rebuilt when the underlying settings change (secrets cached for max_age)."""
     global _cache
     raw = _load_raw()
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     with _cache_lock:
-        if _cache is None or _cache[0] != digest:
-            _cache = (digest, SubscriptionRegistry(raw))
+        _cache = _registry(raw, _cache, parse_subscription)
         return _cache[1]
+
+
+def load_webhook_keys() -> SubscriptionRegistry:
+    """The webhook keys of every subscription, by iPaaS System Id (WebhookKeySettings). Locally, without a
+    WEBHOOK_KEYS_* source, the subscription objects of SUBSCRIPTIONS_FILE / SUBSCRIPTIONS_JSON (never the
+    subscription secrets in AWS: the ingress may not read them)."""
+    global _keys_cache
+    if any(os.environ.get(v) for v in WEBHOOK_KEY_SOURCES) or not any(
+            os.environ.get(v) for v in SUBSCRIPTION_SOURCES[1:]):
+        raw = _load_raw(WEBHOOK_KEY_SOURCES)
+    else:
+        raw = _load_raw(("", *SUBSCRIPTION_SOURCES[1:]))
+    with _cache_lock:
+        _keys_cache = _registry(raw, _keys_cache, parse_webhook_keys)
+        return _keys_cache[1]

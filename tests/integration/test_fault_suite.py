@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ import pytest
 
 from ipaas_sync import http, pending
 from ipaas_sync.clients.ninetynine_minds import NinetyNineMindsClient
+from ipaas_sync.mapping import giftcard_99minds as mapping
+from ipaas_sync.models.ipaas import IpaasGiftCard
 from ipaas_sync.replay import Replayer
 from sandbox.ipaas import IpaasSandbox
 from sandbox.local_aws import LambdaContext, sqs_event
@@ -61,7 +64,8 @@ DELIVERIES = 3                  # every message is delivered this many times
 READ_TIMEOUT = 1.0              # ipaas_sync.http.READ_TIMEOUT during the suite (10 s in production)
 SLOW = 2.0                      # a slow answer / a hang after the side effect: past READ_TIMEOUT
 IN_FLIGHT = SLOW + 1.0          # pending.IN_FLIGHT_SECONDS (120 s in production, against a 180 s visibility timeout)
-KILLED_INVOCATION_SECONDS = 5   # the time a killed invocation had: its idempotency lock expires after it
+KILLED_INVOCATION_SECONDS = 10  # the time a killed invocation had (a cold start on a loaded machine fits): its idempotency
+                                # lock expires after it
 DRAIN_SECONDS = 120             # bound on each drain
 PARTNER_SEED, IPAAS_SEED = 6, 7  # error_rate seeds: which requests get a 503 depends only on their order
 FINAL = {"created", "updated", "sent", "duplicate", "skipped", "mismatch"}
@@ -77,14 +81,16 @@ class LambdaTimedOut(BaseException):
 @dataclass
 class Kill:
     """Deliver `body` once to an invocation that dies right after `method` of the partner client returned (the write
-    was applied); `then` runs afterwards (e.g. a change at the destination nobody told us about)."""
+    was applied), or, with `applies=False`, while its request was on the way (it never reached the destination);
+    `then` runs afterwards (e.g. a change at the destination nobody told us about, such as a use at the till)."""
 
     body: dict
     client: type
     method: str
     key: str                                   # what the destination's write is counted by (email, number, ...)
-    applied: Callable[[LocalStack], bool]      # the side effect is visible at the destination
+    applied: Callable[[LocalStack], bool]      # the destination shows what the killed invocation did (or did not do)
     then: Callable[[LocalStack], None] | None = None
+    applies: bool = True
 
 
 @dataclass
@@ -249,8 +255,9 @@ def verify_invoices(stack: LocalStack, plan: Plan, run: Run) -> None:
         assert posts[number] - 1 <= lost[number], f"{number}: {posts[number]} POSTs applied, {lost[number]} answers lost"
 
 
-# gift cards: 5 new (issued, then reloaded and redeemed), 4 already in 99minds; one dies after its issue, one after a
-# reload, one after a redemption; one more dies after a reload and is then spent at the till before the redelivery
+# gift cards: 5 new (issued, then reloaded and redeemed), 6 already in 99minds; one dies after its issue, one after a
+# reload, one after a redemption; one more dies after a reload and is then spent at the till before the redelivery,
+# and one dies while its reload is on the way and the card is then reloaded at the till by the same amount
 def activity(id_: str, type_: str, amount: str, day: int) -> dict:
     return {"id": id_, "activity_type": type_, "amount": amount, "timestamp": f"2025-04-{day:02d}T10:00:00Z",
             "transaction_reference_id": f"REF-{id_}"}
@@ -270,7 +277,7 @@ def seed_giftcards(stack: LocalStack) -> Plan:
             "balance": str(original + reload - redeem), "activities": [
                 activity(f"{id_}-3", "Redeem", str(redeem), 3), activity(f"{id_}-1", "Issue", str(original), 1),
                 activity(f"{id_}-2", "Reload", str(reload), 2)]})
-    for n in range(6, 11):                # already issued in 99minds with 10.00 and linked in iPaaS.com
+    for n in range(6, 10):                # already issued in 99minds with 10.00 and linked in iPaaS.com
         id_ = f"90{n:02d}"
         records[id_] = ip.put("giftcards", {
             "id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
@@ -278,62 +285,63 @@ def seed_giftcards(stack: LocalStack) -> Plan:
                                                activity(f"{id_}-2", "Redeem", "5.00", 2),
                                                activity(f"{id_}-3", "Redeem", "7.50", 3)]})
         ip.set_link(SYS, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", "10.00")["id"])
-    parked = "9010"                       # reload applied, invocation killed, then 5.00 spent at the till
-    records[parked] = ip.put("giftcards", {
-        "id": parked, "number": f"GC-{parked}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
-        "balance": "40.00", "activities": [activity(f"{parked}-1", "Reload", "30.00", 1)]})
+    # the two cases the card balance cannot tell apart (docs/giftcards.md): the card's history, by reference, does
+    spent, reloaded = "9010", "9011"      # reload applied, invocation killed, then 5.00 spent at the till / reload
+    records[spent] = ip.put("giftcards", {                                     # never reached 99minds, then a till
+        "id": spent, "number": f"GC-{spent}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
+        "balance": "35.00", "activities": [activity(f"{spent}-1", "Reload", "30.00", 1)]})   # reload of the same amount
+    records[reloaded] = ip.put("giftcards", {
+        "id": reloaded, "number": f"GC-{reloaded}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
+        "balance": "70.00", "activities": [activity(f"{reloaded}-1", "Reload", "30.00", 1)]})
+    for id_ in (spent, reloaded):
+        ip.set_link(SYS, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", "10.00")["id"])
 
     def history(number: str) -> list:
         return nn.giftcard(number)["history"] if nn.giftcard(number) else []
-
-    def spend_at_the_till(s: LocalStack) -> None:
-        with s.ninetynine.lock:
-            s.ninetynine.giftcard(f"GC-{parked}")["balance"] -= Decimal("5.00")
 
     killed = {"9001": "issue_giftcard", "9006": "reload_giftcard", "9007": "redeem_giftcard"}
     kinds = {"issue_giftcard": "issue", "reload_giftcard": "reload", "redeem_giftcard": "redeem"}
     kills = [Kill(note("giftcard/updated", id_), NinetyNineMindsClient, method, key=f"GC-{id_}",
                   applied=lambda s, id_=id_, kind=kinds[method]: any(h[0] == kind for h in history(f"GC-{id_}")))
              for id_, method in killed.items()]
-    kills.append(Kill(note("giftcard/updated", parked), NinetyNineMindsClient, "reload_giftcard", key=f"GC-{parked}",
-                      applied=lambda s: [h[0] for h in history(f"GC-{parked}")] == ["reload"], then=spend_at_the_till))
+    kills.append(Kill(note("giftcard/updated", spent), NinetyNineMindsClient, "reload_giftcard", key=f"GC-{spent}",
+                      applied=lambda s: [h[0] for h in history(f"GC-{spent}")] == ["reload"],
+                      then=lambda s: s.ninetynine.use_card(f"GC-{spent}", "redeem", "5.00")))
+    kills.append(Kill(note("giftcard/updated", reloaded), NinetyNineMindsClient, "reload_giftcard",
+                      key=f"GC-{reloaded}", applies=False, applied=lambda s: history(f"GC-{reloaded}") == [],
+                      then=lambda s: s.ninetynine.use_card(f"GC-{reloaded}", "reload", "30.00")))
     return Plan(
         notifications=[note("giftcard/created" if id_ in NEW_CARDS else "giftcard/updated", id_)
-                       for id_ in records if id_ not in killed and id_ != parked],
-        kills=kills, records=records,
-        parked={parked: ("permanent:UncertainOutcome",
-                         "its reload was applied, the invocation died, and the card was spent before the redelivery "
-                         "read it: neither 'applied' nor 'not applied' explains the balance, so it is never guessed")})
+                       for id_ in records if id_ not in killed and id_ not in (spent, reloaded)],
+        kills=kills, records={"cards": records, "till": {spent: [(1, ("redeem", Decimal("5.00")))],
+                                                         reloaded: [(0, ("reload", Decimal("30.00")))]}})
 
 
-def expected_history(record: dict, *, issued_here: bool) -> list[tuple]:
+def expected_history(record: dict, *, issued_here: bool, till: list | None = None) -> list[tuple]:
+    """What 99minds' card history must hold: the issue (if issued here), each activity once with its reference,
+    in timestamp order, and the uses at the till (position, (kind, amount)) with the till's own reference."""
+    card = IpaasGiftCard.model_validate(record)
+    references = {a.link_id: mapping.activity_reference(a) for a in mapping.plan_activities(card).to_apply}
     acts = sorted(record["activities"], key=lambda a: a["timestamp"])
     kinds = {"Reload": "reload", "Redeem": "redeem"}
-    history = [("issue", Decimal(record["original_amount"]), None)] if issued_here else []
-    return history + [(kinds[a["activity_type"]], Decimal(a["amount"]), a["transaction_reference_id"])
-                      for a in acts if a["activity_type"] in kinds]
+    history = [(kinds[a["activity_type"]], Decimal(a["amount"]), references[a["id"]])
+               for a in acts if a["activity_type"] in kinds]
+    for position, (kind, amount) in till or []:
+        history.insert(position, (kind, amount, "till"))
+    return ([("issue", Decimal(record["original_amount"]), None)] if issued_here else []) + history
 
 
 def verify_giftcards(stack: LocalStack, plan: Plan, run: Run) -> None:
     nn = stack.ninetynine
-    for id_, rec in plan.records.items():
+    tills = plan.records["till"]
+    for id_, rec in plan.records["cards"].items():
         card = nn.giftcard(rec["number"])
         assert card is not None, f"gift card {id_}: not in 99minds"
-        history = [(kind, amount, ref) for kind, amount, ref in card["history"]]
-        if id_ in plan.parked:
-            # never guessed, and the money moved at most once: the one reload the killed invocation applied
-            assert history == expected_history(rec, issued_here=False), f"gift card {id_}: {history}"
-            assert card["balance"] == Decimal("35.00")          # 10.00 + 30.00 reload - 5.00 spent at the till
-            [act] = rec["activities"]
-            assert stack.ipaas.link(SYS, "Gift Card Activity", act["id"]) is None
-            # and each parked delivery tells the operator what it saw and what to do
-            for message in run.dlq_left["GiftcardNinetyNineMindsDLQ"]:
-                assert ("balance before it 10.00, now 35.00, expected 10.00 (not applied) or 40.00 (applied)"
-                        in message["ipaas.reason"]), message["ipaas.reason"]
-                assert f"internal id '{act['id']}'" in message["ipaas.reason"] and "pending#" in message["ipaas.reason"]
-            continue
-        # every activity applied exactly once, in timestamp order, and the balance is iPaaS.com's
-        assert history == expected_history(rec, issued_here=id_ in NEW_CARDS), f"gift card {id_}: {history}"
+        history = [(kind, amount, "till" if str(ref).startswith("till_") else ref) for kind, amount, ref in card["history"]]
+        # every activity applied exactly once, in timestamp order, and the balance is iPaaS.com's: never applied twice
+        # (9010: the card was spent after the lost answer) and never lost (9011: reloaded elsewhere meanwhile)
+        assert history == expected_history(rec, issued_here=id_ in NEW_CARDS, till=tills.get(id_)), (
+            f"gift card {id_}: {history}")
         assert card["balance"] == Decimal(rec["balance"]), f"gift card {id_}: {card['balance']} != {rec['balance']}"
         assert stack.ipaas.link(SYS, "Gift Card", id_) == card["id"], f"gift card {id_}: link"
         for act in rec["activities"]:
@@ -362,7 +370,8 @@ def ninetynine_faults(nn: SandboxServer, seed: int) -> None:
         nn.faults.malformed(1, path=path)
         nn.faults.apply_then_hang(1, seconds=SLOW, path=path)
         nn.faults.slow(1, seconds=SLOW, path=path)
-    nn.faults.slow(2, seconds=SLOW, path="/api/v1/giftcards/GC-")      # balance reads
+    nn.faults.slow(2, seconds=SLOW, path="/api/v1/giftcards/GC-")      # looking a card up by number
+    nn.faults.slow(1, seconds=SLOW, path="/api/v1/giftcards/transactions")  # the card-history lookup
     nn.faults.error_rate(0.3, seed=seed)
 
 
@@ -405,14 +414,15 @@ def kill_after_side_effect(stack: LocalStack, case: EntityCase, kill: Kill, monk
     visibility timeout (here retry_delay) as SQS would bring it back."""
     sqs = boto3.client("sqs")
     url, arn = stack.queue_url(case.queue), stack.deployment.physical[case.queue]["Arn"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(kill.body))
-    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=stack.retry_delay,
-                                    AttributeNames=["All"], MessageAttributeNames=["All"])["Messages"]
+    sent = sqs.send_message(QueueUrl=url, MessageBody=json.dumps(kill.body))["MessageId"]
+    message = receive(sqs, url, sent, visibility=stack.retry_delay)
     original = getattr(kill.client, kill.method)
 
     def applied_then_timed_out(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        raise LambdaTimedOut(f"{kill.method} applied, then the invocation ran out of time")
+        if kill.applies:
+            original(self, *args, **kwargs)
+        raise LambdaTimedOut(f"{kill.method} {'applied' if kill.applies else 'on its way'}, then the invocation ran "
+                             f"out of time")
 
     with monkeypatch.context() as patch:
         patch.setattr(kill.client, kill.method, applied_then_timed_out)
@@ -422,6 +432,24 @@ def kill_after_side_effect(stack: LocalStack, case: EntityCase, kill: Kill, monk
     assert kill.applied(stack), f"{case.entity} {kill.body['id']}: the write did not reach the destination"
     if kill.then:
         kill.then(stack)
+
+
+def receive(sqs, url: str, message_id: str, *, visibility: int, attempts: int = 20) -> dict:
+    """Receive the message `message_id` from a queue that may hold others (earlier kills whose visibility timeout
+    ran out come back): any other message is made visible again at once, as if never received."""
+    for _ in range(attempts):
+        ours = None
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
+                                           WaitTimeSeconds=1, AttributeNames=["All"],
+                                           MessageAttributeNames=["All"]).get("Messages", []):
+            if message["MessageId"] == message_id:
+                ours = message
+            else:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+        if ours is not None:
+            return ours
+    raise AssertionError(f"message {message_id} not received from {url} in {attempts} attempts")
 
 
 def final_outcomes(stack: LocalStack, entity: str) -> list[dict]:
@@ -493,8 +521,7 @@ def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, m
         unexpected = [(m["body"]["id"], m.get("ipaas.error"), m.get("ipaas.reason")) for m in left
                       if m["body"]["id"] not in plan.parked or m.get("ipaas.error") != plan.parked[m["body"]["id"]][0]]
         assert unexpected == [], f"{case.dlq}: unexpected messages left after the replay"
-        # what is left is exactly the named ones, every delivery of them, and they did go through the replay: e.g. a
-        # gift card whose outcome cannot be told from the card is parked as UncertainOutcome, never guessed
+        # what is left is exactly the named ones, every delivery of them, and they did go through the replay
         assert Counter(m["body"]["id"] for m in left) == {id_: DELIVERIES for id_ in plan.parked}, (
             f"{case.dlq}: expected to keep only {plan.parked}")
         if plan.parked:
@@ -507,8 +534,56 @@ def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, m
         for body in plan.bodies:
             expected = 0 if body["id"] in plan.parked else DELIVERIES
             assert delivered[body["id"]] == expected, f"{case.entity} {body['id']}: {delivered[body['id']]} outcomes"
-        assert {o["status"] for o in outcomes} <= {"created", "updated", "sent", "duplicate"}, case.entity
+        assert {o["status"] for o in outcomes} <= {"created", "updated", "sent", "duplicate"}, (
+            case.entity, [(o["record_id"], o["status"], o.get("reason")) for o in outcomes
+                          if o["status"] not in {"created", "updated", "sent", "duplicate"}])
 
     # exactly once, at the destination and in iPaaS.com
     for case in destination.cases:
         case.verify(stack, plans[case.entity], run)
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["applied-then-spent", "not-applied-then-reloaded"])
+def test_without_a_card_history_a_lost_answer_is_parked_and_settled_by_its_steps(make_stack, monkeypatch, applied):
+    """The same two cases on a subscription whose 99minds offers no card-history lookup: nothing can prove what the
+    killed invocation did, so every delivery is parked as UncertainOutcome, never guessed; the steps in its reason,
+    followed as an operator would, then end with the right balance."""
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 0.0)
+    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"Gift Card History Path": ""}})
+    nn, ip = stack.ninetynine, stack.ipaas
+    case = next(c for c in NINETYNINE.cases if c.entity == "giftcard")
+    record = ip.put("giftcards", {"id": "9020", "number": "GC-9020", "type": "Gift Card", "status": "Active",
+                                  "original_amount": "10.00", "balance": "35.00" if applied else "70.00",
+                                  "activities": [activity("9020-1", "Reload", "30.00", 1)]})
+    card = nn.add_giftcard("GC-9020", "10.00")
+    ip.set_link(SYS, "Gift Card", "9020", card["id"])
+    kill = Kill(note("giftcard/updated", "9020"), NinetyNineMindsClient, "reload_giftcard", key="GC-9020",
+                applies=applied, applied=lambda s: len(card["history"]) == (1 if applied else 0),
+                then=lambda s: s.ninetynine.use_card("GC-9020", *(("redeem", "5.00") if applied else ("reload", "30.00"))))
+    kill_after_side_effect(stack, case, kill, monkeypatch)
+    stack.send(case.queue, kill.body)                 # a second delivery (iPaaS.com retried the hook)
+    time.sleep(KILLED_INVOCATION_SECONDS + 0.5)       # the killed invocation's idempotency lock has expired
+    assert stack.drain(max_seconds=DRAIN_SECONDS).errors == []
+    parked = [{k: v["StringValue"] for k, v in m["MessageAttributes"].items()} for m in stack.messages(case.dlq)]
+    assert [m["ipaas.error"] for m in parked] == ["permanent:UncertainOutcome"] * 2
+    assert card["balance"] == Decimal("35.00" if applied else "40.00")      # nothing applied after the kill
+    assert len(nn.calls("POST", RELOAD, status=200)) == (1 if applied else 0)
+    reason = parked[0]["ipaas.reason"]
+    assert "setting 'Gift Card History Path' is blank" in reason and "balance before it 10.00" in reason, reason
+
+    # the operator looks the reference up in 99minds and follows the reason's steps, then replays
+    ref = mapping.activity_reference(mapping.plan_activities(IpaasGiftCard.model_validate(record)).to_apply[0])
+    assert f"with reference '{ref}'" in reason
+    if any(r == ref for _, _, r in card["history"]):
+        external = reason.split("to external id '", 1)[1].split("'", 1)[0]
+        ip.set_link(SYS, "Gift Card Activity", "9020-1", external)
+    else:
+        key = reason.split("delete item '", 1)[1].split("'", 1)[0]
+        boto3.client("dynamodb").delete_item(TableName=stack.deployment.physical["IdempotencyTable"]["Ref"],
+                                             Key={"id": {"S": key}})
+    assert Replayer().replay(stack.queue_url(case.dlq)).errors == []
+    assert stack.drain(max_seconds=DRAIN_SECONDS).errors == []
+    assert stack.messages(case.dlq) == [] and stack.messages(case.queue) == []
+    assert card["balance"] == Decimal(record["balance"])
+    assert len(nn.calls("POST", RELOAD, status=200)) == 1           # applied exactly once, by whichever delivery
+    assert ip.link(SYS, "Gift Card Activity", "9020-1")

@@ -76,8 +76,9 @@ def test_issue_with_campaign_and_store_links_the_card_and_applies_later_activiti
     assert issue.body == {"campaign_id": "campaign_local", "giftcard_number": "GC-1", "amount": "50.00",
                           "store_ref_id": "store_b81a893dc2bc6e1a5d", "customer_id": "customer_99"}
     [redeem] = writes(stack, REDEEM)
+    # every reload/redemption carries its activity reference (the same on every delivery): what 99minds' history proves
     assert redeem.body == {"giftcard": {"data": [{"giftcard_number": "GC-1", "redemption_amount": "10.00"}]},
-                           "store_ref_id": "store_b81a893dc2bc6e1a5d", "reference_id": "INV-7"}
+                           "store_ref_id": "store_b81a893dc2bc6e1a5d", "reference_id": reference(stack, "1", "a2")}
     [outcome] = stack.outcomes()
     card = stack.ninetynine.giftcard("GC-1")
     assert outcome["status"] == "created" and outcome["external_id"] == card["id"]
@@ -234,11 +235,19 @@ def test_5xx_before_applying_is_retried_and_applied_once(stack):
     assert [o["status"] for o in stack.outcomes()] == ["failed", "updated"]
 
 
-def journal_and_key(stack, card_id, activity_id):
+def planned(stack, card_id, activity_id) -> tuple[IpaasGiftCard, mapping.PlannedActivity]:
     record = IpaasGiftCard.model_validate(stack.ipaas.records["giftcards"][card_id])
-    planned = next(a for a in mapping.plan_activities(record).to_apply if a.link_id == activity_id)
+    return record, next(a for a in mapping.plan_activities(record).to_apply if a.link_id == activity_id)
+
+
+def reference(stack, card_id, activity_id) -> str:
+    return mapping.activity_reference(planned(stack, card_id, activity_id)[1])
+
+
+def journal_and_key(stack, card_id, activity_id):
+    record, activity = planned(stack, card_id, activity_id)
     identity = {"destination": SYS, "platform": "99minds", "entity": "giftcard", "card": record.number,
-                "activity": planned.identity}
+                "activity": activity.identity}
     return PendingJournal(stack.deployment.physical["IdempotencyTable"]["Ref"]), PendingJournal.key(identity)
 
 
@@ -248,7 +257,7 @@ def test_lambda_timeout_after_the_side_effect_is_recognised_at_99minds(stack):
                               activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="11-r")])
     journal, key = journal_and_key(stack, "11", "11-r")
     journal.begin(key, operation="reload", card="GC-11", before=Decimal("5.00"))
-    existing["balance"] += Decimal("50.00")  # what the lost request did
+    stack.ninetynine.use_card("GC-11", "reload", "50.00", reference(stack, "11", "11-r"))  # what the lost request did
     stack.send(Q, note("11"))
     stack.drain()
     assert writes(stack, RELOAD) == []
@@ -256,18 +265,54 @@ def test_lambda_timeout_after_the_side_effect_is_recognised_at_99minds(stack):
     assert existing["balance"] == Decimal("55.00") and activity_link(stack, "11-r")
 
 
-def test_undecidable_state_goes_to_the_dlq_and_is_never_guessed(stack):
+@pytest.mark.parametrize("lost_request_applied", [True, False], ids=["applied-then-spent", "not-applied-then-reloaded"])
+def test_the_card_history_not_the_balance_decides_a_lost_answer(stack, lost_request_applied):
+    """A reload of 5.00 whose answer was lost, then the card is used at the till for 5.00 before the redelivery:
+    spent (the balance looks unchanged) after it was applied, or reloaded (the balance looks applied) when it was not.
+    The balance would apply it twice or never; the reference in the card's history applies it exactly once."""
+    _, existing = linked_card(stack, "16", "10.00", balance="10.00" if lost_request_applied else "20.00",
+                              activities=[act("Reload", "5.00", "2025-03-01T10:00:00Z", id="16-r")])
+    journal, key = journal_and_key(stack, "16", "16-r")
+    journal.begin(key, operation="reload", card="GC-16", before=Decimal("10.00"))
+    if lost_request_applied:
+        stack.ninetynine.use_card("GC-16", "reload", "5.00", reference(stack, "16", "16-r"))
+        stack.ninetynine.use_card("GC-16", "redeem", "5.00")      # at the till
+    else:
+        stack.ninetynine.use_card("GC-16", "reload", "5.00")      # at the till: an unrelated reload of the same amount
+    stack.send(Q, note("16"))
+    stack.drain()
+    assert len(writes(stack, RELOAD)) == (0 if lost_request_applied else 1)
+    assert existing["balance"] == Decimal("10.00" if lost_request_applied else "20.00")
+    assert [o["status"] for o in stack.outcomes()] == ["updated"] and activity_link(stack, "16-r")
+
+
+@pytest.mark.parametrize("override, evidence", [
+    ({"Gift Card History Path": ""}, "setting 'Gift Card History Path' is blank"),
+    ({"Gift Card Activity Reference Field": ""}, "setting 'Gift Card Activity Reference Field' is blank"),
+    ({"Gift Card History Path": "/api/v1/nowhere?ref={reference}"}, "the card-history lookup was refused (HTTP 404)"),
+    ({"Gift Card History Path": "/api/v1/giftcards/transactions?card_id={card_id}&ref={reference}"},  # not a filter
+     "it does not look activities up by reference as assumed"),
+], ids=["no-lookup", "no-reference", "lookup-404", "lookup-ignores-reference"])
+def test_without_proof_from_99minds_a_lost_answer_goes_to_the_dlq_and_is_never_guessed(make_stack, override, evidence):
+    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": override})
     _, existing = linked_card(stack, "12", "77.00", balance="50.00",
                               activities=[act("Redeem", "50.00", "2025-03-01T10:00:00Z", id="12-d")])
+    stack.ninetynine.use_card("GC-12", "reload", "1.00")          # something in the card's history that is not ours
     journal, key = journal_and_key(stack, "12", "12-d")
-    journal.begin(key, operation="redeem", card="GC-12", before=Decimal("100.00"))  # neither 100 nor 50 now
+    journal.begin(key, operation="redeem", card="GC-12", before=Decimal("100.00"))
     stack.send(Q, note("12"))
     stack.drain()
     [msg] = dlq_reasons(stack, DLQ)
     assert msg["ipaas.error"] == "permanent:UncertainOutcome"
-    assert "balance before it 100.00, now 77.00, expected 100.00 (not applied) or 50.00 (applied)" in msg["ipaas.reason"]
-    assert key in msg["ipaas.reason"] and writes(stack, REDEEM) == []
-    assert existing["balance"] == Decimal("77.00") and activity_link(stack, "12-d") is None
+    reason = msg["ipaas.reason"]
+    assert evidence in reason, reason
+    # the evidence, and the exact steps to settle it
+    assert "balance before it 100.00, now 78.00" in reason and "100.00 if not applied" in reason, reason
+    ref = reference(stack, "12", "12-d")
+    assert f"with reference '{ref}' on 99minds card '{existing['id']}'" in reason
+    assert "internal id '12-d'" in reason and f"external id '{existing['id']}:redeem:" in reason
+    assert key in reason and writes(stack, REDEEM) == []
+    assert existing["balance"] == Decimal("78.00") and activity_link(stack, "12-d") is None
 
 
 # -- order, mismatch, bad input ---------------------------------------------------------------------------------------

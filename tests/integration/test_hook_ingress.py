@@ -15,7 +15,7 @@ from .conftest import json_lines, notification
 
 Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "NinetyNineMindsSubscriptionSecret"
+SECRET = "NinetyNineMindsWebhookKeySecret"
 
 
 def queued(stack, queue=Q) -> list[dict]:
@@ -91,7 +91,7 @@ def test_rotation_accepts_current_and_previous_key(make_stack):
     assert [b["id"] for b in queued(stack)] == ["1", "2"]
 
 
-def test_malformed_unknown_and_unroutable_are_400_naming_it_and_nothing_is_queued(stack):
+def test_malformed_and_unroutable_are_400_naming_it_and_nothing_is_queued(stack):
     bad_scope = stack.post_hook([notification("1"), notification("2", scope="order/created")])
     assert bad_scope.status_code == 400
     assert bad_scope.json()["notification"] == 1 and "unsupported scope 'order/created'" in bad_scope.json()["message"]
@@ -99,8 +99,11 @@ def test_malformed_unknown_and_unroutable_are_400_naming_it_and_nothing_is_queue
     assert (missing.status_code, missing.json()["notification"], missing.json()["field"]) == (400, 1, "destination")
     not_json = stack.post_hook(body='{"id": "1", "notifications": [')
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["message"]
+    # an unknown destination is not revealed as such: the same 401 as a wrong key (no enumeration of subscription ids)
     unknown = stack.post_hook([notification("1", destination="4242")])
-    assert unknown.status_code == 400 and "unknown destination '4242'" in unknown.json()["message"]
+    wrong = stack.post_hook([notification("1")], key="whk-someone-else-0000000000000")
+    assert (unknown.status_code, unknown.json(), unknown.headers.get("WWW-Authenticate")) == (
+        401, wrong.json(), wrong.headers.get("WWW-Authenticate")) and wrong.status_code == 401
     # an entity the deployment has no 99minds queue for (if any is left: the unit tests cover it either way)
     routes = json.loads(stack.deployment.function_environment("HookIngressFunction")["QUEUE_ROUTES"])
     for entity in [e for e in ENTITIES if f"{e}:99minds" not in routes][:1]:
@@ -137,7 +140,7 @@ def test_no_secret_in_a_log_line_or_a_response(stack, log_output):
     answers = [stack.post_hook([notification("1")]), stack.post_hook([notification("2")], key=wrong),
                stack.post_hook(body="{", key=wrong), stack.post_hook(body="{"),
                stack.post_hook([notification("3", destination="77")])]
-    assert [r.status_code for r in answers] == [202, 401, 401, 400, 400]
+    assert [r.status_code for r in answers] == [202, 401, 401, 400, 401]
     stack.drain()
     logged = log_output.getvalue()
     assert logged.count("hook request") == 5
@@ -156,3 +159,20 @@ def test_events_hook_request_json_as_sam_local_invoke_would(stack):
     assert reply["statusCode"] == 202 and json.loads(reply["body"])["accepted"] == 2
     assert [(b["id"], b["tracking_guid"]) for b in queued(stack)] == [
         ("501", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001"), ("502", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001")]
+
+
+def test_a_wrong_key_is_401_even_while_a_subscription_has_no_webhook_key_yet(make_stack):
+    """Nobody can trip the 5xx alarm (or make iPaaS.com retry a mis-keyed hook forever) with a wrong key."""
+    stack = make_stack(subscription_overrides={"StampedWebhookKeySecret": {"Webhook API Key": ""},
+                                               "MakiniWebhookKeySecret": {"Webhook API Key": "too-short"}})
+    assert stack.post_hook([notification("1")], key="whk-wrong-key-000000000000000").status_code == 401
+    assert stack.post_hook([notification("1")]).status_code == 202
+
+
+def test_the_body_limit_is_the_queue_message_limit_and_answers_413(stack):
+    """The template's limit and the queue's are one: a 300 kB notification is refused at once (413), never queued
+    and retried as 503 forever."""
+    answer = stack.post_hook([notification("1", padding="p" * 300_000)])
+    assert answer.status_code == 413 and "at most 262144" in answer.json()["message"]
+    assert stack.deployment.template["Parameters"]["HookMaxBodyBytes"]["MaxValue"] == 262144
+    assert stack.messages(Q) == []

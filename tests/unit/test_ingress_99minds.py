@@ -9,7 +9,7 @@ import pytest
 from ipaas_sync.clients.queues import QueueSendError
 from ipaas_sync.ingress import UNAUTHORIZED, NinetyNineMindsHookIngress, json_path
 from ipaas_sync.models.inbound import InboundMessage
-from ipaas_sync.settings import SubscriptionRegistry
+from ipaas_sync.settings import SubscriptionRegistry, parse_webhook_keys
 
 from .test_ingress import KEY_A, KEY_A_OLD, KEY_B, SUB_A, SUB_B, FakeSender
 
@@ -24,8 +24,8 @@ def make(overrides: dict | None = None, sender=None, subs=None, max_body_bytes=4
                                            "iPaaS API Token": "t-00000000", "API Public Key": "p",
                                            "API Private Key": "k", "API Store Hash": "h",
                                            "Webhook API Key": "whk-stamped-000000000000"}]
-    registry = SubscriptionRegistry([dict(s) for s in subs])
-    return NinetyNineMindsHookIngress(queue_url=QUEUE, send=sender, registry=lambda: registry,
+    registry = SubscriptionRegistry([dict(s) for s in subs], parse_webhook_keys)
+    return NinetyNineMindsHookIngress(queue_url=QUEUE, send=sender, keys=lambda: registry,
                                       max_body_bytes=max_body_bytes), sender
 
 

@@ -3,7 +3,13 @@ import json
 import pytest
 
 from ipaas_sync.errors import ConfigurationError
-from ipaas_sync.settings import SubscriptionRegistry, load_registry, parse_subscription
+from ipaas_sync.settings import (
+    SubscriptionRegistry,
+    load_registry,
+    load_webhook_keys,
+    parse_subscription,
+    parse_webhook_keys,
+)
 
 VALID = {"Platform": "99minds", "Name": "99minds - Release", "iPaaS System Id": 1001,
          "iPaaS API Token": "tok-SECRET-1234", "API Url": "https://api.demo.giftcard.99minds.io",
@@ -73,9 +79,9 @@ def test_no_source_configured(monkeypatch):
 
 
 def test_webhook_keys_are_optional_secrets_current_then_previous():
-    assert parse_subscription(VALID).webhook_keys() == ()
-    assert parse_subscription({**VALID, "Webhook API Key": "", "Webhook API Key (Previous)": "  "}).webhook_keys() == ()
-    s = parse_subscription({**VALID, "Webhook API Key": "whk-current-0123456789",
+    assert parse_webhook_keys(VALID).webhook_keys() == ()
+    assert parse_webhook_keys({**VALID, "Webhook API Key": "", "Webhook API Key (Previous)": "  "}).webhook_keys() == ()
+    s = parse_webhook_keys({**VALID, "Webhook API Key": "whk-current-0123456789",
                             "Webhook API Key (Previous)": "whk-previous-0123456789"})
     assert s.webhook_keys() == ("whk-current-0123456789", "whk-previous-0123456789")
     assert "whk-current" not in repr(s) and "whk-previous" not in str(s)
@@ -83,7 +89,7 @@ def test_webhook_keys_are_optional_secrets_current_then_previous():
 
 def test_a_short_webhook_key_is_refused_without_echoing_it():
     with pytest.raises(ConfigurationError) as err:
-        parse_subscription({**VALID, "Webhook API Key (Previous)": "short-key"})
+        parse_webhook_keys({**VALID, "Webhook API Key (Previous)": "short-key"})
     assert "setting 'Webhook API Key (Previous)'" in str(err.value) and "at least 16 characters" in str(err.value)
     assert "short-key" not in str(err.value)
 
@@ -93,3 +99,19 @@ def test_webhook_keys_are_masked_in_logs_even_in_a_subscription_that_fails_valid
     SubscriptionRegistry([{**VALID, "API Secret Key": "", "Webhook API Key": "whk-masked-0123456789",
                            "Webhook API Key (Previous)": "whk-masked-previous-0123"}])
     assert redact("a whk-masked-0123456789 b whk-masked-previous-0123") == "a *** b ***"
+
+
+def test_webhook_keys_are_not_partner_settings_and_load_from_their_own_secrets(monkeypatch):
+    assert not hasattr(parse_subscription({**VALID, "Webhook API Key": "whk-current-0123456789"}), "webhook_keys")
+    for var in ("WEBHOOK_KEY_SECRET_ARNS", "WEBHOOK_KEYS_FILE", "SUBSCRIPTION_SECRET_ARNS", "SUBSCRIPTIONS_FILE",
+                "SUBSCRIPTIONS_JSON"):
+        monkeypatch.delenv(var, raising=False)
+    keys = {"Platform": "99minds", "Name": "A", "iPaaS System Id": "1001", "Webhook API Key": "whk-current-0123456789"}
+    monkeypatch.setenv("WEBHOOK_KEYS_JSON", json.dumps([keys]))
+    assert load_webhook_keys().get("1001").webhook_keys() == ("whk-current-0123456789",)
+    monkeypatch.delenv("WEBHOOK_KEYS_JSON")
+    with pytest.raises(ConfigurationError, match="no webhook keys configured"):
+        load_webhook_keys()
+    # locally, one subscriptions file may carry both (never the AWS subscription secrets)
+    monkeypatch.setenv("SUBSCRIPTIONS_JSON", json.dumps([{**VALID, "iPaaS System Id": "1001", **keys}]))
+    assert load_webhook_keys().get("1001").platform == "99minds"

@@ -62,6 +62,10 @@ class NinetyNineMindsClient(ApiClient):
         """The card by its 99minds id (or giftcard number), or None when 99minds has no such card (404)."""
         return self.request("GET", f"{GIFTCARDS}/{quote(card_id, safe='')}", what=what, allow_404=True)
 
+    def giftcard_history(self, path: str, *, what: str) -> Any:
+        """The card-history lookup by activity reference (the subscription's Gift Card History Path), or None on 404."""
+        return self.request("GET", path, what=what, allow_404=True)
+
     def issue_giftcard(self, payload: dict[str, Any], *, what: str) -> Any:
         return self.request("POST", f"{GIFTCARDS}/issue", json_body=payload, what=what, idempotent=False)
 

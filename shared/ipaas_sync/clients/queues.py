@@ -6,12 +6,17 @@ Attribute names (all String): ipaas.error (kind:Class), ipaas.reason, ipaas.enti
 ipaas.tracking_guid, ipaas.attempts, ipaas.source_queue, ipaas.message_id (its id on the source queue),
 ipaas.first_reason, ipaas.first_failed_at. SQS allows 10 attributes per message; these are the 10. When it
 failed is the DLQ message's own SentTimestamp.
+
+Every attribute value is redacted (a body may carry a secret value), cut to the characters SQS accepts (moto
+accepts any, AWS refuses the whole send), and bounded; body plus attributes stay within SQS_MAX_MESSAGE_BYTES
+(the reasons are shortened first, then the least useful attributes left off). The body is never altered.
 """
 from __future__ import annotations
 
 import base64
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,11 +26,21 @@ from datetime import UTC, datetime
 import boto3
 
 from ..errors import TransientError
+from ..observability import redact
 
 ATTR = "ipaas."
-MAX_REASON = 900
+MAX_REASON = 2000             # an UncertainOutcome reason carries its evidence and the steps to settle it
+MAX_ATTRIBUTE = 256              # every other attribute value (a tracking guid, a destination id) at most this long
+# The one message size limit: the template's queues keep SQS's classic 256 KiB maximum (MaximumMessageSize), the
+# hook ingress refuses larger bodies (HookMaxBodyBytes), and a message plus its DLQ attributes stays within it.
+SQS_MAX_MESSAGE_BYTES = 256 * 1024
 BATCH_ENTRIES = 10               # SendMessageBatch: at most 10 entries ...
-BATCH_BYTES = 256 * 1024         # ... and at most 256 KiB of bodies per call
+BATCH_BYTES = SQS_MAX_MESSAGE_BYTES  # ... and at most 256 KiB of bodies per call
+# SQS accepts in attribute values only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
+_NOT_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# left off first when body plus attributes would exceed the message size (the error and reason go last)
+_DROP_ORDER = ("first_failed_at", "first_reason", "message_id", "source_queue", "attempts", "tracking_guid",
+               "destination", "entity", "reason")
 SEND_ATTEMPTS = 3                # calls per chunk before the failed entries are given up on (raised)
 
 
@@ -74,26 +89,56 @@ def _s(value: str) -> dict:
     return {"DataType": "String", "StringValue": value}
 
 
+def attribute_value(value: str, limit: int = MAX_ATTRIBUTE) -> str:
+    """A value SQS accepts as a String attribute: redacted, other characters as '?', at most `limit` characters."""
+    text = _NOT_SQS.sub("?", redact(str(value)))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def message_bytes(body: str, attributes: dict[str, dict]) -> int:
+    """What SQS counts against its message size: the body, and each attribute's name, type and value."""
+    return len(body.encode("utf-8")) + sum(
+        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode("utf-8"))
+        for name, a in attributes.items())
+
+
 def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str, reason: str, entity: str,
                        destination: str | None, tracking_guid: str | None, receive_count: int,
-                       source_arn: str, message_id: str) -> dict[str, dict]:
-    """History survives replays: attempts add up, the first failure is kept."""
+                       source_arn: str, message_id: str, body: str = "") -> dict[str, dict]:
+    """History survives replays: attempts add up, the first failure is kept. Within SQS_MAX_MESSAGE_BYTES with
+    `body` (the message they go with)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    attempts = int(previous.get(f"{ATTR}attempts") or 0) + receive_count
-    reason = reason[:MAX_REASON]
-    attrs = {
-        f"{ATTR}error": f"{kind}:{error_class}",
-        f"{ATTR}reason": reason,
-        f"{ATTR}entity": entity,
-        f"{ATTR}destination": destination or "unknown",
-        f"{ATTR}tracking_guid": tracking_guid or "none",
-        f"{ATTR}attempts": str(attempts),
-        f"{ATTR}source_queue": source_arn,
-        f"{ATTR}message_id": message_id,
-        f"{ATTR}first_reason": previous.get(f"{ATTR}first_reason") or reason,
-        f"{ATTR}first_failed_at": previous.get(f"{ATTR}first_failed_at") or now,
+    try:
+        attempts = int(previous.get(f"{ATTR}attempts") or 0) + receive_count
+    except ValueError:
+        attempts = receive_count
+    reason = attribute_value(reason, MAX_REASON)
+    values = {
+        "error": attribute_value(f"{kind}:{error_class}"),
+        "reason": reason,
+        "entity": attribute_value(entity),
+        "destination": attribute_value(destination or "unknown"),
+        "tracking_guid": attribute_value(tracking_guid or "none"),
+        "attempts": str(attempts),
+        "source_queue": attribute_value(source_arn),
+        "message_id": attribute_value(message_id),
+        "first_reason": attribute_value(previous.get(f"{ATTR}first_reason") or reason, MAX_REASON),
+        "first_failed_at": attribute_value(previous.get(f"{ATTR}first_failed_at") or now),
     }
-    return {k: _s(v) for k, v in attrs.items()}
+    attrs = {f"{ATTR}{k}": _s(v) for k, v in values.items()}
+    for name in ("first_reason", "reason"):            # shorten the long ones first ...
+        excess = message_bytes(body, attrs) - SQS_MAX_MESSAGE_BYTES
+        if excess > 0:
+            text = attrs[f"{ATTR}{name}"]["StringValue"]
+            attrs[f"{ATTR}{name}"] = _s(text.encode("utf-8")[:max(0, len(text.encode()) - excess - 3)]
+                                        .decode("utf-8", "ignore") + "…")
+    for name in _DROP_ORDER:                           # ... then leave the least useful ones off
+        if message_bytes(body, attrs) <= SQS_MAX_MESSAGE_BYTES:
+            break
+        attrs.pop(f"{ATTR}{name}", None)
+    if message_bytes(body, attrs) > SQS_MAX_MESSAGE_BYTES:
+        attrs = {}  # the body alone fills the message: it goes without its reason (the outcome line has it)
+    return attrs
 
 
 def history_of(message_attributes) -> dict[str, str]:

@@ -13,9 +13,14 @@ NOT published, assumed here (THE one place to adjust; the README repeats the lis
   optionally `customer_id` (the 99minds customer linked to the card's iPaaS.com customer),
   `customer_email`, `expiry_date` (YYYY-MM-DD).
 - reload body: the redeem envelope with `reload_amount`:
-  `{"giftcard": {"data": [{"giftcard_number", "reload_amount"}]}, <store key>, "reference_id"}`.
-- redeem body: the public client's envelope plus the store key and `reference_id` (the activity's
-  `transaction_reference_id`).
+  `{"giftcard": {"data": [{"giftcard_number", "reload_amount"}]}, <store key>, <reference field>}`.
+- redeem body: the public client's envelope plus the store key and the reference field.
+- the reference: 99minds keeps the value of the subscription's `Gift Card Activity Reference Field` (default
+  `reference_id`) with the reload/redemption, and the card's history (`Gift Card History Path`) looks activities up
+  by it and answers them as `data.transactions[]`, each carrying that field, and where given `type` and `amount`.
+  We send `activity_reference()`: one value per activity, the same on every delivery, so the history can prove
+  whether an attempt whose answer was lost was applied (`judge_history`). The card balance proves nothing (the
+  card may be used at the till meanwhile) and is kept only as evidence.
 - amounts on the wire are decimal strings with two places ("25.00"), never binary floats.
 - the 99minds card id is `data.giftcard.id` (else `data.giftcard.giftcard_id`, else the giftcard number);
   `GET /api/v1/giftcards/{card_id}` also finds a card by its giftcard number (used to check whether an
@@ -43,6 +48,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import ConfigurationError, InvalidRecord, PermanentError, Skip
 from ..models.ipaas import IpaasGiftCard, IpaasGiftCardActivity
@@ -80,6 +86,9 @@ class Decision(StrEnum):
     APPLIED = "applied"
     NOT_APPLIED = "not applied"
     UNDECIDABLE = "undecidable"
+
+
+REFERENCE_PREFIX = "ipaas-"
 
 
 # -- amounts --------------------------------------------------------------------------------------------
@@ -317,13 +326,27 @@ def issue_payload(card: IpaasGiftCard, *, campaign_id: str, store: StoreRef,
     })
 
 
-def activity_payload(number: str, activity: PlannedActivity, store: StoreRef) -> dict[str, Any]:
+def activity_reference(activity: PlannedActivity) -> str:
+    """The activity's identity as 99minds keeps it: the same on every delivery, different for every activity."""
+    return REFERENCE_PREFIX + activity.key
+
+
+def activity_payload(number: str, activity: PlannedActivity, store: StoreRef,
+                     reference_field: str | None) -> dict[str, Any]:
     amount_key = {Kind.RELOAD: "reload_amount", Kind.REDEEM: "redemption_amount"}[activity.kind]
-    return clean({
+    body = {
         "giftcard": {"data": [{"giftcard_number": number, amount_key: wire_amount(activity.amount)}]},
         store.kind: store.value,
-        "reference_id": activity.reference,
-    })
+    }
+    if reference_field:
+        body[reference_field] = activity_reference(activity)
+    return clean(body)
+
+
+def history_path(template: str, *, card_id: str, number: str, reference: str) -> str:
+    """The card-history lookup for one reference (the subscription's Gift Card History Path, values URL-quoted)."""
+    return template.format(card_id=quote(card_id, safe=""), card_number=quote(number, safe=""),
+                           reference=quote(reference, safe=""))
 
 
 # -- replies -------------------------------------------------------------------------------------------------------
@@ -362,17 +385,50 @@ def expected_balance(before: Decimal, amount: Decimal, kind: Kind) -> Decimal:
     raise ValueError(f"no balance effect for {kind}")
 
 
-def decide(before: Decimal | None, after: Decimal | None, amount: Decimal, kind: Kind) -> Decision:
-    """Did an attempt whose answer was lost apply? Judged from the card balance before it and now.
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    evidence: str
 
-    now == before -> not applied (apply it); now == before +/- amount -> applied (record it, do not
-    apply again); anything else (another change happened meanwhile, or a value is unknown) -> undecidable:
-    stop and ask a human, never guess.
+
+def judge_history(body: Any, *, reference: str, reference_field: str, activity: PlannedActivity) -> Verdict:
+    """Did an attempt whose answer was lost apply? Only the card's history, looked up by the attempt's reference,
+    can tell (the balance cannot: the card may be spent or reloaded elsewhere meanwhile).
+
+    No entry -> not applied (apply it); exactly one entry, of this kind and amount where the entry says -> applied
+    (record it, never apply again); anything else -> undecidable: park it, never guess. An answer that is not the
+    assumed shape, or lists entries with another (or no) reference (the lookup did not filter by reference as
+    assumed, so an empty answer would not prove anything either), is undecidable too.
     """
-    if before is None or after is None or amount <= 0:
-        return Decision.UNDECIDABLE
-    if after == before:
-        return Decision.NOT_APPLIED
-    if after == expected_balance(before, amount, kind):
-        return Decision.APPLIED
-    return Decision.UNDECIDABLE
+    act = f"{activity.kind.value} {wire_amount(activity.amount)}"
+    what = f"{act} with {reference_field} '{reference}'"
+    data = body.get("data") if isinstance(body, dict) else None
+    entries = data.get("transactions") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return Verdict(Decision.UNDECIDABLE, "the card-history lookup answered without a data.transactions list")
+    others = [e for e in entries if str(e.get(reference_field, "")) != reference]
+    if others:
+        return Verdict(Decision.UNDECIDABLE,
+                       f"the card-history lookup answered {len(others)} entr{'y' if len(others) == 1 else 'ies'} with "
+                       f"another or no {reference_field}: it does not look activities up by reference as assumed")
+    if not entries:
+        return Verdict(Decision.NOT_APPLIED, f"the card's history holds no {what}")
+    if len(entries) > 1:
+        return Verdict(Decision.UNDECIDABLE, f"the card's history holds {len(entries)} activities with "
+                                             f"{reference_field} '{reference}'")
+    entry = entries[0]
+    kind = kind_of(str(entry["type"])) if entry.get("type") is not None else activity.kind
+    amount = _entry_amount(entry.get("amount"))
+    if kind is not activity.kind or (entry.get("amount") is not None and amount != activity.amount):
+        return Verdict(Decision.UNDECIDABLE, f"the card's history holds an activity with {reference_field} "
+                                             f"'{reference}' that is not a {act} (type "
+                                             f"{str(entry.get('type'))[:20]}, amount {str(entry.get('amount'))[:20]})")
+    return Verdict(Decision.APPLIED, f"the card's history holds the {what}")
+
+
+def _entry_amount(value: Any) -> Decimal | None:
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount.copy_abs().quantize(_QUANTUM) if amount.is_finite() else None

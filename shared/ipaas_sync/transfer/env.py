@@ -26,6 +26,14 @@ class TransferEnv:
         self._clients: dict[tuple[str, SubscriptionSettings], Any] = {}
         self._lock = threading.Lock()
 
+    def register_secrets(self) -> None:
+        """Load the settings once, so that every secret value in them is registered for masking (settings.py). A
+        failure here is not the batch's: each record then reports it (as a ConfigurationError) on its own."""
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001,S110 - reported per record by subscription()
+            pass
+
     def subscription(self, system_id: str) -> SubscriptionSettings:
         return self._load().get(system_id)
 

@@ -6,9 +6,10 @@ Gift cards are money, so every write is guarded three ways (README, "Gift cards"
 2. each write runs under Powertools idempotency keyed on (destination, card number, activity identity),
    never on the SQS messageId;
 3. a pending marker (pending.py) written right before each non-idempotent POST: a retry after an
-   uncertain outcome checks the card at 99minds before writing again, and stops (UncertainOutcome -> DLQ)
-   when the card's state cannot tell; while the earlier request may still be in flight
-   (pending.IN_FLIGHT_SECONDS) it does not check at all, it waits.
+   uncertain outcome asks 99minds for proof before writing again: an issue by looking the card up by its
+   number, a reload/redemption by looking its reference up in the card's history (docs/giftcards.md); without
+   proof it stops (UncertainOutcome -> DLQ, with the evidence and the steps to settle it). While the earlier
+   request may still be in flight (pending.IN_FLIGHT_SECONDS) it does not check at all, it waits.
 After applying, the 99minds balance is compared with the iPaaS.com balance; a difference is reported as a
 "mismatch" outcome, never corrected.
 """
@@ -71,6 +72,7 @@ class _NinetyNineMindsCard:
         def issue_once() -> dict:
             marker = self.journal.get(key)
             if marker is not None:
+                self.journal.touch(key)  # kept while any delivery of this issue may still come back
                 if marker.state == APPLIED and marker.card_id:
                     return {"card_id": marker.card_id, "recovered": True}
                 _not_in_flight(marker, what)
@@ -108,30 +110,25 @@ class _NinetyNineMindsCard:
             if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
                 return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
             marker = self.journal.get(key)
+            if marker is not None:
+                self.journal.touch(key)  # kept while any delivery of this activity may still come back
             if marker is not None and marker.state == APPLIED:
                 return {"action": "recovered", "balance": _text(marker.after)}
             if marker is not None:
                 _not_in_flight(marker, what)
             now = self.balance(card_id)
             if marker is not None:
-                decision = m.decide(marker.before, now, act.amount, act.kind)
-                if decision is m.Decision.APPLIED:
+                verdict = self.judge(card_id, act, marker, now, key)
+                if verdict.decision is m.Decision.APPLIED:
                     self.journal.applied(key, after=now, card_id=card_id)
-                    logger.warning(f"{what}: an earlier attempt had applied it (balance {marker.before} -> {now}); "
-                                   f"recorded without applying again")
+                    logger.warning(f"{what}: an earlier attempt had applied it ({verdict.evidence}); recorded "
+                                   f"without applying again")
                     return {"action": "recovered", "balance": str(now)}
-                if decision is m.Decision.UNDECIDABLE:
-                    raise UncertainOutcome(
-                        f"{what}: an earlier attempt may or may not have been applied and the card cannot tell: "
-                        f"balance before it {marker.before}, now {now}, expected {marker.before} (not applied) or "
-                        f"{m.expected_balance(marker.before, act.amount, act.kind) if marker.before is not None else '?'}"
-                        f" (applied). Check the card in 99minds; if it was applied, link the activity in "
-                        f"iPaaS.com (table 'Gift Card Activity', internal id '{act.link_id}'), else delete the "
-                        f"marker '{key}' from the idempotency table; then replay this message")
-                logger.info(f"{what}: an earlier attempt had not applied it (balance unchanged at {now}); applying")
+                logger.info(f"{what}: an earlier attempt had not applied it ({verdict.evidence}); applying")
             self.journal.begin(key, operation=act.kind.value, card=self.number, before=now)
             post = self.client.reload_giftcard if act.kind is m.Kind.RELOAD else self.client.redeem_giftcard
-            reply = self._write(key, post, m.activity_payload(self.number, act, self.sub.store), what)
+            payload = m.activity_payload(self.number, act, self.sub.store, self.sub.reference_field)
+            reply = self._write(key, post, payload, what)
             after = m.giftcard_from_reply(reply, self.subject, need_balance=False).balance
             self.journal.applied(key, after=after, card_id=card_id)
             return {"action": "applied", "balance": _text(after)}
@@ -143,6 +140,44 @@ class _NinetyNineMindsCard:
         self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD_ACTIVITY, act.link_id,
                                       m.activity_external_id(card_id, act), self.msg.tracking_guid)
         return "already" if replayed else result["action"]
+
+    def judge(self, card_id: str, act: m.PlannedActivity, marker: Marker, now: Decimal, key: str) -> m.Verdict:
+        """Proof from 99minds of whether the earlier attempt was applied, or UncertainOutcome with the evidence and
+        the steps to settle it by hand. Never the balance: it moves with every use of the card at the till."""
+        reference, field = m.activity_reference(act), self.sub.reference_field
+        what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
+        if field is None:
+            verdict = m.Verdict(m.Decision.UNDECIDABLE, "the subscription sends no reference with reloads and "
+                                                        "redemptions (setting 'Gift Card Activity Reference Field' "
+                                                        "is blank), so 99minds cannot tell")
+        elif not self.sub.activity_history_path:
+            verdict = m.Verdict(m.Decision.UNDECIDABLE, "the subscription has no card-history lookup (setting "
+                                                        "'Gift Card History Path' is blank), so 99minds cannot tell")
+        else:
+            path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number,
+                                  reference=reference)
+            try:
+                body = self.client.giftcard_history(path, what=what)
+            except PermanentError as exc:  # answered and refused (4xx): the lookup is not as assumed
+                body, refused = None, exc.message
+            else:
+                refused = "HTTP 404" if body is None else None
+            verdict = (m.Verdict(m.Decision.UNDECIDABLE, f"the card-history lookup was refused ({refused[:200]})")
+                       if refused else m.judge_history(body, reference=reference, reference_field=field, activity=act))
+        if verdict.decision is m.Decision.UNDECIDABLE:
+            expected = (f"; balance before it {marker.before}, now {now} (not proof: the card may have been used "
+                        f"meanwhile; {marker.before} if not applied and nothing else happened, "
+                        f"{m.expected_balance(marker.before, act.amount, act.kind)} if applied)"
+                        if marker.before is not None else f"; balance now {now}")
+            raise UncertainOutcome(
+                f"{what}: an earlier attempt's answer was lost and 99minds cannot prove whether it was applied: "
+                f"{verdict.evidence}{expected}. To settle it, find the {act.kind.value} of "
+                f"{m.wire_amount(act.amount)} with reference '{reference}' on 99minds card '{card_id}' (number "
+                f"{self.number}) in the 99minds dashboard. If it is there (applied): in iPaaS.com link table "
+                f"'Gift Card Activity', internal id '{act.link_id}', to external id "
+                f"'{m.activity_external_id(card_id, act)}'. If it is not there: delete item '{key}' from the "
+                f"idempotency table ({self.journal.table_name}). Then replay this message")
+        return verdict
 
     def _write(self, key: str, post: Callable[..., Any], payload: dict, what: str) -> Any:
         try:
