@@ -315,20 +315,6 @@ def test_the_loyalty_function_reads_only_the_99minds_secret_and_sends_only_to_it
                for a in alarms)
 
 
-def test_the_99minds_secret_lists_every_99minds_setting(template):
-    from ipaas_sync.settings import NinetyNineMindsSettings
-    shape = json.loads(template["Resources"]["NinetyNineMindsSubscriptionSecret"]["Properties"]["SecretString"])
-    webhook_keys = {"Webhook API Key", "Webhook API Key (Previous)"}  # their own place (the hook ingress issue)
-    names = {f.alias for f in NinetyNineMindsSettings.model_fields.values()} - webhook_keys
-    assert names - set(shape) == set()
-    defaults = {f.alias: f.default for f in NinetyNineMindsSettings.model_fields.values()}
-    for name in ("Webhook Key Location", "Webhook Event Location", "Webhook Record Id Location",
-                 "Loyalty Ticket Status", "Loyalty Points Custom Field", "Customer Points Balance Custom Field"):
-        assert shape[name] == defaults[name], name
-    for name in ("Loyalty Transaction Events", "Customer Events", "Skipped Loyalty Transaction Types"):
-        assert tuple(shape[name]) == defaults[name], name
-
-
 def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants(template):
     resources = template["Resources"]
     fn = resources["CustomerTransferFunction"]["Properties"]

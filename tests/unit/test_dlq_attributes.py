@@ -16,7 +16,7 @@ SQS_OK = set("\t\n\r") | {chr(c) for c in range(0x20, 0xD800)} | {chr(c) for c i
 def attrs(body="", **kw):
     args = {"previous": {}, "kind": "permanent", "error_class": "InvalidRecord", "reason": "r", "entity": "customer",
             "destination": "1001", "tracking_guid": "g", "receive_count": 1,
-            "source_arn": "arn:aws:sqs:us-east-1:123456789012:q"} | kw
+            "source_arn": "arn:aws:sqs:us-east-1:123456789012:q", "message_id": "m-1"} | kw
     return failure_attributes(body=body, **args)
 
 

@@ -114,8 +114,15 @@ def test_the_event_names_are_settings():
     assert ingress.handle(PATH, bearer(), hook("loyalty_transaction/created")).body["accepted"] == 0
 
 
-def test_unreadable_or_invalid_settings_are_503():
-    ingress, _ = make(subs=[{**SUB_A, "API Secret Key": ""}])
+def test_invalid_webhook_settings_are_401_and_unreadable_ones_503():
+    # a subscription whose webhook settings are invalid opens nothing: the same 401 as a wrong key (issue 11)
+    ingress, _ = make(subs=[{**SUB_A, "Webhook Key Location": "cookie:x"}])
+    assert ingress.handle(PATH, bearer(), hook()).status == 401
+
+    def unreadable():
+        from ipaas_sync.errors import ConfigurationError
+        raise ConfigurationError("cannot read secret webhook-keys/99minds: AccessDeniedException")
+    ingress = NinetyNineMindsHookIngress(queue_url=QUEUE, send=FakeSender(), keys=unreadable)
     assert ingress.handle(PATH, bearer(), hook()).status == 503
 
 

@@ -10,7 +10,7 @@ from ipaas_sync.errors import InvalidRecord, PermanentError
 from ipaas_sync.mapping import customer_99minds_to_ipaas as cm
 from ipaas_sync.mapping import loyalty_transaction_to_ipaas as lt
 from ipaas_sync.mapping.customer_99minds import same_content
-from ipaas_sync.settings import parse_subscription
+from ipaas_sync.settings import parse_subscription, parse_webhook_keys
 
 S = "99minds loyalty transaction transaction_a3c44bd1f3bf8b1c2f"
 TID = "transaction_a3c44bd1f3bf8b1c2f"
@@ -191,16 +191,19 @@ BASE = {"Platform": "99minds", "Name": "n", "iPaaS System Id": "1", "iPaaS API T
 
 def test_the_99minds_to_ipaas_settings_have_documented_defaults():
     sub = parse_subscription(BASE)
-    assert (sub.webhook_key_location, sub.webhook_event_location, sub.webhook_record_id_location) == (
+    # where a webhook carries key, event and record id: the 99minds webhook secret (the only one the ingress reads)
+    hooks = parse_webhook_keys({"Platform": "99minds", "Name": "n", "iPaaS System Id": "1"})
+    assert (hooks.webhook_key_location, hooks.webhook_event_location, hooks.webhook_record_id_location) == (
         "header:Authorization", "body:$.scope", "body:$.external_id")
+    assert hooks.customer_events == ("customer/created", "customer/updated", "customer/deleted")
     assert (sub.loyalty_transaction_number_prefix, sub.loyalty_transaction_number_separator,
             sub.loyalty_ticket_status) == ("99minds", "", "Complete")
-    assert sub.customer_events == ("customer/created", "customer/updated", "customer/deleted")
 
 
 @pytest.mark.parametrize("setting, value", [("Webhook Key Location", "cookie:x"),
                                             ("Loyalty Points Custom Field", "LoyaltyPointsClaimed")])
 def test_bad_99minds_to_ipaas_settings_are_named(setting, value):
     from ipaas_sync.errors import ConfigurationError
+    parse = parse_webhook_keys if setting.startswith("Webhook") else parse_subscription
     with pytest.raises(ConfigurationError, match=f"setting '{setting}'".replace("(", r"\(")):
-        parse_subscription({**BASE, setting: value})
+        parse({**BASE, setting: value})
