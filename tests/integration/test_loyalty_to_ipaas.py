@@ -215,7 +215,7 @@ def test_a_webhook_without_a_record_id_is_400_naming_the_location(stack):
 
 
 def test_the_locations_are_the_subscriptions_settings(make_stack):
-    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {
+    stack = make_stack(subscription_overrides={"NinetyNineMindsWebhookKeySecret": {
         "Webhook Key Location": "header:X-99minds-Key", "Webhook Event Location": "url:1",
         "Webhook Record Id Location": "body:$.data.id"}})
     import requests
