@@ -142,7 +142,7 @@ class IpaasSearch:
         return f"iPaaS.com {self.entity} search"
 
     def page(self, number: int) -> Page:
-        body = self.client.search(self.entity, self.paging.params(number), what=f"{self.entity} search page {number}")
+        body = self.client.search_page(self.entity, self.paging.params(number), what=f"{self.entity} search page {number}")
         return self.paging.page(number, records_of(body, f"iPaaS.com {self.entity} search page {number}"))
 
 

@@ -14,7 +14,7 @@ class FakeSearch:
     def __init__(self, total: int, ignore_paging: bool = False):
         self.total, self.ignore_paging, self.reads = total, ignore_paging, 0
 
-    def search(self, entity, params, *, what):
+    def search_page(self, entity, params, *, what):
         self.reads += 1
         records = [{"id": str(i)} for i in range(self.total)]
         if self.ignore_paging:
