@@ -1,7 +1,8 @@
 """99minds API sandbox, as the reference describes it: bearer auth with the API Secret Key, the
 documented paths, 150 requests per minute -> 429, a customer store (a create also issues a loyalty card
-with balance 0; `created_at` / `updated_at` kept; listed by `page_no`), email mandatory, phone digits or +international, a store on every write; the order
-workflow (POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
+with balance 0; `created_at` / `updated_at` kept; listed by `page_no`, the page size parameter and sizes
+settable), email mandatory, phone digits or +international, a store on every write; the order workflow
+(POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
 IdempotentId as 99minds is documented to; and gift cards (issue with a campaign, reload, redeem, get by id
 or number; balances kept as Decimal and answered as two-place decimal strings; a redemption beyond the
 balance -> 422).

@@ -866,5 +866,5 @@ def register_cli(subparsers) -> None:
     p.set_defaults(run=run_cli)
 
 
-__all__ = ["SOURCES", "Enumerator", "Initializer", "IpaasSearch", "NinetyNineMindsCustomers", "Source", "LockHeld", "LockLost", "Paging", "Runs",
-           "build", "estimate"]
+__all__ = ["SOURCES", "Enumerator", "Initializer", "IpaasSearch", "LockHeld", "LockLost", "NinetyNineMindsCustomers",
+           "Paging", "Runs", "Source", "build", "estimate"]
