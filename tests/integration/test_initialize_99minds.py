@@ -238,3 +238,11 @@ def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination
 def test_manual_sync_from_ipaas_still_needs_entity_and_destination(stack, capsys, args):
     assert main(["sync", *args, "--id", "158056"]) == 1
     assert "name the records' --entity and the --destination" in capsys.readouterr().err
+
+
+def test_the_sample_event_counts_the_99minds_customers(stack):
+    from pathlib import Path
+    customers_in_99minds(stack, 4)
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / "initialize_99minds_customers.json").read_text())
+    result = stack.handlers["InitializeFunction"](event, ShortContext(0, pages=9))
+    assert (result["status"], result["enqueued"]) == ("dry-run", 4) and queued(stack) == []
