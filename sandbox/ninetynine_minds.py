@@ -1,7 +1,8 @@
 """99minds API sandbox, as the reference describes it: bearer auth with the API Secret Key, the
 documented paths, 150 requests per minute -> 429, a customer store (a create also issues a loyalty card
-with balance 0), email mandatory, phone digits or +international, a store on every write; the order
-workflow (POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
+with balance 0; `created_at` / `updated_at` kept; listed by `page_no`, the page size parameter and sizes
+settable), email mandatory, phone digits or +international, a store on every write; the order workflow
+(POST /api/v1/ipaas/workflows/execute), which records every execution and de-duplicates on its
 IdempotentId as 99minds is documented to; and gift cards (issue with a campaign, reload, redeem, get by id
 or number; balances kept as Decimal and answered as two-place decimal strings; a redemption beyond the
 balance -> 422).
@@ -64,6 +65,11 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.giftcards: dict[str, dict] = {}
         # loyalty: transaction id -> {id, transaction_amount, transaction_type, customer_id, card_id, client_order_id}
         self.loyalty_transactions: dict[str, dict] = {}
+        # the customer list (GET /api/v1/ipaas/customers?page_no=): only page_no is published; the page size
+        # parameter's name and the default / largest page size are the product's settings' defaults, changeable
+        self.list_size_param = "page_size"
+        self.list_default_size = 50
+        self.list_max_size = 100
         self.points_per_unit = Decimal(1)
         self.webhook_url: str | None = None
         self.webhook_key: str | None = None
@@ -76,6 +82,7 @@ class NinetyNineMindsSandbox(SandboxServer):
 
     def register(self) -> None:
         self.route("POST", "/api/v1/ipaas/customers", self._upsert_customer)
+        self.route("GET", "/api/v1/ipaas/customers", self._list_customers)
         self.route("GET", "/api/v1/ipaas/customers/{id}", self._get_customer)
         self.route("GET", "/api/v1/ipaas/loyaltycards", self._loyalty_cards)
         self.route("GET", "/api/v1/ipaas/loyaltycards/transactions", self._list_loyalty_transactions)
@@ -115,20 +122,35 @@ class NinetyNineMindsSandbox(SandboxServer):
             customer = self.customers.get(body["id"])
             if customer is None:
                 raise rejected(404, f"customer {body['id']} not found")
-            customer.update({k: v for k, v in body.items() if k != "id"})
+            customer.update({k: v for k, v in body.items() if k != "id"},
+                            updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
             self.notify("customer/updated", customer["id"])
         elif same_email is not None:
             # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
             customer = same_email
-            customer.update(body)
+            customer.update(body, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
             self.notify("customer/updated", customer["id"])
         else:
-            customer = {**body, "id": self.new_id("customer")}
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            customer = {**body, "id": self.new_id("customer"), "created_at": now}
             self.customers[customer["id"]] = customer
             card_id = self.new_id("loyaltycard")
             self.loyalty_cards[card_id] = {"id": card_id, "customer_id": customer["id"], "balance": "0"}
             self.notify("customer/created", customer["id"])
         return ok({"customer": copy.deepcopy(customer)})
+
+    def _list_customers(self, query, body):
+        """Customers in creation order, `page_no` from 1; a page past the end is empty."""
+        try:
+            page = int((query.get("page_no") or ["1"])[0])
+            size = int((query.get(self.list_size_param) or [self.list_default_size])[0])
+        except ValueError:
+            raise rejected(422, "page_no and the page size must be numbers") from None
+        if page < 1 or size < 1:
+            raise rejected(422, "page_no and the page size must be at least 1")
+        size = min(size, self.list_max_size)
+        customers = list(self.customers.values())[(page - 1) * size:page * size]
+        return ok({"customers": copy.deepcopy(customers), "page_no": page})
 
     def _get_customer(self, query, body, id):
         if id not in self.customers:

@@ -5,6 +5,7 @@
         --payload '{"entity": "customer", "destination": "1001", "since": "2025-01-01"}' out.json
     {"entity": ..., "destination": ..., "resume": true}        continue a stopped run
     {"entity": ..., "destination": ..., "dry_run": true}       count only (invoke synchronously)
+    {"source": "99minds", "entity": "customer", "destination": "1001"}   99minds customers into iPaaS.com
 It enumerates until shortly before its timeout, checkpoints, and invokes itself asynchronously with the run
 id: a million records need no human. Progress: `ipaas-sync report`/the log line of each invocation.
 """

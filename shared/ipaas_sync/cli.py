@@ -10,7 +10,7 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import credentials, initialize, ledger, manual_sync, replay, sync_99minds
+from . import credentials, initialize, ledger, manual_sync, replay
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,7 +21,6 @@ def parser() -> argparse.ArgumentParser:
     replay.register_cli(subparsers)
     initialize.register_cli(subparsers)
     manual_sync.register_cli(subparsers)
-    sync_99minds.register_cli(subparsers)
     ledger.register_cli(subparsers)
     return top
 

@@ -30,9 +30,18 @@ handlers make that second delivery a duplicate).
 Reads from iPaaS.com take the subscription's "To iPaaS" limiter (IpaasClient); SendMessageBatch is never the
 bottleneck. InitializeFunction runs the same Initializer (functions/initialize/app.py).
 
-Extension point, the TO-iPaaS direction: an Enumerator per source in ENUMERATORS. A 99minds customer source
-(GET /api/v1/ipaas/customers?page_no=) registers a factory under its own source name; it yields pages of
-99minds customers and names the queue that carries them into iPaaS.com (see docs/initialize-and-ledger.md).
+Sources (SOURCES, `--source`): "ipaas" (default) reads iPaaS.com for a destination's queue; "99minds" (the
+TO-iPaaS direction) pages 99minds customers (GET /api/v1/ipaas/customers?page_no=, through the 99minds adapter,
+so under the shared 99minds limiter) and puts on the 99minds -> iPaaS.com queue the message a 99minds customer
+webhook produces (sync_99minds.message_body, event "initialize"). Its paging settings:
+    NINETYNINE_MINDS_LIST_PAGE_PARAM  "page_no"    published
+    NINETYNINE_MINDS_LIST_SIZE_PARAM  "page_size"  not published ("none": no page size parameter is sent)
+    NINETYNINE_MINDS_LIST_FIRST_PAGE  1
+    NINETYNINE_MINDS_LIST_PAGE_SIZE   50
+    NINETYNINE_MINDS_LIST_END         "empty"      the list ends at the first empty page ("short": at a page
+                                                   shorter than the page size, one read less)
+Its run's checkpoint is its own item (pk "initialize#99minds:<entity>"), beside the FROM direction's run for the
+same subscription. See docs/initialize-and-ledger.md.
 """
 from __future__ import annotations
 
@@ -50,6 +59,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from . import sync_99minds
 from .enqueue import Target, notification, resolve_target
 from .errors import TransferError
 from .mapping.transaction_filter import rejection
@@ -68,21 +78,39 @@ LIST_KEYS = ("data", "items", "records", "results", "value")
 @dataclass(frozen=True)
 class Paging:
     page_param: str = "page"
-    size_param: str = "page_size"
+    size_param: str | None = "page_size"     # None: no page size parameter is sent
     first_page: int = 1
     page_size: int = 100
+    end: str = "short"                       # "short": a page shorter than page_size is the last; "empty": an empty one
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Paging:
-        env = os.environ
-        base = cls(page_param=env.get("IPAAS_SEARCH_PAGE_PARAM") or cls.page_param,
-                   size_param=env.get("IPAAS_SEARCH_SIZE_PARAM") or cls.size_param,
-                   first_page=int(env.get("IPAAS_SEARCH_FIRST_PAGE") or cls.first_page),
-                   page_size=int(env.get("IPAAS_SEARCH_PAGE_SIZE") or cls.page_size))
+    def from_env(cls, prefix: str = "IPAAS_SEARCH", defaults: Paging | None = None, **overrides: Any) -> Paging:
+        """`<prefix>_PAGE_PARAM`, `_SIZE_PARAM`, `_FIRST_PAGE`, `_PAGE_SIZE`, `_END` over `defaults`."""
+        env, d = os.environ, defaults or cls()
+        size_param = env.get(f"{prefix}_SIZE_PARAM") or d.size_param
+        base = cls(page_param=env.get(f"{prefix}_PAGE_PARAM") or d.page_param,
+                   size_param=None if str(size_param).lower() == "none" else size_param,
+                   first_page=int(env.get(f"{prefix}_FIRST_PAGE") or d.first_page),
+                   page_size=int(env.get(f"{prefix}_PAGE_SIZE") or d.page_size),
+                   end=(env.get(f"{prefix}_END") or d.end).lower())
         paging = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         if paging.page_size < 1:
             raise ValueError("the page size must be at least 1")
+        if paging.end not in ("short", "empty"):
+            raise ValueError(f"{prefix}_END must be 'short' or 'empty', not '{paging.end}'")
         return paging
+
+    def params(self, number: int) -> dict[str, int]:
+        return {self.page_param: number, **({self.size_param: self.page_size} if self.size_param else {})}
+
+    def page(self, number: int, records: list[dict]) -> Page:
+        """Where the list ends. A reply with more records than asked means the endpoint ignored the paging
+        parameters: the first page is taken as the only one."""
+        if self.end == "empty":
+            return Page(number, records, last=not records)
+        if len(records) > self.page_size:
+            return Page(number, records if number == self.first_page else [], last=True)
+        return Page(number, records, last=len(records) < self.page_size)
 
 
 # -- enumerators: a source of records, page by page ------------------------------------------------------
@@ -114,13 +142,36 @@ class IpaasSearch:
         return f"iPaaS.com {self.entity} search"
 
     def page(self, number: int) -> Page:
-        body = self.client.search_page(self.entity, {self.paging.page_param: number,
-                                                self.paging.size_param: self.paging.page_size},
-                                  what=f"{self.entity} search page {number}")
-        records = records_of(body, f"iPaaS.com {self.entity} search page {number}")
-        if len(records) > self.paging.page_size:   # the endpoint ignored the paging parameters
-            return Page(number, records if number == self.first_page else [], last=True)
-        return Page(number, records, last=len(records) < self.paging.page_size)
+        body = self.client.search_page(self.entity, self.paging.params(number), what=f"{self.entity} search page {number}")
+        return self.paging.page(number, records_of(body, f"iPaaS.com {self.entity} search page {number}"))
+
+
+class NinetyNineMindsCustomers:
+    """99minds' customer list (TO iPaaS.com: 99minds customers into iPaaS.com), through the 99minds adapter."""
+
+    def __init__(self, client, paging: Paging):
+        self.client, self.paging = client, paging
+        self.first_page = paging.first_page
+        self._seen: dict[int, tuple] = {}      # page number -> its ids (to detect an ignored page_no)
+
+    def describe(self) -> str:
+        return "99minds customer list"
+
+    def page(self, number: int) -> Page:
+        body = self.client.list_customers(self.paging.params(number), what=f"customer list page {number}")
+        data = body.get("data", body) if isinstance(body, dict) else body
+        if isinstance(data, dict) and isinstance(data.get("customers"), list):
+            data = data["customers"]
+        records = records_of(data, f"99minds customer list page {number}")
+        ids = tuple(str(r.get("id")) for r in records)
+        before = self._seen.get(number - 1) or (self._seen.get(self.first_page) if number > self.first_page else None)
+        if ids and ids == before:
+            # the same page again: 99minds ignored page_no; without this the "empty" end would never come
+            logger.warning(f"initialize: 99minds answered page {number} with the records of an earlier page; taking "
+                           "the list as ended (check NINETYNINE_MINDS_LIST_PAGE_PARAM)")
+            return Page(number, [], last=True)
+        self._seen[number] = ids
+        return self.paging.page(number, records)
 
 
 def records_of(body: Any, what: str) -> list[dict]:
@@ -141,8 +192,86 @@ def ipaas_search(sub: SubscriptionSettings, entity: str, paging: Paging) -> Ipaa
     return IpaasSearch(IpaasClient(sub), entity, paging)
 
 
-# source -> factory(subscription, entity, paging). The TO-iPaaS direction adds its sources here.
-ENUMERATORS: dict[str, Callable[[SubscriptionSettings, str, Paging], Enumerator]] = {"ipaas": ipaas_search}
+def ninetynine_minds_customers(sub: SubscriptionSettings, entity: str, paging: Paging) -> NinetyNineMindsCustomers:
+    from .clients.ninetynine_minds import NinetyNineMindsClient
+    return NinetyNineMindsCustomers(NinetyNineMindsClient(sub), paging)
+
+
+def transfer_time(records: int, sub: SubscriptionSettings) -> str:
+    """How long the destination's rate limit makes `records` transfers take (one call each, at least)."""
+    seconds = math.ceil(records * sub.api_throttle_seconds / sub.api_throttle_limit)
+    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s (the subscription's API Throttle "
+            f"Limit) the transfer takes at least {_duration(seconds)} (one destination call per record)")
+
+
+def to_ipaas_transfer_time(records: int, sub: SubscriptionSettings) -> str:
+    """A 99minds customer into iPaaS.com reads the customer and its loyalty card from 99minds (2 calls under the
+    99minds limit) and makes at least 2 iPaaS.com calls (the link lookup and the record) under "To iPaaS"."""
+    at_99minds = math.ceil(records * 2 * sub.api_throttle_seconds / sub.api_throttle_limit)
+    at_ipaas = math.ceil(records * 2 * sub.ipaas_throttle_seconds / sub.ipaas_throttle_limit)
+    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s to 99minds (2 per customer) and "
+            f"{sub.ipaas_throttle_limit} per {sub.ipaas_throttle_seconds}s to iPaaS.com (at least 2 per customer) "
+            f"the transfer takes at least {_duration(max(at_99minds, at_ipaas))}")
+
+
+def _ipaas_message(entity: str, record_id: str, destination: str) -> str:
+    return notification(entity, "initialize", record_id, destination)
+
+
+def _ninetynine_minds_message(entity: str, record_id: str, destination: str) -> str:
+    return sync_99minds.message_body(sync_99minds.ENTITY_KINDS[entity], record_id, destination,
+                                     sync_99minds.INITIALIZE_EVENT)
+
+
+def _ninetynine_minds_target(entity: str, destination: str, *, stack=None, queue_url=None, sqs=None,
+                             registry=load_registry) -> Target:
+    return sync_99minds.target(entity, destination, stack=stack, url=queue_url, sqs=sqs, registry=registry)
+
+
+def _ipaas_target(entity: str, destination: str, *, stack=None, queue_url=None, sqs=None,
+                  registry=load_registry) -> Target:
+    if queue_url:
+        raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
+    return resolve_target(entity, destination, stack=stack, sqs=sqs, registry=registry)
+
+
+def _transaction_filter(entity: str, record: dict, sub: SubscriptionSettings) -> bool:
+    return entity == "transaction" and filtered_out(record, sub)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where initialize reads records, and the queue (the direction) and message that carry them."""
+
+    name: str
+    entities: tuple[str, ...]
+    paging: Callable[[int | None], Paging]                      # from the settings, with --page-size
+    enumerator: Callable[[SubscriptionSettings, str, Paging], Enumerator]
+    target: Callable[..., Target]                               # (entity, destination, stack=, queue_url=, ...)
+    message: Callable[[str, str, str], str]                     # (entity, record id, destination) -> message body
+    transfer_time: Callable[[int, SubscriptionSettings], str]
+    date_fields: tuple[str, ...] = ("updated_datetime", "created_datetime")
+    skip: Callable[[str, dict, SubscriptionSettings], bool] | None = None   # counted as `filtered`, not enqueued
+    run_prefix: str = ""                                        # checkpoint item: pk initialize#<prefix><entity>
+    direction: str = "{entity} -> destination {destination}"
+    unsupported: str = ""                                       # why an entity is not offered
+
+
+NINETYNINE_MINDS_PAGING = Paging(page_param="page_no", size_param="page_size", first_page=1, page_size=50, end="empty")
+
+SOURCES: dict[str, Source] = {
+    "ipaas": Source("ipaas", ENTITIES, lambda size: Paging.from_env(page_size=size), ipaas_search, _ipaas_target,
+                    _ipaas_message, transfer_time, skip=_transaction_filter),
+    "99minds": Source(
+        "99minds", ("customer",),
+        lambda size: Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING, page_size=size),
+        ninetynine_minds_customers, _ninetynine_minds_target, _ninetynine_minds_message, to_ipaas_transfer_time,
+        # assumed names (99minds publishes no customer JSON): this sandbox's, then iPaaS.com's
+        date_fields=("updated_at", "created_at", "updated_datetime", "created_datetime"),
+        run_prefix="99minds:", direction="99minds {entity}s -> iPaaS.com, subscription {destination}",
+        unsupported="loyalty card transactions have no published list to page (only per customer or card, "
+                    "unpaged, with no date filter); the customer initialization brings each card's current balance"),
+}
 
 
 @dataclass(frozen=True)
@@ -164,14 +293,14 @@ def estimate(enumerator: Enumerator, max_probes: int = 40) -> Estimate:
     if page.last:
         return Estimate(len(page.records), 1, True)
     size = len(page.records)
-    low, high, probes = first, None, 0      # low: a full page; high: a page known short
+    low, high, probes = first, None, 0      # low: a page known not the last; high: the first known last
+    seen = {first: page}
     step = 1
-    short: Page | None = None
     while high is None and probes < max_probes:
-        probe = enumerator.page(first + step)
+        probe = seen[first + step] = enumerator.page(first + step)
         probes += 1
         if probe.last:
-            high, short = first + step, probe
+            high = first + step
         else:
             low = first + step
             step *= 2
@@ -179,14 +308,17 @@ def estimate(enumerator: Enumerator, max_probes: int = 40) -> Estimate:
         return Estimate((low - first + 1) * size, low - first + 1, False)
     while high - low > 1 and probes < max_probes:
         mid = (low + high) // 2
-        probe = enumerator.page(mid)
+        probe = seen[mid] = enumerator.page(mid)
         probes += 1
         if probe.last:
-            high, short = mid, probe
+            high = mid
         else:
             low = mid
-    count = (high - first) * size + len(short.records if short else [])
-    return Estimate(count, high - first + (1 if short and short.records else 0), True)
+    last = seen[high]
+    if last.records:
+        return Estimate((high - first) * size + len(last.records), high - first + 1, True)
+    # an empty last page: the page before it may be short (a list that ends at an empty page)
+    return Estimate((low - first) * size + len(seen[low].records), low - first + 1, True)
 
 
 # -- checkpoint and lock -----------------------------------------------------------------------------------
@@ -328,8 +460,8 @@ def parse_date(text: str | None, what: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def record_time(record: dict) -> datetime | None:
-    for name in ("updated_datetime", "created_datetime"):
+def record_time(record: dict, names: tuple[str, ...] = ("updated_datetime", "created_datetime")) -> datetime | None:
+    for name in names:
         value = record.get(name)
         if value:
             try:
@@ -375,21 +507,16 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-def transfer_time(records: int, sub: SubscriptionSettings) -> str:
-    """How long the destination's rate limit makes `records` transfers take (one call each, at least)."""
-    seconds = math.ceil(records * sub.api_throttle_seconds / sub.api_throttle_limit)
-    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s (the subscription's API Throttle "
-            f"Limit) the transfer takes at least {_duration(seconds)} (one destination call per record)")
-
-
 class Initializer:
     """One (entity, destination) initialization: enumerate, filter, enqueue, checkpoint."""
 
     def __init__(self, target: Target, enumerator: Enumerator, runs: Runs | None, *,
                  since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
                  owner: str | None = None, progress: Callable[[RunState, float], None] | None = None,
-                 should_pause: Callable[[], bool] = lambda: False):
+                 should_pause: Callable[[], bool] = lambda: False, source: Source | None = None):
         self.target, self.enumerator, self.runs = target, enumerator, runs
+        self.source = source or SOURCES["ipaas"]
+        self.run_entity = f"{self.source.run_prefix}{target.entity}"   # the checkpoint item's entity
         self.since, self.until, self.limit = since, until, limit
         self.owner = owner or f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         self.progress = progress
@@ -397,7 +524,7 @@ class Initializer:
 
     # -- starting ------------------------------------------------------------------------------------------
     def new_state(self) -> RunState:
-        return RunState(entity=self.target.entity, destination=self.target.destination, run_id=uuid.uuid4().hex[:12],
+        return RunState(entity=self.run_entity, destination=self.target.destination, run_id=uuid.uuid4().hex[:12],
                         owner=self.owner, page=self.enumerator.first_page,
                         since=self.since.isoformat() if self.since else None,
                         until=self.until.isoformat() if self.until else None, limit=self.limit)
@@ -405,15 +532,15 @@ class Initializer:
     def preflight(self, *, resume: bool = False, restart: bool = False) -> RunState | None:
         """The checks before a run (before any page is read): the run to resume, if any. LockHeld / ValueError."""
         assert self.runs is not None
-        previous = self.runs.get(self.target.entity, self.target.destination)
+        previous = self.runs.get(self.run_entity, self.target.destination)
         if previous and previous.status in ("running", "handoff") and previous.lock_expires_at >= time.time():
             raise LockHeld(holder(previous))
         unfinished = previous is not None and previous.status != "finished"
         if resume and not unfinished:
-            raise ValueError(f"nothing to resume for initialize {self.target.entity} -> {self.target.destination}"
+            raise ValueError(f"nothing to resume for initialize {self.run_entity} -> {self.target.destination}"
                              + (f" (run {previous.run_id} finished)" if previous else ""))
         if not resume and unfinished and not restart:
-            raise ValueError(f"run {previous.run_id} of initialize {self.target.entity} -> {self.target.destination} "
+            raise ValueError(f"run {previous.run_id} of initialize {self.run_entity} -> {self.target.destination} "
                              f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
                              "--resume continues it, --restart starts over")
         return previous if resume else None
@@ -502,14 +629,14 @@ class Initializer:
                                "not enqueued", extra={"fields": sorted(record)[:20]})
                 state.without_id += 1
                 continue
-            when = record_time(record)
+            when = record_time(record, self.source.date_fields)
             if when is not None and ((self.since and when < self.since) or (self.until and when >= self.until)):
                 state.outside_window += 1
                 continue
-            if self.target.entity == "transaction" and filtered_out(record, sub):
+            if self.source.skip and self.source.skip(self.target.entity, record, sub):
                 state.filtered += 1
                 continue
-            bodies.append(notification(self.target.entity, "initialize", str(record_id), self.target.destination))
+            bodies.append(self.source.message(self.target.entity, str(record_id), self.target.destination))
         return bodies, len(records)
 
 
@@ -527,8 +654,13 @@ def filtered_out(record: dict, sub: SubscriptionSettings) -> bool:
 def build(options: dict[str, Any], *, sqs=None, registry=load_registry, progress=None,
           should_pause: Callable[[], bool] = lambda: False, owner: str | None = None) -> Initializer:
     entity, destination = options.get("entity"), options.get("destination")
-    if entity not in ENTITIES:
-        raise ValueError(f"entity must be one of {', '.join(ENTITIES)}")
+    source_name = options.get("source") or "ipaas"
+    if source_name not in SOURCES:
+        raise ValueError(f"unknown source '{source_name}' (one of {', '.join(SOURCES)})")
+    source = SOURCES[source_name]
+    if entity not in source.entities:
+        raise ValueError(f"entity must be one of {', '.join(source.entities)} for source {source_name}"
+                         + (f": {source.unsupported}" if source.unsupported and entity in ENTITIES else ""))
     if not destination:
         raise ValueError("name the destination (its iPaaS System Id)")
     since, until = parse_date(options.get("since"), "since"), parse_date(options.get("until"), "until")
@@ -537,19 +669,16 @@ def build(options: dict[str, Any], *, sqs=None, registry=load_registry, progress
     limit = options.get("limit")
     if limit is not None and int(limit) < 1:
         raise ValueError("--limit must be at least 1")
-    target = resolve_target(entity, str(destination), stack=options.get("stack"), sqs=sqs, registry=registry)
-    paging = Paging.from_env(page_size=options.get("page_size"))
-    source = options.get("source") or "ipaas"
-    if source not in ENUMERATORS:
-        raise ValueError(f"unknown source '{source}' (one of {', '.join(ENUMERATORS)})")
-    enumerator = ENUMERATORS[source](target.subscription, entity, paging)
+    target = source.target(entity, str(destination), stack=options.get("stack"), queue_url=options.get("queue_url"),
+                           sqs=sqs, registry=registry)
+    enumerator = source.enumerator(target.subscription, entity, source.paging(options.get("page_size")))
     table = options.get("table") or os.environ.get("LEDGER_TABLE")
     runs = Runs(table) if table else None
     if runs is None and not options.get("dry_run"):
         raise ValueError("name the ledger table (it keeps the checkpoint and the lock) with --table or LEDGER_TABLE")
     return Initializer(target, enumerator, runs, since=since, until=until,
                        limit=int(limit) if limit is not None else None, owner=owner, progress=progress,
-                       should_pause=should_pause)
+                       should_pause=should_pause, source=source)
 
 
 # -- the function (InitializeFunction) ---------------------------------------------------------------------
@@ -561,7 +690,7 @@ def build(options: dict[str, Any], *, sqs=None, registry=load_registry, progress
 # delivery, or a second chain, finds them changed and stops). The function sets RecursiveLoop: Allow, since
 # Lambda would otherwise stop an intentional self-invoking chain after 16 invocations.
 DEFAULT_MARGIN_SECONDS = 60.0
-PASS_ON = ("entity", "destination", "stack", "table", "page_size", "source")
+PASS_ON = ("entity", "destination", "stack", "table", "page_size", "source", "queue_url")
 
 
 def invoke_async(function_arn: str, payload: dict) -> None:
@@ -619,9 +748,9 @@ def run_function(event: dict, context) -> dict:
 
 def _take_over(init: Initializer, cont: dict) -> RunState:
     target = init.target
-    previous = init.runs.get(target.entity, target.destination)
+    previous = init.runs.get(init.run_entity, target.destination)
     if previous is None or previous.run_id != cont.get("run_id"):
-        raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {target.entity} -> "
+        raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {init.run_entity} -> "
                        f"{target.destination}")
     state = replace(previous, owner=init.owner, status="running")
     init.runs.handoff_take(state, int(cont.get("sequence", -1)))
@@ -671,8 +800,9 @@ def _run_cli(args) -> int:
     init = build(options, progress=bar)
     target = init.target
     window = bool(init.since or init.until)
-    print(f"initialize {target.entity} -> destination {target.destination} ('{target.subscription.name}', "
-          f"{target.subscription.platform}), from the {init.enumerator.describe()}")
+    direction = init.source.direction.format(entity=target.entity, destination=target.destination)
+    print(f"initialize {direction} ('{target.subscription.name}', {target.subscription.platform}), from the "
+          f"{init.enumerator.describe()}")
     previous = None if args.dry_run else init.preflight(resume=args.resume, restart=args.restart)
     if previous is not None:
         print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
@@ -683,7 +813,7 @@ def _run_cli(args) -> int:
               + ("" if found.exact else " (probe limit reached: at least this many)")
               + (" before --since/--until" if window else "")
               + (" and the transaction mapping filter" if target.entity == "transaction" else ""))
-        print(transfer_time(found.records, target.subscription))
+        print(init.source.transfer_time(found.records, target.subscription))
     if args.dry_run:
         report = init.run(None)
     else:
@@ -706,13 +836,16 @@ def _run_cli(args) -> int:
     for line in report.lines(target):
         print(line)
     if report.enqueued and report.status != "dry-run":
-        print(transfer_time(report.enqueued, target.subscription))
+        print(init.source.transfer_time(report.enqueued, target.subscription))
     return 130 if report.status == "interrupted" else 0
 
 
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser("initialize", help="enqueue every existing record of an entity for a destination "
                               "(backfill; resumable)")
+    p.add_argument("--source", choices=tuple(SOURCES), default="ipaas",
+                   help="ipaas (default): iPaaS.com records onto the destination's queue; 99minds: 99minds "
+                   "customers onto the 99minds -> iPaaS.com queue (the destination is the 99minds subscription)")
     p.add_argument("--entity", required=True, choices=ENTITIES)
     p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
     p.add_argument("--since", help="only records updated at or after this date (YYYY-MM-DD or ISO date-time)")
@@ -723,12 +856,15 @@ def register_cli(subparsers) -> None:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the stopped run from its checkpoint")
     again.add_argument("--restart", action="store_true", help="start over although a stopped run exists")
-    p.add_argument("--page-size", type=int, help=f"records per search page (default IPAAS_SEARCH_PAGE_SIZE or "
-                   f"{Paging.page_size})")
+    p.add_argument("--page-size", type=int, help=f"records per page (default IPAAS_SEARCH_PAGE_SIZE or "
+                   f"{Paging.page_size}; --source 99minds: NINETYNINE_MINDS_LIST_PAGE_SIZE or "
+                   f"{NINETYNINE_MINDS_PAGING.page_size})")
     p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
     p.add_argument("--table", help="the ledger table (checkpoint and lock; default LEDGER_TABLE)")
+    p.add_argument("--queue-url", help="--source 99minds: the FromNinetyNineMindsQueueUrl output (instead of the "
+                   "stack's name)")
     p.set_defaults(run=run_cli)
 
 
-__all__ = ["ENUMERATORS", "Enumerator", "Initializer", "IpaasSearch", "LockHeld", "LockLost", "Paging", "Runs",
-           "build", "estimate"]
+__all__ = ["SOURCES", "Enumerator", "Initializer", "IpaasSearch", "LockHeld", "LockLost", "NinetyNineMindsCustomers",
+           "Paging", "Runs", "Source", "build", "estimate"]

@@ -7,6 +7,11 @@ Up to MAX_IDS (3,000, as the Manual Sync page allows) ids at once, repeated ids 
 notification a hook would send (scope `<entity>/updated`) on the queue the hooks use; the handler reads the
 record from iPaaS.com. A transaction is named by its iPaaS.com transaction id, not its number (as iPaaS.com's
 manual sync does). An ids file holds ids separated by new lines, commas or spaces; `#` starts a comment.
+
+    ipaas-sync sync --source 99minds --id customer_35b4d7776af9ac875a [--id ...] [--ids-file F]
+        [--destination <the 99minds subscription's iPaaS System Id>] [--entity customer|transaction]
+
+The other direction (99minds records into iPaaS.com): by 99minds id, the kind from the id's prefix (sync_99minds.py).
 """
 from __future__ import annotations
 
@@ -44,6 +49,13 @@ def sync(target: Target, ids: list[str]) -> int:
 
 def run_cli(args) -> int:
     ids = read_ids(args.id, args.ids_file)
+    if args.source == "99minds":
+        from .sync_99minds import run_sync
+        return run_sync(args, ids)
+    if args.queue_url:
+        raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
+    if not args.entity or not args.destination:
+        raise ValueError("name the records' --entity and the --destination (its iPaaS System Id)")
     target = resolve_target(args.entity, args.destination, stack=args.stack)
     sent = sync(target, ids)
     shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")
@@ -55,10 +67,16 @@ def run_cli(args) -> int:
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser("sync", help="manual sync: enqueue named records for a destination (up to "
                               f"{MAX_IDS:,} ids)")
-    p.add_argument("--entity", required=True, choices=ENTITIES)
-    p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
-    p.add_argument("--id", action="append", help="an iPaaS.com record id (a transaction's id, not its number); "
-                   "repeatable")
+    p.add_argument("--source", choices=("ipaas", "99minds"), default="ipaas",
+                   help="ipaas (default): iPaaS.com records to the destination; 99minds: 99minds records (by 99minds "
+                   "id) into iPaaS.com")
+    p.add_argument("--entity", choices=ENTITIES, help="required for --source ipaas; with --source 99minds it "
+                   "overrides the id's prefix (customer, transaction = a loyalty card transaction)")
+    p.add_argument("--destination", metavar="SYSTEM_ID", help="the subscription's iPaaS System Id (required for "
+                   "--source ipaas; with --source 99minds the default is the only 99minds subscription)")
+    p.add_argument("--id", action="append", help="an iPaaS.com record id (a transaction's id, not its number), or "
+                   "with --source 99minds a 99minds id (customer_..., transaction_...); repeatable")
     p.add_argument("--ids-file", help="a file of ids (one per line, or separated by commas or spaces)")
     p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
+    p.add_argument("--queue-url", help="--source 99minds: the FromNinetyNineMindsQueueUrl output (instead of --stack)")
     p.set_defaults(run=run_cli)

@@ -310,10 +310,11 @@ def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(
     customer_id = ninetynine_customer(stack)
     txn = stack.ninetynine.adjust_points(customer_id, 12)
     stack.ninetynine.card_of(customer_id)["balance"] = "12"
-    assert main(["sync-99minds", txn["id"], customer_id, "--stack", "ipaas-sync-local"]) == 0
+    assert main(["sync", "--source", "99minds", "--id", txn["id"], "--id", customer_id, "--stack",
+                 "ipaas-sync-local"]) == 0
     out = capsys.readouterr().out
-    assert f"queued 99minds loyalty transaction {txn['id']} for destination {NINETYNINE_SYSTEM_ID}" in out
-    assert f"queued 99minds customer {customer_id}" in out
+    assert f"enqueued 2 99minds record(s) (1 customer(s), 1 loyalty transaction(s)) for iPaaS.com, subscription " \
+           f"{NINETYNINE_SYSTEM_ID}" in out and f": {txn['id']}, {customer_id}" in out
     drain(stack)
     assert fields_of(tickets(stack)[0])[POINTS] == "12"
     assert fields_of(stack.ipaas.records["customers"]["42"])["99minds Points Balance"] == "12"
@@ -322,9 +323,10 @@ def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(
 
 def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination(stack, capsys):
     from ipaas_sync.cli import main
-    assert main(["sync-99minds", "tier_0190", "--stack", "ipaas-sync-local"]) == 1
+    assert main(["sync", "--source", "99minds", "--id", "tier_0190", "--stack", "ipaas-sync-local"]) == 1
     assert "cannot tell the kind" in capsys.readouterr().err
-    assert main(["sync-99minds", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 1
+    assert main(["sync", "--source", "99minds", "--id", "customer_1", "--destination", "2001", "--stack",
+                 "ipaas-sync-local"]) == 1
     assert "not a 99minds one" in capsys.readouterr().err
     assert stack.messages(Q) == []
 

@@ -63,8 +63,11 @@ def test_the_initialize_function_continues_only_itself_and_sends_only_to_entity_
     assert statements["ContinueItself"]["Action"] == ["lambda:InvokeFunction"]
     assert statements["ContinueItself"]["Resource"]["Fn::Sub"].endswith(":function:${AWS::StackName}-initialize")
     queues = {r["Fn::GetAtt"][0] for r in statements["EnqueueOntoEntityQueues"]["Resource"]}
-    # every queue fed from iPaaS.com (the 99minds -> iPaaS.com queue is fed by 99minds webhooks)
-    routed = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue" and not k.endswith("DLQ")
-              and k != "FromNinetyNineMindsQueue"}
-    assert queues == routed
+    # every entity queue: those fed from iPaaS.com, and the 99minds -> iPaaS.com one (initialize --source 99minds);
+    # never a DLQ
+    entity_queues = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"
+                     and not k.endswith("DLQ")}
+    assert "FromNinetyNineMindsQueue" in entity_queues and queues == entity_queues
+    secrets = statements["SubscriptionSettings"]["Resource"]
+    assert {"Ref": "NinetyNineMindsSubscriptionSecret"} in secrets   # the 99minds source reads 99minds with its key
     assert fn["Environment"]["Variables"]["STACK_NAME"] == {"Ref": "AWS::StackName"}

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipaas_sync.initialize import IpaasSearch, Paging, estimate, parse_date, record_time, records_of
+from ipaas_sync.initialize import (NINETYNINE_MINDS_PAGING, IpaasSearch, NinetyNineMindsCustomers, Paging, estimate,
+                                   parse_date, record_time, records_of)
 
 
 class FakeSearch:
@@ -33,6 +34,37 @@ def test_the_estimate_is_exact_and_cheap(total, size):
     assert client.reads <= 2 * pages.bit_length() + 2
 
 
+class FakeCustomerList:
+    """99minds' customer list over `total` customers, `served` per page whatever is asked (0: as asked)."""
+
+    def __init__(self, total: int, served: int = 0, ignore_page_no: bool = False):
+        self.total, self.served, self.ignore_page_no, self.reads = total, served, ignore_page_no, 0
+
+    def list_customers(self, params, *, what):
+        self.reads += 1
+        size = self.served or params["page_size"]
+        page = 1 if self.ignore_page_no else params["page_no"]
+        return {"code": 200, "data": {"customers": [{"id": f"customer_{i}"} for i in range(self.total)]
+                                      [(page - 1) * size:page * size]}}
+
+
+@given(total=st.integers(0, 600), size=st.integers(1, 30), served=st.integers(0, 30))
+def test_a_list_that_ends_at_an_empty_page_is_counted_exactly_whatever_page_size_99minds_serves(total, size, served):
+    paging = Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING, page_size=size)
+    client = FakeCustomerList(total, served)
+    found = estimate(NinetyNineMindsCustomers(client, paging), max_probes=64)
+    per_page = served or size
+    assert found.exact and found.records == total and found.pages == max(1, -(-total // per_page))
+    assert client.reads <= 2 * (total // per_page + 2).bit_length() + 2
+
+
+def test_a_customer_list_that_ignores_page_no_ends_at_the_repeated_page():
+    customers = NinetyNineMindsCustomers(FakeCustomerList(10, ignore_page_no=True), NINETYNINE_MINDS_PAGING)
+    assert len(customers.page(1).records) == 10 and not customers.page(1).last
+    repeated = customers.page(2)
+    assert repeated.last and repeated.records == []
+
+
 def test_an_endpoint_that_ignores_paging_is_one_page():
     search = IpaasSearch(FakeSearch(250, ignore_paging=True), "customer", Paging(page_size=100))
     first = search.page(1)
@@ -58,6 +90,10 @@ def test_paging_settings_come_from_the_environment_with_defaults(monkeypatch):
     monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "250")
     assert Paging.from_env(page_size=None) == Paging("pageNumber", "page_size", 1, 250)
     assert Paging.from_env(page_size=10).page_size == 10
+    assert Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING) == Paging("page_no", "page_size", 1, 50,
+                                                                                       "empty")
+    monkeypatch.setenv("NINETYNINE_MINDS_LIST_SIZE_PARAM", "none")
+    assert Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING).params(3) == {"page_no": 3}
     with pytest.raises(ValueError, match="page size"):
         Paging.from_env(page_size=0)
 

@@ -112,7 +112,8 @@ class IpaasClient(ApiClient):
         return "token accepted"
 
     def search_page(self, entity: str, params: dict[str, str | int], *, what: str) -> object:
-        """One page of an entity's search endpoint (v2/Customers, v2/Transactions, v2/GiftCards), read-only.
+        """(Not `search`: that name is the criteria search above, which the 99minds -> iPaaS.com handlers use.)
+        One page of an entity's search endpoint (v2/Customers, v2/Transactions, v2/GiftCards), read-only.
         The reply's shape and the paging parameters are not published (see initialize.py)."""
         area, _ = AREAS[entity]
         return self.request("GET", f"{area}/v2/{SEARCH_ENDPOINTS[entity]}", params=params, what=what)

@@ -38,6 +38,12 @@ class NinetyNineMindsClient(ApiClient):
         # An update (carries the 99minds id) may be retried; a create may not (a retry could duplicate it).
         return self.request("POST", CUSTOMERS, json_body=payload, what=what, idempotent="id" in payload)
 
+    def list_customers(self, params: dict[str, Any], *, what: str) -> Any:
+        """One page of customers, `GET /api/v1/ipaas/customers?page_no=` (initialize --source 99minds). Assumed:
+        99minds publishes `page_no` paging for gift cards (`GET /api/v1/giftcards?page_no=`); the customer list
+        pages the same way. Its other parameters (page size) are initialize's settings."""
+        return self.request("GET", CUSTOMERS, params=params, what=what)
+
     def get_customer(self, customer_id: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(customer_id, safe='')}", what=what, allow_404=True)
 

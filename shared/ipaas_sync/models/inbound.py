@@ -2,7 +2,8 @@
 
 A 99minds webhook carries identity only (as iPaaS.com's own hooks do): which record changed, and how. The
 handler fetches the record from 99minds. The hook ingress (`POST /hooks/99minds/{iPaaS System Id}`) and
-`ipaas-sync sync-99minds` (manual sync) put the same message on the queue.
+`ipaas-sync sync --source 99minds` (manual sync) and `ipaas-sync initialize --source 99minds` put the same
+message on the queue (sync_99minds.message_body).
 """
 from __future__ import annotations
 
