@@ -293,7 +293,8 @@ def test_the_template_secret_shapes_are_the_settings_models(template):
         for logical in _secrets(template, kind):
             value = json.loads(template["Resources"][logical]["Properties"]["SecretString"])
             model = model_of(value["Platform"])
-            assert value == secret_shape(model, Platform=value["Platform"], Name=value["Name"]), logical
+            assert value == secret_shape(model, Platform=value["Platform"], Name=value["Name"]), \
+                f"{logical}: run `make secrets`"
             assert ("Webhook API Key" in value) == (kind == "WebhookKey"), logical
     platforms = {_platform_of_secret(template, k) for k in _secrets(template, "WebhookKey")}
     assert platforms == {_platform_of_secret(template, k) for k in _secrets(template, "Subscription")}
