@@ -16,10 +16,12 @@ A new function or queue in the template: run `make observability` and commit the
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated import rewrite  # noqa: E402 - beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -201,20 +203,8 @@ def apply(template_text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if template.yaml's generated block is stale")
-    args = parser.parse_args(argv)
-    text = TEMPLATE.read_text()
-    new = apply(text)
-    if args.check:
-        if new != text:
-            print("template.yaml: the observability block is out of date; run `make observability`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        TEMPLATE.write_text(new)
-        print("template.yaml: observability block rewritten")
-    return 0
+    return rewrite(argv, doc=__doc__, path=TEMPLATE, what="the observability block", target="observability",
+                   apply=apply)
 
 
 if __name__ == "__main__":

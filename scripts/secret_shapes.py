@@ -15,6 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generated import rewrite  # noqa: E402 - beside this script
 
 from ipaas_sync.settings import (  # noqa: E402 - after the path is set
     SETTINGS_BY_PLATFORM,
@@ -66,13 +69,8 @@ def apply(text: str) -> str:
     return _SECRET.sub(one, text)
 
 
-def main() -> int:
-    text = TEMPLATE.read_text()
-    new = apply(text)
-    if new != text:
-        TEMPLATE.write_text(new)
-        print("template.yaml: secret shapes rewritten from the settings models")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return rewrite(argv, doc=__doc__, path=TEMPLATE, what="the secret shapes", target="secrets", apply=apply)
 
 
 if __name__ == "__main__":

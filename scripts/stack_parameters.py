@@ -9,9 +9,11 @@ Description there, then `make docs`.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated import rewrite  # noqa: E402 - beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "deploy.md"
@@ -40,20 +42,9 @@ def apply(doc_text: str, template_text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/deploy.md's table is stale")
-    args = parser.parse_args(argv)
-    text = DOC.read_text()
-    new = apply(text, (ROOT / "template.yaml").read_text())
-    if args.check:
-        if new != text:
-            print("docs/deploy.md: the stack parameter table is out of date; run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        DOC.write_text(new)
-        print("docs/deploy.md: stack parameter table rewritten")
-    return 0
+    template = (ROOT / "template.yaml").read_text()
+    return rewrite(argv, doc=__doc__, path=DOC, what="the stack parameter table", target="docs",
+                   apply=lambda text: apply(text, template))
 
 
 if __name__ == "__main__":

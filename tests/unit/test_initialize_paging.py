@@ -5,8 +5,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipaas_sync.initialize import (NINETYNINE_MINDS_PAGING, IpaasSearch, NinetyNineMindsCustomers, Paging, estimate,
-                                   parse_date, record_time, records_of)
+from ipaas_sync.initialize import (
+    NINETYNINE_MINDS_PAGING,
+    IpaasSearch,
+    NinetyNineMindsCustomers,
+    Paging,
+    estimate,
+    parse_date,
+    record_time,
+    records_of,
+)
 
 
 class FakeSearch:
