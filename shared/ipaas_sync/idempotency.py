@@ -50,11 +50,11 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _call(identity: dict[str, Any], action: Callable[[], dict]) -> dict:
+def _call(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return action()
 
 
-def run_once(identity: dict[str, Any], action: Callable[[], dict]) -> tuple[dict, bool]:
+def run_once(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """Run `action` once per identity. Returns (result, replayed): replayed means it had already run."""
     global _once
     if _once is None:

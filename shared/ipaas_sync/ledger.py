@@ -149,10 +149,10 @@ class Ledger:
                 raise
 
     # -- reading -------------------------------------------------------------------------------------------
-    def _plain(self, item: dict) -> dict:
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
         return {k: _numbers(self._de.deserialize(v)) for k, v in item.items()}
 
-    def items(self, entity: str, record_id: str, destination: str | None = None) -> list[dict]:
+    def items(self, entity: str, record_id: str, destination: str | None = None) -> list[dict[str, Any]]:
         """The ledger items of one record: one per destination (or the named one)."""
         k = key(entity, record_id, destination)
         if destination:
@@ -169,7 +169,7 @@ class Ledger:
             if not start:
                 return out
 
-    def scan(self, since_epoch: int, destination: str | None = None, limit: int = 1_000_000) -> Iterator[dict]:
+    def scan(self, since_epoch: int, destination: str | None = None, limit: int = 1_000_000) -> Iterator[dict[str, Any]]:
         """Outcome items whose latest outcome is at or after `since_epoch` (a full table Scan: an operator
         command, its read cost is one read unit per 4 KB of table)."""
         values = {":k": {"S": KIND_OUTCOME}, ":since": {"N": str(since_epoch)}}
@@ -258,7 +258,7 @@ def _size(value: Any) -> int:
     return len(str(value).encode())
 
 
-def item_size(item: dict) -> int:
+def item_size(item: dict[str, Any]) -> int:
     return sum(len(k.encode()) + _size(v) for k, v in item.items())
 
 
@@ -313,7 +313,7 @@ def _dlq_name(url: str | None) -> str | None:
     return url.rstrip("/").rsplit("/", 1)[-1] if url else None
 
 
-def status_lines(items: list[dict], entity: str, record_id: str) -> list[str]:
+def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> list[str]:
     if not items:
         return [f"no ledger entry for {entity} {record_id} (never transferred, or older than its TTL)"]
     lines = []
@@ -348,12 +348,12 @@ def status_lines(items: list[dict], entity: str, record_id: str) -> list[str]:
 _WORD = re.compile(r"[\w@/-]+(?:\.[\w@/-]+)*")
 
 
-def reason_group(item: dict) -> str:
+def reason_group(item: dict[str, Any]) -> str:
     """A failure reason without ids (any word with a digit: record ids, numbers, guids, emails; an HTTP status
     code stays), so that like failures count together."""
     text = item.get("reason") or ""
 
-    def strip(m: re.Match) -> str:
+    def strip(m: re.Match[str]) -> str:
         word = m.group(0)
         if not any(c.isdigit() for c in word) or (
                 len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5):m.start()] == "HTTP "):
@@ -363,7 +363,7 @@ def reason_group(item: dict) -> str:
     return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
 
 
-def report(items: Iterable[dict], top: int = 10) -> dict[str, Any]:
+def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     counts: Counter = Counter()
     reasons: Counter = Counter()
     for item in items:

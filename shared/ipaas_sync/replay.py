@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -77,7 +78,7 @@ class DeadLetter:
     receipt_handle: str
     body: str
     attributes: dict[str, str]
-    raw_attributes: dict
+    raw_attributes: dict[str, Any]
     sent_at: datetime
 
     queue: str = ""
@@ -106,7 +107,7 @@ class DeadLetter:
         value = self._body().get("id")
         return str(value) if value is not None else None
 
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.body)
         except ValueError:
@@ -132,7 +133,7 @@ class DeadLetter:
     def age(self, now: datetime) -> timedelta:
         return now - self.failed_at
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"queue": self.queue, "message_id": self.message_id, "original_message_id": self.original_message_id,
                 "record_id": self.record_id, "error": self.attributes.get(f"{ATTR}error", "redrive"),
                 "reason": self.reason, "entity": self.attributes.get(f"{ATTR}entity"),
@@ -157,7 +158,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     task_handle: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"dlq": self.dlq, "dry_run": self.dry_run, "method": self.method, "examined": self.examined,
                 "matched": self.matched, "moved": self.moved, "by_reason": dict(self.by_reason),
                 "by_target": dict(self.by_target), "errors": self.errors, "task_handle": self.task_handle,
@@ -238,7 +239,7 @@ class Replayer:
         self._release(url, messages)
         return messages
 
-    def summary(self, dlq: str, limit: int = 1000, *, messages: bool = False) -> dict:
+    def summary(self, dlq: str, limit: int = 1000, *, messages: bool = False) -> dict[str, Any]:
         """Counts by `[kind:Class] reason` (ids taken out), destination and entity; with `messages`, one entry
         per message too."""
         url = self.url(dlq)
@@ -257,7 +258,7 @@ class Replayer:
                                for m in sorted(found, key=lambda m: m.sent_at)]
         return out
 
-    def show(self, queues: list[str], any_id: str) -> list[dict]:
+    def show(self, queues: list[str], any_id: str) -> list[dict[str, Any]]:
         """Every message of these DLQs that any of its ids names (DLQ message id, original message id,
         record id or tracking guid)."""
         return [m.summary() for q in queues for m in self.peek(q) if any_id in m.ids()]
@@ -349,7 +350,7 @@ def parse_age(text: str | None) -> timedelta | None:
 
 
 # -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----
-def filter_from(options: dict) -> Filter:
+def filter_from(options: dict[str, Any]) -> Filter:
     return Filter(destination=options.get("destination"), entity=options.get("entity"),
                   reason=options.get("reason"), older_than=parse_age(options.get("older_than")),
                   newer_than=parse_age(options.get("newer_than")))
@@ -360,7 +361,7 @@ def configured_dead_letter_queues() -> list[str]:
     return [u for u in os.environ.get("DEAD_LETTER_QUEUES", "").split(",") if u]
 
 
-def resolve_queues(replayer: Replayer, options: dict, configured: list[str] | None = None) -> list[str]:
+def resolve_queues(replayer: Replayer, options: dict[str, Any], configured: list[str] | None = None) -> list[str]:
     """The DLQs a command acts on: the one named, else every DLQ of the stack (`stack`: a name prefix; or the
     configured list), else (listing only) every *-dlq the caller can see."""
     if options.get("queue"):
@@ -377,7 +378,7 @@ def resolve_queues(replayer: Replayer, options: dict, configured: list[str] | No
     return found
 
 
-def run_command(replayer: Replayer, options: dict, configured: list[str] | None = None) -> dict:
+def run_command(replayer: Replayer, options: dict[str, Any], configured: list[str] | None = None) -> dict[str, Any]:
     """One `list`, `show` or `replay` over the resolved DLQs; raises ValueError / LookupError with one line."""
     command = options.get("command")
     if command not in COMMANDS:

@@ -69,7 +69,7 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject} (issue)"
 
-        def issue_once() -> dict:
+        def issue_once() -> dict[str, Any]:
             marker = self.journal.get(key)
             if marker is not None:
                 self.journal.touch(key)  # kept while any delivery of this issue may still come back
@@ -106,7 +106,7 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
 
-        def apply_once() -> dict:
+        def apply_once() -> dict[str, Any]:
             if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
                 return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
             marker = self.journal.get(key)
@@ -179,7 +179,7 @@ class _NinetyNineMindsCard:
                 f"idempotency table ({self.journal.table_name}). Then replay this message")
         return verdict
 
-    def _write(self, key: str, post: Callable[..., Any], payload: dict, what: str) -> Any:
+    def _write(self, key: str, post: Callable[..., Any], payload: dict[str, Any], what: str) -> Any:
         try:
             return post(payload, what=what)
         except (PermanentError, ConfigurationError):

@@ -21,6 +21,7 @@ the destination's own path from DESTINATIONS.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_TRANSACTION
 from ..errors import ConflictError, InvalidRecord, PermanentError, UnresolvedReference
@@ -83,7 +84,7 @@ def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSe
     identity = {"destination": sub.system_id, "platform": sub.platform, "entity": "transaction",
                 "transaction_number": number}
 
-    def execute() -> dict:
+    def execute() -> dict[str, Any]:
         reply = client.execute_workflow(payload, what=subject)
         return {"action": "sent", "external_id": invoice_99minds.execution_id_from_reply(reply),
                 "payload": digest, "summary": summary}
