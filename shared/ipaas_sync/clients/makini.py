@@ -68,8 +68,8 @@ class MakiniClient(ApiClient):
         raise PermanentError(f"Makini GET {path} for {what}: more than {MAX_PAGES} pages; narrow the read")
 
     def _next_params(self, body: dict[str, Any], params: dict[str, Any], path: str) -> dict[str, Any] | None:
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-        links = body.get("links") if isinstance(body.get("links"), dict) else {}
+        meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
+        links: dict[str, Any] = body["links"] if isinstance(body.get("links"), dict) else {}
         if not body["data"]:
             return None
         if meta.get("last_page") is not None:
