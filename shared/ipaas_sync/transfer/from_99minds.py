@@ -143,6 +143,7 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
 
 def _outcome(msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str, Any], replayed: bool,
              details: dict[str, Any]) -> Outcome:
+    reason: str | None
     if replayed:
         status, reason = "duplicate", "already transferred to iPaaS.com with the same content"
     elif not result.get("written"):

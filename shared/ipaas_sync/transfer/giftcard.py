@@ -29,9 +29,9 @@ from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
 from ..observability import logger
 from ..pending import APPLIED, Marker, PendingJournal, default_journal
-from ..settings import NinetyNineMindsSettings, SubscriptionSettings
+from ..settings import NinetyNineMindsSettings
 from .env import TransferEnv
-from .records import dispatch
+from .records import Destination, dispatch
 
 ENTITY = "giftcard"
 
@@ -55,7 +55,9 @@ class _NinetyNineMindsCard:
         if body is None:
             raise PermanentError(f"{self.subject}: linked to 99minds card '{card_id}', which 99minds does not "
                                  f"know (HTTP 404); check the 'Gift Card' link in iPaaS.com")
-        return m.giftcard_from_reply(body, self.subject).balance
+        balance = m.giftcard_from_reply(body, self.subject).balance
+        assert balance is not None  # narrowing: giftcard_from_reply (need_balance) raised for a card without one
+        return balance
 
     # -- issue ---------------------------------------------------------------------------------------------------
     def issue(self) -> tuple[str, bool, dict[str, Any]]:
@@ -156,6 +158,7 @@ class _NinetyNineMindsCard:
         else:
             path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number,
                                   reference=reference)
+            refused: str | None
             try:
                 body = self.client.giftcard_history(path, what=what)
             except PermanentError as exc:  # answered and refused (4xx): the lookup is not as assumed
@@ -254,7 +257,7 @@ def _to_99minds(card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsS
 
 
 # platform -> how a gift card reaches it. A new destination adds one entry.
-DESTINATIONS: dict[str, Callable[[IpaasGiftCard, TransferMessage, SubscriptionSettings, TransferEnv], Outcome]] = {
+DESTINATIONS: dict[str, Destination[IpaasGiftCard]] = {
     "99minds": _to_99minds,
 }
 
