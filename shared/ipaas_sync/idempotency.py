@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -19,10 +19,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 REPLAYED = "_idempotent_replay"
 
 
-def _mark_replayed(response: Any, data: DataRecord) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools calls this only when it answers from the store: the transfer was already done."""
     if isinstance(response, dict):
         return {**response, REPLAYED: True}
@@ -65,6 +68,6 @@ def run_once(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> 
     return result, replayed
 
 
-def register_lambda_context(context) -> None:
+def register_lambda_context(context: LambdaContext) -> None:
     """So an in-progress lock expires with the invocation (after a Lambda timeout the retry can run)."""
     config.register_lambda_context(context)
