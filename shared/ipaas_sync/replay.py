@@ -14,6 +14,7 @@ filters: `run_command`).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -22,13 +23,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .clients.queues import ATTR
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_sqs import SQSClient
 
 RECEIVE_WAIT = 1
 VISIBILITY_WHILE_MOVING = 60
@@ -78,7 +82,7 @@ class DeadLetter:
     receipt_handle: str
     body: str
     attributes: dict[str, str]
-    raw_attributes: dict[str, Any]
+    raw_attributes: dict[str, Any]  # the message attributes as SQS answered them (sent back as they are)
     sent_at: datetime
 
     queue: str = ""
@@ -153,8 +157,8 @@ class Report:
     examined: int = 0
     matched: int = 0
     moved: int = 0
-    by_reason: Counter = field(default_factory=Counter)
-    by_target: Counter = field(default_factory=Counter)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_target: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     task_handle: str | None = None
 
@@ -167,7 +171,7 @@ class Report:
 
 
 class Replayer:
-    def __init__(self, client=None, *, progress: Callable[[str, int, int], None] | None = None):
+    def __init__(self, client: SQSClient | None = None, *, progress: Callable[[str, int, int], None] | None = None):
         self.sqs = client or boto3.client("sqs")
         self.progress = progress
 
@@ -197,7 +201,8 @@ class Replayer:
 
     def dead_letter_queues(self, prefix: str = "") -> list[str]:
         """URLs of every queue whose name starts with `prefix` and ends with -dlq (ListQueues, paginated)."""
-        pages = self.sqs.get_paginator("list_queues").paginate(**({"QueueNamePrefix": prefix} if prefix else {}))
+        paginator = self.sqs.get_paginator("list_queues")
+        pages = paginator.paginate(QueueNamePrefix=prefix) if prefix else paginator.paginate()
         return sorted(u for page in pages for u in page.get("QueueUrls", []) if u.endswith("-dlq"))
 
     def _receive(self, url: str, limit: int, visibility: int) -> Iterable[DeadLetter]:
@@ -245,7 +250,7 @@ class Replayer:
         url = self.url(dlq)
         found = self.peek(url, limit)
         now = datetime.now(UTC)
-        out = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
+        out: dict[str, Any] = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
                "read": len(found),
                "by_reason": dict(Counter(m.reason_key() for m in found).most_common()),
                "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in found)),
@@ -289,8 +294,10 @@ class Replayer:
                 continue
             try:
                 target = self._target(url, msg)
-                kwargs = {"MessageAttributes": msg.raw_attributes} if msg.raw_attributes else {}
-                self.sqs.send_message(QueueUrl=target, MessageBody=msg.body, **kwargs)
+                if msg.raw_attributes:
+                    self.sqs.send_message(QueueUrl=target, MessageBody=msg.body, MessageAttributes=msg.raw_attributes)
+                else:
+                    self.sqs.send_message(QueueUrl=target, MessageBody=msg.body)
                 # deleted only once it is safely on its source queue
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg.receipt_handle)
                 report.moved += 1
@@ -331,7 +338,7 @@ class Replayer:
         return sources[0]
 
 
-def text_progress(queue: str, done: int, total: int, out=sys.stderr) -> None:
+def text_progress(queue: str, done: int, total: int, out: TextIO = sys.stderr) -> None:
     out.write(f"\rreading {queue}: {done}/{total}")
     if done >= total:
         out.write("\n")
@@ -401,7 +408,7 @@ def run_command(replayer: Replayer, options: dict[str, Any], configured: list[st
     return {"reports": [r.as_dict() for r in reports]}
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dlq = subparsers.add_parser("dlq", help="inspect and replay the dead-letter queues",
                                 description="Inspect and replay the dead-letter queues (DLQs) of a stack.")
     sub = dlq.add_subparsers(dest="command", required=True)
@@ -434,7 +441,7 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def run_cli(args) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     options = vars(args).copy()
     if args.command == "show":
         if len(args.ids) > 2:
