@@ -28,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)  # every command's run() returns its exit code
+        return code
     except (ValueError, LookupError, BotoCoreError, ClientError) as exc:
         print(f"ipaas-sync: {exc}", file=sys.stderr)  # one line, never a traceback
         return 1

@@ -65,7 +65,7 @@ def _check_one(env: TransferEnv, system_id: str) -> tuple[bool, str]:
     return ok, f"{'ok   ' if ok else 'FAIL '} {label}: " + "; ".join(results)
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = subparsers.add_parser("check-credentials", help="prove each subscription's credentials with "
                                   "read-only calls (writes nothing)")
     check.add_argument("--destination", metavar="SYSTEM_ID", help="only the subscription with this iPaaS System Id")

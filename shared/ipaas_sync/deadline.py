@@ -17,7 +17,7 @@ _deadline: ContextVar[float | None] = ContextVar("ipaas_sync_deadline", default=
 
 
 @contextmanager
-def invocation(context) -> Iterator[None]:
+def invocation(context: object) -> Iterator[None]:
     """The deadline of one invocation, cleared when it ends (a warm container's next work starts clean)."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     token = _deadline.set(time.monotonic() + remaining_ms() / 1000.0 if remaining_ms else None)

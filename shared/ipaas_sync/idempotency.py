@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -19,10 +19,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 REPLAYED = "_idempotent_replay"
 
 
-def _mark_replayed(response: Any, data: DataRecord) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools calls this only when it answers from the store: the transfer was already done."""
     if isinstance(response, dict):
         return {**response, REPLAYED: True}
@@ -50,11 +53,11 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _call(identity: dict[str, Any], action: Callable[[], dict]) -> dict:
+def _call(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return action()
 
 
-def run_once(identity: dict[str, Any], action: Callable[[], dict]) -> tuple[dict, bool]:
+def run_once(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """Run `action` once per identity. Returns (result, replayed): replayed means it had already run."""
     global _once
     if _once is None:
@@ -65,6 +68,6 @@ def run_once(identity: dict[str, Any], action: Callable[[], dict]) -> tuple[dict
     return result, replayed
 
 
-def register_lambda_context(context) -> None:
+def register_lambda_context(context: LambdaContext) -> None:
     """So an in-progress lock expires with the invocation (after a Lambda timeout the retry can run)."""
     config.register_lambda_context(context)

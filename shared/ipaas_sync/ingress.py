@@ -33,7 +33,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import unquote
 
 from pydantic import ValidationError
@@ -101,6 +101,23 @@ class HookReply:
                 "body": json.dumps(self.body), "isBase64Encoded": False}
 
 
+class ReplyDetails(TypedDict, total=False):
+    """HookReply's optional fields, as unauthorized() and _unavailable() pass them on."""
+
+    hook_id: str | None
+    notifications: int
+    queued: dict[str, int]
+    tracking_guids: tuple[str, ...]
+    skipped: int
+
+
+class HookIdentity(TypedDict):
+    """Which hook request a reply answers (every reply to a parsed request carries it)."""
+
+    hook_id: str | None
+    notifications: int
+
+
 def http_api_request(event: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
     """Headers (lower-cased names) and the raw body bytes of an HttpApi (payload format 2.0) event."""
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
@@ -135,7 +152,7 @@ class Authenticated:
 
 
 def authenticate(authorization: str | None, *, destination: str | None = None,
-                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys) -> Authenticated:
+                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys) -> Authenticated:
     """The one authentication of a hook request: the `Authorization` header's bearer key against every webhook key
     (current and `(Previous)`) of every subscription, in constant time (no early exit, so the timing tells nothing
     of which key, or whether `destination` exists). A false result means unauthenticated, which the caller always
@@ -164,7 +181,7 @@ def authenticate(authorization: str | None, *, destination: str | None = None,
 
 class HookIngress:
     def __init__(self, *, routes: QueueRoutes, send: Sender,
-                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys,
+                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
         self.routes = routes
         self.send = send
@@ -191,7 +208,7 @@ class HookIngress:
         except ValidationError as exc:
             message, extra = _first_invalid(exc)
             return HookReply(400, {"message": message, **extra}, reason=message)
-        hook = {"hook_id": request.id, "notifications": len(request.notifications)}
+        hook: HookIdentity = {"hook_id": request.id, "notifications": len(request.notifications)}
 
         correlation = (headers.get("x-correlation-id") or "").strip()[:MAX_CORRELATION_ID_CHARS] or None
         by_queue: dict[str, list[str]] = {}
@@ -262,12 +279,12 @@ def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     return f"notification {index}: {detail}", {"notification": index, "field": names[0]}
 
 
-def unauthorized(reason: str, **kw) -> HookReply:
+def unauthorized(reason: str, **kw: Unpack[ReplyDetails]) -> HookReply:
     """The one 401 answer (same body and header whatever went wrong); `reason` is for the log line only."""
     return HookReply(401, dict(UNAUTHORIZED), reason=reason, headers=dict(UNAUTHORIZED_HEADERS), **kw)
 
 
-def _unavailable(reason: str, **kw) -> HookReply:
+def _unavailable(reason: str, **kw: Unpack[ReplyDetails]) -> HookReply:
     return HookReply(503, {"message": "the notifications were not accepted; retry later"}, reason=reason, **kw)
 
 
@@ -370,7 +387,7 @@ def _read(location: str, headers: Mapping[str, str], document: Any, segments: li
     return str(value).strip() or None
 
 
-def kind_of(event: str, settings: Any) -> str | None:
+def kind_of(event: str, settings: NinetyNineMindsWebhookSettings) -> str | None:
     """loyalty_transaction / customer for the subscription's event names (case-insensitive), else None."""
     name = event.strip().lower()
     if name in {e.strip().lower() for e in settings.loyalty_transaction_events}:
@@ -384,7 +401,7 @@ class NinetyNineMindsHookIngress:
     """A 99minds webhook in, one InboundMessage on the 99minds -> iPaaS.com queue."""
 
     def __init__(self, *, queue_url: str, send: Sender,
-                 keys: Callable[[], SubscriptionRegistry] = load_webhook_keys,
+                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
         self.queue_url = queue_url
         self.send = send
@@ -409,7 +426,7 @@ class NinetyNineMindsHookIngress:
         except ConfigurationError:
             settings = None
         known = isinstance(settings, NinetyNineMindsWebhookSettings)
-        routing = settings if known else NinetyNineMindsWebhookSettings(
+        routing = settings if isinstance(settings, NinetyNineMindsWebhookSettings) else NinetyNineMindsWebhookSettings(
             Name="?", Platform="99minds", **{"iPaaS System Id": "?"})
 
         document: Any = None

@@ -22,6 +22,7 @@ Commands: `ipaas-sync status --entity E --id ID [--destination D]` and `ipaas-sy
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -32,10 +33,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models.outcome import Outcome
 from .observability import MetricUnit, logger, metrics, redact
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, ScanInputTypeDef
 
 DEFAULT_TTL_DAYS = 90
 DEFAULT_HISTORY = 20
@@ -81,7 +86,8 @@ def entry_of(outcome: Outcome, at: datetime) -> dict[str, Any]:
 class Ledger:
     """The table adapter. `client` is a boto3 DynamoDB client (low-level, typed attribute values)."""
 
-    def __init__(self, table: str, client=None, *, ttl_days: int | None = None, history: int | None = None):
+    def __init__(self, table: str, client: DynamoDBClient | None = None, *, ttl_days: int | None = None,
+                 history: int | None = None):
         import boto3
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
         from botocore.config import Config
@@ -108,7 +114,9 @@ class Ledger:
                   "attempt": entry.get("a"), "tracking_guid": entry.get("g"),
                   "failure_kind": entry.get("k"), "error": entry.get("e"), "dlq_message_id": entry.get("m"),
                   "dlq": entry.get("q")}
-        sets, removes, names, values = ["history = list_append(if_not_exists(history, :empty), :entry)"], [], {}, {
+        sets, removes = ["history = list_append(if_not_exists(history, :empty), :entry)"], []
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {
             ":empty": {"L": []}, ":entry": {"L": [self._ser.serialize(entry)]}, ":one": {"N": "1"}}
         for n, (name, value) in enumerate(latest.items()):
             names[f"#a{n}"] = name
@@ -149,45 +157,47 @@ class Ledger:
                 raise
 
     # -- reading -------------------------------------------------------------------------------------------
-    def _plain(self, item: dict) -> dict:
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
         return {k: _numbers(self._de.deserialize(v)) for k, v in item.items()}
 
-    def items(self, entity: str, record_id: str, destination: str | None = None) -> list[dict]:
+    def items(self, entity: str, record_id: str, destination: str | None = None) -> list[dict[str, Any]]:
         """The ledger items of one record: one per destination (or the named one)."""
         k = key(entity, record_id, destination)
         if destination:
             found = self.client.get_item(TableName=self.table, Key={n: {"S": v} for n, v in k.items()},
                                          ConsistentRead=True).get("Item")
             return [self._plain(found)] if found else []
-        out, start = [], None
+        out: list[dict[str, Any]] = []
+        request: QueryInputTypeDef = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                                      "ExpressionAttributeValues": {":pk": {"S": k["pk"]}}, "ConsistentRead": True}
         while True:
-            kw = {"ExclusiveStartKey": start} if start else {}
-            page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
-                                     ExpressionAttributeValues={":pk": {"S": k["pk"]}}, ConsistentRead=True, **kw)
+            page = self.client.query(**request)
             out += [self._plain(i) for i in page.get("Items", [])]
             start = page.get("LastEvaluatedKey")
             if not start:
                 return out
+            request["ExclusiveStartKey"] = start
 
-    def scan(self, since_epoch: int, destination: str | None = None, limit: int = 1_000_000) -> Iterator[dict]:
+    def scan(self, since_epoch: int, destination: str | None = None, limit: int = 1_000_000) -> Iterator[dict[str, Any]]:
         """Outcome items whose latest outcome is at or after `since_epoch` (a full table Scan: an operator
         command, its read cost is one read unit per 4 KB of table)."""
-        values = {":k": {"S": KIND_OUTCOME}, ":since": {"N": str(since_epoch)}}
+        values: dict[str, AttributeValueTypeDef] = {":k": {"S": KIND_OUTCOME}, ":since": {"N": str(since_epoch)}}
         expression = "kind = :k AND at_epoch >= :since"
         if destination:
             values[":d"] = {"S": destination}
             expression += " AND destination = :d"
-        start, seen = None, 0
+        request: ScanInputTypeDef = {"TableName": self.table, "FilterExpression": expression,
+                                     "ExpressionAttributeValues": values}
+        seen = 0
         while seen < limit:
-            kw = {"ExclusiveStartKey": start} if start else {}
-            page = self.client.scan(TableName=self.table, FilterExpression=expression,
-                                    ExpressionAttributeValues=values, **kw)
+            page = self.client.scan(**request)
             for item in page.get("Items", []):
                 seen += 1
                 yield self._plain(item)
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
+            request["ExclusiveStartKey"] = start
 
 
 def _numbers(value: Any) -> Any:
@@ -258,7 +268,7 @@ def _size(value: Any) -> int:
     return len(str(value).encode())
 
 
-def item_size(item: dict) -> int:
+def item_size(item: dict[str, Any]) -> int:
     return sum(len(k.encode()) + _size(v) for k, v in item.items())
 
 
@@ -301,7 +311,7 @@ def cost_per_million_transfers(outcomes_per_transfer: Iterable[Outcome],
 
 
 # -- the commands ------------------------------------------------------------------------------------------
-def _ledger_from(args) -> Ledger:
+def _ledger_from(args: argparse.Namespace) -> Ledger:
     table = getattr(args, "table", None) or os.environ.get("LEDGER_TABLE")
     if not table:
         raise ValueError("name the ledger table with --table or LEDGER_TABLE (the stack output LedgerTableName)")
@@ -313,7 +323,7 @@ def _dlq_name(url: str | None) -> str | None:
     return url.rstrip("/").rsplit("/", 1)[-1] if url else None
 
 
-def status_lines(items: list[dict], entity: str, record_id: str) -> list[str]:
+def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> list[str]:
     if not items:
         return [f"no ledger entry for {entity} {record_id} (never transferred, or older than its TTL)"]
     lines = []
@@ -348,12 +358,12 @@ def status_lines(items: list[dict], entity: str, record_id: str) -> list[str]:
 _WORD = re.compile(r"[\w@/-]+(?:\.[\w@/-]+)*")
 
 
-def reason_group(item: dict) -> str:
+def reason_group(item: dict[str, Any]) -> str:
     """A failure reason without ids (any word with a digit: record ids, numbers, guids, emails; an HTTP status
     code stays), so that like failures count together."""
     text = item.get("reason") or ""
 
-    def strip(m: re.Match) -> str:
+    def strip(m: re.Match[str]) -> str:
         word = m.group(0)
         if not any(c.isdigit() for c in word) or (
                 len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5):m.start()] == "HTTP "):
@@ -363,9 +373,9 @@ def reason_group(item: dict) -> str:
     return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
 
 
-def report(items: Iterable[dict], top: int = 10) -> dict[str, Any]:
-    counts: Counter = Counter()
-    reasons: Counter = Counter()
+def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
+    counts: Counter[tuple[Any, ...]] = Counter()  # (destination, entity, status) as stored
+    reasons: Counter[str] = Counter()
     for item in items:
         counts[(item.get("destination"), item.get("entity"), item.get("status"))] += 1
         if item.get("status") in ("failed", "dead-lettered", "mismatch"):
@@ -374,7 +384,7 @@ def report(items: Iterable[dict], top: int = 10) -> dict[str, Any]:
 
 
 def report_lines(result: dict[str, Any], since: str) -> list[str]:
-    counts: Counter = result["counts"]
+    counts: Counter[tuple[Any, ...]] = result["counts"]
     lines = [f"latest outcome per record, last {since}: {sum(counts.values())} record(s)"]
     if counts:
         lines.append(f"  {'destination':<12} {'entity':<12} {'status':<14} {'records':>8}")
@@ -386,16 +396,18 @@ def report_lines(result: dict[str, Any], since: str) -> list[str]:
     return lines
 
 
-def _status_cli(args) -> int:
+def _status_cli(args: argparse.Namespace) -> int:
     items = _ledger_from(args).items(args.entity, args.id, args.destination)
     for line in status_lines(items, args.entity, args.id):
         print(line)
     return 0 if items else 1
 
 
-def _report_cli(args) -> int:
+def _report_cli(args: argparse.Namespace) -> int:
     from .replay import parse_age
     age = parse_age(args.since)
+    if age is None:
+        raise ValueError("--since must be an age such as 30m, 24h or 7d")
     since_epoch = int(time.time() - age.total_seconds())
     result = report(_ledger_from(args).scan(since_epoch, args.destination), top=args.top)
     for line in report_lines(result, args.since):
@@ -403,7 +415,7 @@ def _report_cli(args) -> int:
     return 0
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .models.notification import ENTITIES
     st = subparsers.add_parser("status", help="what happened to one record: its ledger history, newest first")
     st.add_argument("--entity", required=True, choices=ENTITIES)

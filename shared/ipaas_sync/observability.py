@@ -7,14 +7,19 @@ Powertools has no redaction of arbitrary values, hence this small formatter subc
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+if TYPE_CHECKING:  # for annotations only: Tracer is imported at first use (get_tracer), aws_xray_sdk costs cold start
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.logging.types import LogRecord
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ipaas-sync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
@@ -40,7 +45,7 @@ def redact(text: str) -> str:
 MAX_LOG_FIELD = 2000  # characters of any one logged string (a message, a reason, a key such as record_id)
 
 
-def bound(value, limit: int = MAX_LOG_FIELD):
+def bound(value: Any, limit: int = MAX_LOG_FIELD) -> Any:
     """Every string in a (nested) log value cut to `limit` characters, saying how long it was; masked before it
     is cut (a cut could otherwise leave a secret's beginning unmasked)."""
     if isinstance(value, str):
@@ -56,16 +61,16 @@ def bound(value, limit: int = MAX_LOG_FIELD):
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """Bounds every field (one input once produced a 2 MB line) and masks every registered secret value."""
 
-    def serialize(self, log: dict) -> str:
+    def serialize(self, log: LogRecord) -> str:
         return super().serialize(bound(log))
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-_tracer = None
+_tracer: Tracer | None = None
 
 
 def tracing_enabled() -> bool:
@@ -73,7 +78,7 @@ def tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true", "yes")
 
 
-def get_tracer():
+def get_tracer() -> Tracer:
     """The Powertools Tracer, built on first use: importing aws_xray_sdk costs about a third of a second of cold start
     (outside Lambda its sampler even builds botocore clients), which a function with tracing off never pays."""
     global _tracer
@@ -89,7 +94,7 @@ def traced(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     wrapped: Callable[[Any, Any], Any] | None = None
 
     @functools.wraps(handler)
-    def run(event, context):
+    def run(event: Any, context: Any) -> Any:
         nonlocal wrapped
         if wrapped is None:
             wrapped = get_tracer().capture_lambda_handler(handler) if tracing_enabled() else handler

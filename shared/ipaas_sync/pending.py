@@ -24,12 +24,15 @@ import os
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from .idempotency import payload_hash
 from .throttle import mark_written
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PREFIX = "pending#"
 PENDING, APPLIED = "pending", "applied"
@@ -61,7 +64,7 @@ class Marker:
 
 
 class PendingJournal:
-    def __init__(self, table_name: str, *, client=None, ttl_seconds: int | None = None):
+    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None, ttl_seconds: int | None = None):
         self.table_name = table_name
         self._ddb = client or boto3.client("dynamodb")
         # outlive the idempotency record it guards (IDEMPOTENCY_TTL_SECONDS, 7 days by default) and every message that
@@ -78,7 +81,7 @@ class PendingJournal:
         item = self._ddb.get_item(TableName=self.table_name, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
         if not item:
             return None
-        text = {k: v.get("S") for k, v in item.items() if "S" in v}
+        text = {k: v["S"] for k, v in item.items() if "S" in v}
         return Marker(state=text.get("state", PENDING), operation=text.get("operation", "?"),
                       before=Decimal(text["before"]) if text.get("before") else None,
                       after=Decimal(text["after"]) if text.get("after") else None,

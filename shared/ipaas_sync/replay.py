@@ -14,6 +14,7 @@ filters: `run_command`).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -22,12 +23,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .clients.queues import ATTR
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_sqs import SQSClient
 
 RECEIVE_WAIT = 1
 VISIBILITY_WHILE_MOVING = 60
@@ -77,7 +82,7 @@ class DeadLetter:
     receipt_handle: str
     body: str
     attributes: dict[str, str]
-    raw_attributes: dict
+    raw_attributes: dict[str, Any]  # the message attributes as SQS answered them (sent back as they are)
     sent_at: datetime
 
     queue: str = ""
@@ -106,7 +111,7 @@ class DeadLetter:
         value = self._body().get("id")
         return str(value) if value is not None else None
 
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.body)
         except ValueError:
@@ -132,7 +137,7 @@ class DeadLetter:
     def age(self, now: datetime) -> timedelta:
         return now - self.failed_at
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"queue": self.queue, "message_id": self.message_id, "original_message_id": self.original_message_id,
                 "record_id": self.record_id, "error": self.attributes.get(f"{ATTR}error", "redrive"),
                 "reason": self.reason, "entity": self.attributes.get(f"{ATTR}entity"),
@@ -152,12 +157,12 @@ class Report:
     examined: int = 0
     matched: int = 0
     moved: int = 0
-    by_reason: Counter = field(default_factory=Counter)
-    by_target: Counter = field(default_factory=Counter)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_target: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     task_handle: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"dlq": self.dlq, "dry_run": self.dry_run, "method": self.method, "examined": self.examined,
                 "matched": self.matched, "moved": self.moved, "by_reason": dict(self.by_reason),
                 "by_target": dict(self.by_target), "errors": self.errors, "task_handle": self.task_handle,
@@ -166,7 +171,7 @@ class Report:
 
 
 class Replayer:
-    def __init__(self, client=None, *, progress: Callable[[str, int, int], None] | None = None):
+    def __init__(self, client: SQSClient | None = None, *, progress: Callable[[str, int, int], None] | None = None):
         self.sqs = client or boto3.client("sqs")
         self.progress = progress
 
@@ -196,7 +201,8 @@ class Replayer:
 
     def dead_letter_queues(self, prefix: str = "") -> list[str]:
         """URLs of every queue whose name starts with `prefix` and ends with -dlq (ListQueues, paginated)."""
-        pages = self.sqs.get_paginator("list_queues").paginate(**({"QueueNamePrefix": prefix} if prefix else {}))
+        paginator = self.sqs.get_paginator("list_queues")
+        pages = paginator.paginate(QueueNamePrefix=prefix) if prefix else paginator.paginate()
         return sorted(u for page in pages for u in page.get("QueueUrls", []) if u.endswith("-dlq"))
 
     def _receive(self, url: str, limit: int, visibility: int) -> Iterable[DeadLetter]:
@@ -238,13 +244,13 @@ class Replayer:
         self._release(url, messages)
         return messages
 
-    def summary(self, dlq: str, limit: int = 1000, *, messages: bool = False) -> dict:
+    def summary(self, dlq: str, limit: int = 1000, *, messages: bool = False) -> dict[str, Any]:
         """Counts by `[kind:Class] reason` (ids taken out), destination and entity; with `messages`, one entry
         per message too."""
         url = self.url(dlq)
         found = self.peek(url, limit)
         now = datetime.now(UTC)
-        out = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
+        out: dict[str, Any] = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
                "read": len(found),
                "by_reason": dict(Counter(m.reason_key() for m in found).most_common()),
                "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in found)),
@@ -257,7 +263,7 @@ class Replayer:
                                for m in sorted(found, key=lambda m: m.sent_at)]
         return out
 
-    def show(self, queues: list[str], any_id: str) -> list[dict]:
+    def show(self, queues: list[str], any_id: str) -> list[dict[str, Any]]:
         """Every message of these DLQs that any of its ids names (DLQ message id, original message id,
         record id or tracking guid)."""
         return [m.summary() for q in queues for m in self.peek(q) if any_id in m.ids()]
@@ -288,8 +294,10 @@ class Replayer:
                 continue
             try:
                 target = self._target(url, msg)
-                kwargs = {"MessageAttributes": msg.raw_attributes} if msg.raw_attributes else {}
-                self.sqs.send_message(QueueUrl=target, MessageBody=msg.body, **kwargs)
+                if msg.raw_attributes:
+                    self.sqs.send_message(QueueUrl=target, MessageBody=msg.body, MessageAttributes=msg.raw_attributes)
+                else:
+                    self.sqs.send_message(QueueUrl=target, MessageBody=msg.body)
                 # deleted only once it is safely on its source queue
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg.receipt_handle)
                 report.moved += 1
@@ -330,7 +338,7 @@ class Replayer:
         return sources[0]
 
 
-def text_progress(queue: str, done: int, total: int, out=sys.stderr) -> None:
+def text_progress(queue: str, done: int, total: int, out: TextIO = sys.stderr) -> None:
     out.write(f"\rreading {queue}: {done}/{total}")
     if done >= total:
         out.write("\n")
@@ -349,7 +357,7 @@ def parse_age(text: str | None) -> timedelta | None:
 
 
 # -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----
-def filter_from(options: dict) -> Filter:
+def filter_from(options: dict[str, Any]) -> Filter:
     return Filter(destination=options.get("destination"), entity=options.get("entity"),
                   reason=options.get("reason"), older_than=parse_age(options.get("older_than")),
                   newer_than=parse_age(options.get("newer_than")))
@@ -360,7 +368,7 @@ def configured_dead_letter_queues() -> list[str]:
     return [u for u in os.environ.get("DEAD_LETTER_QUEUES", "").split(",") if u]
 
 
-def resolve_queues(replayer: Replayer, options: dict, configured: list[str] | None = None) -> list[str]:
+def resolve_queues(replayer: Replayer, options: dict[str, Any], configured: list[str] | None = None) -> list[str]:
     """The DLQs a command acts on: the one named, else every DLQ of the stack (`stack`: a name prefix; or the
     configured list), else (listing only) every *-dlq the caller can see."""
     if options.get("queue"):
@@ -377,7 +385,7 @@ def resolve_queues(replayer: Replayer, options: dict, configured: list[str] | No
     return found
 
 
-def run_command(replayer: Replayer, options: dict, configured: list[str] | None = None) -> dict:
+def run_command(replayer: Replayer, options: dict[str, Any], configured: list[str] | None = None) -> dict[str, Any]:
     """One `list`, `show` or `replay` over the resolved DLQs; raises ValueError / LookupError with one line."""
     command = options.get("command")
     if command not in COMMANDS:
@@ -400,7 +408,7 @@ def run_command(replayer: Replayer, options: dict, configured: list[str] | None 
     return {"reports": [r.as_dict() for r in reports]}
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dlq = subparsers.add_parser("dlq", help="inspect and replay the dead-letter queues",
                                 description="Inspect and replay the dead-letter queues (DLQs) of a stack.")
     sub = dlq.add_subparsers(dest="command", required=True)
@@ -433,7 +441,7 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def run_cli(args) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     options = vars(args).copy()
     if args.command == "show":
         if len(args.ids) > 2:

@@ -26,7 +26,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from aws_lambda_powertools.utilities import parameters
 from pydantic import (
@@ -60,7 +60,14 @@ class TransactionFilter(BaseModel):
     excluded_suffixes: tuple[str, ...] = Field(default=("-D", "-GC"), alias="Excluded Transaction Suffixes")
 
 
-class SubscriptionSettings(BaseModel):
+class SecretSettings(BaseModel):
+    """A secret's settings model: its secret values are registered for log redaction once it is parsed (_parse)."""
+
+    def secret_values(self) -> list[str]:
+        raise NotImplementedError
+
+
+class SubscriptionSettings(SecretSettings):
     """Settings every subscription has: the iPaaS.com side and the throttle/concurrency settings."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, coerce_numbers_to_str=True)
@@ -99,7 +106,7 @@ def _webhook_key(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class WebhookKeySettings(BaseModel):
+class WebhookKeySettings(SecretSettings):
     """One subscription's webhook API keys: what iPaaS.com sends as `Authorization: Bearer` on its hook requests,
     the previous key staying accepted while a rotation is under way. Its own secret, the only one the hook ingress
     reads; `iPaaS System Id` and `Platform` say which subscription (and so which queues) the keys open."""
@@ -242,8 +249,9 @@ class NinetyNineMindsSettings(SubscriptionSettings):
 
     @property
     def store(self) -> StoreRef:
-        if (self.store_ref_id or "").strip():
-            return StoreRef(kind="store_ref_id", value=self.store_ref_id.strip())
+        ref = (self.store_ref_id or "").strip()
+        if ref:
+            return StoreRef(kind="store_ref_id", value=ref)
         return StoreRef(kind="client_store_id", value=(self.client_store_id or "").strip())
 
 
@@ -321,7 +329,11 @@ def secret_shape(model: type[BaseModel], **given: Any) -> dict[str, Any]:
     return shape | given
 
 
-def _parse(model: type[BaseModel], raw: dict[str, Any], label: str) -> Any:
+# What a registry holds: a subscription's settings (load_registry) or its webhook key settings (load_webhook_keys)
+Settings = TypeVar("Settings", bound=SecretSettings)
+
+
+def _parse(model: type[Settings], raw: dict[str, Any], label: str) -> Settings:
     try:
         settings = model.model_validate(raw)
     except ValidationError as exc:
@@ -343,23 +355,32 @@ def parse_subscription(raw: dict[str, Any]) -> SubscriptionSettings:
 
 def parse_webhook_keys(raw: dict[str, Any]) -> WebhookKeySettings:
     """Validate one subscription's webhook key settings; ConfigurationError names every bad setting, never a value."""
-    return _parse(WEBHOOK_SETTINGS_BY_PLATFORM.get(raw.get("Platform"), WebhookKeySettings), raw,
+    return _parse(WEBHOOK_SETTINGS_BY_PLATFORM.get(str(raw.get("Platform")), WebhookKeySettings), raw,
                   f"webhook keys of subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'")
 
 
-class SubscriptionRegistry:
-    """The subscriptions this deployment serves, looked up by iPaaS System Id (a notification's destination)."""
+class SubscriptionRegistry(Generic[Settings]):
+    """The subscriptions this deployment serves, looked up by iPaaS System Id (a notification's destination):
+    their settings (parse_subscription, the default) or their webhook key settings (parse_webhook_keys)."""
+
+    @overload
+    def __init__(self: SubscriptionRegistry[SubscriptionSettings], raw_subscriptions: list[dict[str, Any]]) -> None:
+        ...
+
+    @overload
+    def __init__(self, raw_subscriptions: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Settings]) -> None:
+        ...
 
     def __init__(self, raw_subscriptions: list[dict[str, Any]],
-                 parse: Callable[[dict[str, Any]], Any] = parse_subscription):
-        self._parse_one = parse
+                 parse: Callable[[dict[str, Any]], Any] = parse_subscription) -> None:
+        self._parse_one: Callable[[dict[str, Any]], Settings] = parse
         self._raw: dict[str, list[dict[str, Any]]] = {}
         for raw in raw_subscriptions:
             for key in SECRET_SETTINGS:
                 if isinstance(raw.get(key), str):
                     register_secret(raw[key])
             self._raw.setdefault(str(raw.get("iPaaS System Id", "")).strip(), []).append(raw)
-        self._parsed: dict[str, SubscriptionSettings | ConfigurationError] = {}
+        self._parsed: dict[str, Settings | ConfigurationError] = {}
 
     def system_ids(self) -> list[str]:
         return [k for k in self._raw if k]
@@ -368,7 +389,7 @@ class SubscriptionRegistry:
         """Names of subscriptions without an iPaaS System Id (a secret not filled in yet)."""
         return [str(raw.get("Name") or raw.get("Platform") or "?") for raw in self._raw.get("", [])]
 
-    def get(self, system_id: str) -> SubscriptionSettings:
+    def get(self, system_id: str) -> Settings:
         key = str(system_id).strip()
         if key not in self._parsed:
             self._parsed[key] = self._parse(key)
@@ -377,7 +398,7 @@ class SubscriptionRegistry:
             raise found
         return found
 
-    def _parse(self, key: str) -> SubscriptionSettings | ConfigurationError:
+    def _parse(self, key: str) -> Settings | ConfigurationError:
         candidates = self._raw.get(key)
         if not candidates:
             return ConfigurationError(f"no subscription is configured for destination '{key[:40]}'")
@@ -390,8 +411,8 @@ class SubscriptionRegistry:
 
 
 _cache_lock = threading.Lock()
-_cache: tuple[str, SubscriptionRegistry] | None = None
-_keys_cache: tuple[str, SubscriptionRegistry] | None = None
+_cache: tuple[str, SubscriptionRegistry[SubscriptionSettings]] | None = None
+_keys_cache: tuple[str, SubscriptionRegistry[WebhookKeySettings]] | None = None
 
 # where each kind of secret comes from: (AWS secret ARNs, local file, local inline JSON), first that is set
 SUBSCRIPTION_SOURCES = ("SUBSCRIPTION_SECRET_ARNS", "SUBSCRIPTIONS_FILE", "SUBSCRIPTIONS_JSON")
@@ -402,6 +423,7 @@ def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict
     arns_var, file_var, json_var = sources
     arns = [a.strip() for a in os.environ.get(arns_var, "").split(",") if a.strip()]
     items: list[Any] = []
+    value: Any  # a secret's JSON: one subscription object or a list of them
     if arns:
         for arn in arns:
             try:
@@ -435,15 +457,15 @@ def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict
     return items
 
 
-def _registry(raw: list[dict[str, Any]], cached: tuple[str, SubscriptionRegistry] | None,
-              parse: Callable[[dict[str, Any]], Any]) -> tuple[str, SubscriptionRegistry]:
+def _registry(raw: list[dict[str, Any]], cached: tuple[str, SubscriptionRegistry[Settings]] | None,
+              parse: Callable[[dict[str, Any]], Settings]) -> tuple[str, SubscriptionRegistry[Settings]]:
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     if cached is None or cached[0] != digest:
         return digest, SubscriptionRegistry(raw, parse)
     return cached
 
 
-def load_registry() -> SubscriptionRegistry:
+def load_registry() -> SubscriptionRegistry[SubscriptionSettings]:
     """The current registry; rebuilt when the underlying settings change (secrets cached for max_age)."""
     global _cache
     raw = _load_raw()
@@ -452,7 +474,7 @@ def load_registry() -> SubscriptionRegistry:
         return _cache[1]
 
 
-def load_webhook_keys() -> SubscriptionRegistry:
+def load_webhook_keys() -> SubscriptionRegistry[WebhookKeySettings]:
     """The webhook keys of every subscription, by iPaaS System Id (WebhookKeySettings). Locally, without a
     WEBHOOK_KEYS_* source, the subscription objects of SUBSCRIPTIONS_FILE / SUBSCRIPTIONS_JSON (never the
     subscription secrets in AWS: the ingress may not read them)."""

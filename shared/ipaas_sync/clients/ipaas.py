@@ -5,6 +5,7 @@ Paths are {base}/{area}/v2/{endpoint}; the External endpoints live in the area o
 """
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import PermanentError
@@ -39,7 +40,7 @@ class IpaasClient(ApiClient):
                          pool_size=settings.concurrent_batch_executions)
         self.system_id = settings.system_id
 
-    def get_record(self, entity: str, record_id: str) -> dict:
+    def get_record(self, entity: str, record_id: str) -> dict[str, Any]:
         area, name = AREAS[entity]
         body = self.request("GET", f"{area}/v2/{name}/{quote(str(record_id), safe='')}",
                             what=f"{entity} {record_id}", allow_404=True)
@@ -79,7 +80,7 @@ class IpaasClient(ApiClient):
                 f"{quote(str(external_id), safe='')}")
         return self._link(path, what=f"{entity} linked to {external_id} ({table})")
 
-    def search(self, entity: str, *, what: str, **criteria: str) -> list[dict]:
+    def search(self, entity: str, *, what: str, **criteria: str) -> list[dict[str, Any]]:
         """`GET v2/<Name>s?action=equals&<Field>=<value>`: the records whose fields equal the values."""
         area, name = AREAS[entity]
         body = self.request("GET", f"{area}/v2/{name}s", params={"action": "equals", **criteria}, what=what)
@@ -90,7 +91,7 @@ class IpaasClient(ApiClient):
             raise PermanentError(f"iPaaS.com answered the {entity} search for {what} without a list")
         return [item for item in items if isinstance(item, dict)]
 
-    def create_record(self, entity: str, body: dict, *, what: str) -> dict:
+    def create_record(self, entity: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
         """POST a new record; never retried in-call (a retry after a lost reply could create it twice: the
         caller searches before creating again)."""
         area, name = AREAS[entity]
@@ -99,7 +100,7 @@ class IpaasClient(ApiClient):
             raise PermanentError(f"iPaaS.com answered the {entity} create for {what} without an 'id'")
         return reply
 
-    def update_record(self, entity: str, record_id: str, body: dict, *, what: str) -> None:
+    def update_record(self, entity: str, record_id: str, body: dict[str, Any], *, what: str) -> None:
         """PUT the record (the whole record as read, with the changed fields): a repeat is harmless, so retried."""
         area, name = AREAS[entity]
         self.request("PUT", f"{area}/v2/{name}/{quote(str(record_id), safe='')}", json_body=body, what=what,

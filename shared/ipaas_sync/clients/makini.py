@@ -52,7 +52,7 @@ class MakiniClient(ApiClient):
         return super().check(resp, what=what, allow_404=allow_404)
 
     # -- reads ----------------------------------------------------------------------------------------
-    def pages(self, path: str, *, what: str, filters: dict[str, str] | None = None) -> Iterator[list[dict]]:
+    def pages(self, path: str, *, what: str, filters: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Every page of a list, first to last, each page's `data` items."""
         params: dict[str, Any] = {"page": 1, "per_page": PER_PAGE}
         params.update({f"filter[{k}]": v for k, v in (filters or {}).items()})
@@ -67,9 +67,9 @@ class MakiniClient(ApiClient):
             params = following
         raise PermanentError(f"Makini GET {path} for {what}: more than {MAX_PAGES} pages; narrow the read")
 
-    def _next_params(self, body: dict, params: dict[str, Any], path: str) -> dict[str, Any] | None:
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-        links = body.get("links") if isinstance(body.get("links"), dict) else {}
+    def _next_params(self, body: dict[str, Any], params: dict[str, Any], path: str) -> dict[str, Any] | None:
+        meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
+        links: dict[str, Any] = body["links"] if isinstance(body.get("links"), dict) else {}
         if not body["data"]:
             return None
         if meta.get("last_page") is not None:
@@ -86,7 +86,7 @@ class MakiniClient(ApiClient):
             return {**{k: v for k, v in params.items() if k != "page"}, "cursor": token}
         return None
 
-    def find_one(self, path: str, field: str, value: str, *, what: str) -> dict | None:
+    def find_one(self, path: str, field: str, value: str, *, what: str) -> dict[str, Any] | None:
         """The record whose `field` equals `value`, paging through every page (the filter narrows the read
         where the connector supports it; the match is checked here as well, since it may not)."""
         for page in self.pages(path, what=what, filters={field: value}):
@@ -95,34 +95,34 @@ class MakiniClient(ApiClient):
                     return item
         return None
 
-    def find_customer(self, code: str, *, what: str) -> dict | None:
+    def find_customer(self, code: str, *, what: str) -> dict[str, Any] | None:
         return self.find_one(CUSTOMERS, "code", code, what=what)
 
-    def find_product(self, sku: str, *, what: str) -> dict | None:
+    def find_product(self, sku: str, *, what: str) -> dict[str, Any] | None:
         return self.find_one(PRODUCTS, "sku", sku, what=what)
 
-    def find_sales_order(self, code: str, *, what: str) -> dict | None:
+    def find_sales_order(self, code: str, *, what: str) -> dict[str, Any] | None:
         return self.find_one(SALES_ORDERS, "code", code, what=what)
 
     def get_customer(self, key: str, *, what: str) -> Any:
         return self.request("GET", f"{CUSTOMERS}/{quote(key, safe='')}", what=what, allow_404=True)
 
     # -- writes (paced) ---------------------------------------------------------------------------------
-    def _write(self, method: str, path: str, payload: dict, *, what: str, idempotent: bool) -> Any:
+    def _write(self, method: str, path: str, payload: dict[str, Any], *, what: str, idempotent: bool) -> Any:
         self.pacer.before_write(what)
         try:
             return self.request(method, path, json_body=payload, what=what, idempotent=idempotent)
         finally:
             self.pacer.after_write()
 
-    def create_customer(self, payload: dict, *, what: str) -> Any:
+    def create_customer(self, payload: dict[str, Any], *, what: str) -> Any:
         # a create is not retried in-call: a lost reply is healed by the existence check on redelivery
         return self._write("POST", CUSTOMERS, payload, what=what, idempotent=False)
 
-    def create_sales_order(self, payload: dict, *, what: str) -> Any:
+    def create_sales_order(self, payload: dict[str, Any], *, what: str) -> Any:
         return self._write("POST", SALES_ORDERS, payload, what=what, idempotent=False)
 
-    def update_sales_order(self, key: str, payload: dict, *, what: str) -> Any:
+    def update_sales_order(self, key: str, payload: dict[str, Any], *, what: str) -> Any:
         return self._write("PUT", f"{SALES_ORDERS}/{quote(key, safe='')}", payload, what=what, idempotent=True)
 
     # -- credentials check (read-only) ------------------------------------------------------------------

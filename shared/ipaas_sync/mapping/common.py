@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidRecord
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+T = TypeVar("T")
 
 
 def require(record: Any, subject: str, fields: tuple[str, ...]) -> None:
@@ -17,6 +18,14 @@ def require(record: Any, subject: str, fields: tuple[str, ...]) -> None:
     if missing:
         names = ", ".join(f"'{f}'" for f in missing)
         raise InvalidRecord(f"{subject}: missing required field{'s' if len(missing) > 1 else ''} {names}")
+
+
+def present(value: T | None, subject: str, field: str) -> T:
+    """A required field's value once `require` (or the like) has checked it: present from here on (typed so), and
+    should a caller skip the check, the record is rejected naming the field rather than failing on None."""
+    if value is None:
+        raise InvalidRecord(f"{subject}: missing required field '{field}'")
+    return value
 
 
 def valid_email(value: str, subject: str, field: str = "email_address") -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import PermanentError
 from ..models.ipaas import IpaasCustomer
 from ..settings import StoreRef
-from .common import clean, normalize_phone, require, valid_email
+from .common import clean, normalize_phone, present, require, valid_email
 
 REQUIRED = ("email_address", "first_name", "last_name", "customer_number")
 
@@ -24,10 +24,10 @@ def map_customer(customer: IpaasCustomer, store: StoreRef) -> dict[str, Any]:
     subject = f"customer {customer.id}"
     require(customer, subject, REQUIRED)
     return clean({
-        "email": valid_email(customer.email_address, subject),
-        "first_name": customer.first_name.strip(),
-        "last_name": customer.last_name.strip(),
-        "customer_number": customer.customer_number.strip(),
+        "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
+        "first_name": present(customer.first_name, subject, "first_name").strip(),
+        "last_name": present(customer.last_name, subject, "last_name").strip(),
+        "customer_number": present(customer.customer_number, subject, "customer_number").strip(),
         "phone": normalize_phone(customer.phone(), subject),
         "company": (customer.company or "").strip() or None,
         store.kind: store.value,

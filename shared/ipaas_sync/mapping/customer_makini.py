@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InvalidRecord, PermanentError
 from ..models.ipaas import IpaasCustomer
-from .common import clean, require
+from .common import clean, present, require
 
 REQUIRED = ("customer_number",)
 
@@ -28,7 +28,8 @@ def map_customer(customer: IpaasCustomer, company_key: str | None) -> dict[str, 
     if not name:
         raise InvalidRecord(f"{subject}: missing required field 'first_name', 'last_name' or 'company' "
                             f"(Makini needs a customer name)")
-    return clean({"name": name, "code": customer.customer_number.strip(), "companyKey": company_key or None})
+    code = present(customer.customer_number, subject, "customer_number").strip()
+    return clean({"name": name, "code": code, "companyKey": company_key or None})
 
 
 def key_from_reply(body: Any, subject: str, entity: str = "customer") -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import PermanentError
 from ..models.ipaas import IpaasCustomer
-from .common import clean, require, valid_email
+from .common import clean, present, require, valid_email
 
 REQUIRED = ("email_address",)  # Stamped's identity of a customer
 
@@ -27,7 +27,7 @@ def map_customer(customer: IpaasCustomer) -> dict[str, Any]:
     subject = f"customer {customer.id}"
     require(customer, subject, REQUIRED)
     return clean({
-        "email": valid_email(customer.email_address, subject),
+        "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
         "firstName": _text(customer.first_name),
         "lastName": _text(customer.last_name),
         "customCustomerId": _text(customer.customer_number),  # the external reference field
@@ -37,8 +37,8 @@ def map_customer(customer: IpaasCustomer) -> dict[str, Any]:
 def customer_id_from_reply(body: Any, subject: str) -> str:
     candidates: list[Any] = []
     if isinstance(body, dict):
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
+        data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+        customer: dict[str, Any] = body["customer"] if isinstance(body.get("customer"), dict) else {}
         candidates = [body.get("id"), body.get("customerId"), customer.get("id"), data.get("id")]
     for candidate in candidates:
         if candidate not in (None, ""):

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, InvalidRecord, PermanentError, Skip
@@ -92,6 +92,16 @@ REFERENCE_PREFIX = "ipaas-"
 
 
 # -- amounts --------------------------------------------------------------------------------------------
+@overload
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal:
+    ...
+
+
+@overload
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None:
+    ...
+
+
 def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool = True) -> Decimal | None:
     """A non-negative currency amount as Decimal with two places, or InvalidRecord naming subject and field."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -169,10 +179,10 @@ def check_status(card: IpaasGiftCard, *, linked: bool) -> None:
     if status in STATUS_INEXPRESSIBLE:
         if not linked:
             raise Skip(f"{subject}: status '{card.status}' and not in 99minds; nothing to issue (the published "
-                       f"99minds API cannot issue a {card.status.lower()} card)")
+                       f"99minds API cannot issue a {(card.status or '').lower()} card)")
         raise InvalidRecord(f"{subject}: status '{card.status}' cannot be expressed through the published "
                             f"99minds API (no void/expire endpoint); the card is still spendable in 99minds: "
-                            f"{card.status.lower()} it there by hand. No activity was applied")
+                            f"{(card.status or '').lower()} it there by hand. No activity was applied")
     if status == STATUS_PENDING:
         if not linked:
             raise Skip(f"{subject}: status 'Pending'; it is issued in 99minds once it is Active")
@@ -285,6 +295,7 @@ def plan_activities(card: IpaasGiftCard) -> Plan:
         elif amount == 0:
             skipped.append(f"{label}: zero {kind.value}, nothing to apply")
         else:
+            assert ts is not None  # narrowing: every activity but the issue has a timestamp (InvalidRecord above)
             to_apply.append((ts, index, planned))
     to_apply.sort(key=lambda t: (t[0], t[1]))
     return Plan(to_apply=[p for _, _, p in to_apply], covered_by_issue=covered, skipped=skipped)

@@ -39,7 +39,7 @@ from typing import Any
 from ..errors import InvalidRecord
 from ..models.ipaas import IpaasTransaction, IpaasTransactionLine
 from ..settings import StoreRef
-from .common import clean, require
+from .common import clean, present, require
 
 ORDER = "Order"
 VALIDATED_RETURN = "Validated Return"
@@ -165,7 +165,7 @@ def map_invoice(txn: IpaasTransaction, *, customer_id: str, original_order_id: s
         raise InvalidRecord(f"{subject}: missing required field 'CustomerId' (the 99minds customer id)")
     k = WIRE_KEYS
     return clean({
-        k["IdempotentId"]: txn.transaction_number.strip(),
+        k["IdempotentId"]: present(txn.transaction_number, subject, "transaction_number").strip(),
         k["CustomerId"]: customer_id,
         k["Trigger"]: chosen,
         k["TotalPrice"]: wire_number(total_price(txn.type, txn.total)),
@@ -197,7 +197,7 @@ def execution_id_from_reply(body: Any) -> str | None:
     data = body.get("data", body) if isinstance(body, dict) else None
     if not isinstance(data, dict):
         return None
-    execution = data.get("execution") if isinstance(data.get("execution"), dict) else {}
+    execution: dict[str, Any] = data["execution"] if isinstance(data.get("execution"), dict) else {}
     for candidate in (data.get("id"), execution.get("id"), data.get("execution_id"),
                       data.get("workflow_execution_id")):
         if candidate not in (None, ""):

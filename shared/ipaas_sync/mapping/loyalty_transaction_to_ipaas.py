@@ -55,8 +55,9 @@ def record_from_reply(body: Any, subject: str) -> dict[str, Any]:
     data = body.get("data", body) if isinstance(body, dict) else None
     if isinstance(data, dict):
         for key in ("transaction", "loyalty_transaction"):
-            if isinstance(data.get(key), dict):
-                return data[key]
+            found = data.get(key)
+            if isinstance(found, dict):
+                return found
         return data
     raise PermanentError(f"{subject}: 99minds answered without a loyalty transaction object")
 

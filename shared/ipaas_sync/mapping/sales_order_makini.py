@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import InvalidRecord
 from ..models.ipaas import IpaasTransaction, IpaasTransactionLine
-from .common import clean, require
+from .common import clean, present, require
 
 
 def subject_of(txn: IpaasTransaction) -> str:
@@ -48,20 +48,23 @@ def required_skus(txn: IpaasTransaction) -> list[str]:
         if missing:
             raise InvalidRecord(f"{where}: missing required field{'s' if len(missing) > 1 else ''} "
                                 f"{', '.join(repr(f) for f in missing)}")
-        if line.qty <= 0:
-            raise InvalidRecord(f"{where}: field 'qty' must be positive (found {line.qty})")
-        if line.unit_price < 0:
+        qty, unit_price = present(line.qty, where, "qty"), present(line.unit_price, where, "unit_price")
+        if qty <= 0:
+            raise InvalidRecord(f"{where}: field 'qty' must be positive (found {qty})")
+        if unit_price < 0:
             raise InvalidRecord(f"{where}: field 'unit_price' must not be negative")
-        sku = line.sku.strip()
+        sku = present(line.sku, where, "sku").strip()
         if sku not in skus:
             skus.append(sku)
     return skus
 
 
-def line_total(line: IpaasTransactionLine) -> Decimal:
+def line_total(line: IpaasTransactionLine, where: str = "the line") -> Decimal:
+    """The line's extended price, else qty x unit price less the discount (a line required_skus has checked)."""
     if line.extended_price is not None:
         return line.extended_price
-    return line.qty * line.unit_price - (line.discount_amount or Decimal(0))
+    qty, unit_price = present(line.qty, where, "qty"), present(line.unit_price, where, "unit_price")
+    return qty * unit_price - (line.discount_amount or Decimal(0))
 
 
 def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None,
@@ -69,17 +72,18 @@ def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None,
     required_skus(txn)
     lines = []
     for index, line in enumerate(txn.lines):
-        sku = line.sku.strip()
+        where = _line_subject(txn, index, line)
+        sku = present(line.sku, where, "sku").strip()
         if sku not in product_keys:
-            raise InvalidRecord(f"{_line_subject(txn, index, line)}: SKU '{sku[:60]}' has no Makini product")
+            raise InvalidRecord(f"{where}: SKU '{sku[:60]}' has no Makini product")
         lines.append(clean({
             "productKey": product_keys[sku],
-            "quantity": amount(line.qty),
-            "price": amount(line.unit_price),
+            "quantity": amount(present(line.qty, where, "qty")),
+            "price": amount(present(line.unit_price, where, "unit_price")),
             "discount": amount(line.discount_amount) if line.discount_amount else None,
-            "lineTotalValue": amount(line_total(line)),
+            "lineTotalValue": amount(line_total(line, where)),
         }))
-    number = txn.transaction_number.strip()
+    number = present(txn.transaction_number, subject_of(txn), "transaction_number").strip()
     return clean({
         "code": number,
         "orderNumber": number,

@@ -1,7 +1,7 @@
 """The result of handling one SQS record: what is logged (one JSON line) and counted."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -19,4 +19,4 @@ class Outcome(BaseModel):
     reason: str | None = None
     failure_kind: str | None = None
     tracking_guid: str | None = None
-    details: dict | None = None
+    details: dict[str, Any] | None = None

@@ -1,21 +1,19 @@
 """Customer transfer: fetch (or take the inline snapshot), validate, map, write to the destination."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..clients.ipaas import TABLE_CUSTOMER
 from ..errors import Skip
 from ..mapping import customer_99minds, customer_99minds_to_ipaas, customer_makini, customer_stamped
 from ..models.ipaas import IpaasCustomer
 from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
-from ..settings import SubscriptionSettings
+from ..settings import MakiniSettings, NinetyNineMindsSettings, StampedSettings
 from .env import TransferEnv
 from .linked import Found, upsert_linked
-from .records import dispatch
+from .records import Destination, dispatch
 
 
-def _to_99minds(customer: IpaasCustomer, msg: TransferMessage, sub: SubscriptionSettings,
+def _to_99minds(customer: IpaasCustomer, msg: TransferMessage, sub: NinetyNineMindsSettings,
                 env: TransferEnv) -> Outcome:
     payload = customer_99minds.map_customer(customer, sub.store)
     client = env.partner(sub)
@@ -36,7 +34,7 @@ def _to_99minds(customer: IpaasCustomer, msg: TransferMessage, sub: Subscription
                          create=create, update=update)
 
 
-def _to_stamped(customer: IpaasCustomer, msg: TransferMessage, sub: SubscriptionSettings,
+def _to_stamped(customer: IpaasCustomer, msg: TransferMessage, sub: StampedSettings,
                 env: TransferEnv) -> Outcome:
     """Stamped de-duplicates by email: a create for an email it already has updates that customer and
     answers with its id, which is then linked; later transfers update it by that id."""
@@ -55,7 +53,7 @@ def _to_stamped(customer: IpaasCustomer, msg: TransferMessage, sub: Subscription
                          create=create, update=update)
 
 
-def _to_makini(customer: IpaasCustomer, msg: TransferMessage, sub: SubscriptionSettings,
+def _to_makini(customer: IpaasCustomer, msg: TransferMessage, sub: MakiniSettings,
                env: TransferEnv) -> Outcome:
     """Existence check by code (a paged read) before creating, so a create whose reply was lost is linked on
     redelivery instead of created twice. Makini's customer API has no update: a linked customer is skipped."""
@@ -78,7 +76,7 @@ def _to_makini(customer: IpaasCustomer, msg: TransferMessage, sub: SubscriptionS
 
 
 # platform -> how a customer reaches it. A new destination adds one entry.
-DESTINATIONS: dict[str, Callable[[IpaasCustomer, TransferMessage, SubscriptionSettings, TransferEnv], Outcome]] = {
+DESTINATIONS: dict[str, Destination[IpaasCustomer]] = {
     "99minds": _to_99minds,
     "stamped": _to_stamped,
     "makini": _to_makini,

@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ..clients.ipaas import IpaasClient
 from ..clients.makini import MakiniClient
 from ..clients.ninetynine_minds import NinetyNineMindsClient
 from ..clients.stamped import StampedClient
 from ..errors import ConfigurationError
-from ..settings import SubscriptionSettings, load_registry
+from ..settings import (
+    MakiniSettings,
+    NinetyNineMindsSettings,
+    StampedSettings,
+    SubscriptionRegistry,
+    SubscriptionSettings,
+    load_registry,
+)
 
 # platform -> adapter factory. A new destination adds one line here and one adapter module.
 PARTNER_CLIENTS: dict[str, Callable[[Any], Any]] = {
@@ -18,10 +25,11 @@ PARTNER_CLIENTS: dict[str, Callable[[Any], Any]] = {
     "stamped": StampedClient,
     "makini": MakiniClient,
 }
+Client = TypeVar("Client")
 
 
 class TransferEnv:
-    def __init__(self, registry_loader: Callable[[], Any] = load_registry):
+    def __init__(self, registry_loader: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry):
         self._load = registry_loader
         self._clients: dict[tuple[str, SubscriptionSettings], Any] = {}
         self._lock = threading.Lock()
@@ -40,17 +48,35 @@ class TransferEnv:
     def ipaas(self, settings: SubscriptionSettings) -> IpaasClient:
         return self._client("ipaas", settings, IpaasClient)
 
+    @overload
+    def partner(self, settings: NinetyNineMindsSettings) -> NinetyNineMindsClient:
+        ...
+
+    @overload
+    def partner(self, settings: StampedSettings) -> StampedClient:
+        ...
+
+    @overload
+    def partner(self, settings: MakiniSettings) -> MakiniClient:
+        ...
+
+    @overload
     def partner(self, settings: SubscriptionSettings) -> Any:
+        ...
+
+    def partner(self, settings: SubscriptionSettings) -> Any:
+        """The adapter of the subscription's platform (PARTNER_CLIENTS), one per settings."""
         factory = PARTNER_CLIENTS.get(settings.platform)
         if factory is None:
             raise ConfigurationError(f"no adapter for platform '{settings.platform}'")
         return self._client(settings.platform, settings, factory)
 
-    def _client(self, kind: str, settings: SubscriptionSettings, factory: Callable[[Any], Any]) -> Any:
+    def _client(self, kind: str, settings: SubscriptionSettings, factory: Callable[[Any], Client]) -> Client:
         # keyed on the (frozen, hashable) settings themselves: changed settings or a rotated secret build a
         # new client, and the key keeps its settings alive (an id() could be reused by a new object)
         key = (kind, settings)
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = factory(settings)
-            return self._clients[key]
+            client: Client | None = self._clients.get(key)  # what factory built for this key (never None)
+            if client is None:
+                client = self._clients[key] = factory(settings)
+            return client

@@ -46,7 +46,7 @@ def _write_fields(ipaas: IpaasClient, entity: str, record_id: str, fields: list[
     return True
 
 
-def _find_transaction(ipaas: IpaasClient, number: str, what: str) -> dict | None:
+def _find_transaction(ipaas: IpaasClient, number: str, what: str) -> dict[str, Any] | None:
     found = [t for t in ipaas.search("transaction", what=what, TransactionNumber=number)
              if str(t.get("transaction_number", "")).strip() == number]
     return found[0] if found else None
@@ -141,8 +141,9 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
     return _outcome(msg, sub, result, replayed, {"kind": msg.kind, "event": msg.event, "target": "customer"})
 
 
-def _outcome(msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict, replayed: bool,
+def _outcome(msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str, Any], replayed: bool,
              details: dict[str, Any]) -> Outcome:
+    reason: str | None
     if replayed:
         status, reason = "duplicate", "already transferred to iPaaS.com with the same content"
     elif not result.get("written"):

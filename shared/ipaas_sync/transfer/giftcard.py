@@ -29,9 +29,9 @@ from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
 from ..observability import logger
 from ..pending import APPLIED, Marker, PendingJournal, default_journal
-from ..settings import NinetyNineMindsSettings, SubscriptionSettings
+from ..settings import NinetyNineMindsSettings
 from .env import TransferEnv
-from .records import dispatch
+from .records import Destination, dispatch
 
 ENTITY = "giftcard"
 
@@ -55,7 +55,9 @@ class _NinetyNineMindsCard:
         if body is None:
             raise PermanentError(f"{self.subject}: linked to 99minds card '{card_id}', which 99minds does not "
                                  f"know (HTTP 404); check the 'Gift Card' link in iPaaS.com")
-        return m.giftcard_from_reply(body, self.subject).balance
+        balance = m.giftcard_from_reply(body, self.subject).balance
+        assert balance is not None  # narrowing: giftcard_from_reply (need_balance) raised for a card without one
+        return balance
 
     # -- issue ---------------------------------------------------------------------------------------------------
     def issue(self) -> tuple[str, bool, dict[str, Any]]:
@@ -69,7 +71,7 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject} (issue)"
 
-        def issue_once() -> dict:
+        def issue_once() -> dict[str, Any]:
             marker = self.journal.get(key)
             if marker is not None:
                 self.journal.touch(key)  # kept while any delivery of this issue may still come back
@@ -106,7 +108,7 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
 
-        def apply_once() -> dict:
+        def apply_once() -> dict[str, Any]:
             if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
                 return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
             marker = self.journal.get(key)
@@ -156,6 +158,7 @@ class _NinetyNineMindsCard:
         else:
             path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number,
                                   reference=reference)
+            refused: str | None
             try:
                 body = self.client.giftcard_history(path, what=what)
             except PermanentError as exc:  # answered and refused (4xx): the lookup is not as assumed
@@ -179,7 +182,7 @@ class _NinetyNineMindsCard:
                 f"idempotency table ({self.journal.table_name}). Then replay this message")
         return verdict
 
-    def _write(self, key: str, post: Callable[..., Any], payload: dict, what: str) -> Any:
+    def _write(self, key: str, post: Callable[..., Any], payload: dict[str, Any], what: str) -> Any:
         try:
             return post(payload, what=what)
         except (PermanentError, ConfigurationError):
@@ -254,7 +257,7 @@ def _to_99minds(card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsS
 
 
 # platform -> how a gift card reaches it. A new destination adds one entry.
-DESTINATIONS: dict[str, Callable[[IpaasGiftCard, TransferMessage, SubscriptionSettings, TransferEnv], Outcome]] = {
+DESTINATIONS: dict[str, Destination[IpaasGiftCard]] = {
     "99minds": _to_99minds,
 }
 

@@ -20,26 +20,30 @@ the destination's own path from DESTINATIONS.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_TRANSACTION
+from ..clients.ninetynine_minds import NinetyNineMindsClient
 from ..errors import ConflictError, InvalidRecord, PermanentError, UnresolvedReference
 from ..idempotency import payload_hash, run_once
 from ..mapping import invoice_99minds
+from ..mapping.common import present
 from ..mapping.transaction_filter import rejection
 from ..models.ipaas import IpaasTransaction
 from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
-from ..settings import SubscriptionSettings
+from ..settings import NinetyNineMindsSettings, SubscriptionSettings
 from .env import TransferEnv
-from .records import dispatch
+from .records import Destination, dispatch
 from .sales_order_makini import to_makini
 
 
-def _resolve_customer(txn: IpaasTransaction, sub: SubscriptionSettings, env: TransferEnv, client) -> str:
+def _resolve_customer(txn: IpaasTransaction, sub: SubscriptionSettings, env: TransferEnv,
+                      client: NinetyNineMindsClient) -> str:
     """The 99minds customer id: the iPaaS.com link of the transaction's customer, verified in 99minds."""
     subject = invoice_99minds.subject_of(txn)
-    linked = env.ipaas(sub).lookup_external("customer", txn.customer_id, TABLE_CUSTOMER)
+    customer_id = present(txn.customer_id, subject, "customer_id")  # required: invoice_99minds.validate checked it
+    linked = env.ipaas(sub).lookup_external("customer", customer_id, TABLE_CUSTOMER)
     if not linked:
         raise UnresolvedReference(
             f"{subject}: Unable to resolve customer: iPaaS.com customer {txn.customer_id} has no 99minds link "
@@ -70,7 +74,7 @@ def _original_order_id(txn: IpaasTransaction, sub: SubscriptionSettings, env: Tr
     return number
 
 
-def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSettings,
+def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: NinetyNineMindsSettings,
                 env: TransferEnv) -> Outcome:
     subject = invoice_99minds.subject_of(txn)
     invoice_99minds.validate(txn)  # a bad record fails before any lookup
@@ -83,7 +87,7 @@ def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSe
     identity = {"destination": sub.system_id, "platform": sub.platform, "entity": "transaction",
                 "transaction_number": number}
 
-    def execute() -> dict:
+    def execute() -> dict[str, Any]:
         reply = client.execute_workflow(payload, what=subject)
         return {"action": "sent", "external_id": invoice_99minds.execution_id_from_reply(reply),
                 "payload": digest, "summary": summary}
@@ -108,8 +112,7 @@ def _to_99minds(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSe
 
 
 # platform -> how a completed transaction reaches it. A new destination (Mintsoft sales orders) adds one entry.
-DESTINATIONS: dict[str, Callable[[IpaasTransaction, TransferMessage, SubscriptionSettings, TransferEnv],
-                                 Outcome]] = {
+DESTINATIONS: dict[str, Destination[IpaasTransaction]] = {
     "99minds": _to_99minds,
     "makini": to_makini,
 }

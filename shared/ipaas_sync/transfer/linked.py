@@ -35,7 +35,7 @@ def upsert_linked(*, env: TransferEnv, sub: SubscriptionSettings, msg: TransferM
     identity = {"destination": sub.system_id, "platform": sub.platform, "entity": msg.entity,
                 "record_id": msg.id, "payload": payload_hash(payload)}
 
-    def write() -> dict:
+    def write() -> dict[str, Any]:
         linked = ipaas.lookup_external(msg.entity, msg.id, table)
         if linked:
             return {"action": "updated", "external_id": update(linked)}

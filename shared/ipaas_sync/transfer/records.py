@@ -1,7 +1,8 @@
 """Getting the iPaaS.com record a notification names: the inline snapshot, else the iPaaS.com API."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -13,6 +14,10 @@ from ..settings import SubscriptionSettings
 from .env import TransferEnv
 
 R = TypeVar("R", bound=IpaasRecord)
+# A destination's transfer of one record: (record, message, settings, env) -> Outcome. Its settings are its
+# platform's own model (settings.SETTINGS_BY_PLATFORM), which one table of destinations cannot say per entry (so
+# Any): dispatch routes on sub.platform, and the registry parsed sub with that platform's model.
+Destination = Callable[[R, TransferMessage, Any, TransferEnv], Outcome]
 
 
 def load_record(msg: TransferMessage, env: TransferEnv, sub: SubscriptionSettings, model: type[R]) -> R:
@@ -25,7 +30,7 @@ def load_record(msg: TransferMessage, env: TransferEnv, sub: SubscriptionSetting
         raise InvalidRecord(describe_validation_error(exc, f"{msg.entity} {msg.id}")) from None
 
 
-def dispatch(msg: TransferMessage, env: TransferEnv, destinations: Mapping[str, Callable[..., Outcome]],
+def dispatch(msg: TransferMessage, env: TransferEnv, destinations: Mapping[str, Destination[R]],
              model: type[R], *, noun: str, delete_reason: str | None = None,
              check: Callable[[R, SubscriptionSettings], str | None] | None = None) -> Outcome:
     """The one route of every entity: subscription -> (skip deletes) -> its destination -> record -> transfer.

@@ -21,12 +21,12 @@ from ..mapping.transaction_filter import rejection
 from ..models.ipaas import IpaasTransaction
 from ..models.notification import TransferMessage
 from ..models.outcome import Outcome
-from ..settings import SubscriptionSettings
+from ..settings import MakiniSettings, SubscriptionSettings
 from .env import TransferEnv
 from .linked import Found, upsert_linked
 
 
-def to_makini(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSettings, env: TransferEnv) -> Outcome:
+def to_makini(txn: IpaasTransaction, msg: TransferMessage, sub: MakiniSettings, env: TransferEnv) -> Outcome:
     what = sales_order_makini.subject_of(txn)
     if msg.verb == "deleted":
         raise Skip(f"{what}: transaction deletes are not transferred to Makini")
