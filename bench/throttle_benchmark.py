@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
+import contextvars
 import statistics
 import sys
 import threading
@@ -70,6 +71,9 @@ def say(text: str = "") -> None:
     print(text, file=OUT, flush=True)
 
 
+_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_function", default=None)
+
+
 # -- counting what the handlers do ---------------------------------------------------------------------------------------
 @dataclass
 class Meter:
@@ -77,20 +81,39 @@ class Meter:
     durations; counted through botocore's event hooks on the default session every client here is built from."""
 
     calls: Counter = field(default_factory=Counter)
+    tables: Counter = field(default_factory=Counter)     # DynamoDB calls by the handlers, per table name
+    ledger_table: str = ""                                # its calls are priced by ledger.write_units instead
     ddb_wru: float = 0.0
     ddb_rru: float = 0.0
     durations: dict[str, list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    local: threading.local = field(default_factory=threading.local)
     on: bool = False
 
     def install(self) -> None:
         session = boto3._get_default_session()
         session.events.register("before-call", self._before)
+        session.events.register("before-parameter-build.dynamodb", self._params)
         session.events.register("after-call.sqs.ReceiveMessage", self._received)
 
     def _who(self) -> str:
-        return getattr(self.local, "function", None) or "poller"
+        return _function.get() or "poller"
+
+    def _params(self, params, model, **_):
+        """DynamoDB calls by table and their units (before-call only sees the serialized request)."""
+        if not self.on or self._who() == "poller":
+            return
+        op = model.name
+        with self.lock:
+            self.tables[params.get("TableName", "?")] += 1
+            if params.get("TableName") == self.ledger_table:
+                return   # the ledger's write units depend on its item's size: ledger.write_units prices them
+            if op in WRITE_OPS:
+                self.ddb_wru += 1
+            elif op == "GetItem":
+                self.ddb_rru += 1 if params.get("ConsistentRead") else 0.5
+            elif op == "BatchGetItem":
+                for spec in params.get("RequestItems", {}).values():
+                    self.ddb_rru += len(spec["Keys"]) * (1 if spec.get("ConsistentRead") else 0.5)
 
     def _before(self, model, params, **_):
         if not self.on:
@@ -99,14 +122,6 @@ class Meter:
         with self.lock:
             if not (service == "sqs" and op == "ReceiveMessage"):   # receives are counted when they bring messages
                 self.calls[(who, service, op)] += 1
-            if service == "dynamodb" and who != "poller":
-                if op in WRITE_OPS:
-                    self.ddb_wru += 1
-                elif op == "GetItem":
-                    self.ddb_rru += 1 if params.get("ConsistentRead") else 0.5
-                elif op == "BatchGetItem":
-                    for spec in params.get("RequestItems", {}).values():
-                        self.ddb_rru += len(spec["Keys"]) * (1 if spec.get("ConsistentRead") else 0.5)
 
     def _received(self, parsed, **_):
         if self.on and parsed.get("Messages"):
@@ -115,13 +130,13 @@ class Meter:
 
     def wrap(self, name: str, handler):
         def measured(event, context):
-            self.local.function = name
+            token = _function.set(name)   # a context variable: the record threads of a batch inherit it
             started = time.perf_counter()
             try:
                 return handler(event, context)
             finally:
                 elapsed = time.perf_counter() - started
-                self.local.function = None
+                _function.reset(token)
                 with self.lock:
                     self.durations.setdefault(name, []).append(elapsed)
         return measured
@@ -133,6 +148,7 @@ class Meter:
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.tables.clear()
             self.durations.clear()
             self.ddb_wru = self.ddb_rru = 0.0
 
@@ -187,6 +203,7 @@ def cost_lines(per: dict[str, float], label: str) -> list[str]:
         "Lambda duration": per["gb_s"] * PRICE["lambda_gb_s"],
         "Lambda requests": per["invocations"] * PRICE["lambda_request"],
         "DynamoDB writes": per["wru"] * PRICE["ddb_wru"],
+        "DynamoDB ledger writes": per.get("ledger_wru", 0.0) * PRICE["ddb_wru"],
         "DynamoDB reads": per["rru"] * PRICE["ddb_rru"],
         "SQS requests": per["sqs"] * PRICE["sqs_request"],
         "CloudWatch Logs": per["log_bytes"] / 1e9 * (PRICE["logs_gb"] + PRICE["logs_gb_month"]),
@@ -200,6 +217,18 @@ def cost_lines(per: dict[str, float], label: str) -> list[str]:
     lines.append("    X-Ray $0: the template's Tracing parameter defaults to PassThrough; with Tracing=Active add "
                  "$5.00 x the sampled share per million (the default rule samples 1 request a second + 5%)")
     return lines
+
+
+def ledger_write_units(outcomes: list[dict]) -> int:
+    """The transfer ledger's write units for these outcomes (ledger.write_units: one UpdateItem per outcome, a unit
+    per started KB of its item, the history cut), record by record in the order they happened."""
+    from ipaas_sync import ledger
+    from ipaas_sync.models.outcome import Outcome
+    by_record: dict[tuple, list[Outcome]] = {}
+    for o in outcomes:
+        by_record.setdefault((o["entity"], o.get("record_id"), o.get("destination")), []).append(
+            Outcome.model_validate(o))
+    return sum(ledger.write_units(items) for items in by_record.values())
 
 
 def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) -> dict[str, float]:
@@ -245,6 +274,8 @@ def run(args) -> int:
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         for name in (*FUNCTIONS, INGRESS):
             stack.handlers[name] = meter.wrap(name, stack.handlers[name])
+        function_env = stack.deployment.function_environment(FUNCTIONS[0])
+        meter.ledger_table, throttle_table = function_env["LEDGER_TABLE"], function_env["THROTTLE_TABLE"]
         stop = threading.Event()
         try:
             backlog(stack, args.backlog)
@@ -272,8 +303,15 @@ def run(args) -> int:
             done = {(o["entity"], o["record_id"]) for o in stack.outcomes()
                     if o["status"] in ("created", "sent", "updated", "duplicate")}
             transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
-            calls_by_op = {f"{s}:{op}": n for (w, s, op), n in sorted(meter.calls.items()) if w in FUNCTIONS}
-            limiter_calls = meter.count(set(FUNCTIONS), "dynamodb", {"UpdateItem"})
+            ledger_wru = ledger_write_units(stack.outcomes())
+            transfer["ledger_wru"] = ledger_wru / max(1, len(records))
+            calls_by_op = Counter()
+            for (w, s, op), count in sorted(meter.calls.items()):
+                if w in FUNCTIONS:
+                    calls_by_op[f"{s}:{op}"] += count
+            calls_by_table = {("limiter" if t == throttle_table else "ledger" if t == meter.ledger_table else t): c
+                              for t, c in meter.tables.items()}
+            limiter_calls = meter.tables[throttle_table]
             from ipaas_sync import throttle
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
@@ -313,8 +351,9 @@ def run(args) -> int:
     say(f"outcomes            {dict(outcomes)}")
     say(f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
         f"{len(stats.errors)}; handler log lines: {log_path}")
-    say(f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units, "
-        f"{transfer['rru']:.2f} read units; limiter UpdateItem {limiter_calls / n:.2f} = "
+    say(f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units and "
+        f"{transfer['rru']:.2f} read units outside the ledger, {transfer['ledger_wru']:.2f} ledger write units; "
+        f"limiter UpdateItem {limiter_calls / n:.2f} = "
         f"{limiter_calls / max(1, len(admitted) + ipaas_requests):.2f} per partner request: {len(admitted)} to 99minds "
         f"+ {ipaas_requests} to iPaaS.com), SQS {transfer['sqs']:.2f} calls "
         f"({transfer['sqs_handler']:.2f} by the handlers: deferrals and DLQ sends; the rest the event source's "
@@ -323,7 +362,7 @@ def run(args) -> int:
         f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
         f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
         f"invocations, {transfer['log_bytes']:.0f} log bytes")
-    say(f"AWS calls           {calls_by_op}")
+    say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):
         say(line)
     say(f"hook ingress        {ingress['text']}")
