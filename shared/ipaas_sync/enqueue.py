@@ -13,11 +13,14 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clients.queues import send_all
 from .errors import ConfigurationError
 from .settings import SubscriptionRegistry, SubscriptionSettings, load_registry
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ def notification(entity: str, verb: str, record_id: str, destination: str) -> st
                        "action": verb.upper(), "tracking_guid": str(uuid.uuid4())})
 
 
-def resolve_target(entity: str, destination: str, *, stack: str | None = None, sqs=None,
-                   registry: Callable[[], SubscriptionRegistry] = load_registry) -> Target:
+def resolve_target(entity: str, destination: str, *, stack: str | None = None,
+                   sqs: SQSClient | None = None,
+                   registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
     """The subscription and the queue for (entity, destination); ValueError names what is missing."""
     import boto3
     from botocore.exceptions import ClientError

@@ -45,6 +45,7 @@ same subscription. See docs/initialize-and-ledger.md.
 """
 from __future__ import annotations
 
+import argparse
 import getpass
 import math
 import os
@@ -52,10 +53,11 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from pydantic import ValidationError
 
@@ -66,7 +68,15 @@ from .mapping.transaction_filter import rejection
 from .models.ipaas import IpaasTransaction
 from .models.notification import ENTITIES
 from .observability import logger
-from .settings import SubscriptionSettings, load_registry
+from .settings import NinetyNineMindsSettings, SubscriptionRegistry, SubscriptionSettings, load_registry
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_sqs import SQSClient
+
+    from .clients.ipaas import IpaasClient
+    from .clients.ninetynine_minds import NinetyNineMindsClient
 
 RUN_PK = "initialize#"
 DEFAULT_LOCK_SECONDS = 300
@@ -100,10 +110,10 @@ class Paging:
             raise ValueError(f"{prefix}_END must be 'short' or 'empty', not '{paging.end}'")
         return paging
 
-    def params(self, number: int) -> dict[str, int]:
+    def params(self, number: int) -> dict[str, str | int]:   # query parameters (IpaasClient.search_page)
         return {self.page_param: number, **({self.size_param: self.page_size} if self.size_param else {})}
 
-    def page(self, number: int, records: list[dict]) -> Page:
+    def page(self, number: int, records: list[dict[str, Any]]) -> Page:
         """Where the list ends. A reply with more records than asked means the endpoint ignored the paging
         parameters: the first page is taken as the only one."""
         if self.end == "empty":
@@ -117,7 +127,7 @@ class Paging:
 @dataclass
 class Page:
     number: int
-    records: list[dict]
+    records: list[dict[str, Any]]
     last: bool
 
 
@@ -134,7 +144,7 @@ class Enumerator(Protocol):
 class IpaasSearch:
     """iPaaS.com's search endpoint of one entity (FROM iPaaS.com: iPaaS.com records to a destination)."""
 
-    def __init__(self, client, entity: str, paging: Paging):
+    def __init__(self, client: IpaasClient, entity: str, paging: Paging):
         self.client, self.entity, self.paging = client, entity, paging
         self.first_page = paging.first_page
 
@@ -149,10 +159,10 @@ class IpaasSearch:
 class NinetyNineMindsCustomers:
     """99minds' customer list (TO iPaaS.com: 99minds customers into iPaaS.com), through the 99minds adapter."""
 
-    def __init__(self, client, paging: Paging):
+    def __init__(self, client: NinetyNineMindsClient, paging: Paging):
         self.client, self.paging = client, paging
         self.first_page = paging.first_page
-        self._seen: dict[int, tuple] = {}      # page number -> its ids (to detect an ignored page_no)
+        self._seen: dict[int, tuple[str, ...]] = {}      # page number -> its ids (to detect an ignored page_no)
 
     def describe(self) -> str:
         return "99minds customer list"
@@ -174,7 +184,7 @@ class NinetyNineMindsCustomers:
         return self.paging.page(number, records)
 
 
-def records_of(body: Any, what: str) -> list[dict]:
+def records_of(body: Any, what: str) -> list[dict[str, Any]]:
     if body is None:
         return []
     if isinstance(body, dict):
@@ -194,6 +204,9 @@ def ipaas_search(sub: SubscriptionSettings, entity: str, paging: Paging) -> Ipaa
 
 def ninetynine_minds_customers(sub: SubscriptionSettings, entity: str, paging: Paging) -> NinetyNineMindsCustomers:
     from .clients.ninetynine_minds import NinetyNineMindsClient
+    if not isinstance(sub, NinetyNineMindsSettings):
+        raise ValueError(f"subscription '{sub.system_id}' is a {sub.platform} subscription, not a 99minds one: "
+                         "--source 99minds reads the 99minds customer list")
     return NinetyNineMindsCustomers(NinetyNineMindsClient(sub), paging)
 
 
@@ -223,19 +236,21 @@ def _ninetynine_minds_message(entity: str, record_id: str, destination: str) -> 
                                      sync_99minds.INITIALIZE_EVENT)
 
 
-def _ninetynine_minds_target(entity: str, destination: str, *, stack=None, queue_url=None, sqs=None,
-                             registry=load_registry) -> Target:
+def _ninetynine_minds_target(entity: str, destination: str, *, stack: str | None = None, queue_url: str | None = None,
+                             sqs: SQSClient | None = None,
+                             registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
     return sync_99minds.target(entity, destination, stack=stack, url=queue_url, sqs=sqs, registry=registry)
 
 
-def _ipaas_target(entity: str, destination: str, *, stack=None, queue_url=None, sqs=None,
-                  registry=load_registry) -> Target:
+def _ipaas_target(entity: str, destination: str, *, stack: str | None = None, queue_url: str | None = None,
+                  sqs: SQSClient | None = None,
+                  registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
     if queue_url:
         raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
     return resolve_target(entity, destination, stack=stack, sqs=sqs, registry=registry)
 
 
-def _transaction_filter(entity: str, record: dict, sub: SubscriptionSettings) -> bool:
+def _transaction_filter(entity: str, record: dict[str, Any], sub: SubscriptionSettings) -> bool:
     return entity == "transaction" and filtered_out(record, sub)
 
 
@@ -251,7 +266,7 @@ class Source:
     message: Callable[[str, str, str], str]                     # (entity, record id, destination) -> message body
     transfer_time: Callable[[int, SubscriptionSettings], str]
     date_fields: tuple[str, ...] = ("updated_datetime", "created_datetime")
-    skip: Callable[[str, dict, SubscriptionSettings], bool] | None = None   # counted as `filtered`, not enqueued
+    skip: Callable[[str, dict[str, Any], SubscriptionSettings], bool] | None = None   # counted as `filtered`, not enqueued
     run_prefix: str = ""                                        # checkpoint item: pk initialize#<prefix><entity>
     direction: str = "{entity} -> destination {destination}"
     unsupported: str = ""                                       # why an entity is not offered
@@ -354,12 +369,42 @@ class RunState:
 
     FIELDS = ("run_id", "owner", "status", "page", "offset", "enqueued", "filtered", "outside_window", "without_id",
               "pages", "sequence", "since", "until", "limit", "started_at", "lock_expires_at", "updated_at")
+    TEXT_FIELDS = ("status", "since", "until", "started_at", "updated_at")      # besides run_id and owner
+    NUMBER_FIELDS = ("page", "offset", "enqueued", "filtered", "outside_window", "without_id", "pages", "sequence",
+                     "limit", "lock_expires_at")
+
+    @classmethod
+    def from_item(cls, entity: str, destination: str, item: Mapping[str, object]) -> RunState:
+        """The run a ledger item keeps (Runs._put writes it; the resource Table reads its numbers as Decimal).
+        A field absent from the item keeps its default; one of the wrong type is a ValueError naming it."""
+        def wrong(name: str) -> ValueError:
+            return ValueError(f"initialize run item {entity} -> {destination}: '{name}' is a "
+                              f"{type(item.get(name)).__name__}, not a {'number' if name in cls.NUMBER_FIELDS else 'text'}")
+        run_id, owner = item.get("run_id"), item.get("owner")
+        if not isinstance(run_id, str):
+            raise wrong("run_id")
+        if not isinstance(owner, str):
+            raise wrong("owner")
+        state = cls(entity=entity, destination=destination, run_id=run_id, owner=owner)
+        for name in cls.TEXT_FIELDS:
+            if name in item:
+                if not isinstance(item[name], str):
+                    raise wrong(name)
+                setattr(state, name, item[name])
+        for name in cls.NUMBER_FIELDS:
+            if name in item:
+                value = item[name]
+                if isinstance(value, bool) or not isinstance(value, Decimal | int):
+                    raise wrong(name)
+                setattr(state, name, int(value))
+        return state
 
 
 class Runs:
     """Initialize runs in the ledger table (boto3 resource Table: plain Python values)."""
 
-    def __init__(self, table: str, *, lock_seconds: int | None = None, resource=None):
+    def __init__(self, table: str, *, lock_seconds: int | None = None,
+                 resource: DynamoDBServiceResource | None = None):
         import boto3
         self.table = (resource or boto3.resource("dynamodb")).Table(table)
         self.lock_seconds = lock_seconds or int(os.environ.get("INITIALIZE_LOCK_SECONDS") or DEFAULT_LOCK_SECONDS)
@@ -372,14 +417,12 @@ class Runs:
         item = self.table.get_item(Key=self.key(entity, destination), ConsistentRead=True).get("Item")
         if not item:
             return None
-        values = {k: (int(v) if hasattr(v, "to_integral_value") else v) for k, v in item.items()
-                  if k in RunState.FIELDS}
-        return RunState(entity=entity, destination=destination, **values)
+        return RunState.from_item(entity, destination, item)
 
     def acquire(self, state: RunState, *, expect_run: str | None = None) -> None:
         """Take the lock for `state` (a new run, or `expect_run` continued); LockHeld names the holder."""
         free = "(NOT #s IN (:running, :handoff) OR lock_expires_at < :now)"
-        values = {":running": "running", ":handoff": "handoff"}
+        values: dict[str, str | int] = {":running": "running", ":handoff": "handoff"}
         if expect_run is None:
             condition = f"attribute_not_exists(pk) OR {free}"
         else:
@@ -416,7 +459,7 @@ class Runs:
             raise LockLost(f"run {state.run_id} of initialize {state.entity} -> {state.destination} is no longer "
                            f"held by {owner} (its lock expired and another run took it)") from None
 
-    def _put(self, state: RunState, condition: str, values: dict) -> None:
+    def _put(self, state: RunState, condition: str, values: dict[str, str | int]) -> None:
         # attribute names that are DynamoDB reserved words go through placeholders
         from botocore.exceptions import ClientError
         now = int(time.time())
@@ -460,7 +503,7 @@ def parse_date(text: str | None, what: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def record_time(record: dict, names: tuple[str, ...] = ("updated_datetime", "created_datetime")) -> datetime | None:
+def record_time(record: dict[str, Any], names: tuple[str, ...] = ("updated_datetime", "created_datetime")) -> datetime | None:
     for name in names:
         value = record.get(name)
         if value:
@@ -522,6 +565,13 @@ class Initializer:
         self.progress = progress
         self.should_pause = should_pause
 
+    @property
+    def checkpoints(self) -> Runs:
+        """The runs in the ledger table: every run but a dry run has them (build() refuses one without the table)."""
+        if self.runs is None:
+            raise ValueError("name the ledger table (it keeps the checkpoint and the lock) with --table or LEDGER_TABLE")
+        return self.runs
+
     # -- starting ------------------------------------------------------------------------------------------
     def new_state(self) -> RunState:
         return RunState(entity=self.run_entity, destination=self.target.destination, run_id=uuid.uuid4().hex[:12],
@@ -531,15 +581,14 @@ class Initializer:
 
     def preflight(self, *, resume: bool = False, restart: bool = False) -> RunState | None:
         """The checks before a run (before any page is read): the run to resume, if any. LockHeld / ValueError."""
-        assert self.runs is not None
-        previous = self.runs.get(self.run_entity, self.target.destination)
+        previous = self.checkpoints.get(self.run_entity, self.target.destination)
         if previous and previous.status in ("running", "handoff") and previous.lock_expires_at >= time.time():
             raise LockHeld(holder(previous))
         unfinished = previous is not None and previous.status != "finished"
         if resume and not unfinished:
             raise ValueError(f"nothing to resume for initialize {self.run_entity} -> {self.target.destination}"
                              + (f" (run {previous.run_id} finished)" if previous else ""))
-        if not resume and unfinished and not restart:
+        if not resume and not restart and previous is not None and previous.status != "finished":
             raise ValueError(f"run {previous.run_id} of initialize {self.run_entity} -> {self.target.destination} "
                              f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
                              "--resume continues it, --restart starts over")
@@ -552,10 +601,10 @@ class Initializer:
             state = replace(previous, owner=self.owner, status="running")
             self.since, self.until = parse_date(state.since, "since"), parse_date(state.until, "until")
             state.limit = self.limit      # the new --limit (a total for the run), or none: to the end
-            self.runs.acquire(state, expect_run=previous.run_id)
+            self.checkpoints.acquire(state, expect_run=previous.run_id)
             return state
         state = self.new_state()
-        self.runs.acquire(state)
+        self.checkpoints.acquire(state)
         return state
 
     # -- running -------------------------------------------------------------------------------------------
@@ -585,7 +634,7 @@ class Initializer:
                 if finished:
                     state.status = "finished" if not dry else state.status
                 if not dry:
-                    self.runs.save(state, self.owner)
+                    self.checkpoints.save(state, self.owner)
                 if self.progress:
                     self.progress(state, time.monotonic() - started)
                 if finished:
@@ -609,14 +658,14 @@ class Initializer:
     def _stop(self, state: RunState, status: str) -> None:
         state.status = status
         try:
-            self.runs.save(state, self.owner)
+            self.checkpoints.save(state, self.owner)
         except LockLost:
             pass
         except Exception as exc:  # noqa: BLE001 - the lock then expires by itself; say so
             logger.warning(f"initialize: could not release the lock ({type(exc).__name__}); it expires in "
-                           f"{self.runs.lock_seconds}s")
+                           f"{self.checkpoints.lock_seconds}s")
 
-    def _select(self, records: list[dict], state: RunState) -> tuple[list[str], int]:
+    def _select(self, records: list[dict[str, Any]], state: RunState) -> tuple[list[str], int]:
         """The bodies to send from these records (up to the limit), and how many records were consumed."""
         bodies: list[str] = []
         sub = self.target.subscription
@@ -640,7 +689,7 @@ class Initializer:
         return bodies, len(records)
 
 
-def filtered_out(record: dict, sub: SubscriptionSettings) -> bool:
+def filtered_out(record: dict[str, Any], sub: SubscriptionSettings) -> bool:
     """The handlers' transaction mapping filter, applied before enqueuing. A record the model rejects is
     enqueued: its handler dead-letters it with the reason (never dropped here)."""
     try:
@@ -651,7 +700,9 @@ def filtered_out(record: dict, sub: SubscriptionSettings) -> bool:
 
 
 # -- building one from arguments (the command and the function share this) ---------------------------------
-def build(options: dict[str, Any], *, sqs=None, registry=load_registry, progress=None,
+def build(options: dict[str, Any], *, sqs: SQSClient | None = None,
+          registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+          progress: Callable[[RunState, float], None] | None = None,
           should_pause: Callable[[], bool] = lambda: False, owner: str | None = None) -> Initializer:
     entity, destination = options.get("entity"), options.get("destination")
     source_name = options.get("source") or "ipaas"
@@ -693,7 +744,7 @@ DEFAULT_MARGIN_SECONDS = 60.0
 PASS_ON = ("entity", "destination", "stack", "table", "page_size", "source", "queue_url")
 
 
-def invoke_async(function_arn: str, payload: dict) -> None:
+def invoke_async(function_arn: str, payload: dict[str, Any]) -> None:
     import json
 
     import boto3
@@ -701,7 +752,7 @@ def invoke_async(function_arn: str, payload: dict) -> None:
                                   Payload=json.dumps(payload).encode())
 
 
-def run_function(event: dict, context) -> dict:
+def run_function(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One invocation: start (or resume, or continue) a run, enumerate until INITIALIZE_MARGIN_SECONDS before
     the timeout, checkpoint, and hand the run to a new asynchronous invocation of this function."""
     from . import deadline
@@ -730,9 +781,9 @@ def run_function(event: dict, context) -> dict:
         except TransferError as exc:
             logger.error(f"initialize failed at page {state.page}: {exc.message}; invoke with resume=true to continue")
             return {"status": "failed", "error": exc.message, "page": state.page, "run_id": state.run_id}
-        result = {**vars(report)}
+        result: dict[str, Any] = {**vars(report)}
         if report.status == "paused":
-            sequence = init.runs.handoff(state, init.owner)
+            sequence = init.checkpoints.handoff(state, init.owner)
             payload = {**{k: event[k] for k in PASS_ON if event.get(k) is not None},
                        "continue": {"run_id": state.run_id, "sequence": sequence}}
             try:
@@ -746,14 +797,14 @@ def run_function(event: dict, context) -> dict:
         return result
 
 
-def _take_over(init: Initializer, cont: dict) -> RunState:
+def _take_over(init: Initializer, cont: dict[str, Any]) -> RunState:
     target = init.target
-    previous = init.runs.get(init.run_entity, target.destination)
+    previous = init.checkpoints.get(init.run_entity, target.destination)
     if previous is None or previous.run_id != cont.get("run_id"):
         raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {init.run_entity} -> "
                        f"{target.destination}")
     state = replace(previous, owner=init.owner, status="running")
-    init.runs.handoff_take(state, int(cont.get("sequence", -1)))
+    init.checkpoints.handoff_take(state, int(cont.get("sequence", -1)))
     init.since, init.until = parse_date(state.since, "since"), parse_date(state.until, "until")
     init.limit = state.limit
     return state
@@ -763,7 +814,7 @@ def _take_over(init: Initializer, cont: dict) -> RunState:
 class ProgressBar:
     """records, rate and ETA on one terminal line (stderr)."""
 
-    def __init__(self, total: int | None, out=sys.stderr, width: int = 30):
+    def __init__(self, total: int | None, out: TextIO = sys.stderr, width: int = 30):
         self.total, self.out, self.width = total, out, width
 
     def __call__(self, state: RunState, elapsed: float) -> None:
@@ -783,7 +834,7 @@ class ProgressBar:
         self.out.flush()
 
 
-def run_cli(args) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     try:
         return _run_cli(args)
     except KeyboardInterrupt:          # before the run started (estimate, prompt): nothing was enqueued
@@ -794,7 +845,7 @@ def run_cli(args) -> int:
         return 1
 
 
-def _run_cli(args) -> int:
+def _run_cli(args: argparse.Namespace) -> int:
     options = vars(args)
     bar = ProgressBar(None)
     init = build(options, progress=bar)
@@ -840,7 +891,7 @@ def _run_cli(args) -> int:
     return 130 if report.status == "interrupted" else 0
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("initialize", help="enqueue every existing record of an entity for a destination "
                               "(backfill; resumable)")
     p.add_argument("--source", choices=tuple(SOURCES), default="ipaas",

@@ -15,6 +15,7 @@ The other direction (99minds records into iPaaS.com): by 99minds id, the kind fr
 """
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def sync(target: Target, ids: list[str]) -> int:
     return target.send([notification(target.entity, "updated", i, target.destination) for i in ids])
 
 
-def run_cli(args) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     ids = read_ids(args.id, args.ids_file)
     if args.source == "99minds":
         from .sync_99minds import run_sync
@@ -64,7 +65,7 @@ def run_cli(args) -> int:
     return 0
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("sync", help="manual sync: enqueue named records for a destination (up to "
                               f"{MAX_IDS:,} ids)")
     p.add_argument("--source", choices=("ipaas", "99minds"), default="ipaas",

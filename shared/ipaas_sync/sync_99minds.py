@@ -12,15 +12,20 @@ customer|transaction` overrides it.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .enqueue import Target
 from .errors import ConfigurationError
 from .models.inbound import MANUAL_SYNC_EVENT, InboundMessage
-from .settings import NinetyNineMindsSettings, SubscriptionRegistry, load_registry
+from .settings import NinetyNineMindsSettings, SubscriptionRegistry, SubscriptionSettings, load_registry
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_sqs import SQSClient
 
 PREFIXES = {"transaction_": "loyalty_transaction", "customer_": "customer"}
 ENTITY_KINDS = {"customer": "customer", "transaction": "loyalty_transaction"}   # `--entity` -> message kind
@@ -52,7 +57,7 @@ def message_body(kind: str, record_id: str, destination: str, event: str, tracki
                           tracking_guid=tracking_guid or str(uuid.uuid4())).model_dump_json(exclude_none=True)
 
 
-def destination_of(registry: SubscriptionRegistry, wanted: str | None) -> str:
+def destination_of(registry: SubscriptionRegistry[SubscriptionSettings], wanted: str | None) -> str:
     """The 99minds subscription: the one named, else the only one configured."""
     if wanted:
         try:
@@ -74,7 +79,7 @@ def destination_of(registry: SubscriptionRegistry, wanted: str | None) -> str:
     return found[0]
 
 
-def queue_url(sqs, *, stack: str | None = None, url: str | None = None) -> str:
+def queue_url(sqs: SQSClient, *, stack: str | None = None, url: str | None = None) -> str:
     """The 99minds -> iPaaS.com queue: --queue-url, else <stack>-from-99minds (--stack, STACK_NAME), else
     FROM_99MINDS_QUEUE_URL (the hook ingress's own setting)."""
     if url:
@@ -88,8 +93,9 @@ def queue_url(sqs, *, stack: str | None = None, url: str | None = None) -> str:
                      "or FROM_99MINDS_QUEUE_URL")
 
 
-def target(entity: str, destination: str | None, *, stack: str | None = None, url: str | None = None, sqs=None,
-           registry: Callable[[], SubscriptionRegistry] = load_registry) -> Target:
+def target(entity: str, destination: str | None, *, stack: str | None = None, url: str | None = None,
+           sqs: SQSClient | None = None,
+           registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
     """The 99minds subscription (named, or the only one) and the 99minds -> iPaaS.com queue."""
     import boto3
     reg = registry()
@@ -98,14 +104,14 @@ def target(entity: str, destination: str | None, *, stack: str | None = None, ur
     return Target(entity, system_id, reg.get(system_id), queue_url(sqs, stack=stack, url=url), sqs)
 
 
-def sync(target: Target, ids: list[str], kind: str | None = None) -> Counter:
+def sync(target: Target, ids: list[str], kind: str | None = None) -> Counter[str]:
     """Queue these 99minds records (every id's kind checked before anything is sent); counts by kind."""
     kinds = [(record_id, kind_of_id(record_id, kind)) for record_id in ids]
     target.send([message_body(k, record_id, target.destination, MANUAL_SYNC_EVENT) for record_id, k in kinds])
     return Counter(k for _, k in kinds)
 
 
-def run_sync(args, ids: list[str]) -> int:
+def run_sync(args: argparse.Namespace, ids: list[str]) -> int:
     """`ipaas-sync sync --source 99minds ...` (manual_sync.py parses the arguments and the ids)."""
     found = target("loyalty", args.destination, stack=args.stack, url=args.queue_url)
     kinds = sync(found, ids, kind_of_entity(args.entity))

@@ -119,3 +119,31 @@ def test_initialize_is_a_scope_the_handlers_take():
     from ipaas_sync.models.notification import TransferMessage
     msg = TransferMessage(scope="Customer/Initialize", id="158056", destination="1001")
     assert (msg.entity, msg.verb) == ("customer", "initialize")
+
+
+def test_a_ledger_item_becomes_the_run_it_keeps_and_a_wrong_field_is_named():
+    from decimal import Decimal
+
+    from ipaas_sync.initialize import RunState
+    item = {"pk": "initialize#customer", "sk": "42", "kind": "initialize", "run_id": "abc", "owner": "ops",
+            "status": "handoff", "page": Decimal(7), "enqueued": Decimal(650), "limit": Decimal(1000),
+            "since": "2026-01-01T00:00:00+00:00", "lock_expires_at": Decimal(1_800_000_000)}
+    state = RunState.from_item("customer", "42", item)
+    assert (state.run_id, state.owner, state.status, state.page, state.enqueued, state.limit, state.since) == \
+        ("abc", "ops", "handoff", 7, 650, 1000, "2026-01-01T00:00:00+00:00")
+    assert type(state.page) is int and state.until is None and state.offset == 0      # absent: the default
+    with pytest.raises(ValueError, match="'page' is a str, not a number"):
+        RunState.from_item("customer", "42", {**item, "page": "7"})
+    with pytest.raises(ValueError, match="'run_id' is a NoneType, not a text"):
+        RunState.from_item("customer", "42", {"owner": "ops"})
+
+
+def test_the_99minds_customer_source_refuses_a_subscription_of_another_platform():
+    from ipaas_sync.initialize import ninetynine_minds_customers
+    from ipaas_sync.settings import parse_subscription
+    stamped = parse_subscription({"Platform": "stamped", "Name": "Stamped.io", "iPaaS System Id": 2001,
+                                  "iPaaS API Token": "tok-SECRET-1", "API Public Key": "pubkey-PUBLIC-1",
+                                  "API Private Key": "key-SECRET-PRIVATE-2", "API Store Hash": "270392"})
+    with pytest.raises(ValueError, match="'2001' is a stamped subscription, not a 99minds one") as caught:
+        ninetynine_minds_customers(stamped, "customer", NINETYNINE_MINDS_PAGING)
+    assert "SECRET" not in str(caught.value)
