@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
 from . import deadline
 from .errors import ConfigurationError, PermanentError, TransientError
@@ -30,7 +35,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class Limiter(Protocol):
-    def acquire(self) -> None: ...
+    def acquire(self) -> float: ...
     def penalize(self, retry_after: float | None) -> None: ...
 
 
@@ -51,14 +56,16 @@ class ThrottledRetry(Retry):
             return True
         return super().is_retry(method, status_code, has_retry_after)
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+    def increment(self, method: str | None = None, url: str | None = None, response: BaseHTTPResponse | None = None,
+                  error: Exception | None = None, _pool: ConnectionPool | None = None,
+                  _stacktrace: TracebackType | None = None) -> Self:
         if response is not None and response.status == 429 and self.limiter is not None:
             throttled_metric()
             self.limiter.penalize(self.parse_retry_after(response.headers["Retry-After"])
                                   if response.headers.get("Retry-After") else None)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
-    def sleep(self, response=None) -> None:
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time()
         if wait + 1.0 > deadline.remaining():
             raise TransientError(
@@ -124,7 +131,7 @@ class ApiClient:
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)
 
-    def request(self, method: str, path: str, *, what: str, json_body: Any = None, params: dict | None = None,
+    def request(self, method: str, path: str, *, what: str, json_body: Any = None, params: dict[str, Any] | None = None,
                 idempotent: bool | None = None, allow_404: bool = False) -> Any:
         """One call. `what` names the record for error messages, e.g. "customer 42"."""
         if idempotent is None:

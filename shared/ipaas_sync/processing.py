@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -25,12 +27,16 @@ from . import deadline, ledger, throttle
 from .clients.queues import QueueDirectory, defer_message, failure_attributes, history_of
 from .errors import Deferred, Skip, TransientError, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
+from .models.inbound import InboundMessage
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
 from .observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics, redact, single_metric
 from .transfer.env import TransferEnv
 
-Transfer = Callable[[TransferMessage, TransferEnv], Outcome]
+# A queue's message contract: iPaaS.com notifications, or 99minds changes (the 99minds -> iPaaS.com queue).
+Message = TransferMessage | InboundMessage
+# Each transfer takes its own queue's message type (Any: a Callable's parameter cannot be narrowed per queue).
+Transfer = Callable[[Any, TransferEnv], Outcome]
 
 METRIC_BY_STATUS = {
     "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent", "linked": "TransfersLinked",
@@ -56,8 +62,9 @@ def default_queues() -> QueueDirectory:
     return _queues
 
 
-def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env: TransferEnv | None = None,
-                  queues: QueueDirectory | None = None, message_model: type = TransferMessage) -> dict:
+def process_batch(event: dict[str, Any], context: Any, *, entity: str, transfer: Transfer,
+                  env: TransferEnv | None = None, queues: QueueDirectory | None = None,
+                  message_model: type[Message] = TransferMessage) -> PartialItemFailureResponse:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
     with deadline.invocation(context):
         register_lambda_context(context)
@@ -80,10 +87,10 @@ def process_batch(event: dict, context, *, entity: str, transfer: Transfer, env:
 
 
 def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: TransferEnv,
-                  queues: QueueDirectory, message_model: type = TransferMessage) -> Outcome:
+                  queues: QueueDirectory, message_model: type[Message] = TransferMessage) -> Outcome:
     """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
     iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe()."""
-    msg: TransferMessage | None = None
+    msg: Message | None = None
     # The correlation id of every line about this record is its own tracking guid (none for a body that is not
     # a message), never one left over from an earlier request: a thread-local key overrides any global one.
     logger.thread_safe_append_keys(correlation_id=None, sqs_message_id=record.message_id)
@@ -104,6 +111,7 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)
         except Deferred as deferral:
+            assert msg is not None  # Deferred comes only from the transfer, after the body was parsed
             outcome = _defer(record, msg, entity, deferral, queues)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
             outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
@@ -133,12 +141,12 @@ class _WrongQueue(Exception):
     pass
 
 
-def _outcome(msg: TransferMessage | None, entity: str, **kw) -> Outcome:
+def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
     return Outcome(entity=entity, record_id=msg.id if msg else None, destination=msg.destination if msg else None,
                    tracking_guid=msg.tracking_guid if msg else None, **kw)
 
 
-def _defer(record: SQSRecord, msg: TransferMessage, entity: str, deferral: Deferred,
+def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred,
            queues: QueueDirectory) -> Outcome:
     """Back to its own source queue until its slot (the original is then deleted as a success)."""
     try:
@@ -152,7 +160,7 @@ def _defer(record: SQSRecord, msg: TransferMessage, entity: str, deferral: Defer
                     details={"delay_seconds": delay, "deferrals": msg.deferrals + 1})
 
 
-def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exception,
+def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception,
           queues: QueueDirectory) -> Outcome:
     if isinstance(exc, (_MalformedBody, _WrongQueue)):
         kind, reason = "permanent", str(exc)
@@ -199,7 +207,7 @@ def _fail(record: SQSRecord, msg: TransferMessage | None, entity: str, exc: Exce
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
     return outcome.model_copy(update={"status": "dead-lettered", "details": {
-        **outcome.details, "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")}})
+        **(outcome.details or {}), "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")}})
 
 
 def _record(outcome: Outcome) -> None:

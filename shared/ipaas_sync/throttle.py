@@ -44,12 +44,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from . import deadline
 from .errors import Deferred, TransientError
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 SAFETY = 0.02            # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
 MAX_WAIT = 1.0           # seconds a record may sleep for its first slot; beyond that it is deferred
@@ -69,7 +73,7 @@ class _Scope:
     returning: bool = False          # deferred before and due now: goes ahead of records not deferred yet
     until: float = 0.0               # the slot it was deferred to (its message may come back up to a second early)
     wrote: bool = False              # a write of this record's transfer has started: no deferral any more
-    calls: dict = field(default_factory=dict)   # limiter -> requests made for this record
+    calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)   # limiter -> requests made for this record
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
@@ -102,13 +106,13 @@ def mark_written() -> None:
         scope.wrote = True
 
 
-def _num(item: dict, name: str) -> float | None:
+def _num(item: dict[str, Any], name: str) -> float | None:
     value = item.get(name, {}).get("N")
     return float(value) if value is not None else None
 
 
 class DynamoRateLimiter:
-    def __init__(self, table_name: str, key: str, limit: int, seconds: float, *, client=None,
+    def __init__(self, table_name: str, key: str, limit: int, seconds: float, *, client: DynamoDBClient | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  on_wait: Callable[[float], None] | None = None, headroom: float = SAFETY):
         if limit <= 0 or seconds <= 0:
@@ -123,7 +127,7 @@ class DynamoRateLimiter:
         self._clock, self._sleep, self._on_wait = clock, sleep, on_wait
         self._lock = threading.Lock()
         self._allowance: list[float] = []     # slot times this container reserved and has not used yet
-        self._item: dict = {}                 # the limiter item as last seen
+        self._item: dict[str, Any] = {}                 # the limiter item as last seen
         self._lane_busy = False               # whether this container's last reservation found the lane busy
         self._seen_at = float("-inf")         # when the item was last seen
         self._calls_per_record: dict[str, float] = {}   # kind -> requests per record (moving average)
@@ -208,7 +212,7 @@ class DynamoRateLimiter:
         if deferrable:
             busy_condition += " AND tat <= :latest"
             # a returning record may be early (SQS delays are whole seconds): it may wait past its own slot
-            values[":latest"] = max(now, scope.until if returning else now) + MAX_WAIT
+            values[":latest"] = max(now, scope.until if scope is not None and returning else now) + MAX_WAIT
             if not returning:  # while deferred records wait, a new one does not take a busy lane before them
                 busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
         # the first guess: the lane as this container last found it (it knows the item only from its own writes;
@@ -226,7 +230,7 @@ class DynamoRateLimiter:
                 item = self._update("SET tat = tat + :step", busy_condition, values)
                 if item is not None:
                     self._lane_busy = True
-                    start = _num(item, "tat") - n * step
+                    start = float(item["tat"]["N"]) - n * step   # written by this very update
                     return [start + i * step for i in range(n)]
             tat = _num(self._item, "tat")   # the item as the failed write found it
             busy = tat is not None and tat > now
@@ -246,14 +250,14 @@ class DynamoRateLimiter:
                 until = base
             else:
                 item = self._update("SET dtat = dtat + :step", "dtat >= :base", {":base": base, ":step": step})
-                until = (_num(item, "dtat") - step) if item is not None else 0.0
+                until = (float(item["dtat"]["N"]) - step) if item is not None else 0.0   # written by this update
             if item is not None:
                 self.deferrals += 1
                 raise Deferred(f"no slot of the shared rate limit {self.limit}/{self.seconds:g}s for {self.key} "
                                f"within {MAX_WAIT:g} s: deferred to its slot in {until - now:.0f} s", until=until)
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
-    def _update(self, update: str, condition: str, values: dict[str, float]) -> dict | None:
+    def _update(self, update: str, condition: str, values: dict[str, float]) -> dict[str, Any] | None:
         """One conditional UpdateItem; the item after it, or None when the condition did not hold (then the item
         as it was is kept in self._item)."""
         now = self._clock()
@@ -269,9 +273,10 @@ class DynamoRateLimiter:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            self._item = exc.response.get("Item") or {}
+            found = exc.response.get("Item")
+            self._item = dict(found) if isinstance(found, dict) else {}
             return None
-        self._item = resp.get("Attributes") or {}
+        self._item = dict(resp.get("Attributes") or {})
         return self._item
 
 

@@ -22,11 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from ..errors import TransientError
 from ..observability import redact
+
+if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 ATTR = "ipaas."
 MAX_REASON = 2000             # an UncertainOutcome reason carries its evidence and the steps to settle it
@@ -54,13 +59,13 @@ class QueueInfo:
 
 
 class QueueDirectory:
-    def __init__(self, client=None):
-        self._sqs = client or boto3.client("sqs")
+    def __init__(self, client: SQSClient | None = None):
+        self._sqs: SQSClient = client or boto3.client("sqs")
         self._cache: dict[str, QueueInfo] = {}
         self._lock = threading.Lock()
 
     @property
-    def client(self):
+    def client(self) -> SQSClient:
         return self._sqs
 
     def url_of(self, arn: str) -> str:
@@ -85,7 +90,7 @@ class QueueDirectory:
         return info
 
 
-def _s(value: str) -> dict:
+def _s(value: str) -> MessageAttributeValueTypeDef:
     return {"DataType": "String", "StringValue": value}
 
 
@@ -95,7 +100,7 @@ def attribute_value(value: str, limit: int = MAX_ATTRIBUTE) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def message_bytes(body: str, attributes: dict[str, dict]) -> int:
+def message_bytes(body: str, attributes: dict[str, MessageAttributeValueTypeDef]) -> int:
     """What SQS counts against its message size: the body, and each attribute's name, type and value."""
     return len(body.encode("utf-8")) + sum(
         len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode("utf-8"))
@@ -104,7 +109,7 @@ def message_bytes(body: str, attributes: dict[str, dict]) -> int:
 
 def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str, reason: str, entity: str,
                        destination: str | None, tracking_guid: str | None, receive_count: int,
-                       source_arn: str, message_id: str, body: str = "") -> dict[str, dict]:
+                       source_arn: str, message_id: str, body: str = "") -> dict[str, MessageAttributeValueTypeDef]:
     """History survives replays: attempts add up, the first failure is kept. Within SQS_MAX_MESSAGE_BYTES with
     `body` (the message they go with)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -141,7 +146,7 @@ def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str,
     return attrs
 
 
-def history_of(message_attributes) -> dict[str, str]:
+def history_of(message_attributes: dict[str, Any] | None) -> dict[str, str]:
     """ipaas.* attributes of a received message, from a Lambda SQS record or an SQS ReceiveMessage reply."""
     out: dict[str, str] = {}
     for name, value in (message_attributes or {}).items():
@@ -159,7 +164,8 @@ def history_of(message_attributes) -> dict[str, str]:
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferred again when it comes back
 
 
-def defer_message(client, queue_url: str, body: str, message_attributes, *, until: float,
+def defer_message(client: SQSClient, queue_url: str, body: str, message_attributes: dict[str, Any] | None, *,
+                  until: float,
                   now: float | None = None) -> int:
     """Send a message back to its own queue, visible again at `until` (epoch seconds; at most 15 minutes from now).
     The body gains `deferred_until` and a `deferrals` count; every message attribute (its DLQ history) is kept.
@@ -169,16 +175,20 @@ def defer_message(client, queue_url: str, body: str, message_attributes, *, unti
     data["deferred_until"] = round(until, 3)
     data["deferrals"] = int(data.get("deferrals") or 0) + 1
     delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))   # there by its slot (up to a second early)
-    attributes = {}
+    attributes: dict[str, MessageAttributeValueTypeDef] = {}
     for name, value in (message_attributes or {}).items():
         kind = value.get("dataType", value.get("DataType", "String"))
         text = value.get("stringValue", value.get("StringValue"))
         binary = value.get("binaryValue", value.get("BinaryValue"))
         if isinstance(binary, str):  # a Lambda event carries it base64-encoded
             binary = base64.b64decode(binary)
-        attributes[name] = {"DataType": kind, **({"StringValue": text} if text is not None else {"BinaryValue": binary})}
-    client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay,
-                        **({"MessageAttributes": attributes} if attributes else {}))
+        attributes[name] = ({"DataType": kind, "StringValue": text} if text is not None
+                            else {"DataType": kind, "BinaryValue": binary})
+    if attributes:
+        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay,
+                            MessageAttributes=attributes)
+    else:
+        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay)
     return delay
 
 
@@ -205,7 +215,7 @@ def _chunks(bodies: Sequence[str]) -> list[list[tuple[str, str]]]:
     return chunks
 
 
-def send_all(client, queue_url: str, bodies: Sequence[str], *, attempts: int = SEND_ATTEMPTS,
+def send_all(client: SQSClient, queue_url: str, bodies: Sequence[str], *, attempts: int = SEND_ATTEMPTS,
              backoff: float = 0.1, sleep: Callable[[float], None] = time.sleep) -> int:
     """Put every body on the queue with SendMessageBatch; returns how many were sent.
 
