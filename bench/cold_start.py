@@ -7,6 +7,7 @@ the import follows the same paths as in Lambda.
 
     python bench/cold_start.py [--runs 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("customer_transfer", "invoice_transfer", "giftcard_transfer", "hook_ingress")
 BASELINE = "import boto3; boto3.client('dynamodb')"
-ENV = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-       "POWERTOOLS_SERVICE_NAME": "ipaas-sync", "POWERTOOLS_METRICS_NAMESPACE": "IpaasSync",
-       "POWERTOOLS_TRACE_DISABLED": "true", "IDEMPOTENCY_TABLE": "bench", "THROTTLE_TABLE": "bench",
-       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "ipaas-sync",
+    "POWERTOOLS_METRICS_NAMESPACE": "IpaasSync",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "IDEMPOTENCY_TABLE": "bench",
+    "THROTTLE_TABLE": "bench",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
 
 
 def timed(code: str, cwd: Path) -> float:
@@ -40,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     for name in FUNCTIONS:
         cwd = ROOT / "functions" / name
-        timed("import app", cwd)   # warm the file cache and the bytecode
+        timed("import app", cwd)  # warm the file cache and the bytecode
         pairs = [(timed("import app", cwd), timed(BASELINE, cwd)) for _ in range(args.runs)]
         ratio = statistics.median(a / b for a, b in pairs)
         worst = max(worst, ratio)
-        print(f"cold start {name:18s} import {statistics.median(a for a, _ in pairs) * 1000:4.0f} ms vs boto3 + one "
-              f"client {statistics.median(b for _, b in pairs) * 1000:4.0f} ms: ratio {ratio:.2f} (goal <= 1.5)")
+        print(
+            f"cold start {name:18s} import {statistics.median(a for a, _ in pairs) * 1000:4.0f} ms vs boto3 + one "
+            f"client {statistics.median(b for _, b in pairs) * 1000:4.0f} ms: ratio {ratio:.2f} (goal <= 1.5)"
+        )
     return 0 if worst <= 1.5 else 1
 
 

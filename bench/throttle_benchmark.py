@@ -17,6 +17,7 @@ Handler log lines go to .local/bench.log (their size is the CloudWatch Logs figu
     python bench/throttle_benchmark.py [--limit 60] [--seconds 10] [--backlog 40] [--concurrency 2]
     python bench/throttle_benchmark.py --limit 150 --seconds 60 --backlog 75       # the 99minds default
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,28 +44,27 @@ OUT = sys.__stdout__
 STORE = "store_b81a893dc2bc6e1a5d"
 FUNCTIONS = ("CustomerTransferFunction", "InvoiceTransferFunction", "GiftCardTransferFunction")
 INGRESS = "HookIngressFunction"
-KINDS = (("customers", "/api/v1/ipaas/customers"), ("workflows", "/api/v1/ipaas/workflows"),
-         ("gift cards", "/api/v1/giftcards"))
+KINDS = (("customers", "/api/v1/ipaas/customers"), ("workflows", "/api/v1/ipaas/workflows"), ("gift cards", "/api/v1/giftcards"))
 QUEUES = ("CustomerNinetyNineMindsQueue", "TransactionNinetyNineMindsQueue", "GiftcardNinetyNineMindsQueue")
 DLQS = ("CustomerNinetyNineMindsDLQ", "TransactionNinetyNineMindsDLQ", "GiftcardNinetyNineMindsDLQ")
 
 # AWS list prices, us-east-1, on-demand, as published on the services' pricing pages (checked 2026; no free tier)
 PRICE = {
-    "lambda_gb_s": 0.0000166667,      # Lambda x86 duration, per GB-second
-    "lambda_request": 0.20 / 1e6,     # Lambda, per invocation
-    "ddb_wru": 0.625 / 1e6,           # DynamoDB on-demand, per write request unit (an item up to 1 KB)
-    "ddb_rru": 0.125 / 1e6,           # DynamoDB on-demand, per read request unit (strongly consistent, 4 KB)
-    "sqs_request": 0.40 / 1e6,        # SQS standard, per request (64 KB chunk)
-    "logs_gb": 0.50,                  # CloudWatch Logs ingestion (standard class), per GB
-    "logs_gb_month": 0.03,            # CloudWatch Logs storage, per GB-month (kept LogRetentionDays, 30 by default)
-    "secrets_call": 0.05 / 10_000,    # Secrets Manager, per API call
-    "http_api_request": 1.00 / 1e6,   # API Gateway HTTP API, per request (first 300 million a month)
-    "xray_trace": 5.00 / 1e6,         # X-Ray, per trace recorded (only with the template's Tracing=Active)
+    "lambda_gb_s": 0.0000166667,  # Lambda x86 duration, per GB-second
+    "lambda_request": 0.20 / 1e6,  # Lambda, per invocation
+    "ddb_wru": 0.625 / 1e6,  # DynamoDB on-demand, per write request unit (an item up to 1 KB)
+    "ddb_rru": 0.125 / 1e6,  # DynamoDB on-demand, per read request unit (strongly consistent, 4 KB)
+    "sqs_request": 0.40 / 1e6,  # SQS standard, per request (64 KB chunk)
+    "logs_gb": 0.50,  # CloudWatch Logs ingestion (standard class), per GB
+    "logs_gb_month": 0.03,  # CloudWatch Logs storage, per GB-month (kept LogRetentionDays, 30 by default)
+    "secrets_call": 0.05 / 10_000,  # Secrets Manager, per API call
+    "http_api_request": 1.00 / 1e6,  # API Gateway HTTP API, per request (first 300 million a month)
+    "xray_trace": 5.00 / 1e6,  # X-Ray, per trace recorded (only with the template's Tracing=Active)
 }
-MEMORY_GB = 0.5                       # the template's MemorySize (512 MB)
-PLATFORM_LOG_BYTES = 330              # Lambda's own START/END/REPORT lines per invocation (not written locally)
+MEMORY_GB = 0.5  # the template's MemorySize (512 MB)
+PLATFORM_LOG_BYTES = 330  # Lambda's own START/END/REPORT lines per invocation (not written locally)
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
-ESM_OPS = {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"}   # what Lambda's event source calls
+ESM_OPS = {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"}  # what Lambda's event source calls
 
 
 def say(text: str = "") -> None:
@@ -81,8 +81,8 @@ class Meter:
     durations; counted through botocore's event hooks on the default session every client here is built from."""
 
     calls: Counter = field(default_factory=Counter)
-    tables: Counter = field(default_factory=Counter)     # DynamoDB calls by the handlers, per table name
-    ledger_table: str = ""                                # its calls are priced by ledger.write_units instead
+    tables: Counter = field(default_factory=Counter)  # DynamoDB calls by the handlers, per table name
+    ledger_table: str = ""  # its calls are priced by ledger.write_units instead
     ddb_wru: float = 0.0
     ddb_rru: float = 0.0
     durations: dict[str, list[float]] = field(default_factory=dict)
@@ -106,7 +106,7 @@ class Meter:
         with self.lock:
             self.tables[params.get("TableName", "?")] += 1
             if params.get("TableName") == self.ledger_table:
-                return   # the ledger's write units depend on its item's size: ledger.write_units prices them
+                return  # the ledger's write units depend on its item's size: ledger.write_units prices them
             if op in WRITE_OPS:
                 self.ddb_wru += 1
             elif op == "GetItem":
@@ -120,7 +120,7 @@ class Meter:
             return
         service, op, who = model.service_model.service_name, model.name, self._who()
         with self.lock:
-            if not (service == "sqs" and op == "ReceiveMessage"):   # receives are counted when they bring messages
+            if not (service == "sqs" and op == "ReceiveMessage"):  # receives are counted when they bring messages
                 self.calls[(who, service, op)] += 1
 
     def _received(self, parsed, **_):
@@ -130,7 +130,7 @@ class Meter:
 
     def wrap(self, name: str, handler):
         def measured(event, context):
-            token = _function.set(name)   # a context variable: the record threads of a batch inherit it
+            token = _function.set(name)  # a context variable: the record threads of a batch inherit it
             started = time.perf_counter()
             try:
                 return handler(event, context)
@@ -139,11 +139,13 @@ class Meter:
                 _function.reset(token)
                 with self.lock:
                     self.durations.setdefault(name, []).append(elapsed)
+
         return measured
 
     def count(self, who: set[str] | None, service: str, ops: set[str] | None = None) -> int:
-        return sum(n for (w, s, op), n in self.calls.items()
-                   if (who is None or w in who) and s == service and (ops is None or op in ops))
+        return sum(
+            n for (w, s, op), n in self.calls.items() if (who is None or w in who) and s == service and (ops is None or op in ops)
+        )
 
     def reset(self) -> None:
         with self.lock:
@@ -160,24 +162,56 @@ def backlog(stack: LocalStack, n: int) -> None:
     ip, nn = stack.ipaas, stack.ninetynine
     customers, orders, cards = [], [], []
     for i in range(n):
-        ip.put("customers", {"id": f"c{i}", "customer_number": f"C-{i}", "first_name": "Bench", "last_name": f"{i}",
-                             "email_address": f"bench{i}@example.com"})
+        ip.put(
+            "customers",
+            {
+                "id": f"c{i}",
+                "customer_number": f"C-{i}",
+                "first_name": "Bench",
+                "last_name": f"{i}",
+                "email_address": f"bench{i}@example.com",
+            },
+        )
         customers.append({"scope": "customer/created", "id": f"c{i}", "destination": SYS})
 
         nn.customers[f"customer_b{i}"] = {"id": f"customer_b{i}", "email": f"buyer{i}@example.com", "store_ref_id": STORE}
         ip.set_link(SYS, "customer", f"b{i}", f"customer_b{i}")
-        ip.put("transactions", {"id": f"t{i}", "transaction_number": f"SO-{i}", "customer_id": f"b{i}", "type": "Order",
-                                "status": "Complete", "subtotal": "10.00", "total": "12.00", "total_qty": "1",
-                                "lines": [{"id": f"t{i}-1", "sku": "SKU", "qty": "1"}]})
+        ip.put(
+            "transactions",
+            {
+                "id": f"t{i}",
+                "transaction_number": f"SO-{i}",
+                "customer_id": f"b{i}",
+                "type": "Order",
+                "status": "Complete",
+                "subtotal": "10.00",
+                "total": "12.00",
+                "total_qty": "1",
+                "lines": [{"id": f"t{i}-1", "sku": "SKU", "qty": "1"}],
+            },
+        )
         orders.append({"scope": "transaction/created", "id": f"t{i}", "destination": SYS})
 
-        ip.put("giftcards", {"id": f"g{i}", "number": f"GC-B{i}", "status": "Active", "original_amount": "10.00",
-                             "balance": "15.00", "activities": [{"id": f"g{i}-1", "activity_type": "Reload",
-                                                                 "amount": "5.00", "timestamp": "2025-05-01T10:00:00Z"}]})
+        ip.put(
+            "giftcards",
+            {
+                "id": f"g{i}",
+                "number": f"GC-B{i}",
+                "status": "Active",
+                "original_amount": "10.00",
+                "balance": "15.00",
+                "activities": [
+                    {"id": f"g{i}-1", "activity_type": "Reload", "amount": "5.00", "timestamp": "2025-05-01T10:00:00Z"}
+                ],
+            },
+        )
         ip.set_link(SYS, "Gift Card", f"g{i}", nn.add_giftcard(f"GC-B{i}", "10.00")["id"])
         cards.append({"scope": "giftcard/updated", "id": f"g{i}", "destination": SYS})
-    for queue, bodies in (("CustomerNinetyNineMindsQueue", customers), ("TransactionNinetyNineMindsQueue", orders),
-                          ("GiftcardNinetyNineMindsQueue", cards)):
+    for queue, bodies in (
+        ("CustomerNinetyNineMindsQueue", customers),
+        ("TransactionNinetyNineMindsQueue", orders),
+        ("GiftcardNinetyNineMindsQueue", cards),
+    ):
         for body in bodies:
             stack.send(queue, body)
 
@@ -187,8 +221,9 @@ def busiest_window(times: list[float], seconds: float) -> int:
     return max((bisect.bisect_left(times, t + seconds) - i for i, t in enumerate(times)), default=0)
 
 
-def inject_foreign_429s(stack: LocalStack, after_requests: int, count: int, retry_after: float,
-                        stop: threading.Event, injected: list[float]) -> None:
+def inject_foreign_429s(
+    stack: LocalStack, after_requests: int, count: int, retry_after: float, stop: threading.Event, injected: list[float]
+) -> None:
     """Once 99minds has answered `after_requests`, `count` 429s with Retry-After for the next requests."""
     while not stop.wait(0.1):
         if len(stack.ninetynine.requests) >= after_requests:
@@ -212,10 +247,14 @@ def cost_lines(per: dict[str, float], label: str) -> list[str]:
         "X-Ray": 0.0,
     }
     total = sum(items.values())
-    lines = [f"cost per million {label}: ${total * 1e6:.2f} (goal <= $3.00 for transfers) = "
-             + ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in items.items() if v or k == "X-Ray")]
-    lines.append("    X-Ray $0: the template's Tracing parameter defaults to PassThrough; with Tracing=Active add "
-                 "$5.00 x the sampled share per million (the default rule samples 1 request a second + 5%)")
+    lines = [
+        f"cost per million {label}: ${total * 1e6:.2f} (goal <= $3.00 for transfers) = "
+        + ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in items.items() if v or k == "X-Ray")
+    ]
+    lines.append(
+        "    X-Ray $0: the template's Tracing parameter defaults to PassThrough; with Tracing=Active add "
+        "$5.00 x the sampled share per million (the default rule samples 1 request a second + 5%)"
+    )
     return lines
 
 
@@ -224,10 +263,10 @@ def ledger_write_units(outcomes: list[dict]) -> int:
     per started KB of its item, the history cut), record by record in the order they happened."""
     from ipaas_sync import ledger
     from ipaas_sync.models.outcome import Outcome
+
     by_record: dict[tuple, list[Outcome]] = {}
     for o in outcomes:
-        by_record.setdefault((o["entity"], o.get("record_id"), o.get("destination")), []).append(
-            Outcome.model_validate(o))
+        by_record.setdefault((o["entity"], o.get("record_id"), o.get("destination")), []).append(Outcome.model_validate(o))
     return sum(ledger.write_units(items) for items in by_record.values())
 
 
@@ -237,7 +276,8 @@ def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) 
     return {
         "gb_s": sum(durations) * MEMORY_GB / records,
         "invocations": invocations / records,
-        "wru": meter.ddb_wru / records, "rru": meter.ddb_rru / records,
+        "wru": meter.ddb_wru / records,
+        "rru": meter.ddb_rru / records,
         "ddb": meter.count(functions, "dynamodb") / records,
         "sqs": (meter.count(functions, "sqs") + meter.count({"poller"}, "sqs", ESM_OPS)) / records,
         "sqs_handler": meter.count(functions, "sqs") / records,
@@ -247,9 +287,11 @@ def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) 
 
 
 def prices_line() -> str:
-    return ("prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests (512 MB); DynamoDB "
-            "$0.625/M write units, $0.125/M read units; SQS $0.40/M requests; CloudWatch Logs $0.50/GB ingested + "
-            "$0.03/GB-month; Secrets Manager $0.05/10k calls; HTTP API $1.00/M requests; X-Ray $5.00/M traces")
+    return (
+        "prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests (512 MB); DynamoDB "
+        "$0.625/M write units, $0.125/M read units; SQS $0.40/M requests; CloudWatch Logs $0.50/GB ingested + "
+        "$0.03/GB-month; Secrets Manager $0.05/10k calls; HTTP API $1.00/M requests; X-Ray $5.00/M traces"
+    )
 
 
 # -- the run ---------------------------------------------------------------------------------------------------------------
@@ -264,13 +306,20 @@ def run(args) -> int:
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(
             ninetynine=NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds)),
-            ipaas=IpaasSandbox(rate_limit=(100_000, 60)),   # iPaaS.com is not what is measured here
+            ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
             parameters={"NinetyNineMindsConcurrency": args.concurrency},
-            subscription_overrides={"NinetyNineMindsSubscriptionSecret": {
-                "API Throttle Limit": args.limit, "API Throttle Seconds": args.seconds,
-                "API Throttle Limit (To iPaaS)": 100_000, "API Throttle Seconds (To iPaaS)": 60}})
+            subscription_overrides={
+                "NinetyNineMindsSubscriptionSecret": {
+                    "API Throttle Limit": args.limit,
+                    "API Throttle Seconds": args.seconds,
+                    "API Throttle Limit (To iPaaS)": 100_000,
+                    "API Throttle Seconds (To iPaaS)": 60,
+                }
+            },
+        )
         stack.start()
         from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
+
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         for name in (*FUNCTIONS, INGRESS):
             stack.handlers[name] = meter.wrap(name, stack.handlers[name])
@@ -280,14 +329,19 @@ def run(args) -> int:
         try:
             backlog(stack, args.backlog)
             workers = sum(s.max_concurrency for s in stack.deployment.event_sources() if s.queue_logical_id in QUEUES)
-            say(f"99minds limit {args.limit} per {args.seconds} s (subscription API Throttle Limit / Seconds and the "
+            say(
+                f"99minds limit {args.limit} per {args.seconds} s (subscription API Throttle Limit / Seconds and the "
                 f"sandbox); backlog {args.backlog} customers + {args.backlog} orders + {args.backlog} gift cards "
                 f"({6 * args.backlog} requests); {workers} concurrent invocations (MaximumConcurrency "
                 f"{args.concurrency} x 3 functions); {args.foreign_429s} foreign 429s (Retry-After "
-                f"{args.foreign_retry_after:g} s) injected halfway")
+                f"{args.foreign_retry_after:g} s) injected halfway"
+            )
             expected = 6 * args.backlog * args.seconds / args.limit
-            threading.Thread(target=inject_foreign_429s, daemon=True, args=(
-                stack, 3 * args.backlog, args.foreign_429s, args.foreign_retry_after, stop, injected)).start()
+            threading.Thread(
+                target=inject_foreign_429s,
+                daemon=True,
+                args=(stack, 3 * args.backlog, args.foreign_429s, args.foreign_retry_after, stop, injected),
+            ).start()
             log_start = log.tell()
             meter.on = True
             started = time.monotonic()
@@ -300,8 +354,11 @@ def run(args) -> int:
             left = sum(len(stack.messages(q)) for q in DLQS)
             records = {(o["entity"], o["record_id"]) for o in stack.outcomes()}
             outcomes = Counter(o["status"] for o in stack.outcomes())
-            done = {(o["entity"], o["record_id"]) for o in stack.outcomes()
-                    if o["status"] in ("created", "sent", "updated", "duplicate")}
+            done = {
+                (o["entity"], o["record_id"])
+                for o in stack.outcomes()
+                if o["status"] in ("created", "sent", "updated", "duplicate")
+            }
             transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
             ledger_wru = ledger_write_units(stack.outcomes())
             transfer["ledger_wru"] = ledger_wru / max(1, len(records))
@@ -309,10 +366,13 @@ def run(args) -> int:
             for (w, s, op), count in sorted(meter.calls.items()):
                 if w in FUNCTIONS:
                     calls_by_op[f"{s}:{op}"] += count
-            calls_by_table = {("limiter" if t == throttle_table else "ledger" if t == meter.ledger_table else t): c
-                              for t, c in meter.tables.items()}
+            calls_by_table = {
+                ("limiter" if t == throttle_table else "ledger" if t == meter.ledger_table else t): c
+                for t, c in meter.tables.items()
+            }
             limiter_calls = meter.tables[throttle_table]
             from ipaas_sync import throttle
+
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
             ingress = hook_ingress(stack, meter, log, args.hooks)
@@ -334,34 +394,50 @@ def run(args) -> int:
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
 
-    say(f"drained in {elapsed:.1f} s: {stats.invocations} invocations, {stats.received} messages received "
-        f"({stats.received - n} of them deferred copies or redeliveries)")
+    say(
+        f"drained in {elapsed:.1f} s: {stats.invocations} invocations, {stats.received} messages received "
+        f"({stats.received - n} of them deferred copies or redeliveries)"
+    )
     say(f"99minds requests    {len(admitted)} answered ({', '.join(f'{k} {v}' for k, v in per_kind.items())})")
-    say(f"achieved rate       {len(admitted) / span if span else 0:.3f}/s over {span:.1f} s; configured limit "
-        f"{limit_rate:.3f}/s ({args.limit} per {args.seconds} s)")
-    say(f"achieved / limit    {achieved:.3f} over the whole drain; {achieved_free:.3f} not counting the {blocked:.0f} s "
+    say(
+        f"achieved rate       {len(admitted) / span if span else 0:.3f}/s over {span:.1f} s; configured limit "
+        f"{limit_rate:.3f}/s ({args.limit} per {args.seconds} s)"
+    )
+    say(
+        f"achieved / limit    {achieved:.3f} over the whole drain; {achieved_free:.3f} not counting the {blocked:.0f} s "
         f"the foreign 429s' Retry-After blocked; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
-        f" of {args.limit}")
+        f" of {args.limit}"
+    )
     spacing = args.seconds / args.limit
     gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
-    say(f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
-        f"(the longest {max(gaps, default=0):.1f} s)")
-    say(f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
-        + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else ""))
+    say(
+        f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
+        f"(the longest {max(gaps, default=0):.1f} s)"
+    )
+    say(
+        f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
+        + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else "")
+    )
     say(f"outcomes            {dict(outcomes)}")
-    say(f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
-        f"{len(stats.errors)}; handler log lines: {log_path}")
-    say(f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units and "
+    say(
+        f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
+        f"{len(stats.errors)}; handler log lines: {log_path}"
+    )
+    say(
+        f"per record          DynamoDB {transfer['ddb']:.2f} calls ({transfer['wru']:.2f} write units and "
         f"{transfer['rru']:.2f} read units outside the ledger, {transfer['ledger_wru']:.2f} ledger write units; "
         f"limiter UpdateItem {limiter_calls / n:.2f} = "
         f"{limiter_calls / max(1, len(admitted) + ipaas_requests):.2f} per partner request: {len(admitted)} to 99minds "
         f"+ {ipaas_requests} to iPaaS.com), SQS {transfer['sqs']:.2f} calls "
         f"({transfer['sqs_handler']:.2f} by the handlers: deferrals and DLQ sends; the rest the event source's "
-        f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}")
-    say(f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
+        f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}"
+    )
+    say(
+        f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
         f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
         f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
-        f"invocations, {transfer['log_bytes']:.0f} log bytes")
+        f"invocations, {transfer['log_bytes']:.0f} log bytes"
+    )
     say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):
         say(line)
@@ -385,17 +461,20 @@ def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
     meter.on = True
     statuses = Counter()
     for i in range(hooks):
-        reply = stack.post_hook([{"scope": "customer/updated", "id": f"h{i}", "destination": SYS,
-                                  "tracking_guid": f"guid-h{i}"}], hook_id=str(i))
+        reply = stack.post_hook(
+            [{"scope": "customer/updated", "id": f"h{i}", "destination": SYS, "tracking_guid": f"guid-h{i}"}], hook_id=str(i)
+        )
         statuses[reply.status_code] += 1
     meter.on = False
     log.flush()
     per = per_record(meter, {INGRESS}, hooks, log.tell() - start)
     per["http"] = 1.0
-    per["sqs"] = per["sqs_handler"]   # no event source: the sends are all
-    text = (f"{hooks} hook requests of 1 notification (answers {dict(statuses)}): per notification SQS "
-            f"{per['sqs']:.2f} calls, DynamoDB {per['ddb']:.2f}, Secrets Manager {per['secrets']:.3f}, Lambda "
-            f"{per['gb_s']:.4f} GB-s, {per['log_bytes']:.0f} log bytes, 1 HTTP API request")
+    per["sqs"] = per["sqs_handler"]  # no event source: the sends are all
+    text = (
+        f"{hooks} hook requests of 1 notification (answers {dict(statuses)}): per notification SQS "
+        f"{per['sqs']:.2f} calls, DynamoDB {per['ddb']:.2f}, Secrets Manager {per['secrets']:.3f}, Lambda "
+        f"{per['gb_s']:.4f} GB-s, {per['log_bytes']:.0f} log bytes, 1 HTTP API request"
+    )
     return {"per": per, "text": text}
 
 
@@ -404,14 +483,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=60, help="99minds requests allowed per window (default 60)")
     parser.add_argument("--seconds", type=int, default=10, help="the window, in seconds (default 10)")
     parser.add_argument("--backlog", type=int, default=40, help="records per entity on the queues (default 40)")
-    parser.add_argument("--concurrency", type=int, default=2,
-                        help="MaximumConcurrency of each queue's event source mapping (default 2, the template's)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="MaximumConcurrency of each queue's event source mapping (default 2, the template's)",
+    )
     parser.add_argument("--foreign-429s", type=int, default=4, help="429s injected halfway (default 4)")
-    parser.add_argument("--foreign-retry-after", type=float, default=2.0,
-                        help="their Retry-After, seconds (default 2)")
+    parser.add_argument("--foreign-retry-after", type=float, default=2.0, help="their Retry-After, seconds (default 2)")
     parser.add_argument("--hooks", type=int, default=50, help="hook requests for the ingress figures (default 50)")
-    parser.add_argument("--max-seconds", type=float, default=0, help="bound on the drain (default: twice the "
-                                                                     "backlog's time at the limit, plus a minute)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=0,
+        help="bound on the drain (default: twice the backlog's time at the limit, plus a minute)",
+    )
     parser.add_argument("--log", default=".local/bench.log", help="handler log lines go here")
     args = parser.parse_args(argv)
     if args.limit <= 0 or args.seconds <= 0 or args.backlog <= 0 or args.concurrency < 2:

@@ -8,6 +8,7 @@ repeated headers joined with commas, a text body passed as is and anything else 
 `{"message": "Internal Server Error"}` when the handler raises. One invocation at a time per function, as a
 single warm Lambda container would take them. It never logs a header or a body.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,7 @@ from .local_aws import ACCOUNT, LambdaContext, LocalDeployment
 from .server import LoopbackServer
 
 PAYLOAD_LIMIT = 10 * 1024 * 1024
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded",
-              "application/javascript")
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "application/javascript")
 API_ID = "localapi01"
 
 
@@ -49,13 +49,20 @@ def http_routes(deployment: LocalDeployment) -> list[HttpRoute]:
         for event in res["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 props = event.get("Properties", {})
-                out.append(HttpRoute(function=name, method=props.get("Method", "ANY").upper(),
-                                     path=props.get("Path", "/")))
+                out.append(HttpRoute(function=name, method=props.get("Method", "ANY").upper(), path=props.get("Path", "/")))
     return out
 
 
-def http_api_event(*, method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]],
-                   body: bytes, route_key: str, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+def http_api_event(
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    route_key: str,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
     """The event API Gateway (HTTP API, payload format 2.0) gives a Lambda integration."""
     merged: dict[str, str] = {}
     cookies: list[str] = []
@@ -80,15 +87,28 @@ def http_api_event(*, method: str, raw_path: str, raw_query: str, headers: list[
         k, _, v = part.partition("=")
         query[k] = f"{query[k]},{v}" if k in query else v
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": raw_query,
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
         "headers": merged,
         "requestContext": {
-            "accountId": ACCOUNT, "apiId": API_ID, "domainName": merged.get("host", "127.0.0.1"),
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "domainName": merged.get("host", "127.0.0.1"),
             "domainPrefix": API_ID,
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": merged.get("user-agent", "")},
-            "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": merged.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
         },
         "isBase64Encoded": b64,
     }
@@ -134,13 +154,22 @@ class HttpApiServer(LoopbackServer):
             h.close_connection = True  # the body is not read
             return self._send(h, 413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}')
         body = h.rfile.read(length) if length else b""
-        route = self.routes.get(f"{h.command} {split.path}") or self.routes.get(f"ANY {split.path}") \
+        route = (
+            self.routes.get(f"{h.command} {split.path}")
+            or self.routes.get(f"ANY {split.path}")
             or self._templated(h.command, split.path)
+        )
         if route is None:
             return self._send(h, 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
-        event = http_api_event(method=h.command, raw_path=split.path, raw_query=split.query,
-                               headers=list(h.headers.items()), body=body, route_key=route.key,
-                               source_ip=h.client_address[0])
+        event = http_api_event(
+            method=h.command,
+            raw_path=split.path,
+            raw_query=split.query,
+            headers=list(h.headers.items()),
+            body=body,
+            route_key=route.key,
+            source_ip=h.client_address[0],
+        )
         context = LambdaContext(route.function, self.deployment.function_timeout(route.function))
         try:
             with self._locks[route.function]:

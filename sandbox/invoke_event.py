@@ -3,6 +3,7 @@ placeholder of events/hook_request.json (Bearer replace-with-the-subscription-we
 
     python -m sandbox.invoke_event events/hook_request.json [.local/stack.json] > payload.json
 """
+
 from __future__ import annotations
 
 import json

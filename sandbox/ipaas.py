@@ -13,29 +13,41 @@ the reference shows, ordered by id. iPaaS.com does not publish its paging parame
 way ipaas_sync.initialize's documented defaults assume (`page`, 1-based, and `page_size`), or with the names
 it is given, so the client's settings can be exercised. `fail_page(n)` answers page n once with a 5xx.
 """
+
 from __future__ import annotations
 
 import copy
 
 from .server import Reply, SandboxServer, bearer
 
-AREAS = {"customers": ("Customer", "customers"), "transactions": ("Transaction", "transactions"),
-         "giftcards": ("GiftCard", "giftcards")}
+AREAS = {
+    "customers": ("Customer", "customers"),
+    "transactions": ("Transaction", "transactions"),
+    "giftcards": ("GiftCard", "giftcards"),
+}
 
 
 class IpaasSandbox(SandboxServer):
     name = "ipaas"
 
-    def __init__(self, token: str = "ipaas-sandbox-token", *, rate_limit=(500, 60), page_param: str = "page",
-                 size_param: str = "page_size", first_page: int = 1, **kw):
+    def __init__(
+        self,
+        token: str = "ipaas-sandbox-token",
+        *,
+        rate_limit=(500, 60),
+        page_param: str = "page",
+        size_param: str = "page_size",
+        first_page: int = 1,
+        **kw,
+    ):
         self.token = token
         self.page_param, self.size_param, self.first_page = page_param, size_param, first_page
         self._failing_pages: dict[tuple[str, int], int] = {}
         self.records: dict[str, dict[str, dict]] = {"customers": {}, "transactions": {}, "giftcards": {}}
         # (system_id, table_name.lower(), internal_id) -> external_id
         self.links: dict[tuple[str, str, str], str] = {}
-        self.writes: list[dict] = []     # {"method", "area", "id", "body"} of every accepted create / update
-        self.outbox: list[dict] = []     # the outbound hook notifications those writes fire
+        self.writes: list[dict] = []  # {"method", "area", "id", "body"} of every accepted create / update
+        self.outbox: list[dict] = []  # the outbound hook notifications those writes fire
         self._next_id = 900000
         self.nested_external_ids = True  # a create's nested external_ids become links (False: as if ignored)
         super().__init__(rate_limit=rate_limit, **kw)
@@ -68,16 +80,16 @@ class IpaasSandbox(SandboxServer):
         for area, (name, _) in AREAS.items():
             self.route("GET", f"/{area}/v2/{name}/{{id}}", self._getter(area))
             self.route("GET", f"/{area}/v2/External/LookupExternal/{{id}}/{{system_id}}/{{table}}", self._lookup)
-            self.route("GET", f"/{area}/v2/External/LookupSpaceport/{{system_id}}/{{table}}/{{external_id}}",
-                       self._spaceport)
+            self.route("GET", f"/{area}/v2/External/LookupSpaceport/{{system_id}}/{{table}}/{{external_id}}", self._spaceport)
             self.route("POST", f"/{area}/v2/External/UpdateExternalId", self._update_link)
         for area, (name, _) in AREAS.items():
             if area != "giftcards":
                 self.route("POST", f"/{area}/v2/{name}", self._create(area))
                 self.route("PUT", f"/{area}/v2/{name}/{{id}}", self._replace(area))
         self.route("GET", "/customers/v2/Customers", self._search("customers", {"EmailAddress": "email_address"}))
-        self.route("GET", "/transactions/v2/Transactions",
-                   self._search("transactions", {"TransactionNumber": "transaction_number"}))
+        self.route(
+            "GET", "/transactions/v2/Transactions", self._search("transactions", {"TransactionNumber": "transaction_number"})
+        )
         self.route("GET", "/giftcards/v2/GiftCards", self._search("giftcards", {"Number": "number"}))
 
     def _getter(self, area: str):
@@ -86,6 +98,7 @@ class IpaasSandbox(SandboxServer):
             if record is None:
                 raise Reply(404, {"message": f"{AREAS[area][0]} {id} not found"})
             return copy.deepcopy(record)
+
         return get
 
     def _search(self, area: str, fields: dict[str, str]):
@@ -101,14 +114,14 @@ class IpaasSandbox(SandboxServer):
                 except ValueError:
                     raise Reply(400, {"message": f"{self.page_param} and {self.size_param} must be integers"}) from None
                 if page < self.first_page or size < 1:
-                    raise Reply(400, {"message": f"{self.page_param} starts at {self.first_page}; "
-                                                 f"{self.size_param} at 1"})
+                    raise Reply(400, {"message": f"{self.page_param} starts at {self.first_page}; {self.size_param} at 1"})
                 if self._failing_pages.get((area, page)):
                     self._failing_pages[(area, page)] -= 1
                     raise Reply(self._failing_status, {"message": "sandbox fault: search page failed"})
                 start = (page - self.first_page) * size
-                out = out[start:start + size]
+                out = out[start : start + size]
             return copy.deepcopy(out)
+
         return search
 
     def _lookup(self, query, body, id, system_id, table):
@@ -127,13 +140,14 @@ class IpaasSandbox(SandboxServer):
         required = ("table_name", "system_id", "external_id", "internal_id")
         if not isinstance(body, dict) or any(not body.get(k) for k in required):
             raise Reply(400, {"message": f"required: {', '.join(required)}"})
-        self.links[(str(body["system_id"]), str(body["table_name"]).lower(), str(body["internal_id"]))] = str(
-            body["external_id"])
+        self.links[(str(body["system_id"]), str(body["table_name"]).lower(), str(body["internal_id"]))] = str(body["external_id"])
         return body
 
     # -- writes ---------------------------------------------------------------------------------------------
-    REQUIRED = {"customers": ("customer_number", "first_name", "last_name", "email_address"),
-                "transactions": ("transaction_number", "type")}
+    REQUIRED = {
+        "customers": ("customer_number", "first_name", "last_name", "email_address"),
+        "transactions": ("transaction_number", "type"),
+    }
     TABLES = {"customers": "customer", "transactions": "transaction"}
 
     def take_outbox(self) -> list[dict]:
@@ -143,8 +157,9 @@ class IpaasSandbox(SandboxServer):
 
     def writes_to(self, area: str, record_id: str | None = None) -> list[dict]:
         with self.lock:
-            return [copy.deepcopy(w) for w in self.writes if w["area"] == area
-                    and (record_id is None or w["id"] == str(record_id))]
+            return [
+                copy.deepcopy(w) for w in self.writes if w["area"] == area and (record_id is None or w["id"] == str(record_id))
+            ]
 
     def _check(self, area: str, body) -> None:
         if not isinstance(body, dict):
@@ -153,11 +168,13 @@ class IpaasSandbox(SandboxServer):
         if missing:
             raise Reply(400, {"message": f"VALD: required: {', '.join(missing)}"})
         fields = body.get("custom_fields") or []
-        for item in fields if isinstance(fields, list) else [{"custom_field_name": k, "value": v}
-                                                               for k, v in fields.items()]:
+        for item in fields if isinstance(fields, list) else [{"custom_field_name": k, "value": v} for k, v in fields.items()]:
             # `name`: the shape this project's older samples use for custom fields; accepted like custom_field_name
-            if not isinstance(item, dict) or not (item.get("custom_field_name") or item.get("name")) \
-                    or item.get("value") in (None, ""):
+            if (
+                not isinstance(item, dict)
+                or not (item.get("custom_field_name") or item.get("name"))
+                or item.get("value") in (None, "")
+            ):
                 raise Reply(400, {"message": "VALD: a custom field needs custom_field_name and a non-empty value"})
 
     def _fire(self, method: str, area: str, record_id: str, body: dict) -> None:
@@ -169,7 +186,8 @@ class IpaasSandbox(SandboxServer):
         def create(query, body):
             self._check(area, body)
             if area == "transactions" and any(
-                    r.get("transaction_number") == body["transaction_number"] for r in self.records[area].values()):
+                r.get("transaction_number") == body["transaction_number"] for r in self.records[area].values()
+            ):
                 raise Reply(409, {"message": "BIZL-1004: transaction_number is already used"})
             self._next_id += 1
             record = {**copy.deepcopy(body), "id": str(self._next_id)}
@@ -178,6 +196,7 @@ class IpaasSandbox(SandboxServer):
             self.records[area][record["id"]] = record
             self._fire("POST", area, record["id"], body)
             return copy.deepcopy(record)
+
         return create
 
     def _replace(self, area: str):
@@ -188,7 +207,9 @@ class IpaasSandbox(SandboxServer):
             self.records[area][id] = {**copy.deepcopy(body), "id": id}
             self._fire("PUT", area, id, body)
             return copy.deepcopy(self.records[area][id])
+
         return replace
+
 
 def _id_order(record: dict) -> tuple:
     ident = str(record.get("id", ""))

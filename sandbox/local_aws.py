@@ -6,6 +6,7 @@ Locally, a failed record becomes visible again after `retry_delay` seconds inste
 VisibilityTimeout (180 s), so a demo finishes in seconds; moto's redrive moves it to the DLQ after
 maxReceiveCount exactly as SQS does.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -42,6 +43,7 @@ class MotoServer:
 
     def __init__(self, port: int | None = None):
         from moto.server import ThreadedMotoServer
+
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
         _cache_moto_module_list()
         _serialize_dynamodb()
@@ -60,8 +62,14 @@ class MotoServer:
         self._server.stop()
 
     def environment(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
 
 
 def _serialize_dynamodb() -> None:
@@ -69,6 +77,7 @@ def _serialize_dynamodb() -> None:
     one); moto's server runs concurrent requests without that isolation, so two conditional writes could both pass
     (the shared rate limiter's slot reservations rely on it). DynamoDB requests are applied one at a time here."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
     if getattr(DomainDispatcherApplication, "dynamodb_serialized", False):
         return
     dispatch = DomainDispatcherApplication.__call__
@@ -80,6 +89,7 @@ def _serialize_dynamodb() -> None:
                 # the reply body is produced inside the call: materialise it before the lock is released
                 return list(dispatch(self, environ, start_response))
         return dispatch(self, environ, start_response)
+
     DomainDispatcherApplication.__call__ = serialized
     DomainDispatcherApplication.dynamodb_serialized = True
 
@@ -89,11 +99,13 @@ def _cache_moto_module_list() -> None:
     (`moto.backends.list_of_moto_modules`); that listing was most of the CPU a local run spent. The directory does
     not change while we run, so list it once."""
     from moto import backends
+
     if not getattr(backends.list_of_moto_modules, "cached", False):
         modules = tuple(backends.list_of_moto_modules())
 
         def cached() -> tuple[str, ...]:
             return modules
+
         cached.cached = True
         backends.list_of_moto_modules = cached
 
@@ -129,7 +141,7 @@ class LocalDeployment:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -147,7 +159,7 @@ class LocalDeployment:
     def condition(self, name_or_expr: Any) -> bool:
         """A template condition, by name or as an expression (Fn::Equals / Fn::Not / Fn::And / Fn::Or)."""
         expr = self.template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
-        (key, arg), = expr.items()
+        ((key, arg),) = expr.items()
         if key == "Condition":
             return self.condition(arg)
         if key == "Fn::Equals":
@@ -161,8 +173,7 @@ class LocalDeployment:
         raise ValueError(f"condition {key} is not supported locally")
 
     def _ref(self, name: str) -> Any:
-        pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                  "AWS::Partition": "aws"}
+        pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
         if name in pseudo:
             return pseudo[name]
         params = self.template.get("Parameters", {})
@@ -181,6 +192,7 @@ class LocalDeployment:
                 name, attr = token.split(".", 1)
                 return str(self.physical[name][attr])
             return str(self._ref(token))
+
         return re.sub(r"\$\{([^}]+)\}", repl, text)
 
     # -- deployment -------------------------------------------------------------------------------------
@@ -192,24 +204,32 @@ class LocalDeployment:
         for name, res in self.of_type("AWS::DynamoDB::Table").items():
             props = self.resolve(res["Properties"])
             table = props.get("TableName", f"{self.stack_name}-{name}")
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=props["AttributeDefinitions"],
+                KeySchema=props["KeySchema"],
+            )
             if props.get("TimeToLiveSpecification"):
                 ddb.update_time_to_live(TableName=table, TimeToLiveSpecification=props["TimeToLiveSpecification"])
             self.physical[name] = {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"}
         for name, res in self.of_type("AWS::SecretsManager::Secret").items():
             props = self.resolve(res["Properties"])
             value = self.secret_values.get(name, props.get("SecretString", "{}"))
-            arn = sm.create_secret(Name=props.get("Name", name),
-                                   SecretString=value if isinstance(value, str) else json.dumps(value))["ARN"]
+            arn = sm.create_secret(
+                Name=props.get("Name", name), SecretString=value if isinstance(value, str) else json.dumps(value)
+            )["ARN"]
             self.physical[name] = {"Ref": arn, "Id": arn}
         queues = self.of_type("AWS::SQS::Queue")
         # DLQs first: a queue's RedrivePolicy names its DLQ's Arn
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
             props = self.resolve(queues[name].get("Properties", {}))
             qname = props.pop("QueueName", f"{self.stack_name}-{name}")
-            attrs = {k: (json.dumps(v) if isinstance(v, dict) else str(v)) for k, v in props.items()
-                     if k in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")}
+            attrs = {
+                k: (json.dumps(v) if isinstance(v, dict) else str(v))
+                for k, v in props.items()
+                if k in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+            }
             url = sqs.create_queue(QueueName=qname, Attributes=attrs)["QueueUrl"]
             arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{qname}"
             self.physical[name] = {"Ref": url, "Arn": arn, "QueueName": qname, "QueueUrl": url}
@@ -235,14 +255,22 @@ class LocalDeployment:
                 if event["Type"] != "SQS":
                     continue
                 props = event["Properties"]
-                queue_name = props["Queue"]["Fn::GetAtt"][0] if isinstance(props["Queue"]["Fn::GetAtt"], list) \
+                queue_name = (
+                    props["Queue"]["Fn::GetAtt"][0]
+                    if isinstance(props["Queue"]["Fn::GetAtt"], list)
                     else props["Queue"]["Fn::GetAtt"].split(".")[0]
+                )
                 assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), fname
-                out.append(EventSource(
-                    function=fname, queue_logical_id=queue_name,
-                    queue_url=self.physical[queue_name]["Ref"], queue_arn=self.physical[queue_name]["Arn"],
-                    batch_size=int(self.resolve(props.get("BatchSize", 10))),
-                    max_concurrency=int(self.resolve(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)))))
+                out.append(
+                    EventSource(
+                        function=fname,
+                        queue_logical_id=queue_name,
+                        queue_url=self.physical[queue_name]["Ref"],
+                        queue_arn=self.physical[queue_name]["Arn"],
+                        batch_size=int(self.resolve(props.get("BatchSize", 10))),
+                        max_concurrency=int(self.resolve(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))),
+                    )
+                )
         return out
 
     def load_handler(self, name: str) -> Callable[[dict, Any], dict]:
@@ -278,19 +306,34 @@ def sqs_event(messages: list[dict], arn: str) -> dict:
     records = []
     for m in messages:
         attrs = m.get("Attributes", {})
-        records.append({
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": {"ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
-                           "SentTimestamp": attrs.get("SentTimestamp", str(int(time.time() * 1000))),
-                           "SenderId": attrs.get("SenderId", ACCOUNT),
-                           "ApproximateFirstReceiveTimestamp": attrs.get("ApproximateFirstReceiveTimestamp",
-                                                                         str(int(time.time() * 1000)))},
-            "messageAttributes": {k: {"stringValue": v.get("StringValue"), "stringListValues": [],
-                                      "binaryListValues": [], "dataType": v.get("DataType", "String")}
-                                  for k, v in m.get("MessageAttributes", {}).items()},
-            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
-            "awsRegion": REGION,
-        })
+        records.append(
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attrs.get("SentTimestamp", str(int(time.time() * 1000))),
+                    "SenderId": attrs.get("SenderId", ACCOUNT),
+                    "ApproximateFirstReceiveTimestamp": attrs.get(
+                        "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+                    ),
+                },
+                "messageAttributes": {
+                    k: {
+                        "stringValue": v.get("StringValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": v.get("DataType", "String"),
+                    }
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+        )
     return {"Records": records}
 
 
@@ -307,13 +350,19 @@ class EventSourcePoller:
     """Lambda's SQS event source mapping, locally: MaximumConcurrency workers per queue, each receiving up to
     BatchSize messages, invoking the handler, deleting what succeeded and leaving the failures for SQS."""
 
-    def __init__(self, deployment: LocalDeployment, handlers: dict[str, Callable], *, retry_delay: int = 1,
-                 sources: list[EventSource] | None = None, on_batch: Callable[[PollStats], None] | None = None):
+    def __init__(
+        self,
+        deployment: LocalDeployment,
+        handlers: dict[str, Callable],
+        *,
+        retry_delay: int = 1,
+        sources: list[EventSource] | None = None,
+        on_batch: Callable[[PollStats], None] | None = None,
+    ):
         self.deployment = deployment
         self.handlers = handlers
         self.retry_delay = retry_delay
-        self.sources = sources if sources is not None else [
-            s for s in deployment.event_sources() if s.function in handlers]
+        self.sources = sources if sources is not None else [s for s in deployment.event_sources() if s.function in handlers]
         self.stats = PollStats()
         self._lock = threading.Lock()
         self._busy = 0
@@ -325,8 +374,13 @@ class EventSourcePoller:
 
     def _poll_once(self, sqs, source: EventSource) -> bool:
         with self._receiving[source.queue_url]:
-            resp = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=source.batch_size,
-                                       WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"])
+            resp = sqs.receive_message(
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=source.batch_size,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = resp.get("Messages", [])
         if not messages:
             return False
@@ -343,13 +397,16 @@ class EventSourcePoller:
                     self.stats.errors.append(f"{source.function}: {type(exc).__name__}: {exc}")
             done = [m for m in messages if m["MessageId"] not in failed_ids]
             for i in range(0, len(done), 10):
-                chunk = done[i:i + 10]
-                sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)])
+                chunk = done[i : i + 10]
+                sqs.delete_message_batch(
+                    QueueUrl=source.queue_url,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
+                )
             for m in messages:
                 if m["MessageId"] in failed_ids:
-                    sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                  VisibilityTimeout=self.retry_delay)
+                    sqs.change_message_visibility(
+                        QueueUrl=source.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_delay
+                    )
             with self._lock:
                 self.stats.invocations += 1
                 self.stats.received += len(messages)
@@ -365,12 +422,22 @@ class EventSourcePoller:
     def _pending(self, sqs) -> int:
         total = 0
         for s in self.sources:
-            a = sqs.get_queue_attributes(QueueUrl=s.queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed"])["Attributes"]   # delayed: deferred by the rate limit
-            total += sum(int(a.get(name, 0)) for name in (
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed"))
+            a = sqs.get_queue_attributes(
+                QueueUrl=s.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]  # delayed: deferred by the rate limit
+            total += sum(
+                int(a.get(name, 0))
+                for name in (
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                )
+            )
         return total
 
     def run(self, *, max_seconds: float = 120, idle_checks: int = 2) -> PollStats:

@@ -13,6 +13,7 @@ Validation (sandbox assumptions, Laravel-style 422 {"message", "errors"}): custo
 required and `code` unique; a sales order needs a unique `code`, an existing `customerKey` when given, and
 lines whose `productKey` exists.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,8 +35,15 @@ def invalid(field: str, message: str) -> Reply:
 class MakiniSandbox(SandboxServer):
     name = "makini"
 
-    def __init__(self, token: str = "makini-sandbox-token-0000", *, rate_limit=(100, 60), paging: str = "pages",
-                 honour_filters: bool = True, **kw):
+    def __init__(
+        self,
+        token: str = "makini-sandbox-token-0000",
+        *,
+        rate_limit=(100, 60),
+        paging: str = "pages",
+        honour_filters: bool = True,
+        **kw,
+    ):
         self.token = token
         self.paging = paging
         self.honour_filters = honour_filters
@@ -52,8 +60,11 @@ class MakiniSandbox(SandboxServer):
         return {"message": "Unauthenticated."}
 
     def register(self) -> None:
-        for path, store in (("/api/wms/customers", "customers"), ("/api/wms/products", "products"),
-                            ("/api/wms/sales-orders", "sales_orders")):
+        for path, store in (
+            ("/api/wms/customers", "customers"),
+            ("/api/wms/products", "products"),
+            ("/api/wms/sales-orders", "sales_orders"),
+        ):
             self.route("GET", path, self._lister(path, store))
             self.route("GET", f"{path}/{{key}}", self._getter(store))
         self.route("POST", "/api/wms/customers", self._create_customer)
@@ -104,27 +115,45 @@ class MakiniSandbox(SandboxServer):
             rows = self._filtered(store, query)
             if self.paging == "cursor":
                 start = int((query.get("cursor") or ["0"])[0] or 0)
-                page_rows = rows[start:start + per_page]
+                page_rows = rows[start : start + per_page]
                 rest = {k: v[0] for k, v in query.items() if k not in ("cursor", "page")}
-                nxt = (f"{self.url}{path}?{urlencode({**rest, 'cursor': start + per_page})}"
-                       if start + per_page < len(rows) else None)
-                return {"data": copy.deepcopy(page_rows), "links": {"next": nxt},
-                        "meta": {"per_page": per_page, "path": f"{self.url}{path}"}}
+                nxt = (
+                    f"{self.url}{path}?{urlencode({**rest, 'cursor': start + per_page})}"
+                    if start + per_page < len(rows)
+                    else None
+                )
+                return {
+                    "data": copy.deepcopy(page_rows),
+                    "links": {"next": nxt},
+                    "meta": {"per_page": per_page, "path": f"{self.url}{path}"},
+                }
             page = self._int(query, "page", 1)
             last = max(1, math.ceil(len(rows) / per_page))
-            page_rows = rows[(page - 1) * per_page: page * per_page]
+            page_rows = rows[(page - 1) * per_page : page * per_page]
             rest = {k: v[0] for k, v in query.items() if k != "page"}
 
             def link(n: int) -> str:
                 return f"{self.url}{path}?{urlencode({**rest, 'page': n})}"
+
             return {
                 "data": copy.deepcopy(page_rows),
-                "links": {"first": link(1), "last": link(last), "prev": link(page - 1) if page > 1 else None,
-                          "next": link(page + 1) if page < last else None},
-                "meta": {"current_page": page, "from": (page - 1) * per_page + 1 if page_rows else None,
-                         "last_page": last, "path": f"{self.url}{path}", "per_page": per_page,
-                         "to": (page - 1) * per_page + len(page_rows) if page_rows else None, "total": len(rows)},
+                "links": {
+                    "first": link(1),
+                    "last": link(last),
+                    "prev": link(page - 1) if page > 1 else None,
+                    "next": link(page + 1) if page < last else None,
+                },
+                "meta": {
+                    "current_page": page,
+                    "from": (page - 1) * per_page + 1 if page_rows else None,
+                    "last_page": last,
+                    "path": f"{self.url}{path}",
+                    "per_page": per_page,
+                    "to": (page - 1) * per_page + len(page_rows) if page_rows else None,
+                    "total": len(rows),
+                },
             }
+
         return list_
 
     def _getter(self, store: str):
@@ -133,6 +162,7 @@ class MakiniSandbox(SandboxServer):
             if record is None:
                 raise Reply(404, {"message": "Not found."})
             return {"data": copy.deepcopy(record)}
+
         return get
 
     # -- writes ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ customer / card (published). With `webhook_url` set, every loyalty transaction a
 there as a webhook: `Authorization: Bearer <webhook_key>` and `{"scope": <event>, "external_id": <id>}` (the
 iPaaS.com template receiver's shape, which is also the product's default; 99minds' own is not published).
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,8 +51,9 @@ def rejected(status: int, message: str) -> Reply:
 class NinetyNineMindsSandbox(SandboxServer):
     name = "99minds"
 
-    def __init__(self, api_key: str = "99minds-sandbox-secret", *, rate_limit=(150, 60),
-                 reference_field: str = "reference_id", **kw):
+    def __init__(
+        self, api_key: str = "99minds-sandbox-secret", *, rate_limit=(150, 60), reference_field: str = "reference_id", **kw
+    ):
         self.api_key = api_key
         self.reference_field = reference_field
         self.customers: dict[str, dict] = {}
@@ -73,7 +75,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         self.points_per_unit = Decimal(1)
         self.webhook_url: str | None = None
         self.webhook_key: str | None = None
-        self.webhooks: list[dict] = []      # every webhook sent: {"event", "id", "status"}
+        self.webhooks: list[dict] = []  # every webhook sent: {"event", "id", "status"}
         self._webhook_lock = threading.Lock()
         super().__init__(rate_limit=rate_limit, **kw)
 
@@ -116,14 +118,16 @@ class NinetyNineMindsSandbox(SandboxServer):
         phone = body.get("phone")
         if phone and not re.fullmatch(r"\+?\d{7,15}", str(phone)):
             raise rejected(422, "phone must be numeric or +1XXXXXXXXXX")
-        same_email = next((c for c in self.customers.values()
-                           if str(c.get("email", "")).lower() == str(body["email"]).lower()), None)
+        same_email = next(
+            (c for c in self.customers.values() if str(c.get("email", "")).lower() == str(body["email"]).lower()), None
+        )
         if body.get("id"):
             customer = self.customers.get(body["id"])
             if customer is None:
                 raise rejected(404, f"customer {body['id']} not found")
-            customer.update({k: v for k, v in body.items() if k != "id"},
-                            updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            customer.update(
+                {k: v for k, v in body.items() if k != "id"}, updated_at=datetime.now(UTC).isoformat(timespec="seconds")
+            )
             self.notify("customer/updated", customer["id"])
         elif same_email is not None:
             # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
@@ -149,7 +153,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         if page < 1 or size < 1:
             raise rejected(422, "page_no and the page size must be at least 1")
         size = min(size, self.list_max_size)
-        customers = list(self.customers.values())[(page - 1) * size:page * size]
+        customers = list(self.customers.values())[(page - 1) * size : page * size]
         return ok({"customers": copy.deepcopy(customers), "page_no": page})
 
     def _get_customer(self, query, body, id):
@@ -159,8 +163,9 @@ class NinetyNineMindsSandbox(SandboxServer):
 
     def _loyalty_cards(self, query, body):
         customer_id = (query.get("customer_id") or [None])[0]
-        return ok({"loyaltycards": [c for c in self.loyalty_cards.values()
-                                    if customer_id is None or c["customer_id"] == customer_id]})
+        return ok(
+            {"loyaltycards": [c for c in self.loyalty_cards.values() if customer_id is None or c["customer_id"] == customer_id]}
+        )
 
     # -- the order workflow -----------------------------------------------------------------------------
     def _execute_workflow(self, query, body):
@@ -171,8 +176,11 @@ class NinetyNineMindsSandbox(SandboxServer):
             raise rejected(422, "idempotent_id is required")
         if idempotent_id in self.executions:  # documented: 99minds de-duplicates on IdempotentId
             self.duplicate_executions += 1
-            return {"code": 200, "message": "already executed",
-                    "data": {"execution": copy.deepcopy(self.executions[idempotent_id])}}
+            return {
+                "code": 200,
+                "message": "already executed",
+                "data": {"execution": copy.deepcopy(self.executions[idempotent_id])},
+            }
         self.require_store(body)
         missing = [k for k in ("customer_id", "trigger", "subtotal_price", "total_quantity") if body.get(k) is None]
         if missing:
@@ -199,12 +207,17 @@ class NinetyNineMindsSandbox(SandboxServer):
             if earned:
                 self._loyalty(body["customer_id"], earned, "earn", client_order_id=idempotent_id)
         elif original is not None:
-            earned = sum((Decimal(t["transaction_amount"]) for t in self.loyalty_transactions.values()
-                          if t.get("client_order_id") == original and t["transaction_type"] == "earn"), Decimal(0))
+            earned = sum(
+                (
+                    Decimal(t["transaction_amount"])
+                    for t in self.loyalty_transactions.values()
+                    if t.get("client_order_id") == original and t["transaction_type"] == "earn"
+                ),
+                Decimal(0),
+            )
             if earned:
                 self._loyalty(body["customer_id"], -earned, "reversal", client_order_id=original)
         return ok({"execution": copy.deepcopy(execution)})
-
 
     # -- loyalty ------------------------------------------------------------------------------------------------
     def card_of(self, customer_id: str) -> dict:
@@ -217,9 +230,14 @@ class NinetyNineMindsSandbox(SandboxServer):
     def _loyalty(self, customer_id: str, amount: Decimal, kind: str, *, client_order_id: str | None = None) -> dict:
         card = self.card_of(customer_id)
         card["balance"] = str(Decimal(card["balance"]) + amount)
-        txn = {"id": self.new_id("transaction"), "transaction_amount": str(amount), "transaction_type": kind,
-               "customer_id": customer_id, "card_id": card["id"],
-               "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        txn = {
+            "id": self.new_id("transaction"),
+            "transaction_amount": str(amount),
+            "transaction_type": kind,
+            "customer_id": customer_id,
+            "card_id": card["id"],
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         if client_order_id:
             txn["client_order_id"] = client_order_id
         self.loyalty_transactions[txn["id"]] = txn
@@ -246,21 +264,30 @@ class NinetyNineMindsSandbox(SandboxServer):
         wanted = {k: (query.get(k) or [None])[0] for k in ("customer_id", "card_id", "client_order_id")}
         if not wanted["customer_id"] and not wanted["card_id"]:
             raise rejected(422, "customer_id or card_id is required")
-        return ok({"transactions": [copy.deepcopy(t) for t in self.loyalty_transactions.values()
-                                    if all(v is None or t.get(k) == v for k, v in wanted.items())]})
+        return ok(
+            {
+                "transactions": [
+                    copy.deepcopy(t)
+                    for t in self.loyalty_transactions.values()
+                    if all(v is None or t.get(k) == v for k, v in wanted.items())
+                ]
+            }
+        )
 
     def notify(self, event: str, record_id: str) -> None:
         """Post the webhook of one change to `webhook_url` (when set), as 99minds does after a change."""
         if not self.webhook_url:
             return
         import requests
+
         headers = {"Content-Type": "application/json"}
         if self.webhook_key:
             headers["Authorization"] = f"Bearer {self.webhook_key}"
         with self._webhook_lock:
             try:
-                status = requests.post(self.webhook_url, json={"scope": event, "external_id": record_id},
-                                       headers=headers, timeout=10).status_code
+                status = requests.post(
+                    self.webhook_url, json={"scope": event, "external_id": record_id}, headers=headers, timeout=10
+                ).status_code
             except requests.RequestException as exc:
                 status = type(exc).__name__
             self.webhooks.append({"event": event, "id": record_id, "status": status})
@@ -283,8 +310,14 @@ class NinetyNineMindsSandbox(SandboxServer):
     def add_giftcard(self, number: str, balance: str = "0.00", **extra) -> dict:
         """Test helper: a card that already exists in 99minds."""
         with self.lock:
-            card = {"id": self.new_id("giftcard"), "giftcard_number": number, "balance": Decimal(balance),
-                    "status": "active", "history": [], **extra}
+            card = {
+                "id": self.new_id("giftcard"),
+                "giftcard_number": number,
+                "balance": Decimal(balance),
+                "status": "active",
+                "history": [],
+                **extra,
+            }
             self.giftcards[card["id"]] = card
             return card
 
@@ -311,9 +344,15 @@ class NinetyNineMindsSandbox(SandboxServer):
         number = str(body.get("giftcard_number") or secrets.token_hex(8).upper())
         if self.giftcard(number) is not None:
             raise rejected(422, f"giftcard_number {number} already exists")
-        card = {"id": self.new_id("giftcard"), "giftcard_number": number, "balance": amount, "status": "active",
-                "campaign_id": body["campaign_id"], "history": [("issue", amount, None)],
-                **{k: body[k] for k in (*STORE_KEYS, "customer_id", "customer_email", "expiry_date") if body.get(k)}}
+        card = {
+            "id": self.new_id("giftcard"),
+            "giftcard_number": number,
+            "balance": amount,
+            "status": "active",
+            "campaign_id": body["campaign_id"],
+            "history": [("issue", amount, None)],
+            **{k: body[k] for k in (*STORE_KEYS, "customer_id", "customer_email", "expiry_date") if body.get(k)},
+        }
         self.giftcards[card["id"]] = card
         return ok({"giftcard": self.giftcard_view(card)})
 
@@ -343,6 +382,7 @@ class NinetyNineMindsSandbox(SandboxServer):
                 card["history"].append((kind, amount, body.get(self.reference_field)))
             views = [self.giftcard_view(card) for card, _ in planned]
             return ok({"giftcard": views[-1], "giftcards": views})
+
         return apply
 
     def use_card(self, number: str, kind: str, amount: str, reference: str | None = None) -> None:
@@ -360,10 +400,18 @@ class NinetyNineMindsSandbox(SandboxServer):
         if card is None:
             raise rejected(404 if key else 422, f"giftcard {key} not found" if key else "card_id is required")
         wanted = (query.get(self.reference_field) or [None])[0]
-        entries = [{"id": f"{card['id']}-{n}", "giftcard_id": card["id"], "giftcard_number": card["giftcard_number"],
-                    "type": kind, "amount": str(amount), self.reference_field: reference}
-                   for n, (kind, amount, reference) in enumerate(card["history"], 1)
-                   if wanted is None or reference == wanted]
+        entries = [
+            {
+                "id": f"{card['id']}-{n}",
+                "giftcard_id": card["id"],
+                "giftcard_number": card["giftcard_number"],
+                "type": kind,
+                "amount": str(amount),
+                self.reference_field: reference,
+            }
+            for n, (kind, amount, reference) in enumerate(card["history"], 1)
+            if wanted is None or reference == wanted
+        ]
         return ok({"transactions": entries})
 
     def _get_giftcard(self, query, body, card_id):
@@ -376,8 +424,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         page = int((query.get("page_no") or ["1"])[0])
         cards = sorted(self.giftcards.values(), key=lambda c: c["id"])
         size = 50
-        return ok({"giftcards": [self.giftcard_view(c) for c in cards[(page - 1) * size:page * size]],
-                   "page_no": page})
+        return ok({"giftcards": [self.giftcard_view(c) for c in cards[(page - 1) * size : page * size]], "page_no": page})
 
 
 WORKFLOW_TRIGGERS = ("order_paid", "order_refunded")

@@ -11,6 +11,7 @@ cards, then the way back (99minds -> iPaaS.com): an order earns points in 99mind
 onto that order in iPaaS.com; adjustments and redemptions made in 99minds become Tickets; iPaaS.com's outbound
 hooks for those writes come back to our ingress and end there (no echo).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,21 @@ def say(text: str = "") -> None:
 
 
 def customer(id_: str, first: str, last: str, email: str | None, number: str, phone: str | None = None) -> dict:
-    rec = {"id": id_, "first_name": first, "last_name": last, "customer_number": number,
-           "email_address": email, "company": None}
+    rec = {"id": id_, "first_name": first, "last_name": last, "customer_number": number, "email_address": email, "company": None}
     if phone:
         rec["addresses"] = [{"is_primary_billing": True, "phone_number": phone, "city": "London"}]
     return rec
 
 
 def note(scope: str, id_: str, destination: str, n: int, **extra) -> dict:
-    return {"scope": scope, "id": id_, "destination": destination, "action": scope.split("/")[1].upper(),
-            "tracking_guid": f"00000000-0000-4000-8000-{n:012d}", **extra}
+    return {
+        "scope": scope,
+        "id": id_,
+        "destination": destination,
+        "action": scope.split("/")[1].upper(),
+        "tracking_guid": f"00000000-0000-4000-8000-{n:012d}",
+        **extra,
+    }
 
 
 @dataclass
@@ -51,9 +57,9 @@ class Hook:
     label: str
     notifications: list[dict] = field(default_factory=list)
     expect: int = 202
-    key: str | None = None        # None: the subscription's webhook key
-    body: str | None = None       # a raw body instead of the notifications
-    answer: int | None = None     # the status the ingress gave
+    key: str | None = None  # None: the subscription's webhook key
+    body: str | None = None  # a raw body instead of the notifications
+    answer: int | None = None  # the status the ingress gave
 
 
 def seed_customers(stack: LocalStack) -> tuple[list[Hook], list[tuple[str, object]]]:
@@ -70,26 +76,62 @@ def seed_customers(stack: LocalStack) -> tuple[list[Hook], list[tuple[str, objec
     ip.put("customers", customer("506", "Bad", "Phone", "bad.phone@example.com", "C-506", "call me maybe"))
     # 504 already exists in 99minds and is linked in iPaaS.com: this transfer is an update
     existing = stack.ninetynine.new_id("customer")
-    stack.ninetynine.customers[existing] = {"id": existing, "email": "edsger@example.com", "first_name": "E.",
-                                            "last_name": "Dijkstra", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+    stack.ninetynine.customers[existing] = {
+        "id": existing,
+        "email": "edsger@example.com",
+        "first_name": "E.",
+        "last_name": "Dijkstra",
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+    }
     ip.set_link(dest, "customer", "504", existing)
     hooks = [
-        Hook("new customers 501, 502, 503", [note("customer/created", "501", dest, 1),
-                                              note("customer/created", "502", dest, 2),
-                                              note("customer/created", "503", dest, 3)]),
-        Hook("linked customer 504 (update), 505 without email, 506 with a bad phone, 509 unknown to iPaaS.com",
-             [note("customer/updated", "504", dest, 4), note("customer/created", "505", dest, 5),
-              note("customer/created", "506", dest, 6), note("customer/created", "509", dest, 9)]),
+        Hook(
+            "new customers 501, 502, 503",
+            [
+                note("customer/created", "501", dest, 1),
+                note("customer/created", "502", dest, 2),
+                note("customer/created", "503", dest, 3),
+            ],
+        ),
+        Hook(
+            "linked customer 504 (update), 505 without email, 506 with a bad phone, 509 unknown to iPaaS.com",
+            [
+                note("customer/updated", "504", dest, 4),
+                note("customer/created", "505", dest, 5),
+                note("customer/created", "506", dest, 6),
+                note("customer/created", "509", dest, 9),
+            ],
+        ),
         Hook("duplicate of 501", [note("customer/created", "501", dest, 1)]),
-        Hook("customer 510 with a wrong webhook key: never queued", [note("customer/created", "510", dest, 10)],
-             expect=401, key="whk-not-the-subscription-key-0000"),
-        Hook("a notification without destination: never queued", expect=400, body=json.dumps(
-            {"id": "hook-bad", "attempt": 1, "notifications": [note("customer/created", "511", dest, 11),
-                                                              {"scope": "customer/created", "id": "512"}]})),
+        Hook(
+            "customer 510 with a wrong webhook key: never queued",
+            [note("customer/created", "510", dest, 10)],
+            expect=401,
+            key="whk-not-the-subscription-key-0000",
+        ),
+        Hook(
+            "a notification without destination: never queued",
+            expect=400,
+            body=json.dumps(
+                {
+                    "id": "hook-bad",
+                    "attempt": 1,
+                    "notifications": [note("customer/created", "511", dest, 11), {"scope": "customer/created", "id": "512"}],
+                }
+            ),
+        ),
     ]
     direct = [
-        ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=customer(
-            "507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958"))),
+        (
+            "manual sync with inline record 507",
+            note(
+                "customer/updated",
+                "507",
+                dest,
+                7,
+                record=customer("507", "Barbara", "Liskov", "barbara@example.com", "C-507", "+44 20 7946 0958"),
+            ),
+        ),
         ("malformed body", '{"scope": "customer/created", "id": '),
         ("body without destination", json.dumps({"scope": "customer/created", "id": "508"})),
     ]
@@ -100,8 +142,13 @@ def post_hooks(stack: LocalStack, hooks: list[Hook]) -> list[str]:
     """POST each hook request to the ingress; returns what did not get its expected answer."""
     unexpected = []
     for n, hook in enumerate(hooks, 1):
-        answer = stack.post_hook(hook.notifications, key=hook.key, body=hook.body, hook_id=f"hook-{n}",
-                                 correlation_id=f"00000000-0000-4000-9000-{n:012d}")
+        answer = stack.post_hook(
+            hook.notifications,
+            key=hook.key,
+            body=hook.body,
+            hook_id=f"hook-{n}",
+            correlation_id=f"00000000-0000-4000-9000-{n:012d}",
+        )
         text = answer.text if len(answer.text) <= 110 else answer.text[:107] + "..."
         hook.answer = answer.status_code
         say(f"  - {answer.status_code} {text}")
@@ -117,11 +164,20 @@ GIFTCARD_QUEUE = "GiftcardNinetyNineMindsQueue"
 
 
 def transaction(id_: str, number: str, customer_id: str, **kw) -> dict:
-    return {"id": id_, "transaction_number": number, "customer_id": customer_id, "type": "Order",
-            "status": "Complete", "subtotal": "90.00", "tax_amount": "9.50", "total": "99.50", "total_qty": "3",
-            "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
-            "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
-            **kw}
+    return {
+        "id": id_,
+        "transaction_number": number,
+        "customer_id": customer_id,
+        "type": "Order",
+        "status": "Complete",
+        "subtotal": "90.00",
+        "tax_amount": "9.50",
+        "total": "99.50",
+        "total_qty": "3",
+        "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
+        "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
+        **kw,
+    }
 
 
 def seed_transactions(stack: LocalStack) -> list[tuple[str, object]]:
@@ -129,14 +185,29 @@ def seed_transactions(stack: LocalStack) -> list[tuple[str, object]]:
     dest, ip = NINETYNINE_SYSTEM_ID, stack.ipaas
     # an order of customer 504 that reached 99minds earlier: the original order of return RT-2003
     ip.put("transactions", transaction("2999", "SO-1999", "504"))
-    stack.ninetynine.executions["SO-1999"] = {"id": stack.ninetynine.new_id("execution"), "idempotent_id": "SO-1999",
-                                              "trigger": "order_paid", "status": "completed"}
+    stack.ninetynine.executions["SO-1999"] = {
+        "id": stack.ninetynine.new_id("execution"),
+        "idempotent_id": "SO-1999",
+        "trigger": "order_paid",
+        "status": "completed",
+    }
     ip.put("transactions", transaction("2001", "SO-2001", "501"))
     ip.put("transactions", transaction("2002", "SO-2002", "504", total="250.00", subtotal="230.00", total_qty="5"))
-    ip.put("transactions", transaction("2003", "RT-2003", "504", type="Validated Return", transaction_parent_id="2999",
-                                       subtotal="-30.00", total="-33.17", total_qty="1",
-                                       custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
-                                       lines=[{"id": "20031", "sku": "MUG-01", "qty": "1"}]))
+    ip.put(
+        "transactions",
+        transaction(
+            "2003",
+            "RT-2003",
+            "504",
+            type="Validated Return",
+            transaction_parent_id="2999",
+            subtotal="-30.00",
+            total="-33.17",
+            total_qty="1",
+            custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
+            lines=[{"id": "20031", "sku": "MUG-01", "qty": "1"}],
+        ),
+    )
     ip.put("transactions", transaction("2004", "SO-2004-D", "501"))
     ip.put("transactions", transaction("2005", "SO-2005-GC", "502"))
     ip.put("transactions", transaction("2006", "SO-2006", "502", status="Pending"))
@@ -159,12 +230,10 @@ def seed_transactions(stack: LocalStack) -> list[tuple[str, object]]:
 def later_transactions(stack: LocalStack) -> list[tuple[str, object]]:
     """The same transaction numbers again: a redelivery, and a change after completion."""
     dest = NINETYNINE_SYSTEM_ID
-    stack.ipaas.put("transactions", transaction("2002", "SO-2002", "504", total="275.00", subtotal="255.00",
-                                                total_qty="5"))
+    stack.ipaas.put("transactions", transaction("2002", "SO-2002", "504", total="275.00", subtotal="255.00", total_qty="5"))
     return [
         ("order SO-2001 again (redelivered)", note("transaction/updated", "2001", dest, 101)),
-        ("order SO-2002 changed after completion (total 250.00 -> 275.00)",
-         note("transaction/updated", "2002", dest, 110)),
+        ("order SO-2002 changed after completion (total 250.00 -> 275.00)", note("transaction/updated", "2002", dest, 110)),
     ]
 
 
@@ -178,16 +247,19 @@ def seed_destinations(stack: LocalStack) -> list[tuple[str, str, object]]:
     out: list[tuple[str, str, object]] = []
     for dest in (STAMPED_SYSTEM_ID, MAKINI_SYSTEM_ID):
         platform, queue, _ = CUSTOMER_QUEUES[dest]
-        out += [(f"{platform}: {label}", queue, body) for label, body in [
-            ("new customer 501", note("customer/created", "501", dest, 1)),
-            ("new customer 502", note("customer/created", "502", dest, 2)),
-            ("new customer 503", note("customer/created", "503", dest, 3)),
-            ("customer 504, already there but not linked", note("customer/updated", "504", dest, 4)),
-            ("duplicate of 501", note("customer/created", "501", dest, 1)),
-            ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=inline)),
-            ("customer 505 without email", note("customer/created", "505", dest, 5)),
-            ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
-        ]]
+        out += [
+            (f"{platform}: {label}", queue, body)
+            for label, body in [
+                ("new customer 501", note("customer/created", "501", dest, 1)),
+                ("new customer 502", note("customer/created", "502", dest, 2)),
+                ("new customer 503", note("customer/created", "503", dest, 3)),
+                ("customer 504, already there but not linked", note("customer/updated", "504", dest, 4)),
+                ("duplicate of 501", note("customer/created", "501", dest, 1)),
+                ("manual sync with inline record 507", note("customer/updated", "507", dest, 7, record=inline)),
+                ("customer 505 without email", note("customer/created", "505", dest, 5)),
+                ("customer 506 with a bad phone", note("customer/created", "506", dest, 6)),
+            ]
+        ]
     return out
 
 
@@ -199,14 +271,21 @@ def destination_summary(stack: LocalStack, dest: str) -> list[str]:
         if o["entity"] == "customer":
             counts[o["status"]] = counts.get(o["status"], 0) + 1
     dlq = stack.messages(dlq_name)
-    records = {NINETYNINE_SYSTEM_ID: stack.ninetynine.customers, STAMPED_SYSTEM_ID: stack.stamped.customers,
-               MAKINI_SYSTEM_ID: stack.makini.customers}[dest]
-    lines = [f"  {platform} (subscription {dest}):",
-             (f"    sent {counts.get('created', 0) + counts.get('updated', 0)} (created {counts.get('created', 0)}, "
-              f"updated {counts.get('updated', 0)}), linked {counts.get('linked', 0)}, "
-              f"duplicates skipped {counts.get('duplicate', 0)}, skipped {counts.get('skipped', 0)}, "
-              f"failed attempts {counts.get('failed', 0)} (transient, retried)"),
-             f"    in {dlq_name}: {len(dlq)}; {platform} customers now {len(records)}"]
+    records = {
+        NINETYNINE_SYSTEM_ID: stack.ninetynine.customers,
+        STAMPED_SYSTEM_ID: stack.stamped.customers,
+        MAKINI_SYSTEM_ID: stack.makini.customers,
+    }[dest]
+    lines = [
+        f"  {platform} (subscription {dest}):",
+        (
+            f"    sent {counts.get('created', 0) + counts.get('updated', 0)} (created {counts.get('created', 0)}, "
+            f"updated {counts.get('updated', 0)}), linked {counts.get('linked', 0)}, "
+            f"duplicates skipped {counts.get('duplicate', 0)}, skipped {counts.get('skipped', 0)}, "
+            f"failed attempts {counts.get('failed', 0)} (transient, retried)"
+        ),
+        f"    in {dlq_name}: {len(dlq)}; {platform} customers now {len(records)}",
+    ]
     for m in dlq:
         attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
         lines.append(f"      [{attrs.get('ipaas.error', 'redrive')}] {attrs.get('ipaas.reason', '(no reason)')}")
@@ -233,19 +312,30 @@ def describe(o: dict) -> str:
     return o.get("external_id") or o.get("reason") or ""
 
 
-STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed",
-                  "dead-lettered")
+STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
 
 
-def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active",
-             **extra) -> dict:
-    return {"id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": status, "original_amount": original,
-            "balance": balance, "activities": activities, **extra}
+def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active", **extra) -> dict:
+    return {
+        "id": id_,
+        "number": f"GC-{id_}",
+        "type": "Gift Card",
+        "status": status,
+        "original_amount": original,
+        "balance": balance,
+        "activities": activities,
+        **extra,
+    }
 
 
 def activity(id_: str, type_: str, amount: str, day: int, ref: str | None = None) -> dict:
-    return {"id": id_, "activity_type": type_, "amount": amount, "timestamp": f"2025-03-{day:02d}T10:00:00Z",
-            "transaction_reference_id": ref}
+    return {
+        "id": id_,
+        "activity_type": type_,
+        "amount": amount,
+        "timestamp": f"2025-03-{day:02d}T10:00:00Z",
+        "transaction_reference_id": ref,
+    }
 
 
 def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
@@ -254,16 +344,34 @@ def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
     Each fault is on a path only one card uses (one issue, one reload), so the demo is deterministic."""
     dest = NINETYNINE_SYSTEM_ID
     ip, nn = stack.ipaas, stack.ninetynine
-    ip.put("giftcards", giftcard("601", original="50.00", balance="37.50", customer_id="504", activities=[
-        activity("601-2", "Redeem", "12.50", 4, "ORD-2001"),   # listed first, happened last: applied in order
-        activity("601-1", "Issue", "50.00", 1, "ORD-1001")]))
-    ip.put("giftcards", giftcard("602", original="20.00", balance="42.50", activities=[
-        activity("602-1", "Issue", "20.00", 1), activity("602-2", "Reload", "30.00", 3, "ORD-1030"),
-        activity("602-3", "Redeem", "7.50", 5, "ORD-1042")]))
-    ip.put("giftcards", giftcard("603", original="10.00", balance="5.00", activities=[
-        activity("603-1", "Redeem", "5.00", 2)]))
-    ip.put("giftcards", giftcard("604", original="10.00", balance="5.00", activities=[
-        activity("604-1", "Redeem", "-5.00", 2)]))
+    ip.put(
+        "giftcards",
+        giftcard(
+            "601",
+            original="50.00",
+            balance="37.50",
+            customer_id="504",
+            activities=[
+                activity("601-2", "Redeem", "12.50", 4, "ORD-2001"),  # listed first, happened last: applied in order
+                activity("601-1", "Issue", "50.00", 1, "ORD-1001"),
+            ],
+        ),
+    )
+    ip.put(
+        "giftcards",
+        giftcard(
+            "602",
+            original="20.00",
+            balance="42.50",
+            activities=[
+                activity("602-1", "Issue", "20.00", 1),
+                activity("602-2", "Reload", "30.00", 3, "ORD-1030"),
+                activity("602-3", "Redeem", "7.50", 5, "ORD-1042"),
+            ],
+        ),
+    )
+    ip.put("giftcards", giftcard("603", original="10.00", balance="5.00", activities=[activity("603-1", "Redeem", "5.00", 2)]))
+    ip.put("giftcards", giftcard("604", original="10.00", balance="5.00", activities=[activity("604-1", "Redeem", "-5.00", 2)]))
     ip.put("giftcards", giftcard("605", original="10.00", balance="0.00", status="Void", activities=[]))
     # 602 and 603 are already in 99minds and linked in iPaaS.com; 603's 99minds balance was off before
     for id_, balance in (("602", "20.00"), ("603", "15.00")):
@@ -284,8 +392,10 @@ def seed_giftcards(stack: LocalStack) -> list[tuple[str, object]]:
 # The demo's lost answer (a redemption 99minds applies but does not answer in time) should take seconds,
 # not the production read timeout of 10 s.
 DEMO_READ_TIMEOUT = 2.0
-QUEUES = (("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
-          ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"))
+QUEUES = (
+    ("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
+    ("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ"),
+)
 
 
 LOYALTY_FUNCTIONS = ["InvoiceTransferFunction", "LoyaltyTransferFunction", "CustomerTransferFunction"]
@@ -303,8 +413,16 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
     c501, c502 = ip.link(dest, "customer", "501"), ip.link(dest, "customer", "502")
     adjustment = nn.adjust_points(c502, 25)
     say(f"  - manual adjustment in 99minds: +25 points for customer 502 ({adjustment['id']})")
-    nn._upsert_customer({}, {"email": "katherine@example.com", "first_name": "Katherine", "last_name": "Johnson",
-                             "customer_number": "C-99M-1", "store_ref_id": "store_b81a893dc2bc6e1a5d"})
+    nn._upsert_customer(
+        {},
+        {
+            "email": "katherine@example.com",
+            "first_name": "Katherine",
+            "last_name": "Johnson",
+            "customer_number": "C-99M-1",
+            "store_ref_id": "store_b81a893dc2bc6e1a5d",
+        },
+    )
     made_in_99minds = next(c for c in nn.customers.values() if c["email"] == "katherine@example.com")["id"]
     say(f"  - a customer made in 99minds: {made_in_99minds}")
     unknown = stack.post_99minds_hook("tier/changed", "tier_01901310df875def01")
@@ -320,7 +438,7 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
     invocations += stats.invocations
     writes_to_99minds = len(nn.calls("POST"))
     echo_hooks, echo_rounds = 0, 0
-    while (fired := ip.outbox[:]) and echo_rounds < 3:   # bounded: an echo loop would show as more rounds
+    while (fired := ip.outbox[:]) and echo_rounds < 3:  # bounded: an echo loop would show as more rounds
         echo_rounds += 1
         echo_hooks += len(fired)
         reply = stack.forward_ipaas_hooks()
@@ -332,18 +450,23 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
     untouched = before == {k: v for k, v in order.items() if k != "custom_fields"}
     tickets = [r for r in ip.records["transactions"].values() if r.get("type") == "Ticket"]
     outcomes = [o for o in stack.outcomes() if o["entity"] == "loyalty" and o["status"] != "failed"]
-    counts = {"round trips": int(bool(fields.get("99minds Loyalty Points"))), "tickets": len(tickets),
-              "customers written": len({w["id"] for w in ip.writes if w["area"] == "customers"}),
-              "echo hooks": echo_hooks, "echoed 99minds writes": echoed_writes}
+    counts = {
+        "round trips": int(bool(fields.get("99minds Loyalty Points"))),
+        "tickets": len(tickets),
+        "customers written": len({w["id"] for w in ip.writes if w["area"] == "customers"}),
+        "echo hooks": echo_hooks,
+        "echoed 99minds writes": echoed_writes,
+    }
     lines = [
         "  99minds -> iPaaS.com (loyalty)",
         f"    order -> points -> order  SO-3001 earned {fields.get('99minds Loyalty Points', 'NOTHING')} points in "
         f"99minds; on iPaaS.com order 3001 as {fields}; lines/totals/status untouched: {untouched}",
         f"    Tickets created     {len(tickets)} ({', '.join(t['transaction_number'] for t in tickets)})",
-        f"    customers written   {counts['customers written']} (loyalty card id + points balance; one created from "
-        f"99minds)",
-        "    outcomes            " + ", ".join(f"{s}: {sum(o['status'] == s for o in outcomes)}"
-                                               for s in ("created", "updated", "linked", "duplicate", "skipped")),
+        f"    customers written   {counts['customers written']} (loyalty card id + points balance; one created from 99minds)",
+        "    outcomes            "
+        + ", ".join(
+            f"{s}: {sum(o['status'] == s for o in outcomes)}" for s in ("created", "updated", "linked", "duplicate", "skipped")
+        ),
         f"    99minds webhooks    {len(nn.webhooks)} sent, answered {sorted({str(w['status']) for w in nn.webhooks})}",
         f"    echo                {echo_hooks} iPaaS.com hooks came back in {echo_rounds} round(s); 99minds writes "
         f"from them: {echoed_writes}",
@@ -361,6 +484,7 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack.start()
         # imported after start(): the handlers' logger then binds the log file, not the terminal
         from ipaas_sync import http, pending
+
         http.READ_TIMEOUT = DEMO_READ_TIMEOUT
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         try:
@@ -378,8 +502,10 @@ def run(max_seconds: float, log_path: Path) -> int:
             invocations = 0
 
             def progress(stats):
-                say(f"  batch done: {stats.invocations} invocations, {stats.received} received, "
-                    f"{stats.deleted} deleted, {stats.failed} left for retry")
+                say(
+                    f"  batch done: {stats.invocations} invocations, {stats.received} received, "
+                    f"{stats.deleted} deleted, {stats.failed} left for retry"
+                )
 
             phases = [
                 ("customers", CUSTOMER_QUEUE, "CustomerTransferFunction", seed_customers),
@@ -445,11 +571,15 @@ def run(max_seconds: float, log_path: Path) -> int:
             for dest in CUSTOMER_QUEUES:
                 for line in destination_summary(stack, dest):
                     say(line)
-            say(f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
-                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}")
-            say(f"  99minds workflow executions {len(stack.ninetynine.executions)} "
+            say(
+                f"  99minds customers   {len(stack.ninetynine.customers)}; POSTs received "
+                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/customers'))}"
+            )
+            say(
+                f"  99minds workflow executions {len(stack.ninetynine.executions)} "
                 f"({', '.join(sorted(stack.ninetynine.executions))}); POSTs received "
-                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}")
+                f"{len(stack.ninetynine.calls('POST', '/api/v1/ipaas/workflows/execute'))}"
+            )
             summarize_giftcards(stack, [m for m in stack.messages("GiftcardNinetyNineMindsDLQ")])
             for line in loyalty_lines:
                 say(line)
@@ -469,14 +599,17 @@ def run(max_seconds: float, log_path: Path) -> int:
 
 
 # what `ipaas-sync status` answers for one created, one skipped and one dead-lettered record (the transfer ledger)
-LEDGER_EXAMPLES = (["--entity", "customer", "--id", "502"],
-                   ["--entity", "transaction", "--id", "2004", "--destination", NINETYNINE_SYSTEM_ID],
-                   ["--entity", "customer", "--id", "509", "--destination", NINETYNINE_SYSTEM_ID])
+LEDGER_EXAMPLES = (
+    ["--entity", "customer", "--id", "502"],
+    ["--entity", "transaction", "--id", "2004", "--destination", NINETYNINE_SYSTEM_ID],
+    ["--entity", "customer", "--id", "509", "--destination", NINETYNINE_SYSTEM_ID],
+)
 
 
 def show_ledger(stack: LocalStack) -> list[str]:
     """Print `ipaas-sync status` for the LEDGER_EXAMPLES; returns the ones without a ledger entry."""
     from ipaas_sync.cli import main as cli
+
     missing = []
     say()
     say("the transfer ledger (what happened to record X?):")
@@ -504,8 +637,7 @@ def summarize_giftcards(stack: LocalStack, dlq: list) -> None:
     applied = sum(d.get("activities_applied", 0) for d in details)
     recovered = sum(d.get("activities_recovered", 0) + bool(d.get("issue_recovered")) for d in details)
     nn = stack.ninetynine
-    posts = {kind: len(nn.calls("POST", f"/api/v1/giftcards/{kind}", status=200))
-             for kind in ("issue", "reload", "redeem")}
+    posts = {kind: len(nn.calls("POST", f"/api/v1/giftcards/{kind}", status=200)) for kind in ("issue", "reload", "redeem")}
     say("  gift cards")
     say(f"    issued              {counts.get('created', 0)}")
     say(f"    activities applied  {applied}")
@@ -515,10 +647,13 @@ def summarize_giftcards(stack: LocalStack, dlq: list) -> None:
     say(f"    skipped             {counts.get('skipped', 0)}")
     say(f"    failed attempts     {counts.get('failed', 0)} (transient, retried)")
     say(f"    in DLQ              {len(dlq)}")
-    say(f"    99minds writes      issue {posts['issue']}, reload {posts['reload']}, redeem {posts['redeem']} "
-        f"(each applied once)")
-    say("    99minds balances    " + ", ".join(f"{c['giftcard_number']} {c['balance']}"
-                                            for c in sorted(nn.giftcards.values(), key=lambda c: c["giftcard_number"])))
+    say(f"    99minds writes      issue {posts['issue']}, reload {posts['reload']}, redeem {posts['redeem']} (each applied once)")
+    say(
+        "    99minds balances    "
+        + ", ".join(
+            f"{c['giftcard_number']} {c['balance']}" for c in sorted(nn.giftcards.values(), key=lambda c: c["giftcard_number"])
+        )
+    )
 
 
 def hook_answers(hooks: list[Hook]) -> list[tuple[int | None, int]]:

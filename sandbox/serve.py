@@ -15,6 +15,7 @@ the local ingress or the container, a replay with `ipaas-sync dlq replay`, a mes
 transferred by the real handlers in this process, within a few seconds; their JSON log lines go to
 .local/serve.log and each pass is summed up on the terminal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,23 +48,33 @@ def seed_event_records(stack: LocalStack) -> None:
                     stack.ipaas.put(area, body["record"])
 
 
-EVENT_CUSTOMER = "customer_35b4d7776af9ac875a"        # events/loyalty_customer.json
-EVENT_TRANSACTION = "transaction_a3c44bd1f3bf8b1c2f"   # events/loyalty_transaction.json, hook_request_99minds.json
+EVENT_CUSTOMER = "customer_35b4d7776af9ac875a"  # events/loyalty_customer.json
+EVENT_TRANSACTION = "transaction_a3c44bd1f3bf8b1c2f"  # events/loyalty_transaction.json, hook_request_99minds.json
 
 
 def seed_loyalty_event_records(stack: LocalStack, ipaas_customer: str = "501") -> None:
     """The 99minds records the loyalty events name: a customer (linked to iPaaS.com customer `ipaas_customer`)
     with 250 points, and a manual adjustment of 25 points on its card."""
     from .stack import NINETYNINE_SYSTEM_ID
+
     nn = stack.ninetynine
-    nn.customers[EVENT_CUSTOMER] = {"id": EVENT_CUSTOMER, "email": "ada@example.com", "first_name": "Ada",
-                                    "last_name": "Lovelace", "customer_number": "C-501",
-                                    "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+    nn.customers[EVENT_CUSTOMER] = {
+        "id": EVENT_CUSTOMER,
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "customer_number": "C-501",
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+    }
     card = nn.card_of(EVENT_CUSTOMER)
     card["balance"] = "250"
     nn.loyalty_transactions[EVENT_TRANSACTION] = {
-        "id": EVENT_TRANSACTION, "transaction_amount": "25", "transaction_type": "adjustment",
-        "customer_id": EVENT_CUSTOMER, "card_id": card["id"]}
+        "id": EVENT_TRANSACTION,
+        "transaction_amount": "25",
+        "transaction_type": "adjustment",
+        "customer_id": EVENT_CUSTOMER,
+        "card_id": card["id"],
+    }
     stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", ipaas_customer, EVENT_CUSTOMER)
 
 
@@ -71,10 +82,13 @@ def stack_description(stack: LocalStack) -> dict:
     """What a developer needs to talk to the local stack: every URL and each subscription's webhook key."""
     subscriptions = stack.subscriptions().values()
     return {
-        "moto": stack.moto.url, "ipaas": stack.ipaas.url, "99minds": stack.ninetynine.url,
-        "stamped": stack.stamped.url, "makini": stack.makini.url, "hooks": stack.hooks_url,
-        "webhook_keys": {str(s["iPaaS System Id"]): s["Webhook API Key"] for s in subscriptions
-                         if s.get("Webhook API Key")},
+        "moto": stack.moto.url,
+        "ipaas": stack.ipaas.url,
+        "99minds": stack.ninetynine.url,
+        "stamped": stack.stamped.url,
+        "makini": stack.makini.url,
+        "hooks": stack.hooks_url,
+        "webhook_keys": {str(s["iPaaS System Id"]): s["Webhook API Key"] for s in subscriptions if s.get("Webhook API Key")},
         "subscriptions": {str(s["iPaaS System Id"]): s["Name"] for s in subscriptions},
     }
 
@@ -88,13 +102,17 @@ def poll(stack: LocalStack, stop: threading.Event) -> None:
             counts: dict[str, int] = {}
             for o in stack.collector.outcomes[before:]:
                 counts[o["status"]] = counts.get(o["status"], 0) + 1
-            say(f"poller: {stats.invocations} invocation(s), outcomes "
-                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " (log: .local/serve.log)")
+            say(
+                f"poller: {stats.invocations} invocation(s), outcomes "
+                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                + " (log: .local/serve.log)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.serve", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env-file", type=Path, default=Path(".local/sam-env.json"))
     parser.add_argument("--stack-file", type=Path, default=Path(".local/stack.json"))
     parser.add_argument("--log-file", type=Path, default=Path(".local/serve.log"))
@@ -114,16 +132,22 @@ def main(argv: list[str] | None = None) -> int:
             seed_event_records(stack)
             seed_loyalty_event_records(stack)
             # AWS_ENDPOINT_URL (moto) is set here, for the local stack only: the template never sets it
-            env = {fn: {**stack.deployment.function_environment(fn), **stack.moto.environment(),
-                        "POWERTOOLS_TRACE_DISABLED": "true"}
-                   for fn in stack.deployment.functions()}
+            env = {
+                fn: {**stack.deployment.function_environment(fn), **stack.moto.environment(), "POWERTOOLS_TRACE_DISABLED": "true"}
+                for fn in stack.deployment.functions()
+            }
             args.env_file.parent.mkdir(parents=True, exist_ok=True)
             args.env_file.write_text(json.dumps(env, indent=2))
             described = stack_description(stack)
             args.stack_file.write_text(json.dumps(described, indent=2))
-            labels = {"moto": "AWS (moto: SQS, DynamoDB, Secrets Manager)", "ipaas": "iPaaS.com sandbox",
-                      "99minds": "99minds sandbox", "stamped": "Stamped.io sandbox", "makini": "Makini sandbox",
-                      "hooks": "hook ingress (POST)"}
+            labels = {
+                "moto": "AWS (moto: SQS, DynamoDB, Secrets Manager)",
+                "ipaas": "iPaaS.com sandbox",
+                "99minds": "99minds sandbox",
+                "stamped": "Stamped.io sandbox",
+                "makini": "Makini sandbox",
+                "hooks": "hook ingress (POST)",
+            }
             for name, label in labels.items():
                 say(f"{label:<44} {described[name]}")
             for system_id, key in described["webhook_keys"].items():

@@ -12,6 +12,7 @@ Faults (each bounded by a count, so every load loop ends; each may be limited to
 Each recorded request names the fault it got (Recorded.fault), so a test can count the answers that were lost
 after the side effect (LOST_ANSWER) and tell them from clean ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ class Recorded:
     query: dict[str, list[str]]
     body: Any
     status: int
-    at: float = field(default_factory=time.time)      # when the request arrived
+    at: float = field(default_factory=time.time)  # when the request arrived
     # the fault injected into this request, if any ("fail" for error_rate too): lets a test tell a request whose
     # answer was lost (slow, apply_then_hang, malformed: applied, the client saw no usable answer) from a clean one
     fault: str | None = None
@@ -86,8 +87,7 @@ class Faults:
     def malformed(self, n: int = 1, path: str | None = None, method: str | None = None):
         self._add(_Fault("malformed", n, path=path, method=method))
 
-    def apply_then_hang(self, n: int = 1, seconds: float = 15, path: str | None = None,
-                        method: str | None = None):
+    def apply_then_hang(self, n: int = 1, seconds: float = 15, path: str | None = None, method: str | None = None):
         self._add(_Fault("apply_then_hang", n, seconds=seconds, path=path, method=method))
 
     def error_rate(self, ratio: float, seed: int = 0):
@@ -107,7 +107,8 @@ class Faults:
         with self._lock:
             for fault in self._queue:
                 if (fault.path is None or path.startswith(fault.path)) and (
-                        fault.method is None or method is None or fault.method == method):
+                    fault.method is None or method is None or fault.method == method
+                ):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._queue.remove(fault)
@@ -227,9 +228,13 @@ class SandboxServer(LoopbackServer):
 
     def calls(self, method: str | None = None, path_prefix: str = "", status: int | None = None) -> list[Recorded]:
         with self.lock:
-            return [r for r in self.requests if (method is None or r.method == method)
-                    and r.path.startswith(path_prefix) and (status is None or r.status == status)]
-
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method)
+                and r.path.startswith(path_prefix)
+                and (status is None or r.status == status)
+            ]
 
     # -- request handling ---------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
@@ -268,12 +273,22 @@ class SandboxServer(LoopbackServer):
             status, reply = self._route(h.command, path, query, body)
         except Reply as r:
             status, reply, headers = r.status, r.body, r.headers
-        self._record(h.command, path, query, body if body is not None else raw.decode(errors="replace"), status,
-                     fault.kind if fault else None, arrived)
+        self._record(
+            h.command,
+            path,
+            query,
+            body if body is not None else raw.decode(errors="replace"),
+            status,
+            fault.kind if fault else None,
+            arrived,
+        )
         if fault and fault.kind == "apply_then_hang":
             time.sleep(fault.seconds)
-        payload = (b'{"code": 200, "data": {' if fault and fault.kind == "malformed"
-                   else (json.dumps(reply).encode() if not isinstance(reply, bytes) else reply))
+        payload = (
+            b'{"code": 200, "data": {'
+            if fault and fault.kind == "malformed"
+            else (json.dumps(reply).encode() if not isinstance(reply, bytes) else reply)
+        )
         try:
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
@@ -301,5 +316,6 @@ class SandboxServer(LoopbackServer):
 
 def bearer(headers, token: str) -> bool:
     import hmac
+
     got = headers.get("Authorization") or ""
     return got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())

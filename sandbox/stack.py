@@ -3,6 +3,7 @@ subscription secrets that point at the sandboxes, the real handlers behind an ev
 template's HttpApi routes (the hook ingress) served on 127.0.0.1 by the local HTTP API adapter.
 The local pipeline (sandbox/pipeline.py) and the integration tests both stand on it.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,42 +87,74 @@ class LocalStack:
     def subscriptions(self) -> dict[str, dict[str, Any]]:
         """Secret logical id -> subscription settings JSON, with the names iPaaS.com users know."""
         ninetynine = {
-            "Platform": "99minds", "Name": "99minds - Local", "iPaaS System Id": NINETYNINE_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
-            "API Url": self.ninetynine.url, "API Secret Key": self.ninetynine.api_key,
-            "Store Ref Id": "store_b81a893dc2bc6e1a5d", "Campaign Id": "campaign_local",
-            "API Throttle Limit": 150, "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
+            "Platform": "99minds",
+            "Name": "99minds - Local",
+            "iPaaS System Id": NINETYNINE_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url,
+            "iPaaS API Token": self.ipaas.token,
+            "API Url": self.ninetynine.url,
+            "API Secret Key": self.ninetynine.api_key,
+            "Store Ref Id": "store_b81a893dc2bc6e1a5d",
+            "Campaign Id": "campaign_local",
+            "API Throttle Limit": 150,
+            "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500,
+            "API Throttle Seconds (To iPaaS)": 60,
             "Concurrent Connections": 2,
         }
         stamped = {
-            "Platform": "stamped", "Name": "Stamped.io - Local", "iPaaS System Id": STAMPED_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
-            "API Url": self.stamped.url, "API Public Key": self.stamped.public_key,
-            "API Private Key": self.stamped.private_key, "API Store Hash": self.stamped.store_hash,
-            "API User": self.stamped.public_key, "API Password": self.stamped.private_key,
-            "API Throttle Limit": 500, "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
-            "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Platform": "stamped",
+            "Name": "Stamped.io - Local",
+            "iPaaS System Id": STAMPED_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url,
+            "iPaaS API Token": self.ipaas.token,
+            "API Url": self.stamped.url,
+            "API Public Key": self.stamped.public_key,
+            "API Private Key": self.stamped.private_key,
+            "API Store Hash": self.stamped.store_hash,
+            "API User": self.stamped.public_key,
+            "API Password": self.stamped.private_key,
+            "API Throttle Limit": 500,
+            "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500,
+            "API Throttle Seconds (To iPaaS)": 60,
+            "Concurrent Connections": 2,
+            "Concurrent Batch Executions": 10,
         }
         makini = {
-            "Platform": "makini", "Name": "Mintsoft via Makini - Local", "iPaaS System Id": MAKINI_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url, "iPaaS API Token": self.ipaas.token,
-            "API Url": self.makini.url, "API Token": self.makini.token, "Company Key": "07000268162057",
-            "Batch Size": 50, "Batch Delay Seconds": 1,
-            "API Throttle Limit": 100, "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500, "API Throttle Seconds (To iPaaS)": 60,
-            "Concurrent Connections": 2, "Concurrent Batch Executions": 10,
+            "Platform": "makini",
+            "Name": "Mintsoft via Makini - Local",
+            "iPaaS System Id": MAKINI_SYSTEM_ID,
+            "iPaaS API Url": self.ipaas.url,
+            "iPaaS API Token": self.ipaas.token,
+            "API Url": self.makini.url,
+            "API Token": self.makini.token,
+            "Company Key": "07000268162057",
+            "Batch Size": 50,
+            "Batch Delay Seconds": 1,
+            "API Throttle Limit": 100,
+            "API Throttle Seconds": 60,
+            "API Throttle Limit (To iPaaS)": 500,
+            "API Throttle Seconds (To iPaaS)": 60,
+            "Concurrent Connections": 2,
+            "Concurrent Batch Executions": 10,
         }
         # the webhook keys live in their own secrets (the only ones the hook ingress reads)
-        keys = {platform: {"Platform": platform, "Name": sub["Name"], "iPaaS System Id": sub["iPaaS System Id"]}
-                for platform, sub in (("99minds", ninetynine), ("stamped", stamped), ("makini", makini))}
+        keys = {
+            platform: {"Platform": platform, "Name": sub["Name"], "iPaaS System Id": sub["iPaaS System Id"]}
+            for platform, sub in (("99minds", ninetynine), ("stamped", stamped), ("makini", makini))
+        }
         keys["99minds"]["Webhook API Key"] = self.webhook_key
         keys["stamped"]["Webhook API Key"] = "whk-local-stamped-2001-0000000000"
         keys["makini"]["Webhook API Key"] = "whk-local-makini-3001-00000000000"
-        subs = {"NinetyNineMindsSubscriptionSecret": ninetynine, "StampedSubscriptionSecret": stamped,
-                "MakiniSubscriptionSecret": makini, "NinetyNineMindsWebhookKeySecret": keys["99minds"],
-                "StampedWebhookKeySecret": keys["stamped"], "MakiniWebhookKeySecret": keys["makini"]}
+        subs = {
+            "NinetyNineMindsSubscriptionSecret": ninetynine,
+            "StampedSubscriptionSecret": stamped,
+            "MakiniSubscriptionSecret": makini,
+            "NinetyNineMindsWebhookKeySecret": keys["99minds"],
+            "StampedWebhookKeySecret": keys["stamped"],
+            "MakiniWebhookKeySecret": keys["makini"],
+        }
         for logical, override in self.subscription_overrides.items():
             subs[logical] = {k: v for k, v in {**subs.get(logical, {}), **override}.items() if v is not None}
         return subs
@@ -145,8 +178,9 @@ class LocalStack:
             apply_environment(env)
         # every handler runs in this one process, with one environment: each function's own list of subscription
         # secrets (the template's least privilege; moto enforces no IAM) becomes their union here
-        os.environ["SUBSCRIPTION_SECRET_ARNS"] = ",".join(dict.fromkeys(
-            arn for env in environments for arn in env.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if arn))
+        os.environ["SUBSCRIPTION_SECRET_ARNS"] = ",".join(
+            dict.fromkeys(arn for env in environments for arn in env.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if arn)
+        )
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
@@ -181,17 +215,26 @@ class LocalStack:
         kwargs = {}
         if attributes:
             kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
-        return boto3.client("sqs").send_message(QueueUrl=self.queue_url(queue_logical_id), MessageBody=text,
-                                                **kwargs)["MessageId"]
+        return boto3.client("sqs").send_message(QueueUrl=self.queue_url(queue_logical_id), MessageBody=text, **kwargs)[
+            "MessageId"
+        ]
 
     @property
     def hooks_url(self) -> str:
         """Where the local hook ingress listens (the template's POST /hooks route)."""
         return f"{self.http_api.url}/hooks"
 
-    def post_hook(self, notifications: list[dict] | None = None, *, key: str | None = None,
-                  authorization: str | None = None, correlation_id: str | None = None,
-                  body: bytes | str | None = None, hook_id: str = "1", attempt: int = 1) -> requests.Response:
+    def post_hook(
+        self,
+        notifications: list[dict] | None = None,
+        *,
+        key: str | None = None,
+        authorization: str | None = None,
+        correlation_id: str | None = None,
+        body: bytes | str | None = None,
+        hook_id: str = "1",
+        attempt: int = 1,
+    ) -> requests.Response:
         """POST an iPaaS.com hook request to the local ingress, as iPaaS.com would: `Authorization: Bearer`
         with the stack's webhook key, or `key`; `authorization` replaces the header verbatim ("" omits it);
         `body` replaces the JSON built from `notifications`."""
@@ -201,8 +244,7 @@ class LocalStack:
             headers["Authorization"] = auth
         if correlation_id:
             headers["x-correlation-id"] = correlation_id
-        data = body if body is not None else json.dumps(
-            {"id": hook_id, "attempt": attempt, "notifications": notifications or []})
+        data = body if body is not None else json.dumps({"id": hook_id, "attempt": attempt, "notifications": notifications or []})
         return requests.post(self.hooks_url, data=data, headers=headers, timeout=30)
 
     # -- 99minds -> iPaaS.com ---------------------------------------------------------------------------------
@@ -216,13 +258,17 @@ class LocalStack:
         self.ninetynine.webhook_url = self.ninetynine_hook_url
         self.ninetynine.webhook_key = self.webhook_key
 
-    def post_99minds_hook(self, event: str, record_id: str, *, key: str | None = None,
-                          body: bytes | str | None = None, path: str | None = None) -> requests.Response:
+    def post_99minds_hook(
+        self, event: str, record_id: str, *, key: str | None = None, body: bytes | str | None = None, path: str | None = None
+    ) -> requests.Response:
         """POST one 99minds webhook (the default shape: Bearer key, {"scope", "external_id"})."""
         data = body if body is not None else json.dumps({"scope": event, "external_id": record_id})
-        return requests.post(f"{self.http_api.url}{path}" if path else self.ninetynine_hook_url, data=data,
-                             headers={"Content-Type": "application/json",
-                                      "Authorization": f"Bearer {key or self.webhook_key}"}, timeout=30)
+        return requests.post(
+            f"{self.http_api.url}{path}" if path else self.ninetynine_hook_url,
+            data=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key or self.webhook_key}"},
+            timeout=30,
+        )
 
     def forward_ipaas_hooks(self) -> requests.Response | None:
         """Post what iPaaS.com's outbound hooks would fire for the writes made into it (the iPaaS.com sandbox's
@@ -230,19 +276,23 @@ class LocalStack:
         fired = self.ipaas.take_outbox()
         if not fired:
             return None
-        return self.post_hook([{**n, "destination": NINETYNINE_SYSTEM_ID, "tracking_guid": f"echo-{n['id']}"}
-                               for n in fired], hook_id=f"echo-{uuid.uuid4().hex[:8]}")
+        return self.post_hook(
+            [{**n, "destination": NINETYNINE_SYSTEM_ID, "tracking_guid": f"echo-{n['id']}"} for n in fired],
+            hook_id=f"echo-{uuid.uuid4().hex[:8]}",
+        )
 
     def invoke(self, function: str, event: dict, timeout: int | None = None) -> dict:
         """Invoke a handler once, directly, with an event (as `sam local invoke` would)."""
         from .local_aws import LambdaContext
+
         ctx = LambdaContext(function, timeout or self.deployment.function_timeout(function))
         return self.handlers[function](event, ctx)
 
     def drain(self, *, max_seconds: float = 60, functions: list[str] | None = None, on_batch=None) -> PollStats:
         handlers = {k: v for k, v in self.handlers.items() if functions is None or k in functions}
-        return EventSourcePoller(self.deployment, handlers, retry_delay=self.retry_delay,
-                                 on_batch=on_batch).run(max_seconds=max_seconds)
+        return EventSourcePoller(self.deployment, handlers, retry_delay=self.retry_delay, on_batch=on_batch).run(
+            max_seconds=max_seconds
+        )
 
     def messages(self, queue_logical_id: str, max_messages: int = 100) -> list[dict]:
         """Peek at a queue's messages (received with visibility 0, then released)."""
@@ -250,8 +300,13 @@ class LocalStack:
         out: list[dict] = []
         seen: set[str] = set()
         for _ in range(max(1, max_messages // 10 + 2)):
-            resp = sqs.receive_message(QueueUrl=self.queue_url(queue_logical_id), MaxNumberOfMessages=10,
-                                       VisibilityTimeout=5, AttributeNames=["All"], MessageAttributeNames=["All"])
+            resp = sqs.receive_message(
+                QueueUrl=self.queue_url(queue_logical_id),
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=5,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
             batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
             if not batch:
                 break
@@ -259,10 +314,14 @@ class LocalStack:
                 seen.add(m["MessageId"])
                 out.append(m)
         for m in out:
-            sqs.change_message_visibility(QueueUrl=self.queue_url(queue_logical_id),
-                                          ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=self.queue_url(queue_logical_id), ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            )
         return out
 
     def outcomes(self, status: str | None = None, destination: str | None = None) -> list[dict]:
-        return [o for o in self.collector.outcomes if (status is None or o["status"] == status)
-                and (destination is None or o.get("destination") == destination)]
+        return [
+            o
+            for o in self.collector.outcomes
+            if (status is None or o["status"] == status) and (destination is None or o.get("destination") == destination)
+        ]

@@ -8,6 +8,7 @@ Ids are numbers like 143491. The body keys mirror the assumptions in
 shared/ipaas_sync/mapping/customer_stamped.py (the v2 names are not published).
 Sandbox assumption (not published): keys that do not belong to the store in the path answer 403.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,15 @@ FIELDS = ("email", "firstName", "lastName", "customCustomerId", "dateOfBirth", "
 class StampedSandbox(SandboxServer):
     name = "stamped"
 
-    def __init__(self, public_key: str = "pubkey-sandbox0000000000000000", private_key: str = "key-sandbox-secret-0000",
-                 store_hash: str = "270392", *, rate_limit=(500, 60), **kw):
+    def __init__(
+        self,
+        public_key: str = "pubkey-sandbox0000000000000000",
+        private_key: str = "key-sandbox-secret-0000",
+        store_hash: str = "270392",
+        *,
+        rate_limit=(500, 60),
+        **kw,
+    ):
         self.public_key, self.private_key, self.store_hash = public_key, private_key, store_hash
         self.customers: dict[str, dict] = {}
         self._ids = itertools.count(143491)
@@ -39,8 +47,9 @@ class StampedSandbox(SandboxServer):
             user, _, password = base64.b64decode(got[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return (hmac.compare_digest(user.encode(), self.public_key.encode())
-                and hmac.compare_digest(password.encode(), self.private_key.encode()))
+        return hmac.compare_digest(user.encode(), self.public_key.encode()) and hmac.compare_digest(
+            password.encode(), self.private_key.encode()
+        )
 
     def unauthorized_body(self):
         return {"message": "Authorization has been denied for this request."}

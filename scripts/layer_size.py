@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Print the size of the built layer (`make build` runs it after `sam build`): total and its largest packages.
 
-    python scripts/layer_size.py [.aws-sam/build/SharedLayer]
+python scripts/layer_size.py [.aws-sam/build/SharedLayer]
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,8 +31,10 @@ def main(argv: list[str]) -> int:
     found = sizes(layer)
     total = sum(found.values()) / 1e6
     largest = ", ".join(f"{name} {size / 1e6:.1f}" for name, size in found.most_common(5))
-    print(f"layer {layer.name}: {total:.1f} MB unzipped (Lambda allows {LIMIT_MB} MB for a function and its layers); "
-          f"largest (MB): {largest}")
+    print(
+        f"layer {layer.name}: {total:.1f} MB unzipped (Lambda allows {LIMIT_MB} MB for a function and its layers); "
+        f"largest (MB): {largest}"
+    )
     return 0
 
 

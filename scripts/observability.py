@@ -14,6 +14,7 @@ API, and writes, between the two marker lines in Resources:
   * the Logs Insights query definitions (QUERIES below), over every function's log group.
 A new function or queue in the template: run `make observability` and commit the result.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ ALARM_ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
 # and entity) without listing them. Transfer metrics are per {service, Entity, Destination}
 # (shared/ipaas_sync/processing.py METRIC_BY_STATUS); the rate-limiter metrics are matched by name whatever
 # their dimensions.
-TRANSFER_METRICS = ["TransfersSent", "TransfersLinked", "TransfersDuplicate", "TransfersSkipped", "TransfersFailed",
-                    "TransfersDeadLettered", "BalanceMismatches"]
+TRANSFER_METRICS = [
+    "TransfersSent",
+    "TransfersLinked",
+    "TransfersDuplicate",
+    "TransfersSkipped",
+    "TransfersFailed",
+    "TransfersDeadLettered",
+    "BalanceMismatches",
+]
 # (title, metric name, statistic, search schema or None for "any dimensions")
 CUSTOM_WIDGETS = [
     ("Partner 429 answers received", "PartnerThrottled", "Sum", None),
@@ -45,43 +53,62 @@ CUSTOM_WIDGETS = [
 ]
 
 QUERIES = [
-    ("everything about one record id or tracking guid",
-     "fields @timestamp, @log, level, message, record_id, tracking_guid, outcome.status, outcome.reason\n"
-     "| filter @message like \"REPLACE-WITH-RECORD-ID-OR-TRACKING-GUID\"\n"
-     "| sort @timestamp asc\n| limit 500"),
-    ("failures by reason, last 24 h (set the time range to 24 h)",
-     "filter outcome.status in [\"failed\", \"dead-lettered\"]\n"
-     "| stats count(*) as failures by outcome.entity, outcome.destination, outcome.failure_kind, outcome.reason\n"
-     "| sort failures desc\n| limit 100"),
-    ("transfers by status, destination and entity",
-     "filter ispresent(outcome.status)\n"
-     "| stats count(*) as transfers by outcome.status, outcome.destination, outcome.entity\n"
-     "| sort transfers desc"),
+    (
+        "everything about one record id or tracking guid",
+        "fields @timestamp, @log, level, message, record_id, tracking_guid, outcome.status, outcome.reason\n"
+        '| filter @message like "REPLACE-WITH-RECORD-ID-OR-TRACKING-GUID"\n'
+        "| sort @timestamp asc\n| limit 500",
+    ),
+    (
+        "failures by reason, last 24 h (set the time range to 24 h)",
+        'filter outcome.status in ["failed", "dead-lettered"]\n'
+        "| stats count(*) as failures by outcome.entity, outcome.destination, outcome.failure_kind, outcome.reason\n"
+        "| sort failures desc\n| limit 100",
+    ),
+    (
+        "transfers by status, destination and entity",
+        "filter ispresent(outcome.status)\n"
+        "| stats count(*) as transfers by outcome.status, outcome.destination, outcome.entity\n"
+        "| sort transfers desc",
+    ),
 ]
 
 
 def _load(text: str) -> dict:
     from cfnlint.decode import cfn_yaml
+
     return cfn_yaml.loads(text)
 
 
 def inventory(template: dict) -> dict:
     resources = template["Resources"]
     functions = sorted(n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function")
-    sources = sorted(n for n, r in resources.items()
-                     if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r.get("Properties", {}))
+    sources = sorted(
+        n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r.get("Properties", {})
+    )
     dlqs = sorted({_getatt_name(resources[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) for q in sources})
     apis = sorted(n for n, r in resources.items() if r["Type"] == "AWS::Serverless::HttpApi")
-    namespace = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}).get(
-        "POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
+    namespace = (
+        template.get("Globals", {})
+        .get("Function", {})
+        .get("Environment", {})
+        .get("Variables", {})
+        .get("POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
+    )
     # each function's log group: the one its LoggingConfig names (the template's own, with LogRetentionDays),
     # else Lambda's default /aws/lambda/<function name>
     log_groups = {}
     for f in functions:
         ref = resources[f]["Properties"].get("LoggingConfig", {}).get("LogGroup", {})
         log_groups[f] = f"!Ref {ref['Ref']}" if isinstance(ref, dict) and "Ref" in ref else f"!Sub /aws/lambda/${{{f}}}"
-    return {"functions": functions, "sources": sources, "dlqs": dlqs,
-            "apis": apis, "namespace": namespace, "log_groups": log_groups}
+    return {
+        "functions": functions,
+        "sources": sources,
+        "dlqs": dlqs,
+        "apis": apis,
+        "namespace": namespace,
+        "log_groups": log_groups,
+    }
 
 
 def _getatt_name(value) -> str:
@@ -89,8 +116,9 @@ def _getatt_name(value) -> str:
     return arg[0] if isinstance(arg, list) else arg.split(".")[0]
 
 
-def _alarm(name: str, description: str, namespace: str, metric: str, dim: str, value: str, statistic: str,
-           threshold: str) -> list[str]:
+def _alarm(
+    name: str, description: str, namespace: str, metric: str, dim: str, value: str, statistic: str, threshold: str
+) -> list[str]:
     return [
         f"  {name}:",
         "    Type: AWS::CloudWatch::Alarm",
@@ -113,9 +141,20 @@ def _alarm(name: str, description: str, namespace: str, metric: str, dim: str, v
 
 
 def _metric_widget(title: str, metrics: list, *, stat: str = "Sum", width: int = 12) -> dict:
-    return {"type": "metric", "width": width, "height": 6,
-            "properties": {"title": title, "region": "${AWS::Region}", "view": "timeSeries", "stacked": False,
-                           "stat": stat, "period": 300, "metrics": metrics}}
+    return {
+        "type": "metric",
+        "width": width,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "stacked": False,
+            "stat": stat,
+            "period": 300,
+            "metrics": metrics,
+        },
+    }
 
 
 def _search(expression: str, stat: str, n: int) -> list:
@@ -126,24 +165,55 @@ def dashboard(inv: dict) -> dict:
     ns = inv["namespace"]
     widgets = []
     for n, metric in enumerate(TRANSFER_METRICS):
-        widgets.append(_metric_widget(f"{metric} by destination and entity", [
-            _search(f'{{{ns},service,Entity,Destination}} MetricName="{metric}"', "Sum", n)], width=8))
-    widgets.append(_metric_widget("DLQ depth (messages)", [
-        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{{q}.QueueName}}", {"label": q}]
-        for q in inv["dlqs"]], stat="Maximum"))
-    widgets.append(_metric_widget("Age of the oldest message per source queue (seconds)", [
-        ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{q}.QueueName}}", {"label": q}]
-        for q in inv["sources"]], stat="Maximum"))
+        widgets.append(
+            _metric_widget(
+                f"{metric} by destination and entity",
+                [_search(f'{{{ns},service,Entity,Destination}} MetricName="{metric}"', "Sum", n)],
+                width=8,
+            )
+        )
+    widgets.append(
+        _metric_widget(
+            "DLQ depth (messages)",
+            [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{{q}.QueueName}}", {"label": q}]
+                for q in inv["dlqs"]
+            ],
+            stat="Maximum",
+        )
+    )
+    widgets.append(
+        _metric_widget(
+            "Age of the oldest message per source queue (seconds)",
+            [
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{q}.QueueName}}", {"label": q}]
+                for q in inv["sources"]
+            ],
+            stat="Maximum",
+        )
+    )
     for n, (title, metric, stat, schema) in enumerate(CUSTOM_WIDGETS, start=len(TRANSFER_METRICS)):
         where = (schema % {"ns": ns}) if schema else f'Namespace="{ns}"'
         widgets.append(_metric_widget(title, [_search(f'{where} MetricName="{metric}"', stat, n)], stat=stat, width=8))
     for api in inv["apis"]:
-        widgets.append(_metric_widget(f"{api}: hook answers 4xx / 5xx", [
-            ["AWS/ApiGateway", code, "ApiId", f"${{{api}}}", {"label": code}] for code in ("4xx", "5xx")]))
-    widgets.append(_metric_widget("Lambda errors per function", [
-        ["AWS/Lambda", "Errors", "FunctionName", f"${{{f}}}", {"label": f}] for f in inv["functions"]]))
-    widgets.append(_metric_widget("Lambda throttles per function", [
-        ["AWS/Lambda", "Throttles", "FunctionName", f"${{{f}}}", {"label": f}] for f in inv["functions"]]))
+        widgets.append(
+            _metric_widget(
+                f"{api}: hook answers 4xx / 5xx",
+                [["AWS/ApiGateway", code, "ApiId", f"${{{api}}}", {"label": code}] for code in ("4xx", "5xx")],
+            )
+        )
+    widgets.append(
+        _metric_widget(
+            "Lambda errors per function",
+            [["AWS/Lambda", "Errors", "FunctionName", f"${{{f}}}", {"label": f}] for f in inv["functions"]],
+        )
+    )
+    widgets.append(
+        _metric_widget(
+            "Lambda throttles per function",
+            [["AWS/Lambda", "Throttles", "FunctionName", f"${{{f}}}", {"label": f}] for f in inv["functions"]],
+        )
+    )
     return {"widgets": widgets}
 
 
@@ -158,32 +228,60 @@ def render(template_text: str) -> str:
     inv = inventory(_load(_without_block(template_text)))
     out = [BEGIN]
     for f in inv["functions"]:
-        out += _alarm(f"{f}ErrorsAlarm", f"{f} invocations failed (crash or timeout; a transfer's own failure is a "
-                      "DLQ message, not an invocation error). See its log group.", "AWS/Lambda", "Errors",
-                      "FunctionName", f"!Ref {f}", "Sum", "LambdaErrorsThreshold")
-        out += _alarm(f"{f}ThrottlesAlarm", f"{f} invocations throttled by Lambda (reserved or account "
-                      "concurrency); throttled SQS batches count towards the DLQ.", "AWS/Lambda", "Throttles",
-                      "FunctionName", f"!Ref {f}", "Sum", "LambdaThrottlesThreshold")
+        out += _alarm(
+            f"{f}ErrorsAlarm",
+            f"{f} invocations failed (crash or timeout; a transfer's own failure is a "
+            "DLQ message, not an invocation error). See its log group.",
+            "AWS/Lambda",
+            "Errors",
+            "FunctionName",
+            f"!Ref {f}",
+            "Sum",
+            "LambdaErrorsThreshold",
+        )
+        out += _alarm(
+            f"{f}ThrottlesAlarm",
+            f"{f} invocations throttled by Lambda (reserved or account "
+            "concurrency); throttled SQS batches count towards the DLQ.",
+            "AWS/Lambda",
+            "Throttles",
+            "FunctionName",
+            f"!Ref {f}",
+            "Sum",
+            "LambdaThrottlesThreshold",
+        )
     for q in inv["sources"]:
-        out += _alarm(f"{q}AgeAlarm", f"The oldest message on {q} is older than QueueAgeThresholdSeconds: its "
-                      "destination is stuck or slower than the backlog.", "AWS/SQS", "ApproximateAgeOfOldestMessage",
-                      "QueueName", f"!GetAtt {q}.QueueName", "Maximum", "QueueAgeThresholdSeconds")
+        out += _alarm(
+            f"{q}AgeAlarm",
+            f"The oldest message on {q} is older than QueueAgeThresholdSeconds: its "
+            "destination is stuck or slower than the backlog.",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            "QueueName",
+            f"!GetAtt {q}.QueueName",
+            "Maximum",
+            "QueueAgeThresholdSeconds",
+        )
     widgets = dashboard(inv)["widgets"]  # one widget per line
     body = '{"widgets": [\n' + ",\n".join("  " + json.dumps(w) for w in widgets) + "\n]}"
-    out += ["  OperationsDashboard:",
-            "    Type: AWS::CloudWatch::Dashboard",
-            "    Properties:",
-            "      DashboardName: !Sub ${AWS::StackName}-operations",
-            "      DashboardBody: !Sub |"]
+    out += [
+        "  OperationsDashboard:",
+        "    Type: AWS::CloudWatch::Dashboard",
+        "    Properties:",
+        "      DashboardName: !Sub ${AWS::StackName}-operations",
+        "      DashboardBody: !Sub |",
+    ]
     out += ["        " + line for line in body.splitlines()]
     out.append("")
     log_groups = [inv["log_groups"][f] for f in inv["functions"]]
     for n, (title, query) in enumerate(QUERIES, start=1):
-        out += [f"  LogsQuery{n}Query:",
-                "    Type: AWS::Logs::QueryDefinition",
-                "    Properties:",
-                f"      Name: !Sub ${{AWS::StackName}}/{title}",
-                "      LogGroupNames:"]
+        out += [
+            f"  LogsQuery{n}Query:",
+            "    Type: AWS::Logs::QueryDefinition",
+            "    Properties:",
+            f"      Name: !Sub ${{AWS::StackName}}/{title}",
+            "      LogGroupNames:",
+        ]
         out += [f"        - {g}" for g in log_groups]
         out.append("      QueryString: |")
         out += ["        " + line for line in query.splitlines()]
@@ -203,8 +301,7 @@ def apply(template_text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return rewrite(argv, doc=__doc__, path=TEMPLATE, what="the observability block", target="observability",
-                   apply=apply)
+    return rewrite(argv, doc=__doc__, path=TEMPLATE, what="the observability block", target="observability", apply=apply)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ subscription secrets (`<stack>/subscriptions/<platform>`: SETTINGS_BY_PLATFORM) 
 fails when the template and the models differ; this script makes them equal again. Only the SecretString
 lines change; the rest of the template is left as written.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ from ipaas_sync.settings import (  # noqa: E402 - after the path is set
 
 TEMPLATE = ROOT / "template.yaml"
 WIDTH = 110
-_SECRET = re.compile(r"^  (?P<name>\w+):\n    Type: AWS::SecretsManager::Secret\n(?P<body>(?:    .*\n|\n)*?)"
-                     r"(?=^  \w+:\n|^\S)", re.M)
+_SECRET = re.compile(
+    r"^  (?P<name>\w+):\n    Type: AWS::SecretsManager::Secret\n(?P<body>(?:    .*\n|\n)*?)"
+    r"(?=^  \w+:\n|^\S)",
+    re.M,
+)
 _STRING = re.compile(r"^      SecretString: >-\n(?:        .*\n)+", re.M)
 
 
@@ -63,9 +67,11 @@ def apply(text: str) -> str:
         if not found:
             return match.group(0)
         current = json.loads(" ".join(line.strip() for line in found.group(0).splitlines()[1:]))
-        shape = secret_shape(model_for(match.group("name"), current["Platform"]),
-                             Platform=current["Platform"], Name=current["Name"])
+        shape = secret_shape(
+            model_for(match.group("name"), current["Platform"]), Platform=current["Platform"], Name=current["Name"]
+        )
         return match.group(0).replace(found.group(0), folded(shape))
+
     return _SECRET.sub(one, text)
 
 

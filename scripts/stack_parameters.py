@@ -7,6 +7,7 @@
 Each row comes from the parameter's Default and Description in template.yaml: a new parameter needs a
 Description there, then `make docs`.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,6 +24,7 @@ END = "<!-- end of stack parameters -->"
 
 def table(template_text: str) -> str:
     from cfnlint.decode import cfn_yaml
+
     params = cfn_yaml.loads(template_text)["Parameters"]
     rows = ["| parameter | default | what it controls |", "|---|---|---|"]
     for name, p in params.items():
@@ -43,8 +45,9 @@ def apply(doc_text: str, template_text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     template = (ROOT / "template.yaml").read_text()
-    return rewrite(argv, doc=__doc__, path=DOC, what="the stack parameter table", target="docs",
-                   apply=lambda text: apply(text, template))
+    return rewrite(
+        argv, doc=__doc__, path=DOC, what="the stack parameter table", target="docs", apply=lambda text: apply(text, template)
+    )
 
 
 if __name__ == "__main__":

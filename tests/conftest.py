@@ -15,6 +15,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ipaas-sync")
 def log_output():
     """Every formatted log line the code writes (the JSON lines CloudWatch would get)."""
     from ipaas_sync.observability import logger, metrics
+
     handler = logger.registered_handler
     buffer = io.StringIO()
     old = handler.setStream(buffer)

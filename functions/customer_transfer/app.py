@@ -1,4 +1,5 @@
 """CustomerTransferFunction: SQS batch of iPaaS.com customer notifications -> the subscription's destination."""
+
 from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch
 from ipaas_sync.transfer.customer import transfer_customer

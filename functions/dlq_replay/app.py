@@ -7,6 +7,7 @@ and filters). Without "queue" it acts on every DLQ of the stack (DEAD_LETTER_QUE
     {"command": "replay", "queue": "<dlq name>", "destination": "1001", "reason": "HTTP 503",
      "older_than": "10m", "dry_run": true}
 """
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaas_sync.observability import logger

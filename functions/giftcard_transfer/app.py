@@ -1,4 +1,5 @@
 """GiftCardTransferFunction: SQS batch of iPaaS.com gift card notifications -> the subscription's destination."""
+
 from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch
 from ipaas_sync.transfer.giftcard import transfer_giftcard

@@ -5,6 +5,7 @@ for iPaaS.com, POST /hooks/99minds/{segments+} for 99minds webhooks), told apart
 handler only turns the event into headers + body bytes, lets ipaas_sync.ingress decide, and turns the decision
 into the HTTP answer.
 """
+
 from aws_lambda_powertools.logging import correlation_paths
 
 from ipaas_sync.ingress import (

@@ -9,6 +9,7 @@
 It enumerates until shortly before its timeout, checkpoints, and invokes itself asynchronously with the run
 id: a million records need no human. Progress: `ipaas-sync report`/the log line of each invocation.
 """
+
 from ipaas_sync.initialize import run_function
 from ipaas_sync.observability import logger
 

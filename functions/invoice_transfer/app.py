@@ -1,5 +1,6 @@
 """InvoiceTransferFunction: SQS batch of iPaaS.com transaction notifications (completed orders and validated
 returns) -> the subscription's destination (99minds: the order workflow)."""
+
 from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch
 from ipaas_sync.transfer.invoice import transfer_invoice

@@ -1,4 +1,5 @@
 """LoyaltyTransferFunction: SQS batch of 99minds changes (loyalty card transactions, customers) -> iPaaS.com."""
+
 from ipaas_sync.models.inbound import ENTITY, InboundMessage
 from ipaas_sync.observability import logger, metrics, traced
 from ipaas_sync.processing import process_batch

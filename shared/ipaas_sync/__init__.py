@@ -12,4 +12,3 @@ Layout (one place per concept):
     transfer/      the orchestration of one record's transfer, per entity
     processing.py  SQS batch handling: partial batch replies, DLQ routing, outcome logging and metrics
 """
-

@@ -3,6 +3,7 @@
 Check each subscription's credentials before the first transfer, and inspect and replay the dead-letter
 queues. AWS credentials and region come from the usual AWS settings (AWS_PROFILE, AWS_REGION, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,7 @@ from . import credentials, initialize, ledger, manual_sync, replay
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="ipaas-sync", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(prog="ipaas-sync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     credentials.register_cli(subparsers)
     replay.register_cli(subparsers)

@@ -6,6 +6,7 @@ iPaaS.com. Prints "ok" or the reason per subscription; exit code 1 when any chec
 the same sources as the handlers (SUBSCRIPTION_SECRET_ARNS, SUBSCRIPTIONS_FILE or SUBSCRIPTIONS_JSON). Each
 adapter (clients/*.py) has its own read-only `check_credentials()`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def _check_one(env: TransferEnv, system_id: str) -> tuple[bool, str]:
     label = f"{system_id} '{sub.name}' ({_system(sub.platform)})"
     results: list[str] = []
     ok = True
-    for side, check in (("iPaaS.com", lambda: env.ipaas(sub).check_credentials()),
-                        (_system(sub.platform), lambda: env.partner(sub).check_credentials())):
+    for side, check in (
+        ("iPaaS.com", lambda: env.ipaas(sub).check_credentials()),
+        (_system(sub.platform), lambda: env.partner(sub).check_credentials()),
+    ):
         try:
             results.append(f"{side}: {check()}")
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason, none stops the others
@@ -66,7 +69,8 @@ def _check_one(env: TransferEnv, system_id: str) -> tuple[bool, str]:
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = subparsers.add_parser("check-credentials", help="prove each subscription's credentials with "
-                                  "read-only calls (writes nothing)")
+    check = subparsers.add_parser(
+        "check-credentials", help="prove each subscription's credentials with read-only calls (writes nothing)"
+    )
     check.add_argument("--destination", metavar="SYSTEM_ID", help="only the subscription with this iPaaS System Id")
     check.set_defaults(run=check_credentials)

@@ -3,6 +3,7 @@
 Set once per invocation from the Lambda context; HTTP timeouts, retries and rate-limit waits all stop
 short of it so that a record is reported failed (and redelivered) instead of the invocation timing out.
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ else from the template's queue naming, "<stack>-<entity>-<platform>", with the s
 STACK_NAME. Each notification is the message a hook would put there (the TransferMessage shape, no inline
 record: the handler reads the current record from iPaaS.com), with a new tracking guid.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,16 +42,29 @@ class Target:
 
 def notification(entity: str, verb: str, record_id: str, destination: str) -> str:
     """One queue message body, as the hook ingress would write it for this record."""
-    return json.dumps({"scope": f"{entity}/{verb}", "id": str(record_id), "destination": str(destination),
-                       "action": verb.upper(), "tracking_guid": str(uuid.uuid4())})
+    return json.dumps(
+        {
+            "scope": f"{entity}/{verb}",
+            "id": str(record_id),
+            "destination": str(destination),
+            "action": verb.upper(),
+            "tracking_guid": str(uuid.uuid4()),
+        }
+    )
 
 
-def resolve_target(entity: str, destination: str, *, stack: str | None = None,
-                   sqs: SQSClient | None = None,
-                   registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
+def resolve_target(
+    entity: str,
+    destination: str,
+    *,
+    stack: str | None = None,
+    sqs: SQSClient | None = None,
+    registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+) -> Target:
     """The subscription and the queue for (entity, destination); ValueError names what is missing."""
     import boto3
     from botocore.exceptions import ClientError
+
     try:
         sub = registry().get(str(destination))
     except ConfigurationError as exc:
@@ -59,13 +73,15 @@ def resolve_target(entity: str, destination: str, *, stack: str | None = None,
     routes = os.environ.get("QUEUE_ROUTES")
     if routes:
         from .ingress import QueueRoutes
+
         try:
             url = QueueRoutes.parse(routes).queue_for(entity, sub.platform)
         except ConfigurationError as exc:
             raise ValueError(exc.message) from None
         if url is None:
-            raise ValueError(f"no queue for {entity} notifications to platform '{sub.platform}' (destination "
-                             f"'{destination}') in QUEUE_ROUTES")
+            raise ValueError(
+                f"no queue for {entity} notifications to platform '{sub.platform}' (destination '{destination}') in QUEUE_ROUTES"
+            )
         return Target(entity, str(destination), sub, url, sqs)
     stack = stack or os.environ.get("STACK_NAME")
     if not stack:
@@ -76,6 +92,7 @@ def resolve_target(entity: str, destination: str, *, stack: str | None = None,
     except ClientError as exc:
         if "NonExistentQueue" not in str(exc) and "QueueDoesNotExist" not in str(exc):
             raise
-        raise ValueError(f"no queue {name}: the stack has no {entity} queue for platform '{sub.platform}' "
-                         f"(destination '{destination}')") from None
+        raise ValueError(
+            f"no queue {name}: the stack has no {entity} queue for platform '{sub.platform}' (destination '{destination}')"
+        ) from None
     return Target(entity, str(destination), sub, url, sqs)

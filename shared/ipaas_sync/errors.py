@@ -7,6 +7,7 @@ Three kinds, each with one consequence (see processing.py):
     configuration  -> moved to the DLQ at once, and counted by the ConfigurationErrors metric that alarms
 A deliberate skip (Skip) is not a failure: it is logged and counted, and the message is deleted.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -90,8 +91,7 @@ def _item_too_large(exc: BaseException) -> bool:
         seen.add(id(current))
         error = getattr(current, "response", None)
         error = error.get("Error", {}) if isinstance(error, dict) else {}
-        if error.get("Code") == "ValidationException" and "exceeded the maximum allowed size" in str(
-                error.get("Message", "")):
+        if error.get("Code") == "ValidationException" and "exceeded the maximum allowed size" in str(error.get("Message", "")):
             return True
         current = current.__cause__ or current.__context__
     return False
@@ -123,8 +123,10 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, IdempotencyAlreadyInProgressError):
         return "the same transfer is in progress in another invocation; retried later"
     if _item_too_large(exc):
-        return ("the result of this transfer is too large to record in the idempotency table (DynamoDB's 400 KB "
-                "item limit); it is refused again on every retry")
+        return (
+            "the result of this transfer is too large to record in the idempotency table (DynamoDB's 400 KB "
+            "item limit); it is refused again on every retry"
+        )
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 

@@ -6,6 +6,7 @@ ThrottledRetry adds: take a slot from the shared per-destination rate limiter be
 non-idempotent POST (a 429 means the request was not processed), and never sleep past the invocation's
 remaining time.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,13 +57,20 @@ class ThrottledRetry(Retry):
             return True
         return super().is_retry(method, status_code, has_retry_after)
 
-    def increment(self, method: str | None = None, url: str | None = None, response: BaseHTTPResponse | None = None,
-                  error: Exception | None = None, _pool: ConnectionPool | None = None,
-                  _stacktrace: TracebackType | None = None) -> Self:
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         if response is not None and response.status == 429 and self.limiter is not None:
             throttled_metric()
-            self.limiter.penalize(self.parse_retry_after(response.headers["Retry-After"])
-                                  if response.headers.get("Retry-After") else None)
+            self.limiter.penalize(
+                self.parse_retry_after(response.headers["Retry-After"]) if response.headers.get("Retry-After") else None
+            )
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
@@ -77,8 +85,7 @@ class ThrottledRetry(Retry):
             self.limiter.acquire()
 
 
-def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3,
-                  pool_size: int = 10) -> requests.Session:
+def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3, pool_size: int = 10) -> requests.Session:
     """A session whose retries are safe for the calls it carries.
 
     idempotent=True: GET/PUT and POSTs that carry an idempotency key are retried on 408/429/5xx, read
@@ -94,8 +101,7 @@ def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3
         backoff_max=8,
         backoff_jitter=0.5,
         status_forcelist=RETRY_STATUSES if idempotent else {429},
-        allowed_methods=(frozenset({"GET", "PUT", "DELETE", "HEAD", "POST"}) if idempotent
-                         else frozenset({"GET", "HEAD"})),
+        allowed_methods=(frozenset({"GET", "PUT", "DELETE", "HEAD", "POST"}) if idempotent else frozenset({"GET", "HEAD"})),
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -117,22 +123,42 @@ class ApiClient:
     # share of the limit left unused (throttle.py): the partners' limits are used to 98%
     limiter_headroom = SAFETY
 
-    def __init__(self, base_url: str, *, bearer: str | None = None, headers: dict[str, str] | None = None,
-                 auth: tuple[str, str] | None = None, rate: tuple[int, int] | None = None, pool_size: int = 10):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        bearer: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        rate: tuple[int, int] | None = None,
+        pool_size: int = 10,
+    ):
         """`bearer`: the token sent as `Authorization: Bearer`; `rate`: (limit, seconds) of the shared limiter."""
         self.base_url = base_url.rstrip("/")
         self._headers = {"Accept": "application/json", **(headers or {})}
         if bearer:
             self._headers["Authorization"] = f"Bearer {bearer}"
         self._auth = auth
-        limiter = limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate,
-                              headroom=self.limiter_headroom) if rate else None
+        limiter = (
+            limiter_for(f"{self.limiter_key}:{urlparse(base_url).netloc}", *rate, headroom=self.limiter_headroom)
+            if rate
+            else None
+        )
         self._limiter = limiter
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)
 
-    def request(self, method: str, path: str, *, what: str, json_body: Any = None, params: dict[str, Any] | None = None,
-                idempotent: bool | None = None, allow_404: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool | None = None,
+        allow_404: bool = False,
+    ) -> Any:
         """One call. `what` names the record for error messages, e.g. "customer 42"."""
         if idempotent is None:
             idempotent = method.upper() != "POST"
@@ -147,7 +173,12 @@ class ApiClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
             resp = session.request(
-                method, url, json=json_body, params=params, headers=self._headers, auth=self._auth,
+                method,
+                url,
+                json=json_body,
+                params=params,
+                headers=self._headers,
+                auth=self._auth,
                 timeout=(CONNECT_TIMEOUT, max(1.0, min(READ_TIMEOUT, remaining - CONNECT_TIMEOUT))),
             )
         except requests.Timeout:
@@ -155,8 +186,7 @@ class ApiClient:
         except requests.exceptions.RetryError:
             raise TransientError(f"{self.system} still failing after retries ({method} {path}) for {what}") from None
         except requests.ConnectionError as exc:
-            raise TransientError(
-                f"{self.system} connection failed ({method} {path}) for {what}: {type(exc).__name__}") from None
+            raise TransientError(f"{self.system} connection failed ({method} {path}) for {what}: {type(exc).__name__}") from None
         return self.check(resp, what=what, allow_404=allow_404)
 
     def check(self, resp: requests.Response, *, what: str, allow_404: bool = False) -> Any:
@@ -173,12 +203,13 @@ class ApiClient:
             return None
         detail = self._error_detail(resp)
         if status in (401, 403):
-            raise ConfigurationError(
-                f"{self.system} rejected the credentials (HTTP {status}) on {call} for {what}{detail}")
+            raise ConfigurationError(f"{self.system} rejected the credentials (HTTP {status}) on {call} for {what}{detail}")
         if status in RETRY_STATUSES or status >= 500:
             retry_after = resp.headers.get("Retry-After")
-            raise TransientError(f"{self.system} answered HTTP {status} on {call} for {what}{detail}",
-                                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+            raise TransientError(
+                f"{self.system} answered HTTP {status} on {call} for {what}{detail}",
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
         raise PermanentError(f"{self.system} rejected {what}: HTTP {status} on {call}{detail}")
 
     @staticmethod

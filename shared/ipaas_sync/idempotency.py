@@ -4,6 +4,7 @@ The identity is what makes two deliveries "the same transfer": destination, enti
 hash of the mapped payload (so a real update still goes through). Never the SQS messageId: a message
 moved back from the DLQ gets a new one. The persistence layer is built once, here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,7 @@ def run_once(identity: dict[str, Any], action: Callable[[], dict[str, Any]]) -> 
     """Run `action` once per identity. Returns (result, replayed): replayed means it had already run."""
     global _once
     if _once is None:
-        _once = idempotent_function(data_keyword_argument="identity", persistence_store=persistence(),
-                                    config=config)(_call)
+        _once = idempotent_function(data_keyword_argument="identity", persistence_store=persistence(), config=config)(_call)
     result = _once(identity=identity, action=action)
     replayed = bool(result.pop(REPLAYED, False)) if isinstance(result, dict) else False
     return result, replayed

@@ -23,6 +23,7 @@ all answer 503 (nothing can be authenticated; iPaaS.com retries). A key is never
 Each queued message is the notification's JSON (the TransferMessage shape) with its tracking guid: the
 notification's own, else the request's `x-correlation-id` header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,7 @@ class QueueRoutes:
         for key, url in raw.items():
             entity, _, platform = str(key).partition(":")
             if entity not in ENTITIES or not platform or not isinstance(url, str) or not url.strip():
-                raise ConfigurationError(
-                    f"QUEUE_ROUTES entry '{key}': expected '<{'|'.join(ENTITIES)}>:<platform>' -> queue url")
+                raise ConfigurationError(f"QUEUE_ROUTES entry '{key}': expected '<{'|'.join(ENTITIES)}>:<platform>' -> queue url")
             table[(entity, platform)] = url.strip()
         return cls(table)
 
@@ -97,8 +97,12 @@ class HookReply:
 
     def http_api_response(self) -> dict[str, Any]:
         """The HttpApi (payload format 2.0) response."""
-        return {"statusCode": self.status, "headers": {"Content-Type": "application/json", **self.headers},
-                "body": json.dumps(self.body), "isBase64Encoded": False}
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json", **self.headers},
+            "body": json.dumps(self.body),
+            "isBase64Encoded": False,
+        }
 
 
 class ReplyDetails(TypedDict, total=False):
@@ -151,8 +155,12 @@ class Authenticated:
         return f"the key matches no subscription{note}"
 
 
-def authenticate(authorization: str | None, *, destination: str | None = None,
-                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys) -> Authenticated:
+def authenticate(
+    authorization: str | None,
+    *,
+    destination: str | None = None,
+    keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
+) -> Authenticated:
     """The one authentication of a hook request: the `Authorization` header's bearer key against every webhook key
     (current and `(Previous)`) of every subscription, in constant time (no early exit, so the timing tells nothing
     of which key, or whether `destination` exists). A false result means unauthenticated, which the caller always
@@ -180,9 +188,14 @@ def authenticate(authorization: str | None, *, destination: str | None = None,
 
 
 class HookIngress:
-    def __init__(self, *, routes: QueueRoutes, send: Sender,
-                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+    def __init__(
+        self,
+        *,
+        routes: QueueRoutes,
+        send: Sender,
+        keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ):
         self.routes = routes
         self.send = send
         self.keys = keys
@@ -197,12 +210,14 @@ class HookIngress:
         except ConfigurationError as exc:
             return _unavailable(f"webhook key settings cannot be read: {exc.message}")
         if not auth:
-            return unauthorized("no bearer credentials" if _bearer(headers.get("authorization")) is None
-                                else auth.why_not())
+            return unauthorized("no bearer credentials" if _bearer(headers.get("authorization")) is None else auth.why_not())
 
         if len(body) > self.max_body_bytes:
-            return HookReply(413, {"message": f"the body is {len(body)} bytes; at most {self.max_body_bytes} "
-                                              "are accepted"}, reason="body too large")
+            return HookReply(
+                413,
+                {"message": f"the body is {len(body)} bytes; at most {self.max_body_bytes} are accepted"},
+                reason="body too large",
+            )
         try:
             request = HookRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -221,10 +236,11 @@ class HookIngress:
             platform = auth.subscriptions[note.destination].platform
             queue = self.routes.queue_for(note.entity, platform)
             if queue is None:
-                message = f"{where}: no queue for {note.entity} notifications to platform '{platform}' " \
-                          f"(destination '{note.destination}') in this deployment"
-                return HookReply(400, {"message": message, "notification": index, "field": "scope"},
-                                 reason=message, **hook)
+                message = (
+                    f"{where}: no queue for {note.entity} notifications to platform '{platform}' "
+                    f"(destination '{note.destination}') in this deployment"
+                )
+                return HookReply(400, {"message": message, "notification": index, "field": "scope"}, reason=message, **hook)
             guid = note.tracking_guid or correlation
             if guid:
                 guids.append(guid)
@@ -242,12 +258,18 @@ class HookIngress:
                 queued[route_of[queue]] = queued.get(route_of[queue], 0) + self.send(queue, bodies)
             except Exception as exc:  # noqa: BLE001 - any failure to queue is answered 5xx: iPaaS.com retries
                 reason = exc.message if isinstance(exc, TransferError) else f"{type(exc).__name__}: {exc}"[:300]
-                return _unavailable(f"not all notifications could be queued ({reason})", queued=queued,
-                                    tracking_guids=tuple(guids), **hook)
+                return _unavailable(
+                    f"not all notifications could be queued ({reason})", queued=queued, tracking_guids=tuple(guids), **hook
+                )
         accepted = sum(queued.values())
-        return HookReply(202, {"accepted": accepted, **({"id": request.id} if request.id else {})},
-                         reason=f"{accepted} notification(s) queued", queued=queued,
-                         tracking_guids=tuple(guids), **hook)
+        return HookReply(
+            202,
+            {"accepted": accepted, **({"id": request.id} if request.id else {})},
+            reason=f"{accepted} notification(s) queued",
+            queued=queued,
+            tracking_guids=tuple(guids),
+            **hook,
+        )
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -264,8 +286,7 @@ def _bearer(value: str | None) -> bytes | None:
 def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     """The request-level errors if any, else every failing field of the first invalid notification."""
     errors = exc.errors(include_input=False, include_url=False)
-    top = [e for e in errors if not (len(e["loc"]) >= 2 and e["loc"][0] == "notifications"
-                                     and isinstance(e["loc"][1], int))]
+    top = [e for e in errors if not (len(e["loc"]) >= 2 and e["loc"][0] == "notifications" and isinstance(e["loc"][1], int))]
     if top:
         first = top[0]
         if first["type"] == "json_invalid":
@@ -290,9 +311,14 @@ def _unavailable(reason: str, **kw: Unpack[ReplyDetails]) -> HookReply:
 
 def record(reply: HookReply) -> None:
     """One JSON log line and the metrics of one answered hook request."""
-    data = {"status": reply.status, "reason": reply.reason, "hook_id": reply.hook_id,
-            "notifications": reply.notifications, "queued": reply.queued,
-            "tracking_guids": list(reply.tracking_guids[:50])}
+    data = {
+        "status": reply.status,
+        "reason": reply.reason,
+        "hook_id": reply.hook_id,
+        "notifications": reply.notifications,
+        "queued": reply.queued,
+        "tracking_guids": list(reply.tracking_guids[:50]),
+    }
     if reply.status == 202:
         logger.info(f"hook request accepted: {reply.reason}", extra={"hook": data})
     elif reply.status >= 500:
@@ -323,12 +349,17 @@ def default_ingress() -> HookIngress:
 
         from .clients.queues import send_all
 
-        client = boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5,
-                                                   retries={"mode": "standard", "max_attempts": 3}))
-        _default = (key, HookIngress(
-            routes=QueueRoutes.parse(os.environ.get("QUEUE_ROUTES")),
-            send=lambda queue_url, bodies: send_all(client, queue_url, bodies),
-            max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)))
+        client = boto3.client(
+            "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+        )
+        _default = (
+            key,
+            HookIngress(
+                routes=QueueRoutes.parse(os.environ.get("QUEUE_ROUTES")),
+                send=lambda queue_url, bodies: send_all(client, queue_url, bodies),
+                max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
+            ),
+        )
     return _default[1]
 
 
@@ -400,9 +431,14 @@ def kind_of(event: str, settings: NinetyNineMindsWebhookSettings) -> str | None:
 class NinetyNineMindsHookIngress:
     """A 99minds webhook in, one InboundMessage on the 99minds -> iPaaS.com queue."""
 
-    def __init__(self, *, queue_url: str, send: Sender,
-                 keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+    def __init__(
+        self,
+        *,
+        queue_url: str,
+        send: Sender,
+        keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]] = load_webhook_keys,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ):
         self.queue_url = queue_url
         self.send = send
         self.keys = keys  # the webhook key secrets only (NinetyNineMindsWebhookSettings): never partner credentials
@@ -412,8 +448,11 @@ class NinetyNineMindsHookIngress:
         from .models.inbound import InboundMessage
 
         headers = {k.lower(): v for k, v in headers.items()}
-        segments = [s for s in path[len(NINETYNINE_HOOK_PREFIX):].split("/")][:MAX_PATH_SEGMENTS + 1] \
-            if path.startswith(NINETYNINE_HOOK_PREFIX) else [""]
+        segments = (
+            [s for s in path[len(NINETYNINE_HOOK_PREFIX) :].split("/")][: MAX_PATH_SEGMENTS + 1]
+            if path.startswith(NINETYNINE_HOOK_PREFIX)
+            else [""]
+        )
         system_id, segments = segments[0].strip(), segments[1:]
         try:
             registry = self.keys()
@@ -426,8 +465,11 @@ class NinetyNineMindsHookIngress:
         except ConfigurationError:
             settings = None
         known = isinstance(settings, NinetyNineMindsWebhookSettings)
-        routing = settings if isinstance(settings, NinetyNineMindsWebhookSettings) else NinetyNineMindsWebhookSettings(
-            Name="?", Platform="99minds", **{"iPaaS System Id": "?"})
+        routing = (
+            settings
+            if isinstance(settings, NinetyNineMindsWebhookSettings)
+            else NinetyNineMindsWebhookSettings(Name="?", Platform="99minds", **{"iPaaS System Id": "?"})
+        )
 
         document: Any = None
         if _location(routing.webhook_key_location)[0] == "body":  # the key cannot be read without parsing: bound first
@@ -448,8 +490,9 @@ class NinetyNineMindsHookIngress:
 
         if len(body) > self.max_body_bytes:
             return _too_large(len(body), self.max_body_bytes)
-        if document is None and any(_location(loc)[0] == "body" for loc in (
-                routing.webhook_event_location, routing.webhook_record_id_location)):
+        if document is None and any(
+            _location(loc)[0] == "body" for loc in (routing.webhook_event_location, routing.webhook_record_id_location)
+        ):
             try:
                 document = json.loads(body)
             except ValueError as exc:
@@ -466,12 +509,10 @@ class NinetyNineMindsHookIngress:
         record_id = _read(routing.webhook_record_id_location, headers, document, segments)
         if record_id is None:
             message = f"no record id at {routing.webhook_record_id_location}"
-            return HookReply(400, {"message": message, "field": routing.webhook_record_id_location},
-                             reason=message)
+            return HookReply(400, {"message": message, "field": routing.webhook_record_id_location}, reason=message)
         guid = (headers.get("x-correlation-id") or "").strip()[:MAX_CORRELATION_ID_CHARS] or str(uuid.uuid4())
         try:
-            message_body = InboundMessage(kind=kind, id=record_id, destination=system_id, event=event,
-                                          tracking_guid=guid)
+            message_body = InboundMessage(kind=kind, id=record_id, destination=system_id, event=event, tracking_guid=guid)
         except ValidationError as exc:
             first = exc.errors(include_input=False, include_url=False)[0]
             field_name = ".".join(str(p) for p in first["loc"])
@@ -483,13 +524,18 @@ class NinetyNineMindsHookIngress:
         except Exception as exc:  # noqa: BLE001 - any failure to queue is answered 5xx: the sender retries
             reason = exc.message if isinstance(exc, TransferError) else f"{type(exc).__name__}: {exc}"[:300]
             return _unavailable(f"the webhook could not be queued ({reason})", tracking_guids=(guid,))
-        return HookReply(202, {"accepted": queued}, reason=f"99minds {kind} {record_id[:80]} queued ({event[:80]})",
-                         notifications=1, queued={route: queued}, tracking_guids=(guid,))
+        return HookReply(
+            202,
+            {"accepted": queued},
+            reason=f"99minds {kind} {record_id[:80]} queued ({event[:80]})",
+            notifications=1,
+            queued={route: queued},
+            tracking_guids=(guid,),
+        )
 
 
 def _too_large(size: int, limit: int) -> HookReply:
-    return HookReply(413, {"message": f"the body is {size} bytes; at most {limit} are accepted"},
-                     reason="body too large")
+    return HookReply(413, {"message": f"the body is {size} bytes; at most {limit} are accepted"}, reason="body too large")
 
 
 _default_99minds: tuple[tuple[str | None, ...], NinetyNineMindsHookIngress] | None = None
@@ -509,9 +555,15 @@ def default_99minds_ingress() -> NinetyNineMindsHookIngress:
         queue_url = (os.environ.get("FROM_99MINDS_QUEUE_URL") or "").strip()
         if not queue_url:
             raise ConfigurationError("FROM_99MINDS_QUEUE_URL is not set (the 99minds -> iPaaS.com queue)")
-        client = boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5,
-                                                   retries={"mode": "standard", "max_attempts": 3}))
-        _default_99minds = (key, NinetyNineMindsHookIngress(
-            queue_url=queue_url, send=lambda url, bodies: send_all(client, url, bodies),
-            max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)))
+        client = boto3.client(
+            "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+        )
+        _default_99minds = (
+            key,
+            NinetyNineMindsHookIngress(
+                queue_url=queue_url,
+                send=lambda url, bodies: send_all(client, url, bodies),
+                max_body_bytes=int(os.environ.get("HOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
+            ),
+        )
     return _default_99minds[1]

@@ -43,6 +43,7 @@ webhook produces (sync_99minds.message_body, event "initialize"). Its paging set
 Its run's checkpoint is its own item (pk "initialize#99minds:<entity>"), beside the FROM direction's run for the
 same subscription. See docs/initialize-and-ledger.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,21 +89,23 @@ LIST_KEYS = ("data", "items", "records", "results", "value")
 @dataclass(frozen=True)
 class Paging:
     page_param: str = "page"
-    size_param: str | None = "page_size"     # None: no page size parameter is sent
+    size_param: str | None = "page_size"  # None: no page size parameter is sent
     first_page: int = 1
     page_size: int = 100
-    end: str = "short"                       # "short": a page shorter than page_size is the last; "empty": an empty one
+    end: str = "short"  # "short": a page shorter than page_size is the last; "empty": an empty one
 
     @classmethod
     def from_env(cls, prefix: str = "IPAAS_SEARCH", defaults: Paging | None = None, **overrides: Any) -> Paging:
         """`<prefix>_PAGE_PARAM`, `_SIZE_PARAM`, `_FIRST_PAGE`, `_PAGE_SIZE`, `_END` over `defaults`."""
         env, d = os.environ, defaults or cls()
         size_param = env.get(f"{prefix}_SIZE_PARAM") or d.size_param
-        base = cls(page_param=env.get(f"{prefix}_PAGE_PARAM") or d.page_param,
-                   size_param=None if str(size_param).lower() == "none" else size_param,
-                   first_page=int(env.get(f"{prefix}_FIRST_PAGE") or d.first_page),
-                   page_size=int(env.get(f"{prefix}_PAGE_SIZE") or d.page_size),
-                   end=(env.get(f"{prefix}_END") or d.end).lower())
+        base = cls(
+            page_param=env.get(f"{prefix}_PAGE_PARAM") or d.page_param,
+            size_param=None if str(size_param).lower() == "none" else size_param,
+            first_page=int(env.get(f"{prefix}_FIRST_PAGE") or d.first_page),
+            page_size=int(env.get(f"{prefix}_PAGE_SIZE") or d.page_size),
+            end=(env.get(f"{prefix}_END") or d.end).lower(),
+        )
         paging = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         if paging.page_size < 1:
             raise ValueError("the page size must be at least 1")
@@ -110,7 +113,7 @@ class Paging:
             raise ValueError(f"{prefix}_END must be 'short' or 'empty', not '{paging.end}'")
         return paging
 
-    def params(self, number: int) -> dict[str, str | int]:   # query parameters (IpaasClient.search_page)
+    def params(self, number: int) -> dict[str, str | int]:  # query parameters (IpaasClient.search_page)
         return {self.page_param: number, **({self.size_param: self.page_size} if self.size_param else {})}
 
     def page(self, number: int, records: list[dict[str, Any]]) -> Page:
@@ -162,7 +165,7 @@ class NinetyNineMindsCustomers:
     def __init__(self, client: NinetyNineMindsClient, paging: Paging):
         self.client, self.paging = client, paging
         self.first_page = paging.first_page
-        self._seen: dict[int, tuple[str, ...]] = {}      # page number -> its ids (to detect an ignored page_no)
+        self._seen: dict[int, tuple[str, ...]] = {}  # page number -> its ids (to detect an ignored page_no)
 
     def describe(self) -> str:
         return "99minds customer list"
@@ -177,8 +180,10 @@ class NinetyNineMindsCustomers:
         before = self._seen.get(number - 1) or (self._seen.get(self.first_page) if number > self.first_page else None)
         if ids and ids == before:
             # the same page again: 99minds ignored page_no; without this the "empty" end would never come
-            logger.warning(f"initialize: 99minds answered page {number} with the records of an earlier page; taking "
-                           "the list as ended (check NINETYNINE_MINDS_LIST_PAGE_PARAM)")
+            logger.warning(
+                f"initialize: 99minds answered page {number} with the records of an earlier page; taking "
+                "the list as ended (check NINETYNINE_MINDS_LIST_PAGE_PARAM)"
+            )
             return Page(number, [], last=True)
         self._seen[number] = ids
         return self.paging.page(number, records)
@@ -199,22 +204,28 @@ def records_of(body: Any, what: str) -> list[dict[str, Any]]:
 
 def ipaas_search(sub: SubscriptionSettings, entity: str, paging: Paging) -> IpaasSearch:
     from .clients.ipaas import IpaasClient
+
     return IpaasSearch(IpaasClient(sub), entity, paging)
 
 
 def ninetynine_minds_customers(sub: SubscriptionSettings, entity: str, paging: Paging) -> NinetyNineMindsCustomers:
     from .clients.ninetynine_minds import NinetyNineMindsClient
+
     if not isinstance(sub, NinetyNineMindsSettings):
-        raise ValueError(f"subscription '{sub.system_id}' is a {sub.platform} subscription, not a 99minds one: "
-                         "--source 99minds reads the 99minds customer list")
+        raise ValueError(
+            f"subscription '{sub.system_id}' is a {sub.platform} subscription, not a 99minds one: "
+            "--source 99minds reads the 99minds customer list"
+        )
     return NinetyNineMindsCustomers(NinetyNineMindsClient(sub), paging)
 
 
 def transfer_time(records: int, sub: SubscriptionSettings) -> str:
     """How long the destination's rate limit makes `records` transfers take (one call each, at least)."""
     seconds = math.ceil(records * sub.api_throttle_seconds / sub.api_throttle_limit)
-    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s (the subscription's API Throttle "
-            f"Limit) the transfer takes at least {_duration(seconds)} (one destination call per record)")
+    return (
+        f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s (the subscription's API Throttle "
+        f"Limit) the transfer takes at least {_duration(seconds)} (one destination call per record)"
+    )
 
 
 def to_ipaas_transfer_time(records: int, sub: SubscriptionSettings) -> str:
@@ -222,9 +233,11 @@ def to_ipaas_transfer_time(records: int, sub: SubscriptionSettings) -> str:
     99minds limit) and makes at least 2 iPaaS.com calls (the link lookup and the record) under "To iPaaS"."""
     at_99minds = math.ceil(records * 2 * sub.api_throttle_seconds / sub.api_throttle_limit)
     at_ipaas = math.ceil(records * 2 * sub.ipaas_throttle_seconds / sub.ipaas_throttle_limit)
-    return (f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s to 99minds (2 per customer) and "
-            f"{sub.ipaas_throttle_limit} per {sub.ipaas_throttle_seconds}s to iPaaS.com (at least 2 per customer) "
-            f"the transfer takes at least {_duration(max(at_99minds, at_ipaas))}")
+    return (
+        f"at {sub.api_throttle_limit} calls per {sub.api_throttle_seconds}s to 99minds (2 per customer) and "
+        f"{sub.ipaas_throttle_limit} per {sub.ipaas_throttle_seconds}s to iPaaS.com (at least 2 per customer) "
+        f"the transfer takes at least {_duration(max(at_99minds, at_ipaas))}"
+    )
 
 
 def _ipaas_message(entity: str, record_id: str, destination: str) -> str:
@@ -232,19 +245,30 @@ def _ipaas_message(entity: str, record_id: str, destination: str) -> str:
 
 
 def _ninetynine_minds_message(entity: str, record_id: str, destination: str) -> str:
-    return sync_99minds.message_body(sync_99minds.ENTITY_KINDS[entity], record_id, destination,
-                                     sync_99minds.INITIALIZE_EVENT)
+    return sync_99minds.message_body(sync_99minds.ENTITY_KINDS[entity], record_id, destination, sync_99minds.INITIALIZE_EVENT)
 
 
-def _ninetynine_minds_target(entity: str, destination: str, *, stack: str | None = None, queue_url: str | None = None,
-                             sqs: SQSClient | None = None,
-                             registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
+def _ninetynine_minds_target(
+    entity: str,
+    destination: str,
+    *,
+    stack: str | None = None,
+    queue_url: str | None = None,
+    sqs: SQSClient | None = None,
+    registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+) -> Target:
     return sync_99minds.target(entity, destination, stack=stack, url=queue_url, sqs=sqs, registry=registry)
 
 
-def _ipaas_target(entity: str, destination: str, *, stack: str | None = None, queue_url: str | None = None,
-                  sqs: SQSClient | None = None,
-                  registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
+def _ipaas_target(
+    entity: str,
+    destination: str,
+    *,
+    stack: str | None = None,
+    queue_url: str | None = None,
+    sqs: SQSClient | None = None,
+    registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+) -> Target:
     if queue_url:
         raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
     return resolve_target(entity, destination, stack=stack, sqs=sqs, registry=registry)
@@ -260,32 +284,46 @@ class Source:
 
     name: str
     entities: tuple[str, ...]
-    paging: Callable[[int | None], Paging]                      # from the settings, with --page-size
+    paging: Callable[[int | None], Paging]  # from the settings, with --page-size
     enumerator: Callable[[SubscriptionSettings, str, Paging], Enumerator]
-    target: Callable[..., Target]                               # (entity, destination, stack=, queue_url=, ...)
-    message: Callable[[str, str, str], str]                     # (entity, record id, destination) -> message body
+    target: Callable[..., Target]  # (entity, destination, stack=, queue_url=, ...)
+    message: Callable[[str, str, str], str]  # (entity, record id, destination) -> message body
     transfer_time: Callable[[int, SubscriptionSettings], str]
     date_fields: tuple[str, ...] = ("updated_datetime", "created_datetime")
-    skip: Callable[[str, dict[str, Any], SubscriptionSettings], bool] | None = None   # counted as `filtered`, not enqueued
-    run_prefix: str = ""                                        # checkpoint item: pk initialize#<prefix><entity>
+    skip: Callable[[str, dict[str, Any], SubscriptionSettings], bool] | None = None  # counted as `filtered`, not enqueued
+    run_prefix: str = ""  # checkpoint item: pk initialize#<prefix><entity>
     direction: str = "{entity} -> destination {destination}"
-    unsupported: str = ""                                       # why an entity is not offered
+    unsupported: str = ""  # why an entity is not offered
 
 
 NINETYNINE_MINDS_PAGING = Paging(page_param="page_no", size_param="page_size", first_page=1, page_size=50, end="empty")
 
 SOURCES: dict[str, Source] = {
-    "ipaas": Source("ipaas", ENTITIES, lambda size: Paging.from_env(page_size=size), ipaas_search, _ipaas_target,
-                    _ipaas_message, transfer_time, skip=_transaction_filter),
+    "ipaas": Source(
+        "ipaas",
+        ENTITIES,
+        lambda size: Paging.from_env(page_size=size),
+        ipaas_search,
+        _ipaas_target,
+        _ipaas_message,
+        transfer_time,
+        skip=_transaction_filter,
+    ),
     "99minds": Source(
-        "99minds", ("customer",),
+        "99minds",
+        ("customer",),
         lambda size: Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING, page_size=size),
-        ninetynine_minds_customers, _ninetynine_minds_target, _ninetynine_minds_message, to_ipaas_transfer_time,
+        ninetynine_minds_customers,
+        _ninetynine_minds_target,
+        _ninetynine_minds_message,
+        to_ipaas_transfer_time,
         # assumed names (99minds publishes no customer JSON): this sandbox's, then iPaaS.com's
         date_fields=("updated_at", "created_at", "updated_datetime", "created_datetime"),
-        run_prefix="99minds:", direction="99minds {entity}s -> iPaaS.com, subscription {destination}",
+        run_prefix="99minds:",
+        direction="99minds {entity}s -> iPaaS.com, subscription {destination}",
         unsupported="loyalty card transactions have no published list to page (only per customer or card, "
-                    "unpaged, with no date filter); the customer initialization brings each card's current balance"),
+        "unpaged, with no date filter); the customer initialization brings each card's current balance",
+    ),
 }
 
 
@@ -293,7 +331,7 @@ SOURCES: dict[str, Source] = {
 class Estimate:
     records: int
     pages: int
-    exact: bool       # False: an upper bound before the date window and the filter
+    exact: bool  # False: an upper bound before the date window and the filter
 
     def describe(self, window: bool) -> str:
         qualifier = "at most " if window else ""
@@ -308,7 +346,7 @@ def estimate(enumerator: Enumerator, max_probes: int = 40) -> Estimate:
     if page.last:
         return Estimate(len(page.records), 1, True)
     size = len(page.records)
-    low, high, probes = first, None, 0      # low: a page known not the last; high: the first known last
+    low, high, probes = first, None, 0  # low: a page known not the last; high: the first known last
     seen = {first: page}
     step = 1
     while high is None and probes < max_probes:
@@ -367,19 +405,50 @@ class RunState:
     lock_expires_at: int = 0
     updated_at: str | None = None
 
-    FIELDS = ("run_id", "owner", "status", "page", "offset", "enqueued", "filtered", "outside_window", "without_id",
-              "pages", "sequence", "since", "until", "limit", "started_at", "lock_expires_at", "updated_at")
-    TEXT_FIELDS = ("status", "since", "until", "started_at", "updated_at")      # besides run_id and owner
-    NUMBER_FIELDS = ("page", "offset", "enqueued", "filtered", "outside_window", "without_id", "pages", "sequence",
-                     "limit", "lock_expires_at")
+    FIELDS = (
+        "run_id",
+        "owner",
+        "status",
+        "page",
+        "offset",
+        "enqueued",
+        "filtered",
+        "outside_window",
+        "without_id",
+        "pages",
+        "sequence",
+        "since",
+        "until",
+        "limit",
+        "started_at",
+        "lock_expires_at",
+        "updated_at",
+    )
+    TEXT_FIELDS = ("status", "since", "until", "started_at", "updated_at")  # besides run_id and owner
+    NUMBER_FIELDS = (
+        "page",
+        "offset",
+        "enqueued",
+        "filtered",
+        "outside_window",
+        "without_id",
+        "pages",
+        "sequence",
+        "limit",
+        "lock_expires_at",
+    )
 
     @classmethod
     def from_item(cls, entity: str, destination: str, item: Mapping[str, object]) -> RunState:
         """The run a ledger item keeps (Runs._put writes it; the resource Table reads its numbers as Decimal).
         A field absent from the item keeps its default; one of the wrong type is a ValueError naming it."""
+
         def wrong(name: str) -> ValueError:
-            return ValueError(f"initialize run item {entity} -> {destination}: '{name}' is a "
-                              f"{type(item.get(name)).__name__}, not a {'number' if name in cls.NUMBER_FIELDS else 'text'}")
+            return ValueError(
+                f"initialize run item {entity} -> {destination}: '{name}' is a "
+                f"{type(item.get(name)).__name__}, not a {'number' if name in cls.NUMBER_FIELDS else 'text'}"
+            )
+
         run_id, owner = item.get("run_id"), item.get("owner")
         if not isinstance(run_id, str):
             raise wrong("run_id")
@@ -403,9 +472,9 @@ class RunState:
 class Runs:
     """Initialize runs in the ledger table (boto3 resource Table: plain Python values)."""
 
-    def __init__(self, table: str, *, lock_seconds: int | None = None,
-                 resource: DynamoDBServiceResource | None = None):
+    def __init__(self, table: str, *, lock_seconds: int | None = None, resource: DynamoDBServiceResource | None = None):
         import boto3
+
         self.table = (resource or boto3.resource("dynamodb")).Table(table)
         self.lock_seconds = lock_seconds or int(os.environ.get("INITIALIZE_LOCK_SECONDS") or DEFAULT_LOCK_SECONDS)
 
@@ -433,17 +502,24 @@ class Runs:
             held = self.get(state.entity, state.destination)
             if held and held.status in ("running", "handoff") and held.lock_expires_at >= time.time():
                 raise LockHeld(holder(held)) from None
-            raise LockHeld(f"initialize {state.entity} -> {state.destination}: the run changed meanwhile "
-                           "(another run started or resumed it); try again") from None
+            raise LockHeld(
+                f"initialize {state.entity} -> {state.destination}: the run changed meanwhile "
+                "(another run started or resumed it); try again"
+            ) from None
 
     def handoff_take(self, state: RunState, sequence: int) -> None:
         """A continuation invocation takes over from the invocation that handed the run off to it."""
         try:
-            self._put(state, "run_id = :run AND #seq = :seq AND #s = :handoff",
-                            {":run": state.run_id, ":seq": sequence, ":handoff": "handoff"})
+            self._put(
+                state,
+                "run_id = :run AND #seq = :seq AND #s = :handoff",
+                {":run": state.run_id, ":seq": sequence, ":handoff": "handoff"},
+            )
         except _Conflict:
-            raise LockLost(f"run {state.run_id} continuation {sequence} is not the current one (a repeated "
-                           "delivery, or the run was resumed elsewhere)") from None
+            raise LockLost(
+                f"run {state.run_id} continuation {sequence} is not the current one (a repeated "
+                "delivery, or the run was resumed elsewhere)"
+            ) from None
 
     def handoff(self, state: RunState, owner: str) -> int:
         """Hand the run (still locked) to the next invocation; returns the sequence number it must present."""
@@ -456,22 +532,34 @@ class Runs:
         try:
             self._put(state, "run_id = :run AND #o = :owner", {":run": state.run_id, ":owner": owner})
         except _Conflict:
-            raise LockLost(f"run {state.run_id} of initialize {state.entity} -> {state.destination} is no longer "
-                           f"held by {owner} (its lock expired and another run took it)") from None
+            raise LockLost(
+                f"run {state.run_id} of initialize {state.entity} -> {state.destination} is no longer "
+                f"held by {owner} (its lock expired and another run took it)"
+            ) from None
 
     def _put(self, state: RunState, condition: str, values: dict[str, str | int]) -> None:
         # attribute names that are DynamoDB reserved words go through placeholders
         from botocore.exceptions import ClientError
+
         now = int(time.time())
         state.lock_expires_at = now + self.lock_seconds if state.status in ("running", "handoff") else 0
         state.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-        item = {**self.key(state.entity, state.destination), "kind": "initialize", "entity": state.entity,
-                "destination": state.destination, "expires_at": now + RUN_TTL_DAYS * 86400,
-                **{k: getattr(state, k) for k in RunState.FIELDS if getattr(state, k) is not None}}
+        item = {
+            **self.key(state.entity, state.destination),
+            "kind": "initialize",
+            "entity": state.entity,
+            "destination": state.destination,
+            "expires_at": now + RUN_TTL_DAYS * 86400,
+            **{k: getattr(state, k) for k in RunState.FIELDS if getattr(state, k) is not None},
+        }
         names = {n: a for n, a in (("#s", "status"), ("#o", "owner"), ("#seq", "sequence")) if n in condition}
         try:
-            self.table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeNames=names,
-                                ExpressionAttributeValues={":now": now, **values} if ":now" in condition else values)
+            self.table.put_item(
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":now": now, **values} if ":now" in condition else values,
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise _Conflict() from None
@@ -484,9 +572,11 @@ class _Conflict(Exception):
 
 def holder(state: RunState) -> str:
     until = datetime.fromtimestamp(state.lock_expires_at, UTC).isoformat(timespec="seconds")
-    return (f"initialize {state.entity} -> {state.destination} is already running: run {state.run_id}, held by "
-            f"{state.owner} since {state.started_at}, at page {state.page} ({state.enqueued} enqueued); its lock "
-            f"expires at {until} unless renewed")
+    return (
+        f"initialize {state.entity} -> {state.destination} is already running: run {state.run_id}, held by "
+        f"{state.owner} since {state.started_at}, at page {state.page} ({state.enqueued} enqueued); its lock "
+        f"expires at {until} unless renewed"
+    )
 
 
 # -- the run -----------------------------------------------------------------------------------------------
@@ -518,7 +608,7 @@ def record_time(record: dict[str, Any], names: tuple[str, ...] = ("updated_datet
 @dataclass
 class Report:
     run_id: str
-    status: str           # finished | paused (a function continues it) | interrupted | limit | dry-run
+    status: str  # finished | paused (a function continues it) | interrupted | limit | dry-run
     enqueued: int
     filtered: int
     outside_window: int
@@ -530,16 +620,17 @@ class Report:
 
     def lines(self, target: Target | None = None) -> list[str]:
         verb = "would be enqueued" if self.status == "dry-run" else "enqueued"
-        out = [f"{self.enqueued:,} record(s) {verb}" + (f" onto {target.queue}" if target else ""),
-               f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)",
-               f"{self.pages:,} page(s) read in {_duration(self.seconds)}"]
+        out = [
+            f"{self.enqueued:,} record(s) {verb}" + (f" onto {target.queue}" if target else ""),
+            f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)",
+            f"{self.pages:,} page(s) read in {_duration(self.seconds)}",
+        ]
         if self.outside_window:
             out.insert(2, f"{self.outside_window:,} outside --since/--until (not enqueued)")
         if self.without_id:
             out.insert(2, f"{self.without_id:,} without an id (logged, not enqueued)")
         if self.status in ("interrupted", "limit", "paused"):
-            out.append(f"stopped at page {self.page} (offset {self.offset}), run {self.run_id}: `--resume` "
-                       "continues it")
+            out.append(f"stopped at page {self.page} (offset {self.offset}), run {self.run_id}: `--resume` continues it")
         return out
 
 
@@ -553,13 +644,23 @@ def _duration(seconds: float) -> str:
 class Initializer:
     """One (entity, destination) initialization: enumerate, filter, enqueue, checkpoint."""
 
-    def __init__(self, target: Target, enumerator: Enumerator, runs: Runs | None, *,
-                 since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
-                 owner: str | None = None, progress: Callable[[RunState, float], None] | None = None,
-                 should_pause: Callable[[], bool] = lambda: False, source: Source | None = None):
+    def __init__(
+        self,
+        target: Target,
+        enumerator: Enumerator,
+        runs: Runs | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        owner: str | None = None,
+        progress: Callable[[RunState, float], None] | None = None,
+        should_pause: Callable[[], bool] = lambda: False,
+        source: Source | None = None,
+    ):
         self.target, self.enumerator, self.runs = target, enumerator, runs
         self.source = source or SOURCES["ipaas"]
-        self.run_entity = f"{self.source.run_prefix}{target.entity}"   # the checkpoint item's entity
+        self.run_entity = f"{self.source.run_prefix}{target.entity}"  # the checkpoint item's entity
         self.since, self.until, self.limit = since, until, limit
         self.owner = owner or f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         self.progress = progress
@@ -574,10 +675,16 @@ class Initializer:
 
     # -- starting ------------------------------------------------------------------------------------------
     def new_state(self) -> RunState:
-        return RunState(entity=self.run_entity, destination=self.target.destination, run_id=uuid.uuid4().hex[:12],
-                        owner=self.owner, page=self.enumerator.first_page,
-                        since=self.since.isoformat() if self.since else None,
-                        until=self.until.isoformat() if self.until else None, limit=self.limit)
+        return RunState(
+            entity=self.run_entity,
+            destination=self.target.destination,
+            run_id=uuid.uuid4().hex[:12],
+            owner=self.owner,
+            page=self.enumerator.first_page,
+            since=self.since.isoformat() if self.since else None,
+            until=self.until.isoformat() if self.until else None,
+            limit=self.limit,
+        )
 
     def preflight(self, *, resume: bool = False, restart: bool = False) -> RunState | None:
         """The checks before a run (before any page is read): the run to resume, if any. LockHeld / ValueError."""
@@ -586,12 +693,16 @@ class Initializer:
             raise LockHeld(holder(previous))
         unfinished = previous is not None and previous.status != "finished"
         if resume and not unfinished:
-            raise ValueError(f"nothing to resume for initialize {self.run_entity} -> {self.target.destination}"
-                             + (f" (run {previous.run_id} finished)" if previous else ""))
+            raise ValueError(
+                f"nothing to resume for initialize {self.run_entity} -> {self.target.destination}"
+                + (f" (run {previous.run_id} finished)" if previous else "")
+            )
         if not resume and not restart and previous is not None and previous.status != "finished":
-            raise ValueError(f"run {previous.run_id} of initialize {self.run_entity} -> {self.target.destination} "
-                             f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
-                             "--resume continues it, --restart starts over")
+            raise ValueError(
+                f"run {previous.run_id} of initialize {self.run_entity} -> {self.target.destination} "
+                f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
+                "--resume continues it, --restart starts over"
+            )
         return previous if resume else None
 
     def start(self, *, resume: bool = False, restart: bool = False) -> RunState:
@@ -600,7 +711,7 @@ class Initializer:
         if previous is not None:
             state = replace(previous, owner=self.owner, status="running")
             self.since, self.until = parse_date(state.since, "since"), parse_date(state.until, "until")
-            state.limit = self.limit      # the new --limit (a total for the run), or none: to the end
+            state.limit = self.limit  # the new --limit (a total for the run), or none: to the end
             self.checkpoints.acquire(state, expect_run=previous.run_id)
             return state
         state = self.new_state()
@@ -620,12 +731,12 @@ class Initializer:
                     done_status = "dry-run" if dry else "limit"
                     break
                 page = self.enumerator.page(state.page)
-                bodies, taken = self._select(page.records[state.offset:], state)
+                bodies, taken = self._select(page.records[state.offset :], state)
                 if not dry:
                     self.target.send(bodies)
                 state.enqueued += len(bodies)
                 consumed = state.offset + taken
-                if consumed < len(page.records):           # stopped inside the page at the limit
+                if consumed < len(page.records):  # stopped inside the page at the limit
                     state.offset = consumed
                 else:
                     state.page, state.offset = page.number + 1, 0
@@ -650,10 +761,18 @@ class Initializer:
             raise
         if not dry and done_status in ("interrupted", "limit"):
             self._stop(state, done_status)
-        return Report(run_id=state.run_id, status=done_status, enqueued=state.enqueued, filtered=state.filtered,
-                      outside_window=state.outside_window, without_id=state.without_id, pages=state.pages,
-                      seconds=time.monotonic() - started,
-                      page=state.page, offset=state.offset)
+        return Report(
+            run_id=state.run_id,
+            status=done_status,
+            enqueued=state.enqueued,
+            filtered=state.filtered,
+            outside_window=state.outside_window,
+            without_id=state.without_id,
+            pages=state.pages,
+            seconds=time.monotonic() - started,
+            page=state.page,
+            offset=state.offset,
+        )
 
     def _stop(self, state: RunState, status: str) -> None:
         state.status = status
@@ -662,8 +781,9 @@ class Initializer:
         except LockLost:
             pass
         except Exception as exc:  # noqa: BLE001 - the lock then expires by itself; say so
-            logger.warning(f"initialize: could not release the lock ({type(exc).__name__}); it expires in "
-                           f"{self.checkpoints.lock_seconds}s")
+            logger.warning(
+                f"initialize: could not release the lock ({type(exc).__name__}); it expires in {self.checkpoints.lock_seconds}s"
+            )
 
     def _select(self, records: list[dict[str, Any]], state: RunState) -> tuple[list[str], int]:
         """The bodies to send from these records (up to the limit), and how many records were consumed."""
@@ -674,8 +794,10 @@ class Initializer:
                 return bodies, n
             record_id = record.get("id")
             if record_id in (None, ""):
-                logger.warning(f"initialize: a {self.target.entity} record without an id on page {state.page}; "
-                               "not enqueued", extra={"fields": sorted(record)[:20]})
+                logger.warning(
+                    f"initialize: a {self.target.entity} record without an id on page {state.page}; not enqueued",
+                    extra={"fields": sorted(record)[:20]},
+                )
                 state.without_id += 1
                 continue
             when = record_time(record, self.source.date_fields)
@@ -700,18 +822,25 @@ def filtered_out(record: dict[str, Any], sub: SubscriptionSettings) -> bool:
 
 
 # -- building one from arguments (the command and the function share this) ---------------------------------
-def build(options: dict[str, Any], *, sqs: SQSClient | None = None,
-          registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
-          progress: Callable[[RunState, float], None] | None = None,
-          should_pause: Callable[[], bool] = lambda: False, owner: str | None = None) -> Initializer:
+def build(
+    options: dict[str, Any],
+    *,
+    sqs: SQSClient | None = None,
+    registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+    progress: Callable[[RunState, float], None] | None = None,
+    should_pause: Callable[[], bool] = lambda: False,
+    owner: str | None = None,
+) -> Initializer:
     entity, destination = options.get("entity"), options.get("destination")
     source_name = options.get("source") or "ipaas"
     if source_name not in SOURCES:
         raise ValueError(f"unknown source '{source_name}' (one of {', '.join(SOURCES)})")
     source = SOURCES[source_name]
     if entity not in source.entities:
-        raise ValueError(f"entity must be one of {', '.join(source.entities)} for source {source_name}"
-                         + (f": {source.unsupported}" if source.unsupported and entity in ENTITIES else ""))
+        raise ValueError(
+            f"entity must be one of {', '.join(source.entities)} for source {source_name}"
+            + (f": {source.unsupported}" if source.unsupported and entity in ENTITIES else "")
+        )
     if not destination:
         raise ValueError("name the destination (its iPaaS System Id)")
     since, until = parse_date(options.get("since"), "since"), parse_date(options.get("until"), "until")
@@ -720,16 +849,26 @@ def build(options: dict[str, Any], *, sqs: SQSClient | None = None,
     limit = options.get("limit")
     if limit is not None and int(limit) < 1:
         raise ValueError("--limit must be at least 1")
-    target = source.target(entity, str(destination), stack=options.get("stack"), queue_url=options.get("queue_url"),
-                           sqs=sqs, registry=registry)
+    target = source.target(
+        entity, str(destination), stack=options.get("stack"), queue_url=options.get("queue_url"), sqs=sqs, registry=registry
+    )
     enumerator = source.enumerator(target.subscription, entity, source.paging(options.get("page_size")))
     table = options.get("table") or os.environ.get("LEDGER_TABLE")
     runs = Runs(table) if table else None
     if runs is None and not options.get("dry_run"):
         raise ValueError("name the ledger table (it keeps the checkpoint and the lock) with --table or LEDGER_TABLE")
-    return Initializer(target, enumerator, runs, since=since, until=until,
-                       limit=int(limit) if limit is not None else None, owner=owner, progress=progress,
-                       should_pause=should_pause, source=source)
+    return Initializer(
+        target,
+        enumerator,
+        runs,
+        since=since,
+        until=until,
+        limit=int(limit) if limit is not None else None,
+        owner=owner,
+        progress=progress,
+        should_pause=should_pause,
+        source=source,
+    )
 
 
 # -- the function (InitializeFunction) ---------------------------------------------------------------------
@@ -748,25 +887,30 @@ def invoke_async(function_arn: str, payload: dict[str, Any]) -> None:
     import json
 
     import boto3
-    boto3.client("lambda").invoke(FunctionName=function_arn, InvocationType="Event",
-                                  Payload=json.dumps(payload).encode())
+
+    boto3.client("lambda").invoke(FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(payload).encode())
 
 
 def run_function(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One invocation: start (or resume, or continue) a run, enumerate until INITIALIZE_MARGIN_SECONDS before
     the timeout, checkpoint, and hand the run to a new asynchronous invocation of this function."""
     from . import deadline
+
     margin = float(os.environ.get("INITIALIZE_MARGIN_SECONDS") or DEFAULT_MARGIN_SECONDS)
     with deadline.invocation(context):
+
         def should_pause() -> bool:
             return context.get_remaining_time_in_millis() / 1000.0 < margin
+
         try:
-            init = build(event, owner=f"InitializeFunction request {context.aws_request_id}",
-                         should_pause=should_pause)
+            init = build(event, owner=f"InitializeFunction request {context.aws_request_id}", should_pause=should_pause)
             if event.get("dry_run"):
                 return {**vars(init.run(None))}
-            state = _take_over(init, event["continue"]) if event.get("continue") else \
-                init.start(resume=bool(event.get("resume")), restart=bool(event.get("restart")))
+            state = (
+                _take_over(init, event["continue"])
+                if event.get("continue")
+                else init.start(resume=bool(event.get("resume")), restart=bool(event.get("restart")))
+            )
         except LockLost as exc:
             logger.info(f"initialize: {exc}")
             return {"status": "superseded", "reason": str(exc)}
@@ -784,14 +928,18 @@ def run_function(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         result: dict[str, Any] = {**vars(report)}
         if report.status == "paused":
             sequence = init.checkpoints.handoff(state, init.owner)
-            payload = {**{k: event[k] for k in PASS_ON if event.get(k) is not None},
-                       "continue": {"run_id": state.run_id, "sequence": sequence}}
+            payload = {
+                **{k: event[k] for k in PASS_ON if event.get(k) is not None},
+                "continue": {"run_id": state.run_id, "sequence": sequence},
+            }
             try:
                 invoke_async(context.invoked_function_arn, payload)
                 result["continued"] = sequence
             except Exception as exc:  # noqa: BLE001 - the checkpoint stands; the lock expires, --resume continues
-                logger.error(f"initialize: could not invoke the continuation ({type(exc).__name__}); the run "
-                             f"stays at page {state.page}: invoke with resume=true once its lock expires")
+                logger.error(
+                    f"initialize: could not invoke the continuation ({type(exc).__name__}); the run "
+                    f"stays at page {state.page}: invoke with resume=true once its lock expires"
+                )
                 result["error"] = f"continuation not invoked: {type(exc).__name__}"
         logger.info(f"initialize {report.status}", extra={"initialize": result})
         return result
@@ -801,8 +949,7 @@ def _take_over(init: Initializer, cont: dict[str, Any]) -> RunState:
     target = init.target
     previous = init.checkpoints.get(init.run_entity, target.destination)
     if previous is None or previous.run_id != cont.get("run_id"):
-        raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {init.run_entity} -> "
-                       f"{target.destination}")
+        raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {init.run_entity} -> {target.destination}")
     state = replace(previous, owner=init.owner, status="running")
     init.checkpoints.handoff_take(state, int(cont.get("sequence", -1)))
     init.since, init.until = parse_date(state.since, "since"), parse_date(state.until, "until")
@@ -837,10 +984,10 @@ class ProgressBar:
 def run_cli(args: argparse.Namespace) -> int:
     try:
         return _run_cli(args)
-    except KeyboardInterrupt:          # before the run started (estimate, prompt): nothing was enqueued
+    except KeyboardInterrupt:  # before the run started (estimate, prompt): nothing was enqueued
         print("\ninterrupted before enqueuing anything", file=sys.stderr)
         return 130
-    except TransferError as exc:       # iPaaS.com still failing after the retries, before the run started
+    except TransferError as exc:  # iPaaS.com still failing after the retries, before the run started
         print(f"\nipaas-sync: {exc.message}; nothing was enqueued", file=sys.stderr)
         return 1
 
@@ -852,18 +999,22 @@ def _run_cli(args: argparse.Namespace) -> int:
     target = init.target
     window = bool(init.since or init.until)
     direction = init.source.direction.format(entity=target.entity, destination=target.destination)
-    print(f"initialize {direction} ('{target.subscription.name}', {target.subscription.platform}), from the "
-          f"{init.enumerator.describe()}")
+    print(
+        f"initialize {direction} ('{target.subscription.name}', {target.subscription.platform}), from the "
+        f"{init.enumerator.describe()}"
+    )
     previous = None if args.dry_run else init.preflight(resume=args.resume, restart=args.restart)
     if previous is not None:
         print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
     else:
         found = estimate(init.enumerator)
         bar.total = found.records
-        print(f"found {found.describe(window)}"
-              + ("" if found.exact else " (probe limit reached: at least this many)")
-              + (" before --since/--until" if window else "")
-              + (" and the transaction mapping filter" if target.entity == "transaction" else ""))
+        print(
+            f"found {found.describe(window)}"
+            + ("" if found.exact else " (probe limit reached: at least this many)")
+            + (" before --since/--until" if window else "")
+            + (" and the transaction mapping filter" if target.entity == "transaction" else "")
+        )
         print(init.source.transfer_time(found.records, target.subscription))
     if args.dry_run:
         report = init.run(None)
@@ -878,10 +1029,13 @@ def _run_cli(args: argparse.Namespace) -> int:
         print(f"run {state.run_id} (lock held by {init.owner})")
         try:
             report = init.run(state)
-        except TransferError as exc:   # iPaaS.com or SQS still failing after the retries
+        except TransferError as exc:  # iPaaS.com or SQS still failing after the retries
             bar.close()
-            print(f"ipaas-sync: {exc.message}\nrun {state.run_id} stopped at page {state.page} ({state.enqueued:,} "
-                  "enqueued, status failed): the same command with --resume continues it", file=sys.stderr)
+            print(
+                f"ipaas-sync: {exc.message}\nrun {state.run_id} stopped at page {state.page} ({state.enqueued:,} "
+                "enqueued, status failed): the same command with --resume continues it",
+                file=sys.stderr,
+            )
             return 1
     bar.close()
     for line in report.lines(target):
@@ -892,11 +1046,16 @@ def _run_cli(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("initialize", help="enqueue every existing record of an entity for a destination "
-                              "(backfill; resumable)")
-    p.add_argument("--source", choices=tuple(SOURCES), default="ipaas",
-                   help="ipaas (default): iPaaS.com records onto the destination's queue; 99minds: 99minds "
-                   "customers onto the 99minds -> iPaaS.com queue (the destination is the 99minds subscription)")
+    p = subparsers.add_parser(
+        "initialize", help="enqueue every existing record of an entity for a destination (backfill; resumable)"
+    )
+    p.add_argument(
+        "--source",
+        choices=tuple(SOURCES),
+        default="ipaas",
+        help="ipaas (default): iPaaS.com records onto the destination's queue; 99minds: 99minds "
+        "customers onto the 99minds -> iPaaS.com queue (the destination is the 99minds subscription)",
+    )
     p.add_argument("--entity", required=True, choices=ENTITIES)
     p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
     p.add_argument("--since", help="only records updated at or after this date (YYYY-MM-DD or ISO date-time)")
@@ -907,15 +1066,30 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the stopped run from its checkpoint")
     again.add_argument("--restart", action="store_true", help="start over although a stopped run exists")
-    p.add_argument("--page-size", type=int, help=f"records per page (default IPAAS_SEARCH_PAGE_SIZE or "
-                   f"{Paging.page_size}; --source 99minds: NINETYNINE_MINDS_LIST_PAGE_SIZE or "
-                   f"{NINETYNINE_MINDS_PAGING.page_size})")
+    p.add_argument(
+        "--page-size",
+        type=int,
+        help=f"records per page (default IPAAS_SEARCH_PAGE_SIZE or "
+        f"{Paging.page_size}; --source 99minds: NINETYNINE_MINDS_LIST_PAGE_SIZE or "
+        f"{NINETYNINE_MINDS_PAGING.page_size})",
+    )
     p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
     p.add_argument("--table", help="the ledger table (checkpoint and lock; default LEDGER_TABLE)")
-    p.add_argument("--queue-url", help="--source 99minds: the FromNinetyNineMindsQueueUrl output (instead of the "
-                   "stack's name)")
+    p.add_argument("--queue-url", help="--source 99minds: the FromNinetyNineMindsQueueUrl output (instead of the stack's name)")
     p.set_defaults(run=run_cli)
 
 
-__all__ = ["SOURCES", "Enumerator", "Initializer", "IpaasSearch", "LockHeld", "LockLost", "NinetyNineMindsCustomers",
-           "Paging", "Runs", "Source", "build", "estimate"]
+__all__ = [
+    "SOURCES",
+    "Enumerator",
+    "Initializer",
+    "IpaasSearch",
+    "LockHeld",
+    "LockLost",
+    "NinetyNineMindsCustomers",
+    "Paging",
+    "Runs",
+    "Source",
+    "build",
+    "estimate",
+]

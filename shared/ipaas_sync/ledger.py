@@ -20,6 +20,7 @@ Initialize runs keep their checkpoint and lock in the same table under pk = "ini
 
 Commands: `ipaas-sync status --entity E --id ID [--destination D]` and `ipaas-sync report [--since 24h]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,9 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 DEFAULT_TTL_DAYS = 90
 DEFAULT_HISTORY = 20
 HISTORY_SLACK = 5
-MAX_REASON = 500            # characters of the latest reason kept (the DLQ keeps the full reason) ...
-HISTORY_REASON = 160        # ... and of each history entry's (small entries: fewer write units)
-UNKNOWN = "unknown"         # record id / destination of a message whose body could not be read
+MAX_REASON = 500  # characters of the latest reason kept (the DLQ keeps the full reason) ...
+HISTORY_REASON = 160  # ... and of each history entry's (small entries: fewer write units)
+UNKNOWN = "unknown"  # record id / destination of a message whose body could not be read
 KIND_OUTCOME = "outcome"
 BREAKER_SECONDS = 30.0
 MIN_REMAINING_SECONDS = 2.0
@@ -75,10 +76,16 @@ def entry_of(outcome: Outcome, at: datetime) -> dict[str, Any]:
     """One history entry: short attribute names keep the item (and so the write units) small."""
     details = outcome.details or {}
     entry: dict[str, Any] = {"s": outcome.status, "t": at.isoformat(timespec="seconds")}
-    optional = {"r": redact(outcome.reason)[:HISTORY_REASON] if outcome.reason else None,
-                "x": outcome.external_id, "g": outcome.tracking_guid, "k": outcome.failure_kind,
-                "e": details.get("error"), "a": details.get("attempt"), "m": details.get("dlq_message_id"),
-                "q": details.get("dlq")}
+    optional = {
+        "r": redact(outcome.reason)[:HISTORY_REASON] if outcome.reason else None,
+        "x": outcome.external_id,
+        "g": outcome.tracking_guid,
+        "k": outcome.failure_kind,
+        "e": details.get("error"),
+        "a": details.get("attempt"),
+        "m": details.get("dlq_message_id"),
+        "q": details.get("dlq"),
+    }
     entry.update({k: v for k, v in optional.items() if v not in (None, "")})
     return entry
 
@@ -86,56 +93,74 @@ def entry_of(outcome: Outcome, at: datetime) -> dict[str, Any]:
 class Ledger:
     """The table adapter. `client` is a boto3 DynamoDB client (low-level, typed attribute values)."""
 
-    def __init__(self, table: str, client: DynamoDBClient | None = None, *, ttl_days: int | None = None,
-                 history: int | None = None):
+    def __init__(
+        self, table: str, client: DynamoDBClient | None = None, *, ttl_days: int | None = None, history: int | None = None
+    ):
         import boto3
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
         from botocore.config import Config
 
         self.table = table
         # short timeouts and one retry: a slow ledger never holds up a transfer
-        self.client = client or boto3.client("dynamodb", config=Config(
-            connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}))
+        self.client = client or boto3.client(
+            "dynamodb", config=Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
+        )
         self.ttl_days = ttl_days or _env_int("LEDGER_TTL_DAYS", DEFAULT_TTL_DAYS)
         self.history = history or _env_int("LEDGER_HISTORY", DEFAULT_HISTORY)
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
-        self.open_until = 0.0       # monotonic time until which record() skips this ledger (after a failure)
+        self.open_until = 0.0  # monotonic time until which record() skips this ledger (after a failure)
 
     # -- writing -------------------------------------------------------------------------------------------
     def write(self, outcome: Outcome, at: datetime | None = None) -> int:
         """Record one outcome; returns how many UpdateItem calls it took (1, or 2 when the history was cut)."""
         at = at or _now()
         entry = entry_of(outcome, at)
-        latest = {"kind": KIND_OUTCOME, "entity": outcome.entity, "record_id": outcome.record_id or UNKNOWN,
-                  "destination": outcome.destination or UNKNOWN, "status": outcome.status,
-                  "at": entry["t"], "at_epoch": int(at.timestamp()),
-                  "expires_at": int(at.timestamp()) + self.ttl_days * 86400,
-                  "reason": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
-                  "attempt": entry.get("a"), "tracking_guid": entry.get("g"),
-                  "failure_kind": entry.get("k"), "error": entry.get("e"), "dlq_message_id": entry.get("m"),
-                  "dlq": entry.get("q")}
+        latest = {
+            "kind": KIND_OUTCOME,
+            "entity": outcome.entity,
+            "record_id": outcome.record_id or UNKNOWN,
+            "destination": outcome.destination or UNKNOWN,
+            "status": outcome.status,
+            "at": entry["t"],
+            "at_epoch": int(at.timestamp()),
+            "expires_at": int(at.timestamp()) + self.ttl_days * 86400,
+            "reason": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
+            "attempt": entry.get("a"),
+            "tracking_guid": entry.get("g"),
+            "failure_kind": entry.get("k"),
+            "error": entry.get("e"),
+            "dlq_message_id": entry.get("m"),
+            "dlq": entry.get("q"),
+        }
         sets, removes = ["history = list_append(if_not_exists(history, :empty), :entry)"], []
         names: dict[str, str] = {}
         values: dict[str, AttributeValueTypeDef] = {
-            ":empty": {"L": []}, ":entry": {"L": [self._ser.serialize(entry)]}, ":one": {"N": "1"}}
+            ":empty": {"L": []},
+            ":entry": {"L": [self._ser.serialize(entry)]},
+            ":one": {"N": "1"},
+        }
         for n, (name, value) in enumerate(latest.items()):
             names[f"#a{n}"] = name
             if value is None:
-                removes.append(f"#a{n}")   # the latest outcome's fields only: no stale reason or DLQ id
+                removes.append(f"#a{n}")  # the latest outcome's fields only: no stale reason or DLQ id
             else:
                 sets.append(f"#a{n} = :v{n}")
                 values[f":v{n}"] = self._ser.serialize(value)
-        if outcome.external_id:            # the last known external id is kept across later outcomes
+        if outcome.external_id:  # the last known external id is kept across later outcomes
             names["#x"], values[":x"] = "external_id", {"S": outcome.external_id}
             sets.append("#x = :x")
         if outcome.platform:
             names["#p"], values[":p"] = "platform", {"S": outcome.platform}
             sets.append("#p = :p")
-        expression = "SET " + ", ".join(sets) + " ADD outcomes :one" + (
-            " REMOVE " + ", ".join(removes) if removes else "")
-        reply = self.client.update_item(TableName=self.table, Key={k: {"S": v} for k, v in key(
-            outcome.entity, outcome.record_id, outcome.destination).items()}, UpdateExpression=expression,
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
+        expression = "SET " + ", ".join(sets) + " ADD outcomes :one" + (" REMOVE " + ", ".join(removes) if removes else "")
+        reply = self.client.update_item(
+            TableName=self.table,
+            Key={k: {"S": v} for k, v in key(outcome.entity, outcome.record_id, outcome.destination).items()},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+        )
         size = len(reply.get("Attributes", {}).get("history", {}).get("L", []))
         if size <= self.history + HISTORY_SLACK:
             return 1
@@ -145,13 +170,16 @@ class Ledger:
     def _cut(self, outcome: Outcome, size: int) -> None:
         """Drop the oldest entries down to the bound, only if nobody appended meanwhile (else the next cut)."""
         from botocore.exceptions import ClientError
+
         drop = ", ".join(f"history[{i}]" for i in range(size - self.history))
         try:
             self.client.update_item(
-                TableName=self.table, Key={k: {"S": v} for k, v in key(
-                    outcome.entity, outcome.record_id, outcome.destination).items()},
-                UpdateExpression=f"REMOVE {drop}", ConditionExpression="size(history) = :n",
-                ExpressionAttributeValues={":n": {"N": str(size)}})
+                TableName=self.table,
+                Key={k: {"S": v} for k, v in key(outcome.entity, outcome.record_id, outcome.destination).items()},
+                UpdateExpression=f"REMOVE {drop}",
+                ConditionExpression="size(history) = :n",
+                ExpressionAttributeValues={":n": {"N": str(size)}},
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
@@ -164,12 +192,17 @@ class Ledger:
         """The ledger items of one record: one per destination (or the named one)."""
         k = key(entity, record_id, destination)
         if destination:
-            found = self.client.get_item(TableName=self.table, Key={n: {"S": v} for n, v in k.items()},
-                                         ConsistentRead=True).get("Item")
+            found = self.client.get_item(TableName=self.table, Key={n: {"S": v} for n, v in k.items()}, ConsistentRead=True).get(
+                "Item"
+            )
             return [self._plain(found)] if found else []
         out: list[dict[str, Any]] = []
-        request: QueryInputTypeDef = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
-                                      "ExpressionAttributeValues": {":pk": {"S": k["pk"]}}, "ConsistentRead": True}
+        request: QueryInputTypeDef = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": k["pk"]}},
+            "ConsistentRead": True,
+        }
         while True:
             page = self.client.query(**request)
             out += [self._plain(i) for i in page.get("Items", [])]
@@ -186,8 +219,7 @@ class Ledger:
         if destination:
             values[":d"] = {"S": destination}
             expression += " AND destination = :d"
-        request: ScanInputTypeDef = {"TableName": self.table, "FilterExpression": expression,
-                                     "ExpressionAttributeValues": values}
+        request: ScanInputTypeDef = {"TableName": self.table, "FilterExpression": expression, "ExpressionAttributeValues": values}
         seen = 0
         while seen < limit:
             page = self.client.scan(**request)
@@ -232,6 +264,7 @@ def record(outcome: Outcome) -> None:
     counted), so an unreachable table costs one write's timeout per container and window, not one per record;
     and no write is tried when the invocation has less than MIN_REMAINING_SECONDS left."""
     from . import deadline
+
     ledger = None
     try:
         ledger = default_ledger()
@@ -244,9 +277,11 @@ def record(outcome: Outcome) -> None:
     except Exception as exc:  # noqa: BLE001 - the ledger is a record of transfers, never a reason to fail one
         if ledger is not None:
             ledger.open_until = time.monotonic() + BREAKER_SECONDS
-        logger.warning(f"ledger write failed ({type(exc).__name__}); the transfer outcome stands, and the ledger "
-                       f"is skipped for {BREAKER_SECONDS:.0f}s",
-                       extra={"ledger_error": redact(str(exc))[:300], "status": outcome.status})
+        logger.warning(
+            f"ledger write failed ({type(exc).__name__}); the transfer outcome stands, and the ledger "
+            f"is skipped for {BREAKER_SECONDS:.0f}s",
+            extra={"ledger_error": redact(str(exc))[:300], "status": outcome.status},
+        )
         metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
 
 
@@ -283,31 +318,56 @@ def write_units(outcomes: Iterable[Outcome], *, history: int = DEFAULT_HISTORY) 
         entry = entry_of(outcome, at)
         hist = [*item.get("history", []), entry]
         k = key(outcome.entity, outcome.record_id, outcome.destination)
-        item = {**k, "kind": KIND_OUTCOME, "entity": outcome.entity, "record_id": outcome.record_id or UNKNOWN,
-                "destination": outcome.destination or UNKNOWN, "status": outcome.status, "at": entry["t"],
-                "at_epoch": int(at.timestamp()), "expires_at": int(at.timestamp()) + 90 * 86400,
-                "outcomes": int(item.get("outcomes", 0)) + 1, "history": hist,
-                **({"reason": outcome.reason[:MAX_REASON]} if outcome.reason else {}),
-                **{n: entry[c] for n, c in (("attempt", "a"), ("tracking_guid", "g"),
-                                            ("failure_kind", "k"), ("error", "e"), ("dlq_message_id", "m"),
-                                            ("dlq", "q")) if c in entry},
-                **({"external_id": outcome.external_id or item.get("external_id")}
-                   if outcome.external_id or item.get("external_id") else {})}
+        item = {
+            **k,
+            "kind": KIND_OUTCOME,
+            "entity": outcome.entity,
+            "record_id": outcome.record_id or UNKNOWN,
+            "destination": outcome.destination or UNKNOWN,
+            "status": outcome.status,
+            "at": entry["t"],
+            "at_epoch": int(at.timestamp()),
+            "expires_at": int(at.timestamp()) + 90 * 86400,
+            "outcomes": int(item.get("outcomes", 0)) + 1,
+            "history": hist,
+            **({"reason": outcome.reason[:MAX_REASON]} if outcome.reason else {}),
+            **{
+                n: entry[c]
+                for n, c in (
+                    ("attempt", "a"),
+                    ("tracking_guid", "g"),
+                    ("failure_kind", "k"),
+                    ("error", "e"),
+                    ("dlq_message_id", "m"),
+                    ("dlq", "q"),
+                )
+                if c in entry
+            },
+            **(
+                {"external_id": outcome.external_id or item.get("external_id")}
+                if outcome.external_id or item.get("external_id")
+                else {}
+            ),
+        }
         units += max(1, math.ceil(max(before, item_size(item)) / 1024))
         if len(hist) > history + HISTORY_SLACK:
             before = item_size(item)
-            item["history"] = hist[len(hist) - history:]
+            item["history"] = hist[len(hist) - history :]
             units += max(1, math.ceil(before / 1024))
     return units
 
 
-def cost_per_million_transfers(outcomes_per_transfer: Iterable[Outcome],
-                               price_per_million_writes: float = WRITE_PRICE_PER_MILLION_USD) -> dict[str, float]:
+def cost_per_million_transfers(
+    outcomes_per_transfer: Iterable[Outcome], price_per_million_writes: float = WRITE_PRICE_PER_MILLION_USD
+) -> dict[str, float]:
     """The ledger's write cost of a million transfers that each produce `outcomes_per_transfer` (USD, writes
     only: storage and the operator's reads are extra). For the benchmark: pass a transfer's outcomes."""
     units = write_units(outcomes_per_transfer)
-    return {"write_units_per_transfer": units, "usd_per_million_transfers": units * price_per_million_writes,
-            "price_per_million_write_units_usd": price_per_million_writes}
+    return {
+        "write_units_per_transfer": units,
+        "usd_per_million_transfers": units * price_per_million_writes,
+        "price_per_million_write_units_usd": price_per_million_writes,
+    }
 
 
 # -- the commands ------------------------------------------------------------------------------------------
@@ -316,7 +376,8 @@ def _ledger_from(args: argparse.Namespace) -> Ledger:
     if not table:
         raise ValueError("name the ledger table with --table or LEDGER_TABLE (the stack output LedgerTableName)")
     import boto3
-    return Ledger(table, boto3.client("dynamodb"))   # an operator's reads: the default timeouts and retries
+
+    return Ledger(table, boto3.client("dynamodb"))  # an operator's reads: the default timeouts and retries
 
 
 def _dlq_name(url: str | None) -> str | None:
@@ -328,10 +389,15 @@ def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> li
         return [f"no ledger entry for {entity} {record_id} (never transferred, or older than its TTL)"]
     lines = []
     for item in sorted(items, key=lambda i: i.get("at", ""), reverse=True):
-        ext = f", {item['platform']} id {item['external_id']}" if item.get("external_id") and item.get("platform") \
+        ext = (
+            f", {item['platform']} id {item['external_id']}"
+            if item.get("external_id") and item.get("platform")
             else (f", external id {item['external_id']}" if item.get("external_id") else "")
-        lines.append(f"{entity} {record_id} -> destination {item['destination']}: {item['status']} at {item['at']}"
-                     f"{ext} ({item.get('outcomes', 0)} outcome(s) recorded)")
+        )
+        lines.append(
+            f"{entity} {record_id} -> destination {item['destination']}: {item['status']} at {item['at']}"
+            f"{ext} ({item.get('outcomes', 0)} outcome(s) recorded)"
+        )
         for entry in reversed(item.get("history", [])):
             parts = [f"  {entry['t']}  {entry['s']:<14}"]
             if entry.get("a"):
@@ -350,8 +416,10 @@ def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> li
             lines.append(f"  parked in {dlq} as message {item['dlq_message_id']}")
             lines.append(f"    inspect: ipaas-sync dlq show {dlq} {item['dlq_message_id']}")
             reason = shlex.quote((item.get("reason") or f"{entity} {record_id}")[:60])
-            lines.append(f"    replay:  ipaas-sync dlq replay {dlq} --entity {entity} --destination "
-                         f"{item['destination']} --reason {reason} --dry-run   (then without --dry-run)")
+            lines.append(
+                f"    replay:  ipaas-sync dlq replay {dlq} --entity {entity} --destination "
+                f"{item['destination']} --reason {reason} --dry-run   (then without --dry-run)"
+            )
     return lines
 
 
@@ -366,9 +434,11 @@ def reason_group(item: dict[str, Any]) -> str:
     def strip(m: re.Match[str]) -> str:
         word = m.group(0)
         if not any(c.isdigit() for c in word) or (
-                len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5):m.start()] == "HTTP "):
+            len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5) : m.start()] == "HTTP "
+        ):
             return word
         return "<id>"
+
     reason = _WORD.sub(strip, text)
     return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
 
@@ -405,6 +475,7 @@ def _status_cli(args: argparse.Namespace) -> int:
 
 def _report_cli(args: argparse.Namespace) -> int:
     from .replay import parse_age
+
     age = parse_age(args.since)
     if age is None:
         raise ValueError("--since must be an age such as 30m, 24h or 7d")
@@ -417,17 +488,16 @@ def _report_cli(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .models.notification import ENTITIES
+
     st = subparsers.add_parser("status", help="what happened to one record: its ledger history, newest first")
     st.add_argument("--entity", required=True, choices=ENTITIES)
     st.add_argument("--id", required=True, help="the iPaaS.com record id")
     st.add_argument("--destination", metavar="SYSTEM_ID", help="only this subscription (iPaaS System Id)")
     st.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")
     st.set_defaults(run=_status_cli)
-    rp = subparsers.add_parser("report", help="records by destination x entity x latest status, and the top "
-                               "failure reasons")
+    rp = subparsers.add_parser("report", help="records by destination x entity x latest status, and the top failure reasons")
     rp.add_argument("--since", default="24h", help="e.g. 30m, 24h, 7d (default 24h)")
     rp.add_argument("--destination", metavar="SYSTEM_ID")
     rp.add_argument("--top", type=int, default=10, help="failure reasons shown (default 10)")
     rp.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")
     rp.set_defaults(run=_report_cli)
-

@@ -13,6 +13,7 @@ manual sync does). An ids file holds ids separated by new lines, commas or space
 
 The other direction (99minds records into iPaaS.com): by 99minds id, the kind from the id's prefix (sync_99minds.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,6 +53,7 @@ def run_cli(args: argparse.Namespace) -> int:
     ids = read_ids(args.id, args.ids_file)
     if args.source == "99minds":
         from .sync_99minds import run_sync
+
         return run_sync(args, ids)
     if args.queue_url:
         raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
@@ -60,23 +62,39 @@ def run_cli(args: argparse.Namespace) -> int:
     target = resolve_target(args.entity, args.destination, stack=args.stack)
     sent = sync(target, ids)
     shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")
-    print(f"enqueued {sent} {args.entity}/updated notification(s) for destination {target.destination} "
-          f"('{target.subscription.name}') onto {target.queue}: {shown}")
+    print(
+        f"enqueued {sent} {args.entity}/updated notification(s) for destination {target.destination} "
+        f"('{target.subscription.name}') onto {target.queue}: {shown}"
+    )
     return 0
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("sync", help="manual sync: enqueue named records for a destination (up to "
-                              f"{MAX_IDS:,} ids)")
-    p.add_argument("--source", choices=("ipaas", "99minds"), default="ipaas",
-                   help="ipaas (default): iPaaS.com records to the destination; 99minds: 99minds records (by 99minds "
-                   "id) into iPaaS.com")
-    p.add_argument("--entity", choices=ENTITIES, help="required for --source ipaas; with --source 99minds it "
-                   "overrides the id's prefix (customer, transaction = a loyalty card transaction)")
-    p.add_argument("--destination", metavar="SYSTEM_ID", help="the subscription's iPaaS System Id (required for "
-                   "--source ipaas; with --source 99minds the default is the only 99minds subscription)")
-    p.add_argument("--id", action="append", help="an iPaaS.com record id (a transaction's id, not its number), or "
-                   "with --source 99minds a 99minds id (customer_..., transaction_...); repeatable")
+    p = subparsers.add_parser("sync", help=f"manual sync: enqueue named records for a destination (up to {MAX_IDS:,} ids)")
+    p.add_argument(
+        "--source",
+        choices=("ipaas", "99minds"),
+        default="ipaas",
+        help="ipaas (default): iPaaS.com records to the destination; 99minds: 99minds records (by 99minds id) into iPaaS.com",
+    )
+    p.add_argument(
+        "--entity",
+        choices=ENTITIES,
+        help="required for --source ipaas; with --source 99minds it "
+        "overrides the id's prefix (customer, transaction = a loyalty card transaction)",
+    )
+    p.add_argument(
+        "--destination",
+        metavar="SYSTEM_ID",
+        help="the subscription's iPaaS System Id (required for "
+        "--source ipaas; with --source 99minds the default is the only 99minds subscription)",
+    )
+    p.add_argument(
+        "--id",
+        action="append",
+        help="an iPaaS.com record id (a transaction's id, not its number), or "
+        "with --source 99minds a 99minds id (customer_..., transaction_...); repeatable",
+    )
     p.add_argument("--ids-file", help="a file of ids (one per line, or separated by commas or spaces)")
     p.add_argument("--stack", help="the deployed stack's name (queue names; default STACK_NAME)")
     p.add_argument("--queue-url", help="--source 99minds: the FromNinetyNineMindsQueueUrl output (instead of --stack)")

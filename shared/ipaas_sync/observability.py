@@ -4,6 +4,7 @@ Secrets never reach a log line: every secret value the settings loader sees is r
 log formatter masks it in the final JSON line (defence in depth; our own messages never include secrets).
 Powertools has no redaction of arbitrary values, hence this small formatter subclass.
 """
+
 from __future__ import annotations
 
 import functools
@@ -84,6 +85,7 @@ def get_tracer() -> Tracer:
     global _tracer
     if _tracer is None:
         from aws_lambda_powertools import Tracer
+
         _tracer = Tracer(service=SERVICE)
     return _tracer
 
@@ -99,8 +101,20 @@ def traced(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         if wrapped is None:
             wrapped = get_tracer().capture_lambda_handler(handler) if tracing_enabled() else handler
         return wrapped(event, context)
+
     return run
 
 
-__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "get_tracer", "logger", "metrics", "redact", "register_secret",
-           "single_metric", "bound", "traced"]
+__all__ = [
+    "NAMESPACE",
+    "SERVICE",
+    "MetricUnit",
+    "get_tracer",
+    "logger",
+    "metrics",
+    "redact",
+    "register_secret",
+    "single_metric",
+    "bound",
+    "traced",
+]

@@ -9,6 +9,7 @@ it spans the invocations of one warm container; the shared rate limiter (throttl
 across containers. No wait runs past the invocation's remaining time: the record is reported failed and
 redelivered instead. Neither Powertools nor urllib3 paces writes in batches; hence this small class.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,15 @@ from .errors import TransientError
 
 
 class WritePacer:
-    def __init__(self, batch_size: int, delay_seconds: float, *, label: str = "partner",
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        batch_size: int,
+        delay_seconds: float,
+        *,
+        label: str = "partner",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if batch_size < 1 or delay_seconds < 0:
             raise ValueError("batch_size must be >= 1 and delay_seconds >= 0")
         self.batch_size = batch_size
@@ -47,7 +55,8 @@ class WritePacer:
                     raise TransientError(
                         f"{self.label} batch of {self.batch_size} written; the {self.delay_seconds:g}s pause "
                         f"before the next batch does not fit in this invocation: {what} is redelivered later",
-                        retry_after=wait)
+                        retry_after=wait,
+                    )
                 if wait > 0:
                     self.waited_seconds += wait
                     self._sleep(wait)

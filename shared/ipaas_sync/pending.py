@@ -18,6 +18,7 @@ A balance read during that time says "not applied", and a retry would then apply
 pending marker younger than IN_FLIGHT_SECONDS is not judged at all (the retry fails as transient and comes
 back later); only an older one is judged from the card.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,18 +83,27 @@ class PendingJournal:
         if not item:
             return None
         text = {k: v["S"] for k, v in item.items() if "S" in v}
-        return Marker(state=text.get("state", PENDING), operation=text.get("operation", "?"),
-                      before=Decimal(text["before"]) if text.get("before") else None,
-                      after=Decimal(text["after"]) if text.get("after") else None,
-                      card_id=text.get("card_id"),
-                      started_at=float(item["started_at"]["N"]) if "started_at" in item else None)
+        return Marker(
+            state=text.get("state", PENDING),
+            operation=text.get("operation", "?"),
+            before=Decimal(text["before"]) if text.get("before") else None,
+            after=Decimal(text["after"]) if text.get("after") else None,
+            card_id=text.get("card_id"),
+            started_at=float(item["started_at"]["N"]) if "started_at" in item else None,
+        )
 
     def begin(self, key: str, *, operation: str, card: str, before: Decimal | None) -> None:
         """Written right before the request leaves: from here on its outcome is uncertain until `applied`."""
         mark_written()  # the record's transfer must not be deferred from here on
         now = time.time()
-        item = {"id": {"S": key}, "state": {"S": PENDING}, "operation": {"S": operation}, "card": {"S": card},
-                "started_at": {"N": f"{now:.3f}"}, "expiration": {"N": str(int(now) + self.ttl_seconds)}}
+        item = {
+            "id": {"S": key},
+            "state": {"S": PENDING},
+            "operation": {"S": operation},
+            "card": {"S": card},
+            "started_at": {"N": f"{now:.3f}"},
+            "expiration": {"N": str(int(now) + self.ttl_seconds)},
+        }
         if before is not None:
             item["before"] = {"S": str(before)}
         self._ddb.put_item(TableName=self.table_name, Item=item)
@@ -107,17 +117,25 @@ class PendingJournal:
         if card_id:
             names["#c"], values[":c"] = "card_id", {"S": card_id}
             sets.append("#c = :c")
-        self._ddb.update_item(TableName=self.table_name, Key={"id": {"S": key}},
-                              UpdateExpression="SET " + ", ".join(sets),
-                              ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        self._ddb.update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": key}},
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def touch(self, key: str) -> None:
         """Push the marker's expiry out again: a delivery found it, so more may come (retries, DLQ replays)."""
         try:
-            self._ddb.update_item(TableName=self.table_name, Key={"id": {"S": key}},
-                                  UpdateExpression="SET #e = :e", ConditionExpression="attribute_exists(id)",
-                                  ExpressionAttributeNames={"#e": "expiration"},
-                                  ExpressionAttributeValues={":e": {"N": str(int(time.time()) + self.ttl_seconds)}})
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET #e = :e",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeNames={"#e": "expiration"},
+                ExpressionAttributeValues={":e": {"N": str(int(time.time()) + self.ttl_seconds)}},
+            )
         except self._ddb.exceptions.ConditionalCheckFailedException:
             pass  # cleared meanwhile (a refusal): nothing to keep, and never re-created without its state
 

@@ -12,6 +12,7 @@ A record our own shared rate limit has no slot for soon (errors.Deferred, before
 not a failure: it is sent back to its own queue delayed until its slot, body and attributes kept, and the
 original is deleted (outcome "deferred", metric TransfersDeferred; never an attempt, never a DLQ).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,16 @@ Message = TransferMessage | InboundMessage
 Transfer = Callable[[Any, TransferEnv], Outcome]
 
 METRIC_BY_STATUS = {
-    "created": "TransfersSent", "updated": "TransfersSent", "sent": "TransfersSent", "linked": "TransfersLinked",
-    "duplicate": "TransfersDuplicate", "skipped": "TransfersSkipped", "mismatch": "BalanceMismatches",
-    "failed": "TransfersFailed", "dead-lettered": "TransfersDeadLettered", "deferred": "TransfersDeferred",
+    "created": "TransfersSent",
+    "updated": "TransfersSent",
+    "sent": "TransfersSent",
+    "linked": "TransfersLinked",
+    "duplicate": "TransfersDuplicate",
+    "skipped": "TransfersSkipped",
+    "mismatch": "BalanceMismatches",
+    "failed": "TransfersFailed",
+    "dead-lettered": "TransfersDeadLettered",
+    "deferred": "TransfersDeferred",
 }
 
 _env: TransferEnv | None = None
@@ -62,9 +70,16 @@ def default_queues() -> QueueDirectory:
     return _queues
 
 
-def process_batch(event: dict[str, Any], context: Any, *, entity: str, transfer: Transfer,
-                  env: TransferEnv | None = None, queues: QueueDirectory | None = None,
-                  message_model: type[Message] = TransferMessage) -> PartialItemFailureResponse:
+def process_batch(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    entity: str,
+    transfer: Transfer,
+    env: TransferEnv | None = None,
+    queues: QueueDirectory | None = None,
+    message_model: type[Message] = TransferMessage,
+) -> PartialItemFailureResponse:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
     with deadline.invocation(context):
         register_lambda_context(context)
@@ -79,15 +94,22 @@ def process_batch(event: dict[str, Any], context: Any, *, entity: str, transfer:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
         def record_handler(record: SQSRecord) -> str:
-            return handle_record(record, entity=entity, transfer=transfer, env=env, queues=queues,
-                                 message_model=message_model).status
+            return handle_record(
+                record, entity=entity, transfer=transfer, env=env, queues=queues, message_model=message_model
+            ).status
 
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
-def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: TransferEnv,
-                  queues: QueueDirectory, message_model: type[Message] = TransferMessage) -> Outcome:
+def handle_record(
+    record: SQSRecord,
+    *,
+    entity: str,
+    transfer: Transfer,
+    env: TransferEnv,
+    queues: QueueDirectory,
+    message_model: type[Message] = TransferMessage,
+) -> Outcome:
     """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
     iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe()."""
     msg: Message | None = None
@@ -100,10 +122,14 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
                 msg = message_model.model_validate_json(record.body)
             except ValidationError as exc:
                 logger.thread_safe_append_keys(correlation_id=_tracking_guid_of(record.body))
-                raise _MalformedBody(
-                    describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
-            logger.thread_safe_append_keys(correlation_id=msg.tracking_guid, tracking_guid=msg.tracking_guid,
-                                           record_id=msg.id, destination=msg.destination, scope=msg.scope)
+                raise _MalformedBody(describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
+            logger.thread_safe_append_keys(
+                correlation_id=msg.tracking_guid,
+                tracking_guid=msg.tracking_guid,
+                record_id=msg.id,
+                destination=msg.destination,
+                scope=msg.scope,
+            )
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
             with throttle.record_scope(entity, deferred_until=msg.deferred_until):
@@ -120,8 +146,7 @@ def handle_record(record: SQSRecord, *, entity: str, transfer: Transfer, env: Tr
         _record(outcome)
         return outcome
     finally:
-        logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id",
-                                        "destination", "scope"])
+        logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id", "destination", "scope"])
 
 
 def _tracking_guid_of(body: str) -> str | None:
@@ -142,26 +167,41 @@ class _WrongQueue(Exception):
 
 
 def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
-    return Outcome(entity=entity, record_id=msg.id if msg else None, destination=msg.destination if msg else None,
-                   tracking_guid=msg.tracking_guid if msg else None, **kw)
+    return Outcome(
+        entity=entity,
+        record_id=msg.id if msg else None,
+        destination=msg.destination if msg else None,
+        tracking_guid=msg.tracking_guid if msg else None,
+        **kw,
+    )
 
 
-def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred,
-           queues: QueueDirectory) -> Outcome:
+def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, queues: QueueDirectory) -> Outcome:
     """Back to its own source queue until its slot (the original is then deleted as a success)."""
     try:
-        delay = defer_message(queues.client, queues.info(record.event_source_arn).url, record.body,
-                              record.raw_event.get("messageAttributes"), until=deferral.until)
+        delay = defer_message(
+            queues.client,
+            queues.info(record.event_source_arn).url,
+            record.body,
+            record.raw_event.get("messageAttributes"),
+            until=deferral.until,
+        )
     except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
-        return _fail(record, msg, entity, TransientError(
-            f"{msg.describe()}: {deferral.message}, and sending it back to its queue failed: {type(exc).__name__}"),
-            queues)
-    return _outcome(msg, entity, status="deferred", reason=deferral.message,
-                    details={"delay_seconds": delay, "deferrals": msg.deferrals + 1})
+        return _fail(
+            record,
+            msg,
+            entity,
+            TransientError(
+                f"{msg.describe()}: {deferral.message}, and sending it back to its queue failed: {type(exc).__name__}"
+            ),
+            queues,
+        )
+    return _outcome(
+        msg, entity, status="deferred", reason=deferral.message, details={"delay_seconds": delay, "deferrals": msg.deferrals + 1}
+    )
 
 
-def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception,
-          queues: QueueDirectory) -> Outcome:
+def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, queues: QueueDirectory) -> Outcome:
     if isinstance(exc, (_MalformedBody, _WrongQueue)):
         kind, reason = "permanent", str(exc)
     else:
@@ -171,43 +211,77 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception,
     try:
         info = queues.info(record.event_source_arn)
     except Exception as lookup_error:  # noqa: BLE001 - cannot reach SQS: keep the message, say why
-        _record(_outcome(msg, entity, status="failed", failure_kind=kind, reason=(
-            f"{reason} (and its dead-letter queue could not be looked up: {type(lookup_error).__name__}; "
-            "the message stays on its queue)")))
+        _record(
+            _outcome(
+                msg,
+                entity,
+                status="failed",
+                failure_kind=kind,
+                reason=(
+                    f"{reason} (and its dead-letter queue could not be looked up: {type(lookup_error).__name__}; "
+                    "the message stays on its queue)"
+                ),
+            )
+        )
         raise exc from lookup_error
     last_attempt = info.max_receive_count is not None and receive_count >= info.max_receive_count
-    outcome = _outcome(msg, entity, status="failed", failure_kind=kind, reason=reason,
-                       details={"attempt": receive_count, "error": type(exc).__name__})
+    outcome = _outcome(
+        msg,
+        entity,
+        status="failed",
+        failure_kind=kind,
+        reason=reason,
+        details={"attempt": receive_count, "error": type(exc).__name__},
+    )
     if kind == "transient" and not last_attempt:
         _record(outcome)
         raise exc
     if info.dlq_url is None:
-        logger.error("no dead-letter queue configured for the source queue; the message stays on it",
-                     extra={"source_queue": record.event_source_arn})
+        logger.error(
+            "no dead-letter queue configured for the source queue; the message stays on it",
+            extra={"source_queue": record.event_source_arn},
+        )
         _record(outcome)
         raise exc
     try:
         parked = queues.client.send_message(
-            QueueUrl=info.dlq_url, MessageBody=record.body,
+            QueueUrl=info.dlq_url,
+            MessageBody=record.body,
             MessageAttributes=failure_attributes(
-                previous=history_of(record.raw_event.get("messageAttributes")), kind=kind,
-                error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue))
-                else "InvalidMessage",
-                reason=reason, entity=entity, destination=msg.destination if msg else None,
-                tracking_guid=msg.tracking_guid if msg else None, receive_count=receive_count,
-                source_arn=record.event_source_arn, message_id=record.message_id,
-                body=record.body),
+                previous=history_of(record.raw_event.get("messageAttributes")),
+                kind=kind,
+                error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue)) else "InvalidMessage",
+                reason=reason,
+                entity=entity,
+                destination=msg.destination if msg else None,
+                tracking_guid=msg.tracking_guid if msg else None,
+                receive_count=receive_count,
+                source_arn=record.event_source_arn,
+                message_id=record.message_id,
+                body=record.body,
+            ),
         )
     except Exception as send_error:  # noqa: BLE001 - the DLQ refused it: keep the message on its queue, say so
         metrics.add_metric(name="DeadLetterSendFailures", unit=MetricUnit.Count, value=1)
-        _record(outcome.model_copy(update={"reason": (
-            f"{reason} (and sending it to its dead-letter queue failed: {type(send_error).__name__}; the message "
-            "stays on its queue and comes back after the visibility timeout)")}))
+        _record(
+            outcome.model_copy(
+                update={
+                    "reason": (
+                        f"{reason} (and sending it to its dead-letter queue failed: {type(send_error).__name__}; the message "
+                        "stays on its queue and comes back after the visibility timeout)"
+                    )
+                }
+            )
+        )
         raise exc from send_error
     if kind == "configuration":
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
-    return outcome.model_copy(update={"status": "dead-lettered", "details": {
-        **(outcome.details or {}), "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")}})
+    return outcome.model_copy(
+        update={
+            "status": "dead-lettered",
+            "details": {**(outcome.details or {}), "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")},
+        }
+    )
 
 
 def _record(outcome: Outcome) -> None:
@@ -223,8 +297,12 @@ def _record(outcome: Outcome) -> None:
     if outcome.destination:
         # The dashboard's view per destination (and entity): the batch's metrics above carry one dimension set
         # ({service, Entity}, which the alarms use) while a batch can hold several subscriptions' records.
-        with single_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
-                           default_dimensions={"service": SERVICE, "Entity": outcome.entity,
-                                               "Destination": outcome.destination}):
+        with single_metric(
+            name=METRIC_BY_STATUS[outcome.status],
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE, "Entity": outcome.entity, "Destination": outcome.destination},
+        ):
             pass
     ledger.record(outcome)

@@ -12,6 +12,7 @@ so the handler reports it as a duplicate and sends nothing.
 Used by the `ipaas-sync dlq ...` command and by the DlqReplayFunction Lambda (same code, same verbs and
 filters: `run_command`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 RECEIVE_WAIT = 1
 VISIBILITY_WHILE_MOVING = 60
 VISIBILITY_WHILE_READING = 30
-PROGRESS_FROM = 100     # listings of at least this many messages report their progress
+PROGRESS_FROM = 100  # listings of at least this many messages report their progress
 MAX_EMPTY_RECEIVES = 2  # a queue whose counted messages are in flight elsewhere: stop reading after this
 COMMANDS = ("list", "show", "replay")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
@@ -51,7 +52,7 @@ class QueueNotFound(LookupError):
 class Filter:
     destination: str | None = None
     entity: str | None = None
-    reason: str | None = None        # substring of ipaas.reason / ipaas.error, case-insensitive
+    reason: str | None = None  # substring of ipaas.reason / ipaas.error, case-insensitive
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
 
@@ -125,8 +126,11 @@ class DeadLetter:
     def reason_key(self) -> str:
         """`[kind:Class] reason` with this message's own ids taken out, so that like failures count together."""
         reason = self.reason
-        for value, name in ((self.original_message_id, "<message id>"), (self.message_id, "<message id>"),
-                            (self.tracking_guid, "<tracking guid>")):
+        for value, name in (
+            (self.original_message_id, "<message id>"),
+            (self.message_id, "<message id>"),
+            (self.tracking_guid, "<tracking guid>"),
+        ):
             if value:
                 reason = reason.replace(value, name)
         if self.record_id:
@@ -138,15 +142,22 @@ class DeadLetter:
         return now - self.failed_at
 
     def summary(self) -> dict[str, Any]:
-        return {"queue": self.queue, "message_id": self.message_id, "original_message_id": self.original_message_id,
-                "record_id": self.record_id, "error": self.attributes.get(f"{ATTR}error", "redrive"),
-                "reason": self.reason, "entity": self.attributes.get(f"{ATTR}entity"),
-                "destination": self.attributes.get(f"{ATTR}destination"),
-                "tracking_guid": self.tracking_guid,
-                "attempts": self.attributes.get(f"{ATTR}attempts"),
-                "first_reason": self.attributes.get(f"{ATTR}first_reason"),
-                "first_failed_at": self.attributes.get(f"{ATTR}first_failed_at"),
-                "failed_at": self.failed_at.isoformat(), "body": self.body}
+        return {
+            "queue": self.queue,
+            "message_id": self.message_id,
+            "original_message_id": self.original_message_id,
+            "record_id": self.record_id,
+            "error": self.attributes.get(f"{ATTR}error", "redrive"),
+            "reason": self.reason,
+            "entity": self.attributes.get(f"{ATTR}entity"),
+            "destination": self.attributes.get(f"{ATTR}destination"),
+            "tracking_guid": self.tracking_guid,
+            "attempts": self.attributes.get(f"{ATTR}attempts"),
+            "first_reason": self.attributes.get(f"{ATTR}first_reason"),
+            "first_failed_at": self.attributes.get(f"{ATTR}first_failed_at"),
+            "failed_at": self.failed_at.isoformat(),
+            "body": self.body,
+        }
 
 
 @dataclass
@@ -163,11 +174,22 @@ class Report:
     task_handle: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dlq": self.dlq, "dry_run": self.dry_run, "method": self.method, "examined": self.examined,
-                "matched": self.matched, "moved": self.moved, "by_reason": dict(self.by_reason),
-                "by_target": dict(self.by_target), "errors": self.errors, "task_handle": self.task_handle,
-                "note": ("replayed transfers are idempotent on business identity: a message that had in fact "
-                         "succeeded is reported as a duplicate by its handler and nothing is sent twice")}
+        return {
+            "dlq": self.dlq,
+            "dry_run": self.dry_run,
+            "method": self.method,
+            "examined": self.examined,
+            "matched": self.matched,
+            "moved": self.moved,
+            "by_reason": dict(self.by_reason),
+            "by_target": dict(self.by_target),
+            "errors": self.errors,
+            "task_handle": self.task_handle,
+            "note": (
+                "replayed transfers are idempotent on business identity: a message that had in fact "
+                "succeeded is reported as a duplicate by its handler and nothing is sent twice"
+            ),
+        }
 
 
 class Replayer:
@@ -195,8 +217,9 @@ class Replayer:
 
     def depth(self, url: str) -> int:
         """Messages on the queue (visible + in flight), from the queue's attributes: no receive needed."""
-        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
 
     def dead_letter_queues(self, prefix: str = "") -> list[str]:
@@ -212,9 +235,14 @@ class Replayer:
         empty_rounds = 0
         name = url.rstrip("/").rsplit("/", 1)[-1]
         while len(seen) < limit and empty_rounds < MAX_EMPTY_RECEIVES:
-            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(seen)),
-                                            WaitTimeSeconds=RECEIVE_WAIT, VisibilityTimeout=visibility,
-                                            AttributeNames=["All"], MessageAttributeNames=["All"])
+            resp = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, limit - len(seen)),
+                WaitTimeSeconds=RECEIVE_WAIT,
+                VisibilityTimeout=visibility,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
             batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
             empty_rounds = 0 if batch else empty_rounds + 1
             for m in batch:
@@ -222,17 +250,26 @@ class Replayer:
                 raw = m.get("MessageAttributes", {})
                 sent = int(m.get("Attributes", {}).get("SentTimestamp", "0")) / 1000
                 yield DeadLetter(
-                    message_id=m["MessageId"], receipt_handle=m["ReceiptHandle"], body=m["Body"],
+                    message_id=m["MessageId"],
+                    receipt_handle=m["ReceiptHandle"],
+                    body=m["Body"],
                     attributes={k: v.get("StringValue", "") for k, v in raw.items() if v.get("DataType") == "String"},
-                    raw_attributes=raw, sent_at=datetime.fromtimestamp(sent, UTC), queue=name)
+                    raw_attributes=raw,
+                    sent_at=datetime.fromtimestamp(sent, UTC),
+                    queue=name,
+                )
             if self.progress and limit >= PROGRESS_FROM and batch:
                 self.progress(name, len(seen), limit)
 
     def _release(self, url: str, messages: list[DeadLetter]) -> None:
         for i in range(0, len(messages), 10):
-            self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
-                for n, m in enumerate(messages[i:i + 10])])
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                    for n, m in enumerate(messages[i : i + 10])
+                ],
+            )
 
     def peek(self, dlq: str, limit: int = 1000) -> list[DeadLetter]:
         """Read every message of a DLQ (as many as its attributes count, at most `limit`) and put them back."""
@@ -250,17 +287,27 @@ class Replayer:
         url = self.url(dlq)
         found = self.peek(url, limit)
         now = datetime.now(UTC)
-        out: dict[str, Any] = {"dlq": url.rstrip("/").rsplit("/", 1)[-1], "count": self.depth(url) if found else 0,
-               "read": len(found),
-               "by_reason": dict(Counter(m.reason_key() for m in found).most_common()),
-               "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in found)),
-               "by_entity": dict(Counter(m.attributes.get(f"{ATTR}entity", "?") for m in found))}
+        out: dict[str, Any] = {
+            "dlq": url.rstrip("/").rsplit("/", 1)[-1],
+            "count": self.depth(url) if found else 0,
+            "read": len(found),
+            "by_reason": dict(Counter(m.reason_key() for m in found).most_common()),
+            "by_destination": dict(Counter(m.attributes.get(f"{ATTR}destination", "?") for m in found)),
+            "by_entity": dict(Counter(m.attributes.get(f"{ATTR}entity", "?") for m in found)),
+        }
         out["count"] = max(out["count"], len(found))
         if messages:
-            out["messages"] = [{"message_id": m.message_id, "original_message_id": m.original_message_id,
-                                "record_id": m.record_id, "tracking_guid": m.tracking_guid,
-                                "age_seconds": int(m.age(now).total_seconds()), "reason": m.reason}
-                               for m in sorted(found, key=lambda m: m.sent_at)]
+            out["messages"] = [
+                {
+                    "message_id": m.message_id,
+                    "original_message_id": m.original_message_id,
+                    "record_id": m.record_id,
+                    "tracking_guid": m.tracking_guid,
+                    "age_seconds": int(m.age(now).total_seconds()),
+                    "reason": m.reason,
+                }
+                for m in sorted(found, key=lambda m: m.sent_at)
+            ]
         return out
 
     def show(self, queues: list[str], any_id: str) -> list[dict[str, Any]]:
@@ -269,8 +316,9 @@ class Replayer:
         return [m.summary() for q in queues for m in self.peek(q) if any_id in m.ids()]
 
     # -- moving --------------------------------------------------------------------------------------------
-    def replay(self, dlq: str, flt: Filter | None = None, *, dry_run: bool = False, limit: int = 10000,
-               prefer_native: bool = True) -> Report:
+    def replay(
+        self, dlq: str, flt: Filter | None = None, *, dry_run: bool = False, limit: int = 10000, prefer_native: bool = True
+    ) -> Report:
         flt = flt or Filter()
         url = self.url(dlq)
         report = Report(dlq=url.rstrip("/").rsplit("/", 1)[-1], dry_run=dry_run)
@@ -316,9 +364,12 @@ class Replayer:
 
     def _supports_move_tasks(self, arn: str) -> bool:
         """Probe with the read-only ListMessageMoveTasks; endpoints without the API (moto) fail it."""
-        probe = boto3.client("sqs", region_name=self.sqs.meta.region_name,
-                             endpoint_url=self.sqs.meta.endpoint_url,
-                             config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        probe = boto3.client(
+            "sqs",
+            region_name=self.sqs.meta.region_name,
+            endpoint_url=self.sqs.meta.endpoint_url,
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        )
         try:
             probe.list_message_move_tasks(SourceArn=arn, MaxResults=1)
             return True
@@ -358,9 +409,13 @@ def parse_age(text: str | None) -> timedelta | None:
 
 # -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----
 def filter_from(options: dict[str, Any]) -> Filter:
-    return Filter(destination=options.get("destination"), entity=options.get("entity"),
-                  reason=options.get("reason"), older_than=parse_age(options.get("older_than")),
-                  newer_than=parse_age(options.get("newer_than")))
+    return Filter(
+        destination=options.get("destination"),
+        entity=options.get("entity"),
+        reason=options.get("reason"),
+        older_than=parse_age(options.get("older_than")),
+        newer_than=parse_age(options.get("newer_than")),
+    )
 
 
 def configured_dead_letter_queues() -> list[str]:
@@ -403,14 +458,18 @@ def run_command(replayer: Replayer, options: dict[str, Any], configured: list[st
             names = ", ".join(q.rstrip("/").rsplit("/", 1)[-1] for q in queues)
             raise LookupError(f"no message with id '{wanted}' in {names}")
         return {"messages": found}
-    reports = [replayer.replay(q, flt, dry_run=bool(options.get("dry_run")),
-                               prefer_native=not options.get("no_native")) for q in queues]
+    reports = [
+        replayer.replay(q, flt, dry_run=bool(options.get("dry_run")), prefer_native=not options.get("no_native")) for q in queues
+    ]
     return {"reports": [r.as_dict() for r in reports]}
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dlq = subparsers.add_parser("dlq", help="inspect and replay the dead-letter queues",
-                                description="Inspect and replay the dead-letter queues (DLQs) of a stack.")
+    dlq = subparsers.add_parser(
+        "dlq",
+        help="inspect and replay the dead-letter queues",
+        description="Inspect and replay the dead-letter queues (DLQs) of a stack.",
+    )
     sub = dlq.add_subparsers(dest="command", required=True)
     where = "DLQ name, URL or ARN"
     ls = sub.add_parser("list", help="messages per DLQ, counted by error and reason (ids taken out)")
@@ -418,8 +477,12 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     ls.add_argument("--stack", help="the stack name (DLQ names start with it); default: every *-dlq you can see")
     ls.add_argument("--messages", action="store_true", help="one line per message: ids, age, reason")
     show = sub.add_parser("show", help="one message: body, reason and history, found by any of its ids")
-    show.add_argument("ids", nargs="+", metavar="[QUEUE] ID",
-                      help="DLQ message id, original message id, record id or tracking guid; the DLQ is optional")
+    show.add_argument(
+        "ids",
+        nargs="+",
+        metavar="[QUEUE] ID",
+        help="DLQ message id, original message id, record id or tracking guid; the DLQ is optional",
+    )
     show.add_argument("--stack", help="search every DLQ of this stack (when no DLQ is named)")
     rp = sub.add_parser("replay", help="move messages back to their source queue")
     rp.add_argument("queue", nargs="?", help=f"{where} (default: every DLQ of --stack)")
@@ -446,7 +509,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.command == "show":
         if len(args.ids) > 2:
             raise ValueError("show takes an id, or a DLQ and an id")
-        options["queue"], options["id"] = (args.ids if len(args.ids) == 2 else (None, args.ids[0]))
+        options["queue"], options["id"] = args.ids if len(args.ids) == 2 else (None, args.ids[0])
     replayer = Replayer(progress=text_progress if sys.stderr.isatty() else None)
     result = run_command(replayer, options)
     if args.command == "list":
@@ -455,11 +518,15 @@ def run_cli(args: argparse.Namespace) -> int:
             for reason, n in s["by_reason"].items():
                 print(f"  {n:>5}  {reason}")
             if args.messages and s["messages"]:
-                print(f"  {'DLQ message id':<36}  {'original message id':<36}  {'record':<12}  "
-                      f"{'tracking guid':<36}  {'age':>5}  reason")
+                print(
+                    f"  {'DLQ message id':<36}  {'original message id':<36}  {'record':<12}  "
+                    f"{'tracking guid':<36}  {'age':>5}  reason"
+                )
                 for m in s["messages"]:
-                    print(f"  {m['message_id']:<36}  {m['original_message_id'] or '-':<36}  {m['record_id'] or '-':<12}  "
-                          f"{m['tracking_guid'] or '-':<36}  {_age(m['age_seconds']):>5}  {m['reason'][:100]}")
+                    print(
+                        f"  {m['message_id']:<36}  {m['original_message_id'] or '-':<36}  {m['record_id'] or '-':<12}  "
+                        f"{m['tracking_guid'] or '-':<36}  {_age(m['age_seconds']):>5}  {m['reason'][:100]}"
+                    )
         return 0
     if args.command == "show":
         found = result["messages"]

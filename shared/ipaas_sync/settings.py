@@ -19,6 +19,7 @@ hook ingress reads nothing else (WebhookKeySettings, load_webhook_keys):
 These models are the one definition of each secret's JSON shape: `secret_shape()` builds the template's secrets
 from them (tests/template checks that they are equal).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,15 @@ from .observability import register_secret
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
 WEBHOOK_KEY_MIN_LENGTH = 16
 # setting names whose values are secrets: registered for log redaction before any validation
-SECRET_SETTINGS = ("iPaaS API Token", "API Secret Key", "API Private Key", "API Password", "API Token",
-                   "Webhook API Key", "Webhook API Key (Previous)")
+SECRET_SETTINGS = (
+    "iPaaS API Token",
+    "API Secret Key",
+    "API Private Key",
+    "API Password",
+    "API Token",
+    "Webhook API Key",
+    "Webhook API Key (Previous)",
+)
 
 
 class TransactionFilter(BaseModel):
@@ -87,12 +95,13 @@ class SubscriptionSettings(SecretSettings):
     # the transaction mapping filter (seed: "adjust filter as needed"); see mapping/transaction_filter.py
     transaction_types: tuple[str, ...] = Field(alias="Transaction Types", default=("Order", "Validated Return"))
     transaction_status: str = Field(alias="Transaction Status", default="Complete")
-    excluded_transaction_suffixes: tuple[str, ...] = Field(alias="Excluded Transaction Suffixes",
-                                                           default=("-D", "-GC"))
+    excluded_transaction_suffixes: tuple[str, ...] = Field(alias="Excluded Transaction Suffixes", default=("-D", "-GC"))
+
     @property
     def transaction_filter(self) -> TransactionFilter:
-        return TransactionFilter(types=self.transaction_types, status=self.transaction_status,
-                                 excluded_suffixes=self.excluded_transaction_suffixes)
+        return TransactionFilter(
+            types=self.transaction_types, status=self.transaction_status, excluded_suffixes=self.excluded_transaction_suffixes
+        )
 
     def secret_values(self) -> list[str]:
         return [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
@@ -147,18 +156,21 @@ class NinetyNineMindsWebhookSettings(WebhookKeySettings):
     # payload nor the header carrying the key: like iPaaS.com's dynamic webhook receiver, each of the three is read
     # from a location ("header:<name>", "body:<JSON path>", "url:<segment after /hooks/99minds/{id}/>"); the
     # defaults are iPaaS.com's own template receiver (Authorization Bearer, $.scope, $.external_id): assumptions.
-    webhook_key_location: str = Field(alias="Webhook Key Location", default="header:Authorization",
-                                      pattern=r"^(header|body|url):.+$")
-    webhook_event_location: str = Field(alias="Webhook Event Location", default="body:$.scope",
-                                        pattern=r"^(header|body|url):.+$")
-    webhook_record_id_location: str = Field(alias="Webhook Record Id Location", default="body:$.external_id",
-                                            pattern=r"^(header|body|url):.+$")
+    webhook_key_location: str = Field(
+        alias="Webhook Key Location", default="header:Authorization", pattern=r"^(header|body|url):.+$"
+    )
+    webhook_event_location: str = Field(alias="Webhook Event Location", default="body:$.scope", pattern=r"^(header|body|url):.+$")
+    webhook_record_id_location: str = Field(
+        alias="Webhook Record Id Location", default="body:$.external_id", pattern=r"^(header|body|url):.+$"
+    )
     # event names -> what changed (customer/* is published; the loyalty point webhook's names are not)
     loyalty_transaction_events: tuple[str, ...] = Field(
         alias="Loyalty Transaction Events",
-        default=("loyalty_transaction/created", "loyalty_transaction/updated", "loyalty_transaction/deleted"))
-    customer_events: tuple[str, ...] = Field(alias="Customer Events",
-                                             default=("customer/created", "customer/updated", "customer/deleted"))
+        default=("loyalty_transaction/created", "loyalty_transaction/updated", "loyalty_transaction/deleted"),
+    )
+    customer_events: tuple[str, ...] = Field(
+        alias="Customer Events", default=("customer/created", "customer/updated", "customer/deleted")
+    )
 
 
 class StoreRef(BaseModel):
@@ -183,34 +195,37 @@ class NinetyNineMindsSettings(SubscriptionSettings):
     #   {card_number} and {reference}, answered as {code, message, data: {transactions: [...]}}. The default mirrors
     #   the published loyalty-card lookup (GET /api/v1/ipaas/loyaltycards/transactions?card_id=&client_order_id=).
     #   Blank: no lookup, every lost answer parks as UncertainOutcome.
-    activity_reference_field: str | None = Field(alias="Gift Card Activity Reference Field", default="reference_id",
-                                                 pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$")
+    activity_reference_field: str | None = Field(
+        alias="Gift Card Activity Reference Field", default="reference_id", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$"
+    )
     activity_history_path: str | None = Field(
         alias="Gift Card History Path",
         default="/api/v1/giftcards/transactions?card_id={card_id}&reference_id={reference}",
-        pattern=r"^$|^/")
+        pattern=r"^$|^/",
+    )
     # 99minds: 150 requests per minute per IP address (seed), the pre-populated throttle.
     api_throttle_limit: int = Field(alias="API Throttle Limit", default=150, gt=0)
     api_throttle_seconds: int = Field(alias="API Throttle Seconds", default=60, gt=0)
 
     # the iPaaS.com side of a loyalty transaction (TransactionNumber = prefix + separator + 99minds id)
-    loyalty_transaction_number_prefix: str = Field(alias="Loyalty Transaction Number Prefix", default="99minds",
-                                                   min_length=1)
+    loyalty_transaction_number_prefix: str = Field(alias="Loyalty Transaction Number Prefix", default="99minds", min_length=1)
     loyalty_transaction_number_separator: str = Field(alias="Loyalty Transaction Number Separator", default="")
     loyalty_ticket_status: str = Field(alias="Loyalty Ticket Status", default="Complete", min_length=1)
     # 99minds transaction types never transferred (reversals; matched ignoring case, spaces, dashes, underscores)
     skipped_loyalty_transaction_types: tuple[str, ...] = Field(
-        alias="Skipped Loyalty Transaction Types", default=("reversal", "reversed", "reverse", "void", "deleted"))
-    loyalty_points_field: str = Field(alias="Loyalty Points Custom Field", default="99minds Loyalty Points",
-                                      min_length=1)
-    loyalty_type_field: str = Field(alias="Loyalty Transaction Type Custom Field",
-                                    default="99minds Loyalty Transaction Type", min_length=1)
-    loyalty_card_field: str = Field(alias="Loyalty Card Id Custom Field", default="99minds Loyalty Card Id",
-                                    min_length=1)
-    customer_card_field: str = Field(alias="Customer Loyalty Card Id Custom Field",
-                                     default="99minds Loyalty Card Id", min_length=1)
-    customer_points_field: str = Field(alias="Customer Points Balance Custom Field",
-                                       default="99minds Points Balance", min_length=1)
+        alias="Skipped Loyalty Transaction Types", default=("reversal", "reversed", "reverse", "void", "deleted")
+    )
+    loyalty_points_field: str = Field(alias="Loyalty Points Custom Field", default="99minds Loyalty Points", min_length=1)
+    loyalty_type_field: str = Field(
+        alias="Loyalty Transaction Type Custom Field", default="99minds Loyalty Transaction Type", min_length=1
+    )
+    loyalty_card_field: str = Field(alias="Loyalty Card Id Custom Field", default="99minds Loyalty Card Id", min_length=1)
+    customer_card_field: str = Field(
+        alias="Customer Loyalty Card Id Custom Field", default="99minds Loyalty Card Id", min_length=1
+    )
+    customer_points_field: str = Field(
+        alias="Customer Points Balance Custom Field", default="99minds Points Balance", min_length=1
+    )
 
     @field_validator("loyalty_points_field", "loyalty_type_field", "loyalty_card_field")
     @classmethod
@@ -227,8 +242,7 @@ class NinetyNineMindsSettings(SubscriptionSettings):
         if ref and client:
             raise ValueError("set exactly one of 'Store Ref Id' or 'Client Store Id', not both")
         if not ref and not client:
-            raise ValueError(
-                "missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
+            raise ValueError("missing setting 'Store Ref Id' or 'Client Store Id' (99minds requires a store on every write)")
         return self
 
     @field_validator("activity_history_path")
@@ -277,12 +291,16 @@ class StampedSettings(SubscriptionSettings):
     @model_validator(mode="after")
     def _duplicates_match_the_keys(self) -> StampedSettings:
         if self.api_user and self.api_user.strip() and self.api_user.strip() != self.api_public_key.strip():
-            raise ValueError("setting 'API User' differs from 'API Public Key'; it duplicates it: enter the same "
-                             "value in both (or leave 'API User' empty)")
+            raise ValueError(
+                "setting 'API User' differs from 'API Public Key'; it duplicates it: enter the same "
+                "value in both (or leave 'API User' empty)"
+            )
         password = self.api_password.get_secret_value().strip() if self.api_password else ""
         if password and password != self.api_private_key.get_secret_value().strip():
-            raise ValueError("setting 'API Password' differs from 'API Private Key'; it duplicates it: enter the "
-                             "same value in both (or leave 'API Password' empty)")
+            raise ValueError(
+                "setting 'API Password' differs from 'API Private Key'; it duplicates it: enter the "
+                "same value in both (or leave 'API Password' empty)"
+            )
         return self
 
 
@@ -347,16 +365,17 @@ def parse_subscription(raw: dict[str, Any]) -> SubscriptionSettings:
     """Validate one subscription; ConfigurationError names every bad setting, never a value."""
     label = f"subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'"
     if raw.get("Platform") not in PLATFORMS:
-        raise ConfigurationError(
-            f"{label}: setting 'Platform' must be one of {', '.join(PLATFORMS)}"
-        )
+        raise ConfigurationError(f"{label}: setting 'Platform' must be one of {', '.join(PLATFORMS)}")
     return _parse(SETTINGS_BY_PLATFORM[raw["Platform"]], raw, label)
 
 
 def parse_webhook_keys(raw: dict[str, Any]) -> WebhookKeySettings:
     """Validate one subscription's webhook key settings; ConfigurationError names every bad setting, never a value."""
-    return _parse(WEBHOOK_SETTINGS_BY_PLATFORM.get(str(raw.get("Platform")), WebhookKeySettings), raw,
-                  f"webhook keys of subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'")
+    return _parse(
+        WEBHOOK_SETTINGS_BY_PLATFORM.get(str(raw.get("Platform")), WebhookKeySettings),
+        raw,
+        f"webhook keys of subscription '{raw.get('Name') or raw.get('iPaaS System Id') or '?'}'",
+    )
 
 
 class SubscriptionRegistry(Generic[Settings]):
@@ -364,15 +383,14 @@ class SubscriptionRegistry(Generic[Settings]):
     their settings (parse_subscription, the default) or their webhook key settings (parse_webhook_keys)."""
 
     @overload
-    def __init__(self: SubscriptionRegistry[SubscriptionSettings], raw_subscriptions: list[dict[str, Any]]) -> None:
-        ...
+    def __init__(self: SubscriptionRegistry[SubscriptionSettings], raw_subscriptions: list[dict[str, Any]]) -> None: ...
 
     @overload
-    def __init__(self, raw_subscriptions: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Settings]) -> None:
-        ...
+    def __init__(self, raw_subscriptions: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Settings]) -> None: ...
 
-    def __init__(self, raw_subscriptions: list[dict[str, Any]],
-                 parse: Callable[[dict[str, Any]], Any] = parse_subscription) -> None:
+    def __init__(
+        self, raw_subscriptions: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Any] = parse_subscription
+    ) -> None:
         self._parse_one: Callable[[dict[str, Any]], Settings] = parse
         self._raw: dict[str, list[dict[str, Any]]] = {}
         for raw in raw_subscriptions:
@@ -450,15 +468,20 @@ def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict
             raise ConfigurationError(f"{json_var} is not valid JSON") from None
         items.extend(value if isinstance(value, list) else [value])
     else:
-        raise ConfigurationError(f"no {'webhook keys' if sources == WEBHOOK_KEY_SOURCES else 'subscriptions'} "
-                                 f"configured: set {', '.join(sources[:2])} or {sources[2]}")
+        raise ConfigurationError(
+            f"no {'webhook keys' if sources == WEBHOOK_KEY_SOURCES else 'subscriptions'} "
+            f"configured: set {', '.join(sources[:2])} or {sources[2]}"
+        )
     if not all(isinstance(i, dict) for i in items):
         raise ConfigurationError("each subscription must be a JSON object")
     return items
 
 
-def _registry(raw: list[dict[str, Any]], cached: tuple[str, SubscriptionRegistry[Settings]] | None,
-              parse: Callable[[dict[str, Any]], Settings]) -> tuple[str, SubscriptionRegistry[Settings]]:
+def _registry(
+    raw: list[dict[str, Any]],
+    cached: tuple[str, SubscriptionRegistry[Settings]] | None,
+    parse: Callable[[dict[str, Any]], Settings],
+) -> tuple[str, SubscriptionRegistry[Settings]]:
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     if cached is None or cached[0] != digest:
         return digest, SubscriptionRegistry(raw, parse)
@@ -479,8 +502,7 @@ def load_webhook_keys() -> SubscriptionRegistry[WebhookKeySettings]:
     WEBHOOK_KEYS_* source, the subscription objects of SUBSCRIPTIONS_FILE / SUBSCRIPTIONS_JSON (never the
     subscription secrets in AWS: the ingress may not read them)."""
     global _keys_cache
-    if any(os.environ.get(v) for v in WEBHOOK_KEY_SOURCES) or not any(
-            os.environ.get(v) for v in SUBSCRIPTION_SOURCES[1:]):
+    if any(os.environ.get(v) for v in WEBHOOK_KEY_SOURCES) or not any(os.environ.get(v) for v in SUBSCRIPTION_SOURCES[1:]):
         raw = _load_raw(WEBHOOK_KEY_SOURCES)
     else:
         raw = _load_raw(("", *SUBSCRIPTION_SOURCES[1:]))

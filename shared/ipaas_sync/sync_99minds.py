@@ -10,6 +10,7 @@ As iPaaS.com's Manual Sync does, a record is named by its 99minds id (`transacti
 loyalty card transaction, `customer_35b4d7776af9ac875a`: a customer); the id's prefix tells the kind, `--entity
 customer|transaction` overrides it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
     from mypy_boto3_sqs import SQSClient
 
 PREFIXES = {"transaction_": "loyalty_transaction", "customer_": "customer"}
-ENTITY_KINDS = {"customer": "customer", "transaction": "loyalty_transaction"}   # `--entity` -> message kind
-QUEUE_SUFFIX = "-from-99minds"   # the template's QueueName: ${AWS::StackName}-from-99minds
+ENTITY_KINDS = {"customer": "customer", "transaction": "loyalty_transaction"}  # `--entity` -> message kind
+QUEUE_SUFFIX = "-from-99minds"  # the template's QueueName: ${AWS::StackName}-from-99minds
 INITIALIZE_EVENT = "initialize"
 
 
@@ -39,8 +40,10 @@ def kind_of_id(record_id: str, kind: str | None = None) -> str:
     for prefix, found in PREFIXES.items():
         if record_id.startswith(prefix):
             return found
-    raise ValueError(f"cannot tell the kind of '{record_id[:60]}' from its prefix ({', '.join(PREFIXES)}); "
-                     f"give --entity transaction (a loyalty card transaction) or --entity customer")
+    raise ValueError(
+        f"cannot tell the kind of '{record_id[:60]}' from its prefix ({', '.join(PREFIXES)}); "
+        f"give --entity transaction (a loyalty card transaction) or --entity customer"
+    )
 
 
 def kind_of_entity(entity: str | None) -> str | None:
@@ -53,8 +56,9 @@ def kind_of_entity(entity: str | None) -> str | None:
 
 def message_body(kind: str, record_id: str, destination: str, event: str, tracking_guid: str | None = None) -> str:
     """The queue message of one 99minds record, as the hook ingress writes it for a webhook."""
-    return InboundMessage(kind=kind, id=record_id, destination=destination, event=event,
-                          tracking_guid=tracking_guid or str(uuid.uuid4())).model_dump_json(exclude_none=True)
+    return InboundMessage(
+        kind=kind, id=record_id, destination=destination, event=event, tracking_guid=tracking_guid or str(uuid.uuid4())
+    ).model_dump_json(exclude_none=True)
 
 
 def destination_of(registry: SubscriptionRegistry[SubscriptionSettings], wanted: str | None) -> str:
@@ -89,15 +93,24 @@ def queue_url(sqs: SQSClient, *, stack: str | None = None, url: str | None = Non
         return sqs.get_queue_url(QueueName=f"{stack}{QUEUE_SUFFIX}")["QueueUrl"]
     if os.environ.get("FROM_99MINDS_QUEUE_URL"):
         return os.environ["FROM_99MINDS_QUEUE_URL"]
-    raise ValueError("name the queue: --stack <stack-name> (or STACK_NAME), --queue-url <FromNinetyNineMindsQueueUrl>, "
-                     "or FROM_99MINDS_QUEUE_URL")
+    raise ValueError(
+        "name the queue: --stack <stack-name> (or STACK_NAME), --queue-url <FromNinetyNineMindsQueueUrl>, "
+        "or FROM_99MINDS_QUEUE_URL"
+    )
 
 
-def target(entity: str, destination: str | None, *, stack: str | None = None, url: str | None = None,
-           sqs: SQSClient | None = None,
-           registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry) -> Target:
+def target(
+    entity: str,
+    destination: str | None,
+    *,
+    stack: str | None = None,
+    url: str | None = None,
+    sqs: SQSClient | None = None,
+    registry: Callable[[], SubscriptionRegistry[SubscriptionSettings]] = load_registry,
+) -> Target:
     """The 99minds subscription (named, or the only one) and the 99minds -> iPaaS.com queue."""
     import boto3
+
     reg = registry()
     system_id = destination_of(reg, destination)
     sqs = sqs or boto3.client("sqs")
@@ -117,6 +130,8 @@ def run_sync(args: argparse.Namespace, ids: list[str]) -> int:
     kinds = sync(found, ids, kind_of_entity(args.entity))
     shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")
     what = ", ".join(f"{n} {k.replace('_', ' ')}(s)" for k, n in sorted(kinds.items()))
-    print(f"enqueued {sum(kinds.values())} 99minds record(s) ({what}) for iPaaS.com, subscription "
-          f"{found.destination} ('{found.subscription.name}'), onto {found.queue}: {shown}")
+    print(
+        f"enqueued {sum(kinds.values())} 99minds record(s) ({what}) for iPaaS.com, subscription "
+        f"{found.destination} ('{found.subscription.name}'), onto {found.queue}: {shown}"
+    )
     return 0

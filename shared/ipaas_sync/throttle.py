@@ -35,6 +35,7 @@ other 429s of the same burst find the block and change nothing). A 429 that come
 burst raises the slowdown level: the interval grows by SLOWDOWN_STEP per level and shrinks back linearly to the
 limit over RECOVERY once the 429s stop.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,39 +56,42 @@ from .errors import Deferred, TransientError
 if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SAFETY = 0.02            # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
-MAX_WAIT = 1.0           # seconds a record may sleep for its first slot; beyond that it is deferred
-HORIZON_PACE = 0.95      # deferred records come back 5% faster than the lane serves them
-MAX_ALLOWANCE = 20       # slots a container reserves in one call at most
-SLOWDOWN_STEP = 0.5      # each repeated 429 burst adds half an interval ...
-MAX_LEVEL = 5            # ... up to 3x the interval
-ATTEMPTS = 4             # conditional writes per reservation before contention is reported as transient
-ITEM_TTL = 86400         # the item expires a day after its last use
+SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
+MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
+HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
+MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
+SLOWDOWN_STEP = 0.5  # each repeated 429 burst adds half an interval ...
+MAX_LEVEL = 5  # ... up to 3x the interval
+ATTEMPTS = 4  # conditional writes per reservation before contention is reported as transient
+ITEM_TTL = 86400  # the item expires a day after its last use
 
 
 @dataclass
 class _Scope:
     """One record's rate-limited calls (processing.handle_record opens it around the record's transfer)."""
 
-    kind: str = ""                   # what the record is (its entity): records of one kind make alike calls
-    returning: bool = False          # deferred before and due now: goes ahead of records not deferred yet
-    until: float = 0.0               # the slot it was deferred to (its message may come back up to a second early)
-    wrote: bool = False              # a write of this record's transfer has started: no deferral any more
-    calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)   # limiter -> requests made for this record
+    kind: str = ""  # what the record is (its entity): records of one kind make alike calls
+    returning: bool = False  # deferred before and due now: goes ahead of records not deferred yet
+    until: float = 0.0  # the slot it was deferred to (its message may come back up to a second early)
+    wrote: bool = False  # a write of this record's transfer has started: no deferral any more
+    calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)  # limiter -> requests made for this record
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
 
 
 @contextmanager
-def record_scope(kind: str = "", *, deferred_until: float | None = None,
-                 clock: Callable[[], float] = time.time) -> Iterator[_Scope]:
+def record_scope(
+    kind: str = "", *, deferred_until: float | None = None, clock: Callable[[], float] = time.time
+) -> Iterator[_Scope]:
     """The scope of one record's transfer. A record deferred until a time more than MAX_WAIT away (its delay was
     capped at SQS's 15 minutes) is deferred again at once, without asking DynamoDB."""
     now = clock()
     if deferred_until is not None and deferred_until - now > MAX_WAIT:
-        raise Deferred(f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
-                       until=deferred_until)
+        raise Deferred(
+            f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
+            until=deferred_until,
+        )
     scope = _Scope(kind=kind, returning=deferred_until is not None, until=deferred_until or 0.0)
     token = _scope.set(scope)
     try:
@@ -112,9 +116,19 @@ def _num(item: dict[str, Any], name: str) -> float | None:
 
 
 class DynamoRateLimiter:
-    def __init__(self, table_name: str, key: str, limit: int, seconds: float, *, client: DynamoDBClient | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 on_wait: Callable[[float], None] | None = None, headroom: float = SAFETY):
+    def __init__(
+        self,
+        table_name: str,
+        key: str,
+        limit: int,
+        seconds: float,
+        *,
+        client: DynamoDBClient | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float], None] | None = None,
+        headroom: float = SAFETY,
+    ):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
         self.table_name, self.key, self.limit, self.seconds = table_name, key, limit, seconds
@@ -126,11 +140,11 @@ class DynamoRateLimiter:
         self._ddb = client or boto3.client("dynamodb")
         self._clock, self._sleep, self._on_wait = clock, sleep, on_wait
         self._lock = threading.Lock()
-        self._allowance: list[float] = []     # slot times this container reserved and has not used yet
-        self._item: dict[str, Any] = {}                 # the limiter item as last seen
-        self._lane_busy = False               # whether this container's last reservation found the lane busy
-        self._seen_at = float("-inf")         # when the item was last seen
-        self._calls_per_record: dict[str, float] = {}   # kind -> requests per record (moving average)
+        self._allowance: list[float] = []  # slot times this container reserved and has not used yet
+        self._item: dict[str, Any] = {}  # the limiter item as last seen
+        self._lane_busy = False  # whether this container's last reservation found the lane busy
+        self._seen_at = float("-inf")  # when the item was last seen
+        self._calls_per_record: dict[str, float] = {}  # kind -> requests per record (moving average)
         # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
         self.ddb_calls = 0
@@ -157,8 +171,11 @@ class DynamoRateLimiter:
         if wait <= 0:
             return slot
         if wait + 0.5 > deadline.remaining():
-            raise TransientError(f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
-                                 f"{wait:.0f} s away, after this invocation ends; redelivered later", retry_after=wait)
+            raise TransientError(
+                f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
+                f"{wait:.0f} s away, after this invocation ends; redelivered later",
+                retry_after=wait,
+            )
         self.waited_seconds += wait
         if self._on_wait is not None:
             self._on_wait(wait)
@@ -170,14 +187,17 @@ class DynamoRateLimiter:
         now = self._clock()
         block_until = now + (retry_after if retry_after and retry_after > 0 else self.seconds / 4)
         with self._lock:
-            self._allowance = []   # slots reserved before the 429 are not used during the block
+            self._allowance = []  # slots reserved before the 429 are not used during the block
             last, level = _num(self._item, "last_429"), int(_num(self._item, "lvl") or 0)
             level = min(level + 1, MAX_LEVEL) if last is not None and now - last < self.recovery else 1
             values = {":b": block_until, ":now": now, ":lvl": level}
             # a 429 while a block holds belongs to the burst that set it: nothing to do
             not_blocked = "(attribute_not_exists(blocked_until) OR blocked_until <= :now)"
-            item = self._update("SET blocked_until = :b, last_429 = :now, lvl = :lvl, tat = :b",
-                                f"{not_blocked} AND (attribute_not_exists(tat) OR tat < :b)", values)
+            item = self._update(
+                "SET blocked_until = :b, last_429 = :now, lvl = :lvl, tat = :b",
+                f"{not_blocked} AND (attribute_not_exists(tat) OR tat < :b)",
+                values,
+            )
             if item is not None or (_num(self._item, "blocked_until") or 0) > now:
                 return
             # the lane is already booked past the block: record the burst, leave the booked slots alone
@@ -204,9 +224,13 @@ class DynamoRateLimiter:
         kind, returning = (scope.kind, scope.returning) if scope else ("", False)
         n = max(self.block, self._expected_calls(kind)) if deferrable else self.block
         step = self.interval * self._slowdown(now)
-        if deferrable and not returning and (_num(self._item, "dtat") or 0) > now + MAX_WAIT and (
-                now - self._seen_at < self.seconds):
-            self._defer(now, kind)   # deferred records are waiting (as recently seen): behind them, one call
+        if (
+            deferrable
+            and not returning
+            and (_num(self._item, "dtat") or 0) > now + MAX_WAIT
+            and (now - self._seen_at < self.seconds)
+        ):
+            self._defer(now, kind)  # deferred records are waiting (as recently seen): behind them, one call
         busy_condition = "tat > :now"
         values = {":now": now, ":step": n * step}
         if deferrable:
@@ -221,8 +245,9 @@ class DynamoRateLimiter:
         busy = tat is not None and (tat > now or self._lane_busy)
         for _ in range(ATTEMPTS):
             if not busy:
-                item = self._update("SET tat = :new", "attribute_not_exists(tat) OR tat <= :now",
-                                    {":now": now, ":new": now + n * step})
+                item = self._update(
+                    "SET tat = :new", "attribute_not_exists(tat) OR tat <= :now", {":now": now, ":new": now + n * step}
+                )
                 if item is not None:
                     self._lane_busy = False
                     return [now + i * step for i in range(n)]
@@ -230,12 +255,16 @@ class DynamoRateLimiter:
                 item = self._update("SET tat = tat + :step", busy_condition, values)
                 if item is not None:
                     self._lane_busy = True
-                    start = float(item["tat"]["N"]) - n * step   # written by this very update
+                    start = float(item["tat"]["N"]) - n * step  # written by this very update
                     return [start + i * step for i in range(n)]
-            tat = _num(self._item, "tat")   # the item as the failed write found it
+            tat = _num(self._item, "tat")  # the item as the failed write found it
             busy = tat is not None and tat > now
-            if deferrable and tat is not None and tat > now and (
-                    tat > values[":latest"] or (not returning and (_num(self._item, "dtat") or 0) > now)):
+            if (
+                deferrable
+                and tat is not None
+                and tat > now
+                and (tat > values[":latest"] or (not returning and (_num(self._item, "dtat") or 0) > now))
+            ):
                 self._defer(now, kind)
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
@@ -245,16 +274,20 @@ class DynamoRateLimiter:
         for _ in range(ATTEMPTS):
             base = max(now, _num(self._item, "tat") or 0, _num(self._item, "dtat") or 0)
             if (_num(self._item, "dtat") or 0) < base:
-                item = self._update("SET dtat = :new", "attribute_not_exists(dtat) OR dtat < :base",
-                                    {":base": base, ":new": base + step})
+                item = self._update(
+                    "SET dtat = :new", "attribute_not_exists(dtat) OR dtat < :base", {":base": base, ":new": base + step}
+                )
                 until = base
             else:
                 item = self._update("SET dtat = dtat + :step", "dtat >= :base", {":base": base, ":step": step})
-                until = (float(item["dtat"]["N"]) - step) if item is not None else 0.0   # written by this update
+                until = (float(item["dtat"]["N"]) - step) if item is not None else 0.0  # written by this update
             if item is not None:
                 self.deferrals += 1
-                raise Deferred(f"no slot of the shared rate limit {self.limit}/{self.seconds:g}s for {self.key} "
-                               f"within {MAX_WAIT:g} s: deferred to its slot in {until - now:.0f} s", until=until)
+                raise Deferred(
+                    f"no slot of the shared rate limit {self.limit}/{self.seconds:g}s for {self.key} "
+                    f"within {MAX_WAIT:g} s: deferred to its slot in {until - now:.0f} s",
+                    until=until,
+                )
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
     def _update(self, update: str, condition: str, values: dict[str, float]) -> dict[str, Any] | None:
@@ -267,9 +300,14 @@ class DynamoRateLimiter:
         self._seen_at = now
         try:
             resp = self._ddb.update_item(
-                TableName=self.table_name, Key={"pk": {"S": self.key}}, UpdateExpression=f"{update}, expires_at = :exp",
-                ConditionExpression=condition, ExpressionAttributeValues=attrs, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                TableName=self.table_name,
+                Key={"pk": {"S": self.key}},
+                UpdateExpression=f"{update}, expires_at = :exp",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=attrs,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -296,6 +334,7 @@ def limiter_for(key: str, limit: int, seconds: float, *, headroom: float = SAFET
 
 def _wait_metric(seconds: float) -> None:
     from .observability import MetricUnit, metrics
+
     metrics.add_metric(name="RateLimitWaitSeconds", unit=MetricUnit.Seconds, value=round(seconds, 3))
 
 

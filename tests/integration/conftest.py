@@ -1,4 +1,5 @@
 """Integration fixtures: one moto server per test process (reset per test), fresh sandboxes per test."""
+
 from __future__ import annotations
 
 import json
@@ -35,15 +36,17 @@ def stack(make_stack) -> LocalStack:
     return make_stack()
 
 
-def notification(id_: str, scope: str = "customer/created", destination: str = NINETYNINE_SYSTEM_ID,
-                 guid: str | None = None, **extra) -> dict:
-    return {"scope": scope, "id": id_, "destination": destination,
-            "tracking_guid": guid or f"guid-{id_}", **extra}
+def notification(
+    id_: str, scope: str = "customer/created", destination: str = NINETYNINE_SYSTEM_ID, guid: str | None = None, **extra
+) -> dict:
+    return {"scope": scope, "id": id_, "destination": destination, "tracking_guid": guid or f"guid-{id_}", **extra}
 
 
 def dlq_reasons(stack: LocalStack, dlq: str) -> list[dict[str, str]]:
-    return [{k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} | {"body": m["Body"]}
-            for m in stack.messages(dlq)]
+    return [
+        {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} | {"body": m["Body"]}
+        for m in stack.messages(dlq)
+    ]
 
 
 def json_lines(buffer) -> list[dict]:
@@ -60,6 +63,7 @@ def replay_dlq(stack: LocalStack, dlq: str, queue: str | None = None) -> int:
     """Replay a DLQ as an operator would, with the product's Replayer (`ipaas-sync dlq replay`); returns how
     many messages moved. `queue` (the expected source) is checked against where they went."""
     from ipaas_sync.replay import Replayer
+
     report = Replayer().replay(stack.queue_url(dlq))
     assert report.errors == [], report.errors
     if queue is not None and report.moved:
@@ -67,9 +71,14 @@ def replay_dlq(stack: LocalStack, dlq: str, queue: str | None = None) -> int:
     return report.moved
 
 
-
 def add_customer(stack: LocalStack, id_: str, **kw) -> dict:
-    rec = {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada", "last_name": "Lovelace",
-           "email_address": f"ada{id_}@example.com", **kw}
+    rec = {
+        "id": id_,
+        "customer_number": f"C-{id_}",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email_address": f"ada{id_}@example.com",
+        **kw,
+    }
     stack.ipaas.put("customers", rec)
     return rec

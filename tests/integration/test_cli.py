@@ -1,4 +1,5 @@
 """`ipaas-sync check-credentials`: every subscription's credentials proven with read-only calls."""
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,12 @@ def test_good_credentials_everywhere(stack, capsys):
 
 
 def test_bad_credentials_are_reported_per_subscription_without_secrets(make_stack, capsys):
-    stack = make_stack(subscription_overrides={
-        "StampedSubscriptionSecret": {"API Private Key": "key-BAD-0001", "API Password": "key-BAD-0001"},
-        "MakiniSubscriptionSecret": {"API Token": "makini-BAD-0002"}})
+    stack = make_stack(
+        subscription_overrides={
+            "StampedSubscriptionSecret": {"API Private Key": "key-BAD-0001", "API Password": "key-BAD-0001"},
+            "MakiniSubscriptionSecret": {"API Token": "makini-BAD-0002"},
+        }
+    )
     assert main(["check-credentials"]) == 1
     out = capsys.readouterr().out
     assert f"ok    {NINETYNINE_SYSTEM_ID} " in out
@@ -62,11 +66,23 @@ def test_ipaas_token_rejected(make_stack, capsys):
 
 def test_console_entry_point_exit_code(stack):
     env = {k: v for k, v in os.environ.items()}
-    done = subprocess.run([sys.executable, "-m", "ipaas_sync.cli", "check-credentials", "--destination",
-                           MAKINI_SYSTEM_ID], env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaas_sync.cli", "check-credentials", "--destination", MAKINI_SYSTEM_ID],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"ok    {MAKINI_SYSTEM_ID} 'Mintsoft via Makini - Local' (Makini)")
     stack.makini.token = "rotated-token"  # the connection's token changed on Makini's side
-    done = subprocess.run([sys.executable, "-m", "ipaas_sync.cli", "check-credentials"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaas_sync.cli", "check-credentials"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1 and "Makini rejected the token" in done.stdout

@@ -1,4 +1,5 @@
 """The real CustomerTransferFunction against moto and the iPaaS.com / 99minds sandboxes."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,14 @@ Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
 
 
 def add_customer(stack, id_, **kw):
-    rec = {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada", "last_name": "Lovelace",
-           "email_address": f"ada{id_}@example.com", **kw}
+    rec = {
+        "id": id_,
+        "customer_number": f"C-{id_}",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email_address": f"ada{id_}@example.com",
+        **kw,
+    }
     stack.ipaas.put("customers", rec)
     return rec
 
@@ -53,8 +60,8 @@ def test_same_notification_twice_and_with_new_message_id_posts_once(stack):
     body = notification("3")
     stack.send(Q, body)
     stack.drain()
-    stack.send(Q, body)          # redelivered duplicate
-    stack.send(Q, dict(body))    # replayed from a DLQ: a new messageId, same business identity
+    stack.send(Q, body)  # redelivered duplicate
+    stack.send(Q, dict(body))  # replayed from a DLQ: a new messageId, same business identity
     stack.drain()
     assert len(posts(stack)) == 1
     assert [o["status"] for o in stack.outcomes() if o["status"] != "failed"] == ["created", "duplicate", "duplicate"]
@@ -96,9 +103,14 @@ def test_bad_inputs_land_in_the_dlq_with_reasons_and_never_fail_neighbours(stack
     add_customer(stack, "7")
     add_customer(stack, "8", email_address=None)
     add_customer(stack, "9", phone_number="call me maybe")
-    for body in (notification("7"), notification("8"), notification("9"), '{"scope": "customer/created", "id": ',
-                 json.dumps({"scope": "customer/created", "id": "10"}),
-                 notification("11", scope="customer/melted")):
+    for body in (
+        notification("7"),
+        notification("8"),
+        notification("9"),
+        '{"scope": "customer/created", "id": ',
+        json.dumps({"scope": "customer/created", "id": "10"}),
+        notification("11", scope="customer/melted"),
+    ):
         stack.send(Q, body)
     stack.drain()
     assert [o["record_id"] for o in stack.outcomes("created")] == ["7"]
@@ -139,8 +151,7 @@ def test_missing_setting_is_a_configuration_error_and_no_secret_is_logged(make_s
 
 
 def test_wrong_credentials_are_a_configuration_error(make_stack, log_output):
-    stack = make_stack(
-        subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"API Secret Key": "wrong-key-123"}})
+    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"API Secret Key": "wrong-key-123"}})
     add_customer(stack, "14")
     stack.send(Q, notification("14"))
     stack.drain()
@@ -151,8 +162,16 @@ def test_wrong_credentials_are_a_configuration_error(make_stack, log_output):
 
 
 def test_inline_record_is_used_without_fetching(stack):
-    body = notification("15", record={"id": "15", "customer_number": "C-15", "first_name": "B",
-                                      "last_name": "Liskov", "email_address": "b@example.com"})
+    body = notification(
+        "15",
+        record={
+            "id": "15",
+            "customer_number": "C-15",
+            "first_name": "B",
+            "last_name": "Liskov",
+            "email_address": "b@example.com",
+        },
+    )
     stack.send(Q, body)
     stack.drain()
     assert stack.ipaas.calls("GET", "/customers/v2/Customer/") == []
@@ -172,6 +191,7 @@ def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack)
 
 def test_create_whose_reply_was_lost_is_not_duplicated(stack, monkeypatch):
     import ipaas_sync.http as http
+
     monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
     add_customer(stack, "17")
     stack.ninetynine.faults.apply_then_hang(1, seconds=2.5, path="/api/v1/ipaas/customers")

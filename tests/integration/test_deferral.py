@@ -1,5 +1,6 @@
 """A record our own shared rate limit has no slot for soon is deferred (sent back to its queue until its slot),
 never failed: it ends transferred, not in a DLQ, with the history attributes it carried."""
+
 from __future__ import annotations
 
 import bisect
@@ -10,38 +11,57 @@ from sandbox.ninetynine_minds import NinetyNineMindsSandbox
 from .conftest import notification
 
 Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
-LIMIT, SECONDS = 4, 8   # one slot per ~2 s: every record after the first waits more than 1 s, so it is deferred
+LIMIT, SECONDS = 4, 8  # one slot per ~2 s: every record after the first waits more than 1 s, so it is deferred
 # the sandbox counts over a window 5% shorter: the limiter's 2% headroom is sized for network jitter, not for a test
 # machine busy with other tests, where a request can leave a tenth of a second late
 SANDBOX_SECONDS = SECONDS * 0.95
 # what a message replayed from its DLQ carries (clients/queues.failure_attributes)
-HISTORY = {"ipaas.error": "transient:TransientError", "ipaas.reason": "99minds answered HTTP 503",
-           "ipaas.entity": "customer", "ipaas.destination": "1001", "ipaas.tracking_guid": "guid-c0",
-           "ipaas.attempts": "5", "ipaas.source_queue": "arn:aws:sqs:us-east-1:123456789012:q",
-           "ipaas.failed_at": "2026-01-01T00:00:00+00:00", "ipaas.first_reason": "99minds answered HTTP 503",
-           "ipaas.first_failed_at": "2026-01-01T00:00:00+00:00"}
+HISTORY = {
+    "ipaas.error": "transient:TransientError",
+    "ipaas.reason": "99minds answered HTTP 503",
+    "ipaas.entity": "customer",
+    "ipaas.destination": "1001",
+    "ipaas.tracking_guid": "guid-c0",
+    "ipaas.attempts": "5",
+    "ipaas.source_queue": "arn:aws:sqs:us-east-1:123456789012:q",
+    "ipaas.failed_at": "2026-01-01T00:00:00+00:00",
+    "ipaas.first_reason": "99minds answered HTTP 503",
+    "ipaas.first_failed_at": "2026-01-01T00:00:00+00:00",
+}
 
 
 def test_a_deferred_record_ends_transferred_with_its_history_and_never_in_a_dlq(make_stack):
-    stack = make_stack(ninetynine=NinetyNineMindsSandbox(rate_limit=(LIMIT, SANDBOX_SECONDS)),
-                       subscription_overrides={"NinetyNineMindsSubscriptionSecret": {
-                           "API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}})
+    stack = make_stack(
+        ninetynine=NinetyNineMindsSandbox(rate_limit=(LIMIT, SANDBOX_SECONDS)),
+        subscription_overrides={
+            "NinetyNineMindsSubscriptionSecret": {"API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}
+        },
+    )
     ids = [f"c{i}" for i in range(4)]
     for id_ in ids:
-        stack.ipaas.put("customers", {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada",
-                                      "last_name": id_, "email_address": f"{id_}@example.com"})
-    stack.send(Q, notification("c0"), attributes=HISTORY)     # a message replayed from its DLQ: 10 attributes
+        stack.ipaas.put(
+            "customers",
+            {
+                "id": id_,
+                "customer_number": f"C-{id_}",
+                "first_name": "Ada",
+                "last_name": id_,
+                "email_address": f"{id_}@example.com",
+            },
+        )
+    stack.send(Q, notification("c0"), attributes=HISTORY)  # a message replayed from its DLQ: 10 attributes
     for id_ in ids[1:]:
         stack.send(Q, notification(id_))
 
-    deliveries: list[tuple[str, dict, int]] = []               # (record id, attributes, deferrals) per delivery
+    deliveries: list[tuple[str, dict, int]] = []  # (record id, attributes, deferrals) per delivery
     handler = stack.handlers["CustomerTransferFunction"]
 
     def spy(event, context):
         for r in event["Records"]:
             body = json.loads(r["body"])
-            deliveries.append((body["id"], {k: v["stringValue"] for k, v in r["messageAttributes"].items()},
-                               body.get("deferrals", 0)))
+            deliveries.append(
+                (body["id"], {k: v["stringValue"] for k, v in r["messageAttributes"].items()}, body.get("deferrals", 0))
+            )
         return handler(event, context)
 
     stack.handlers["CustomerTransferFunction"] = spy

@@ -1,5 +1,6 @@
 """One customer, three destination subscriptions: each its own queue, DLQ and outcome. One destination
 failing never blocks or repeats another, and it recovers by replaying its DLQ."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,13 @@ def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(s
     assert stack.makini.customers == {}
     dead = dlq_reasons(stack, "CustomerMakiniDLQ")
     assert sorted(json.loads(m["body"])["id"] for m in dead) == ids
-    assert all(m["ipaas.error"] == "transient:TransientError" and m["ipaas.attempts"] == "5"
-               and "HTTP 503" in m["ipaas.reason"] and m["ipaas.destination"] == MAKINI_SYSTEM_ID for m in dead)
+    assert all(
+        m["ipaas.error"] == "transient:TransientError"
+        and m["ipaas.attempts"] == "5"
+        and "HTTP 503" in m["ipaas.reason"]
+        and m["ipaas.destination"] == MAKINI_SYSTEM_ID
+        for m in dead
+    )
     assert stack.messages("CustomerNinetyNineMindsDLQ") == [] and stack.messages("CustomerStampedDLQ") == []
 
     stack.makini.faults.clear()  # Makini is back
@@ -67,9 +73,9 @@ def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(s
 
 def test_sample_events_for_the_new_destinations_invoke_the_handler(stack):
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2] / "events"
-    for name, sandbox in (("customer_created_stamped.json", stack.stamped),
-                          ("customer_created_makini.json", stack.makini)):
+    for name, sandbox in (("customer_created_stamped.json", stack.stamped), ("customer_created_makini.json", stack.makini)):
         event = json.loads((root / name).read_text())
         assert stack.invoke("CustomerTransferFunction", event) == {"batchItemFailures": []}, name
         assert len(sandbox.customers) == 1, name

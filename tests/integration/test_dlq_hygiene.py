@@ -1,6 +1,7 @@
 """What reaches a DLQ attribute or a log line: no secret (even in a cold container, even from the body), only
 characters SQS accepts, every value bounded, body plus attributes within the SQS message size, and a failed DLQ
 send said out loud. The real CustomerTransferFunction against moto and the sandboxes."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def attributes(message: dict) -> dict[str, str]:
 def test_a_cold_container_masks_secrets_a_body_carries_from_the_first_record(stack, log_output, monkeypatch):
     """A transaction notification on the customer queue is refused before any settings are read: its body carries
     the 99minds API key as destination and the iPaaS.com token as tracking guid."""
-    monkeypatch.setattr(observability, "_secrets", set())           # a new container: nothing registered yet
+    monkeypatch.setattr(observability, "_secrets", set())  # a new container: nothing registered yet
     monkeypatch.setattr(settings, "_cache", None)
     monkeypatch.setattr(processing, "_env", None)
     secrets = (stack.ninetynine.api_key, stack.ipaas.token)
@@ -36,7 +37,7 @@ def test_a_cold_container_masks_secrets_a_body_carries_from_the_first_record(sta
     stack.send(Q, body)
     stack.drain()
     [message] = dlq_messages(stack)
-    assert json.loads(message["Body"]) == body                       # the body is kept as it came
+    assert json.loads(message["Body"]) == body  # the body is kept as it came
     attrs = attributes(message)
     assert attrs["ipaas.error"] == "permanent:InvalidMessage"
     text = log_output.getvalue() + json.dumps(attrs)
@@ -46,12 +47,12 @@ def test_a_cold_container_masks_secrets_a_body_carries_from_the_first_record(sta
 
 
 def test_attribute_values_are_what_sqs_accepts_bounded_and_within_the_message_size(stack, log_output):
-    guid = "guid\x00\x01\ufffe" + "g" * 200_000                     # NUL, control and non-characters, 200 kB
+    guid = "guid\x00\x01\ufffe" + "g" * 200_000  # NUL, control and non-characters, 200 kB
     body = json.dumps(notification("x" * 50_000, destination="nowhere\x00", guid=guid))
     stack.send(Q, body)
     stack.drain()
     [message] = dlq_messages(stack)
-    assert message["Body"] == body                                   # never altered, never dropped
+    assert message["Body"] == body  # never altered, never dropped
     attrs = message["MessageAttributes"]
     assert attributes(message)["ipaas.error"].startswith("configuration:")
     assert message_bytes(message["Body"], attrs) <= SQS_MAX_MESSAGE_BYTES
@@ -72,26 +73,28 @@ def test_a_body_that_fills_the_message_still_goes_to_the_dlq_unaltered(stack):
     [message] = dlq_messages(stack)
     assert message["Body"] == body
     assert message_bytes(body, message.get("MessageAttributes", {})) <= SQS_MAX_MESSAGE_BYTES
-    assert attributes(message)["ipaas.error"].startswith("configuration:")   # the error is the last to go
+    assert attributes(message)["ipaas.error"].startswith("configuration:")  # the error is the last to go
 
 
 def test_a_failed_dlq_send_is_an_outcome_line_and_a_metric_and_the_message_stays(stack, capsys):
     sqs = boto3.client("sqs")
     stack.send(Q, notification("1", destination="nowhere"))
-    stack.drain()                                                    # the DLQ is looked up (and cached) ...
-    sqs.delete_queue(QueueUrl=stack.queue_url(DLQ))                  # ... then it goes away
+    stack.drain()  # the DLQ is looked up (and cached) ...
+    sqs.delete_queue(QueueUrl=stack.queue_url(DLQ))  # ... then it goes away
     stack.send(Q, notification("2", destination="nowhere"))
     reply = stack.invoke(FN, _event(stack, sqs))
-    assert len(reply["batchItemFailures"]) == 1                      # kept on its queue
+    assert len(reply["batchItemFailures"]) == 1  # kept on its queue
     [failed] = [o for o in stack.outcomes("failed") if o["record_id"] == "2"]
     assert "sending it to its dead-letter queue failed: QueueDoesNotExist" in failed["reason"], failed["reason"]
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "DeadLetterSendFailures" in line]
-    assert [m["DeadLetterSendFailures"] for m in emitted] == [[1.0]]   # the EMF metric line of the invocation
+    assert [m["DeadLetterSendFailures"] for m in emitted] == [[1.0]]  # the EMF metric line of the invocation
 
 
 def _event(stack, sqs) -> dict:
     from sandbox.local_aws import sqs_event
+
     url = stack.queue_url(Q)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"],
-                                   MessageAttributeNames=["All"])["Messages"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"], MessageAttributeNames=["All"])[
+        "Messages"
+    ]
     return sqs_event(messages, stack.deployment.physical[Q]["Arn"])

@@ -28,6 +28,7 @@ are drained again, and the suite counts, at the destination and in iPaaS.com:
 A destination brings its sandbox, its faults and one EntityCase per entity it serves: another destination is one
 more entry in DESTINATIONS.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,19 +55,21 @@ from sandbox.server import LOST_ANSWER, SandboxServer
 from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 from sandbox.stack import LocalStack
 
-pytestmark = [pytest.mark.integration,
-              # every handler runs in this one process and shares one Powertools Metrics object (in Lambda each
-              # function is its own process), so concurrent invocations of different functions re-add a dimension
-              pytest.mark.filterwarnings("ignore:Dimension 'Entity' has already been added"),
-              pytest.mark.filterwarnings("ignore:No application metrics to publish")]
+pytestmark = [
+    pytest.mark.integration,
+    # every handler runs in this one process and shares one Powertools Metrics object (in Lambda each
+    # function is its own process), so concurrent invocations of different functions re-add a dimension
+    pytest.mark.filterwarnings("ignore:Dimension 'Entity' has already been added"),
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+]
 
-DELIVERIES = 3                  # every message is delivered this many times
-READ_TIMEOUT = 1.0              # ipaas_sync.http.READ_TIMEOUT during the suite (10 s in production)
-SLOW = 2.0                      # a slow answer / a hang after the side effect: past READ_TIMEOUT
-IN_FLIGHT = SLOW + 1.0          # pending.IN_FLIGHT_SECONDS (120 s in production, against a 180 s visibility timeout)
+DELIVERIES = 3  # every message is delivered this many times
+READ_TIMEOUT = 1.0  # ipaas_sync.http.READ_TIMEOUT during the suite (10 s in production)
+SLOW = 2.0  # a slow answer / a hang after the side effect: past READ_TIMEOUT
+IN_FLIGHT = SLOW + 1.0  # pending.IN_FLIGHT_SECONDS (120 s in production, against a 180 s visibility timeout)
 KILLED_INVOCATION_SECONDS = 10  # the time a killed invocation had (a cold start on a loaded machine fits): its idempotency
-                                # lock expires after it
-DRAIN_SECONDS = 120             # bound on each drain
+# lock expires after it
+DRAIN_SECONDS = 120  # bound on each drain
 PARTNER_SEED, IPAAS_SEED = 6, 7  # error_rate seeds: which requests get a 503 depends only on their order
 FINAL = {"created", "updated", "sent", "duplicate", "skipped", "mismatch"}
 
@@ -87,8 +90,8 @@ class Kill:
     body: dict
     client: type
     method: str
-    key: str                                   # what the destination's write is counted by (email, number, ...)
-    applied: Callable[[LocalStack], bool]      # the destination shows what the killed invocation did (or did not do)
+    key: str  # what the destination's write is counted by (email, number, ...)
+    applied: Callable[[LocalStack], bool]  # the destination shows what the killed invocation did (or did not do)
     then: Callable[[LocalStack], None] | None = None
     applies: bool = True
 
@@ -97,11 +100,11 @@ class Kill:
 class Plan:
     """What an entity case seeded: the notifications to deliver, the kills, and what may stay in the DLQ."""
 
-    notifications: list[dict]                  # posted through the hook ingress, DELIVERIES times
+    notifications: list[dict]  # posted through the hook ingress, DELIVERIES times
     kills: list[Kill] = field(default_factory=list)
     # record id -> the error class its messages are expected to end in the DLQ with, and why
     parked: dict[str, tuple[str, str]] = field(default_factory=dict)
-    records: dict[str, dict] = field(default_factory=dict)   # whatever `verify` needs
+    records: dict[str, dict] = field(default_factory=dict)  # whatever `verify` needs
 
     @property
     def bodies(self) -> list[dict]:
@@ -113,8 +116,8 @@ class Run:
     """What happened, for `verify`."""
 
     stack: LocalStack
-    kills: Counter = field(default_factory=Counter)       # key -> invocations killed after the write
-    dlq_left: dict[str, list[dict]] = field(default_factory=dict)   # DLQ -> what is left after the replay
+    kills: Counter = field(default_factory=Counter)  # key -> invocations killed after the write
+    dlq_left: dict[str, list[dict]] = field(default_factory=dict)  # DLQ -> what is left after the replay
 
     def lost_answers(self, sandbox: SandboxServer, method: str, path: str, key: Callable[[Any], str | None]) -> Counter:
         """Per key: the writes the destination applied whose answer never reached us (a fault after the side
@@ -136,9 +139,9 @@ class EntityCase:
 @dataclass
 class Destination:
     name: str
-    stack_options: Callable[[], dict]                # make_stack(**options): sandboxes, limits, parameters
+    stack_options: Callable[[], dict]  # make_stack(**options): sandboxes, limits, parameters
     partner: Callable[[LocalStack], SandboxServer]
-    faults: Callable[[SandboxServer, int], None]      # the destination's own faults (paths), with a seed
+    faults: Callable[[SandboxServer, int], None]  # the destination's own faults (paths), with a seed
     cases: list[EntityCase]
 
 
@@ -161,22 +164,42 @@ def seed_customers(stack: LocalStack) -> Plan:
     records = {}
     for n in range(1, 13):
         id_ = f"71{n:02d}"
-        records[id_] = stack.ipaas.put("customers", {
-            "id": id_, "customer_number": f"C-{id_}", "first_name": f"First{n}", "last_name": f"Last{n}",
-            "email_address": f"customer{id_}@example.com"})
+        records[id_] = stack.ipaas.put(
+            "customers",
+            {
+                "id": id_,
+                "customer_number": f"C-{id_}",
+                "first_name": f"First{n}",
+                "last_name": f"Last{n}",
+                "email_address": f"customer{id_}@example.com",
+            },
+        )
     for id_ in LINKED_CUSTOMERS:
-        existing = {"id": f"customer_pre_{id_}", "email": records[id_]["email_address"], "first_name": "Old",
-                    "store_ref_id": STORE}
+        existing = {
+            "id": f"customer_pre_{id_}",
+            "email": records[id_]["email_address"],
+            "first_name": "Old",
+            "store_ref_id": STORE,
+        }
         stack.ninetynine.customers[existing["id"]] = existing
         stack.ipaas.set_link(SYS, "customer", id_, existing["id"])
     killed = "7101"
     email = records[killed]["email_address"]
     return Plan(
-        notifications=[note("customer/updated" if id_ in LINKED_CUSTOMERS else "customer/created", id_)
-                       for id_ in records if id_ != killed],
-        kills=[Kill(note("customer/created", killed), NinetyNineMindsClient, "upsert_customer", key=email,
-                    applied=lambda s: any(c["email"] == email for c in s.ninetynine.customers.values()))],
-        records=records)
+        notifications=[
+            note("customer/updated" if id_ in LINKED_CUSTOMERS else "customer/created", id_) for id_ in records if id_ != killed
+        ],
+        kills=[
+            Kill(
+                note("customer/created", killed),
+                NinetyNineMindsClient,
+                "upsert_customer",
+                key=email,
+                applied=lambda s: any(c["email"] == email for c in s.ninetynine.customers.values()),
+            )
+        ],
+        records=records,
+    )
 
 
 def verify_customers(stack: LocalStack, plan: Plan, run: Run) -> None:
@@ -193,42 +216,71 @@ def verify_customers(stack: LocalStack, plan: Plan, run: Run) -> None:
     lost = run.lost_answers(nn, "POST", CUSTOMERS, lambda body: None if "id" in body else body.get("email"))
     for id_, rec in plan.records.items():
         email = rec["email_address"]
-        first = 0 if id_ in LINKED_CUSTOMERS else 1      # a linked customer is updated, never created
+        first = 0 if id_ in LINKED_CUSTOMERS else 1  # a linked customer is updated, never created
         assert creates[email] - first <= lost[email], (
-            f"customer {id_}: {creates[email]} creates reached 99minds, {lost[email]} answers lost")
+            f"customer {id_}: {creates[email]} creates reached 99minds, {lost[email]} answers lost"
+        )
 
 
 # invoices: 10 completed orders (one dies after its workflow POST) and 2 validated returns of an earlier order
 def transaction(id_: str, number: str, customer: str, **kw) -> dict:
-    return {"id": id_, "transaction_number": number, "customer_id": customer, "type": "Order", "status": "Complete",
-            "subtotal": "90.00", "tax_amount": "9.50", "total": "99.50", "total_qty": "3",
-            "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
-            **kw}
+    return {
+        "id": id_,
+        "transaction_number": number,
+        "customer_id": customer,
+        "type": "Order",
+        "status": "Complete",
+        "subtotal": "90.00",
+        "tax_amount": "9.50",
+        "total": "99.50",
+        "total_qty": "3",
+        "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
+        **kw,
+    }
 
 
 def seed_invoices(stack: LocalStack) -> Plan:
     nn, ip = stack.ninetynine, stack.ipaas
-    for n in (1, 2, 3):       # customers transferred earlier: in 99minds and linked in iPaaS.com
-        nn.customers[f"customer_inv{n}"] = {"id": f"customer_inv{n}", "email": f"buyer{n}@example.com",
-                                            "store_ref_id": STORE}
+    for n in (1, 2, 3):  # customers transferred earlier: in 99minds and linked in iPaaS.com
+        nn.customers[f"customer_inv{n}"] = {"id": f"customer_inv{n}", "email": f"buyer{n}@example.com", "store_ref_id": STORE}
         ip.set_link(SYS, "customer", f"buyer{n}", f"customer_inv{n}")
-    ip.put("transactions", transaction("8000", "SO-8000", "buyer1"))   # the original order of the returns
+    ip.put("transactions", transaction("8000", "SO-8000", "buyer1"))  # the original order of the returns
     nn.executions["SO-8000"] = {"id": "execution_so8000", "idempotent_id": "SO-8000", "trigger": "order_paid"}
     records = {}
     for n in range(1, 11):
         id_ = f"80{n:02d}"
-        records[id_] = ip.put("transactions", transaction(id_, f"SO-{id_}", f"buyer{n % 3 + 1}",
-                                                          total=f"{100 + n}.00", subtotal=f"{90 + n}.00"))
+        records[id_] = ip.put(
+            "transactions", transaction(id_, f"SO-{id_}", f"buyer{n % 3 + 1}", total=f"{100 + n}.00", subtotal=f"{90 + n}.00")
+        )
     for id_ in ("8011", "8012"):
-        records[id_] = ip.put("transactions", transaction(
-            id_, f"RT-{id_}", "buyer1", type="Validated Return", transaction_parent_id="8000", subtotal="-30.00",
-            total="-33.17", total_qty="1", lines=[{"id": f"{id_}1", "sku": "MUG-01", "qty": "1"}]))
+        records[id_] = ip.put(
+            "transactions",
+            transaction(
+                id_,
+                f"RT-{id_}",
+                "buyer1",
+                type="Validated Return",
+                transaction_parent_id="8000",
+                subtotal="-30.00",
+                total="-33.17",
+                total_qty="1",
+                lines=[{"id": f"{id_}1", "sku": "MUG-01", "qty": "1"}],
+            ),
+        )
     killed = "8001"
     return Plan(
         notifications=[note("transaction/created", id_) for id_ in records if id_ != killed],
-        kills=[Kill(note("transaction/created", killed), NinetyNineMindsClient, "execute_workflow", key="SO-8001",
-                    applied=lambda s: "SO-8001" in s.ninetynine.executions)],
-        records=records)
+        kills=[
+            Kill(
+                note("transaction/created", killed),
+                NinetyNineMindsClient,
+                "execute_workflow",
+                key="SO-8001",
+                applied=lambda s: "SO-8001" in s.ninetynine.executions,
+            )
+        ],
+        records=records,
+    )
 
 
 def verify_invoices(stack: LocalStack, plan: Plan, run: Run) -> None:
@@ -245,7 +297,7 @@ def verify_invoices(stack: LocalStack, plan: Plan, run: Run) -> None:
         else:
             assert execution["total_price"] == float(rec["total"]), number
         assert stack.ipaas.link(SYS, "transaction", id_) == execution["id"], f"transaction {number}: link"
-    assert len(nn.executions) == len(plan.records) + 1   # and SO-8000
+    assert len(nn.executions) == len(plan.records) + 1  # and SO-8000
     # 99minds de-duplicates on IdempotentId; a POST it answered with the existing execution must be explained by an
     # earlier POST whose answer was lost, never by a double send that 99minds' de-duplication hid
     posts = Counter(r.body["idempotent_id"] for r in nn.calls("POST", WORKFLOW, status=200))
@@ -259,8 +311,13 @@ def verify_invoices(stack: LocalStack, plan: Plan, run: Run) -> None:
 # reload, one after a redemption; one more dies after a reload and is then spent at the till before the redelivery,
 # and one dies while its reload is on the way and the card is then reloaded at the till by the same amount
 def activity(id_: str, type_: str, amount: str, day: int) -> dict:
-    return {"id": id_, "activity_type": type_, "amount": amount, "timestamp": f"2025-04-{day:02d}T10:00:00Z",
-            "transaction_reference_id": f"REF-{id_}"}
+    return {
+        "id": id_,
+        "activity_type": type_,
+        "amount": amount,
+        "timestamp": f"2025-04-{day:02d}T10:00:00Z",
+        "transaction_reference_id": f"REF-{id_}",
+    }
 
 
 NEW_CARDS = ("9001", "9002", "9003", "9004", "9005")
@@ -269,30 +326,70 @@ NEW_CARDS = ("9001", "9002", "9003", "9004", "9005")
 def seed_giftcards(stack: LocalStack) -> Plan:
     nn, ip = stack.ninetynine, stack.ipaas
     records = {}
-    for n in range(1, 6):                 # new: Issue (covered by the issue), Reload, Redeem listed out of order
+    for n in range(1, 6):  # new: Issue (covered by the issue), Reload, Redeem listed out of order
         id_ = f"90{n:02d}"
         original, reload, redeem = Decimal(20 + n), Decimal(10 + n), Decimal("7.25")
-        records[id_] = ip.put("giftcards", {
-            "id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": "Active", "original_amount": str(original),
-            "balance": str(original + reload - redeem), "activities": [
-                activity(f"{id_}-3", "Redeem", str(redeem), 3), activity(f"{id_}-1", "Issue", str(original), 1),
-                activity(f"{id_}-2", "Reload", str(reload), 2)]})
-    for n in range(6, 10):                # already issued in 99minds with 10.00 and linked in iPaaS.com
+        records[id_] = ip.put(
+            "giftcards",
+            {
+                "id": id_,
+                "number": f"GC-{id_}",
+                "type": "Gift Card",
+                "status": "Active",
+                "original_amount": str(original),
+                "balance": str(original + reload - redeem),
+                "activities": [
+                    activity(f"{id_}-3", "Redeem", str(redeem), 3),
+                    activity(f"{id_}-1", "Issue", str(original), 1),
+                    activity(f"{id_}-2", "Reload", str(reload), 2),
+                ],
+            },
+        )
+    for n in range(6, 10):  # already issued in 99minds with 10.00 and linked in iPaaS.com
         id_ = f"90{n:02d}"
-        records[id_] = ip.put("giftcards", {
-            "id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
-            "balance": "27.50", "activities": [activity(f"{id_}-1", "Reload", "30.00", 1),
-                                               activity(f"{id_}-2", "Redeem", "5.00", 2),
-                                               activity(f"{id_}-3", "Redeem", "7.50", 3)]})
+        records[id_] = ip.put(
+            "giftcards",
+            {
+                "id": id_,
+                "number": f"GC-{id_}",
+                "type": "Gift Card",
+                "status": "Active",
+                "original_amount": "10.00",
+                "balance": "27.50",
+                "activities": [
+                    activity(f"{id_}-1", "Reload", "30.00", 1),
+                    activity(f"{id_}-2", "Redeem", "5.00", 2),
+                    activity(f"{id_}-3", "Redeem", "7.50", 3),
+                ],
+            },
+        )
         ip.set_link(SYS, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", "10.00")["id"])
     # the two cases the card balance cannot tell apart (docs/giftcards.md): the card's history, by reference, does
-    spent, reloaded = "9010", "9011"      # reload applied, invocation killed, then 5.00 spent at the till / reload
-    records[spent] = ip.put("giftcards", {                                     # never reached 99minds, then a till
-        "id": spent, "number": f"GC-{spent}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
-        "balance": "35.00", "activities": [activity(f"{spent}-1", "Reload", "30.00", 1)]})   # reload of the same amount
-    records[reloaded] = ip.put("giftcards", {
-        "id": reloaded, "number": f"GC-{reloaded}", "type": "Gift Card", "status": "Active", "original_amount": "10.00",
-        "balance": "70.00", "activities": [activity(f"{reloaded}-1", "Reload", "30.00", 1)]})
+    spent, reloaded = "9010", "9011"  # reload applied, invocation killed, then 5.00 spent at the till / reload
+    records[spent] = ip.put(
+        "giftcards",
+        {  # never reached 99minds, then a till
+            "id": spent,
+            "number": f"GC-{spent}",
+            "type": "Gift Card",
+            "status": "Active",
+            "original_amount": "10.00",
+            "balance": "35.00",
+            "activities": [activity(f"{spent}-1", "Reload", "30.00", 1)],
+        },
+    )  # reload of the same amount
+    records[reloaded] = ip.put(
+        "giftcards",
+        {
+            "id": reloaded,
+            "number": f"GC-{reloaded}",
+            "type": "Gift Card",
+            "status": "Active",
+            "original_amount": "10.00",
+            "balance": "70.00",
+            "activities": [activity(f"{reloaded}-1", "Reload", "30.00", 1)],
+        },
+    )
     for id_ in (spent, reloaded):
         ip.set_link(SYS, "Gift Card", id_, nn.add_giftcard(f"GC-{id_}", "10.00")["id"])
 
@@ -301,20 +398,49 @@ def seed_giftcards(stack: LocalStack) -> Plan:
 
     killed = {"9001": "issue_giftcard", "9006": "reload_giftcard", "9007": "redeem_giftcard"}
     kinds = {"issue_giftcard": "issue", "reload_giftcard": "reload", "redeem_giftcard": "redeem"}
-    kills = [Kill(note("giftcard/updated", id_), NinetyNineMindsClient, method, key=f"GC-{id_}",
-                  applied=lambda s, id_=id_, kind=kinds[method]: any(h[0] == kind for h in history(f"GC-{id_}")))
-             for id_, method in killed.items()]
-    kills.append(Kill(note("giftcard/updated", spent), NinetyNineMindsClient, "reload_giftcard", key=f"GC-{spent}",
-                      applied=lambda s: [h[0] for h in history(f"GC-{spent}")] == ["reload"],
-                      then=lambda s: s.ninetynine.use_card(f"GC-{spent}", "redeem", "5.00")))
-    kills.append(Kill(note("giftcard/updated", reloaded), NinetyNineMindsClient, "reload_giftcard",
-                      key=f"GC-{reloaded}", applies=False, applied=lambda s: history(f"GC-{reloaded}") == [],
-                      then=lambda s: s.ninetynine.use_card(f"GC-{reloaded}", "reload", "30.00")))
+    kills = [
+        Kill(
+            note("giftcard/updated", id_),
+            NinetyNineMindsClient,
+            method,
+            key=f"GC-{id_}",
+            applied=lambda s, id_=id_, kind=kinds[method]: any(h[0] == kind for h in history(f"GC-{id_}")),
+        )
+        for id_, method in killed.items()
+    ]
+    kills.append(
+        Kill(
+            note("giftcard/updated", spent),
+            NinetyNineMindsClient,
+            "reload_giftcard",
+            key=f"GC-{spent}",
+            applied=lambda s: [h[0] for h in history(f"GC-{spent}")] == ["reload"],
+            then=lambda s: s.ninetynine.use_card(f"GC-{spent}", "redeem", "5.00"),
+        )
+    )
+    kills.append(
+        Kill(
+            note("giftcard/updated", reloaded),
+            NinetyNineMindsClient,
+            "reload_giftcard",
+            key=f"GC-{reloaded}",
+            applies=False,
+            applied=lambda s: history(f"GC-{reloaded}") == [],
+            then=lambda s: s.ninetynine.use_card(f"GC-{reloaded}", "reload", "30.00"),
+        )
+    )
     return Plan(
-        notifications=[note("giftcard/created" if id_ in NEW_CARDS else "giftcard/updated", id_)
-                       for id_ in records if id_ not in killed and id_ not in (spent, reloaded)],
-        kills=kills, records={"cards": records, "till": {spent: [(1, ("redeem", Decimal("5.00")))],
-                                                         reloaded: [(0, ("reload", Decimal("30.00")))]}})
+        notifications=[
+            note("giftcard/created" if id_ in NEW_CARDS else "giftcard/updated", id_)
+            for id_ in records
+            if id_ not in killed and id_ not in (spent, reloaded)
+        ],
+        kills=kills,
+        records={
+            "cards": records,
+            "till": {spent: [(1, ("redeem", Decimal("5.00")))], reloaded: [(0, ("reload", Decimal("30.00")))]},
+        },
+    )
 
 
 def expected_history(record: dict, *, issued_here: bool, till: list | None = None) -> list[tuple]:
@@ -324,8 +450,9 @@ def expected_history(record: dict, *, issued_here: bool, till: list | None = Non
     references = {a.link_id: mapping.activity_reference(a) for a in mapping.plan_activities(card).to_apply}
     acts = sorted(record["activities"], key=lambda a: a["timestamp"])
     kinds = {"Reload": "reload", "Redeem": "redeem"}
-    history = [(kinds[a["activity_type"]], Decimal(a["amount"]), references[a["id"]])
-               for a in acts if a["activity_type"] in kinds]
+    history = [
+        (kinds[a["activity_type"]], Decimal(a["amount"]), references[a["id"]]) for a in acts if a["activity_type"] in kinds
+    ]
     for position, (kind, amount) in till or []:
         history.insert(position, (kind, amount, "till"))
     return ([("issue", Decimal(record["original_amount"]), None)] if issued_here else []) + history
@@ -340,8 +467,7 @@ def verify_giftcards(stack: LocalStack, plan: Plan, run: Run) -> None:
         history = [(kind, amount, "till" if str(ref).startswith("till_") else ref) for kind, amount, ref in card["history"]]
         # every activity applied exactly once, in timestamp order, and the balance is iPaaS.com's: never applied twice
         # (9010: the card was spent after the lost answer) and never lost (9011: reloaded elsewhere meanwhile)
-        assert history == expected_history(rec, issued_here=id_ in NEW_CARDS, till=tills.get(id_)), (
-            f"gift card {id_}: {history}")
+        assert history == expected_history(rec, issued_here=id_ in NEW_CARDS, till=tills.get(id_)), f"gift card {id_}: {history}"
         assert card["balance"] == Decimal(rec["balance"]), f"gift card {id_}: {card['balance']} != {rec['balance']}"
         assert stack.ipaas.link(SYS, "Gift Card", id_) == card["id"], f"gift card {id_}: link"
         for act in rec["activities"]:
@@ -355,13 +481,21 @@ def verify_giftcards(stack: LocalStack, plan: Plan, run: Run) -> None:
 def ninetynine_stack() -> dict:
     # 99minds and iPaaS.com limits per 1 s windows here, so that the suite's 429 penalties (halving the rate for a few
     # windows) cost seconds, not minutes; the sandboxes enforce the same limits as the subscription's settings
-    return {"ninetynine": NinetyNineMindsSandbox(rate_limit=(40, 1)), "ipaas": IpaasSandbox(rate_limit=(100, 1)),
-            # small batches and 5 concurrent invocations per queue: copies of a message run concurrently, and a record
-            # waiting out a fault holds up few others (the template's defaults are 10 and 2)
-            "parameters": {"BatchSize": 2, "NinetyNineMindsConcurrency": 5},
-            "subscription_overrides": {"NinetyNineMindsSubscriptionSecret": {
-                "API Throttle Limit": 40, "API Throttle Seconds": 1,
-                "API Throttle Limit (To iPaaS)": 100, "API Throttle Seconds (To iPaaS)": 1}}}
+    return {
+        "ninetynine": NinetyNineMindsSandbox(rate_limit=(40, 1)),
+        "ipaas": IpaasSandbox(rate_limit=(100, 1)),
+        # small batches and 5 concurrent invocations per queue: copies of a message run concurrently, and a record
+        # waiting out a fault holds up few others (the template's defaults are 10 and 2)
+        "parameters": {"BatchSize": 2, "NinetyNineMindsConcurrency": 5},
+        "subscription_overrides": {
+            "NinetyNineMindsSubscriptionSecret": {
+                "API Throttle Limit": 40,
+                "API Throttle Seconds": 1,
+                "API Throttle Limit (To iPaaS)": 100,
+                "API Throttle Seconds (To iPaaS)": 1,
+            }
+        },
+    }
 
 
 def ninetynine_faults(nn: SandboxServer, seed: int) -> None:
@@ -370,22 +504,43 @@ def ninetynine_faults(nn: SandboxServer, seed: int) -> None:
         nn.faults.malformed(1, path=path)
         nn.faults.apply_then_hang(1, seconds=SLOW, path=path)
         nn.faults.slow(1, seconds=SLOW, path=path)
-    nn.faults.slow(2, seconds=SLOW, path="/api/v1/giftcards/GC-")      # looking a card up by number
+    nn.faults.slow(2, seconds=SLOW, path="/api/v1/giftcards/GC-")  # looking a card up by number
     nn.faults.slow(1, seconds=SLOW, path="/api/v1/giftcards/transactions")  # the card-history lookup
     nn.faults.error_rate(0.3, seed=seed)
 
 
 NINETYNINE = Destination(
-    name="99minds", stack_options=ninetynine_stack, partner=lambda s: s.ninetynine,
+    name="99minds",
+    stack_options=ninetynine_stack,
+    partner=lambda s: s.ninetynine,
     faults=ninetynine_faults,
     cases=[
-        EntityCase("customer", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ", "CustomerTransferFunction",
-                   seed_customers, verify_customers),
-        EntityCase("transaction", "TransactionNinetyNineMindsQueue", "TransactionNinetyNineMindsDLQ",
-                   "InvoiceTransferFunction", seed_invoices, verify_invoices),
-        EntityCase("giftcard", "GiftcardNinetyNineMindsQueue", "GiftcardNinetyNineMindsDLQ", "GiftCardTransferFunction",
-                   seed_giftcards, verify_giftcards),
-    ])
+        EntityCase(
+            "customer",
+            "CustomerNinetyNineMindsQueue",
+            "CustomerNinetyNineMindsDLQ",
+            "CustomerTransferFunction",
+            seed_customers,
+            verify_customers,
+        ),
+        EntityCase(
+            "transaction",
+            "TransactionNinetyNineMindsQueue",
+            "TransactionNinetyNineMindsDLQ",
+            "InvoiceTransferFunction",
+            seed_invoices,
+            verify_invoices,
+        ),
+        EntityCase(
+            "giftcard",
+            "GiftcardNinetyNineMindsQueue",
+            "GiftcardNinetyNineMindsDLQ",
+            "GiftCardTransferFunction",
+            seed_giftcards,
+            verify_giftcards,
+        ),
+    ],
+)
 
 # A new destination (Stamped.io, Makini) is one more Destination with its sandbox, faults and entity cases.
 DESTINATIONS = [NINETYNINE]
@@ -421,14 +576,12 @@ def kill_after_side_effect(stack: LocalStack, case: EntityCase, kill: Kill, monk
     def applied_then_timed_out(self, *args, **kwargs):
         if kill.applies:
             original(self, *args, **kwargs)
-        raise LambdaTimedOut(f"{kill.method} {'applied' if kill.applies else 'on its way'}, then the invocation ran "
-                             f"out of time")
+        raise LambdaTimedOut(f"{kill.method} {'applied' if kill.applies else 'on its way'}, then the invocation ran out of time")
 
     with monkeypatch.context() as patch:
         patch.setattr(kill.client, kill.method, applied_then_timed_out)
         with pytest.raises(LambdaTimedOut):
-            stack.handlers[case.function](sqs_event([message], arn),
-                                          LambdaContext(case.function, KILLED_INVOCATION_SECONDS))
+            stack.handlers[case.function](sqs_event([message], arn), LambdaContext(case.function, KILLED_INVOCATION_SECONDS))
     assert kill.applied(stack), f"{case.entity} {kill.body['id']}: the write did not reach the destination"
     if kill.then:
         kill.then(stack)
@@ -439,14 +592,18 @@ def receive(sqs, url: str, message_id: str, *, visibility: int, attempts: int = 
     ran out come back): any other message is made visible again at once, as if never received."""
     for _ in range(attempts):
         ours = None
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
-                                           WaitTimeSeconds=1, AttributeNames=["All"],
-                                           MessageAttributeNames=["All"]).get("Messages", []):
+        for message in sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=visibility,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", []):
             if message["MessageId"] == message_id:
                 ours = message
             else:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
         if ours is not None:
             return ours
     raise AssertionError(f"message {message_id} not received from {url} in {attempts} attempts")
@@ -500,8 +657,11 @@ def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, m
     for sandbox in (stack.ipaas, partner):
         sandbox.faults.clear()
     replayer = Replayer()
-    replayed = {case.dlq: replayer.replay(stack.queue_url(case.dlq)) for case in destination.cases
-                if replayer.depth(stack.queue_url(case.dlq))}
+    replayed = {
+        case.dlq: replayer.replay(stack.queue_url(case.dlq))
+        for case in destination.cases
+        if replayer.depth(stack.queue_url(case.dlq))
+    }
     assert all(report.errors == [] for report in replayed.values())
     second = stack.drain(max_seconds=DRAIN_SECONDS)
     assert second.errors == []
@@ -515,28 +675,40 @@ def test_no_transfer_is_lost_or_doubled_under_faults(destination: Destination, m
     for case in destination.cases:
         plan = plans[case.entity]
         assert stack.messages(case.queue) == [], f"{case.queue} not empty"
-        left = [{k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} | {"body": json.loads(m["Body"])}
-                for m in stack.messages(case.dlq)]
+        left = [
+            {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} | {"body": json.loads(m["Body"])}
+            for m in stack.messages(case.dlq)
+        ]
         run.dlq_left[case.dlq] = left
-        unexpected = [(m["body"]["id"], m.get("ipaas.error"), m.get("ipaas.reason")) for m in left
-                      if m["body"]["id"] not in plan.parked or m.get("ipaas.error") != plan.parked[m["body"]["id"]][0]]
+        unexpected = [
+            (m["body"]["id"], m.get("ipaas.error"), m.get("ipaas.reason"))
+            for m in left
+            if m["body"]["id"] not in plan.parked or m.get("ipaas.error") != plan.parked[m["body"]["id"]][0]
+        ]
         assert unexpected == [], f"{case.dlq}: unexpected messages left after the replay"
         # what is left is exactly the named ones, every delivery of them, and they did go through the replay
         assert Counter(m["body"]["id"] for m in left) == {id_: DELIVERIES for id_ in plan.parked}, (
-            f"{case.dlq}: expected to keep only {plan.parked}")
+            f"{case.dlq}: expected to keep only {plan.parked}"
+        )
         if plan.parked:
             assert replayed[case.dlq].moved >= DELIVERIES * len(plan.parked)
         outcomes = final_outcomes(stack, case.entity)
         assert len(outcomes) == DELIVERIES * len(plan.bodies) - len(left), (
             f"{case.entity}: {len(outcomes)} final outcomes for {DELIVERIES * len(plan.bodies)} deliveries, "
-            f"{len(left)} parked: {Counter(o['status'] for o in outcomes)}")
+            f"{len(left)} parked: {Counter(o['status'] for o in outcomes)}"
+        )
         delivered = Counter(o["record_id"] for o in outcomes)
         for body in plan.bodies:
             expected = 0 if body["id"] in plan.parked else DELIVERIES
             assert delivered[body["id"]] == expected, f"{case.entity} {body['id']}: {delivered[body['id']]} outcomes"
         assert {o["status"] for o in outcomes} <= {"created", "updated", "sent", "duplicate"}, (
-            case.entity, [(o["record_id"], o["status"], o.get("reason")) for o in outcomes
-                          if o["status"] not in {"created", "updated", "sent", "duplicate"}])
+            case.entity,
+            [
+                (o["record_id"], o["status"], o.get("reason"))
+                for o in outcomes
+                if o["status"] not in {"created", "updated", "sent", "duplicate"}
+            ],
+        )
 
     # exactly once, at the destination and in iPaaS.com
     for case in destination.cases:
@@ -552,21 +724,36 @@ def test_without_a_card_history_a_lost_answer_is_parked_and_settled_by_its_steps
     stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"Gift Card History Path": ""}})
     nn, ip = stack.ninetynine, stack.ipaas
     case = next(c for c in NINETYNINE.cases if c.entity == "giftcard")
-    record = ip.put("giftcards", {"id": "9020", "number": "GC-9020", "type": "Gift Card", "status": "Active",
-                                  "original_amount": "10.00", "balance": "35.00" if applied else "70.00",
-                                  "activities": [activity("9020-1", "Reload", "30.00", 1)]})
+    record = ip.put(
+        "giftcards",
+        {
+            "id": "9020",
+            "number": "GC-9020",
+            "type": "Gift Card",
+            "status": "Active",
+            "original_amount": "10.00",
+            "balance": "35.00" if applied else "70.00",
+            "activities": [activity("9020-1", "Reload", "30.00", 1)],
+        },
+    )
     card = nn.add_giftcard("GC-9020", "10.00")
     ip.set_link(SYS, "Gift Card", "9020", card["id"])
-    kill = Kill(note("giftcard/updated", "9020"), NinetyNineMindsClient, "reload_giftcard", key="GC-9020",
-                applies=applied, applied=lambda s: len(card["history"]) == (1 if applied else 0),
-                then=lambda s: s.ninetynine.use_card("GC-9020", *(("redeem", "5.00") if applied else ("reload", "30.00"))))
+    kill = Kill(
+        note("giftcard/updated", "9020"),
+        NinetyNineMindsClient,
+        "reload_giftcard",
+        key="GC-9020",
+        applies=applied,
+        applied=lambda s: len(card["history"]) == (1 if applied else 0),
+        then=lambda s: s.ninetynine.use_card("GC-9020", *(("redeem", "5.00") if applied else ("reload", "30.00"))),
+    )
     kill_after_side_effect(stack, case, kill, monkeypatch)
-    stack.send(case.queue, kill.body)                 # a second delivery (iPaaS.com retried the hook)
-    time.sleep(KILLED_INVOCATION_SECONDS + 0.5)       # the killed invocation's idempotency lock has expired
+    stack.send(case.queue, kill.body)  # a second delivery (iPaaS.com retried the hook)
+    time.sleep(KILLED_INVOCATION_SECONDS + 0.5)  # the killed invocation's idempotency lock has expired
     assert stack.drain(max_seconds=DRAIN_SECONDS).errors == []
     parked = [{k: v["StringValue"] for k, v in m["MessageAttributes"].items()} for m in stack.messages(case.dlq)]
     assert [m["ipaas.error"] for m in parked] == ["permanent:UncertainOutcome"] * 2
-    assert card["balance"] == Decimal("35.00" if applied else "40.00")      # nothing applied after the kill
+    assert card["balance"] == Decimal("35.00" if applied else "40.00")  # nothing applied after the kill
     assert len(nn.calls("POST", RELOAD, status=200)) == (1 if applied else 0)
     reason = parked[0]["ipaas.reason"]
     assert "setting 'Gift Card History Path' is blank" in reason and "balance before it 10.00" in reason, reason
@@ -579,11 +766,12 @@ def test_without_a_card_history_a_lost_answer_is_parked_and_settled_by_its_steps
         ip.set_link(SYS, "Gift Card Activity", "9020-1", external)
     else:
         key = reason.split("delete item '", 1)[1].split("'", 1)[0]
-        boto3.client("dynamodb").delete_item(TableName=stack.deployment.physical["IdempotencyTable"]["Ref"],
-                                             Key={"id": {"S": key}})
+        boto3.client("dynamodb").delete_item(
+            TableName=stack.deployment.physical["IdempotencyTable"]["Ref"], Key={"id": {"S": key}}
+        )
     assert Replayer().replay(stack.queue_url(case.dlq)).errors == []
     assert stack.drain(max_seconds=DRAIN_SECONDS).errors == []
     assert stack.messages(case.dlq) == [] and stack.messages(case.queue) == []
     assert card["balance"] == Decimal(record["balance"])
-    assert len(nn.calls("POST", RELOAD, status=200)) == 1           # applied exactly once, by whichever delivery
+    assert len(nn.calls("POST", RELOAD, status=200)) == 1  # applied exactly once, by whichever delivery
     assert ip.link(SYS, "Gift Card Activity", "9020-1")

@@ -1,4 +1,5 @@
 """The real GiftCardTransferFunction against moto and the iPaaS.com / 99minds sandboxes: money moves once."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,8 @@ def decide_at_once(monkeypatch):
     """These tests are about what a retry decides from the card; the wait while an earlier request may still be in
     flight (pending.IN_FLIGHT_SECONDS, 120 s) has its own test below."""
     monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 0.0)
+
+
 ISSUE, RELOAD, REDEEM = "/api/v1/giftcards/issue", "/api/v1/giftcards/reload", "/api/v1/giftcards/redeem"
 
 
@@ -33,8 +36,16 @@ def act(type_, amount, ts, **kw):
 
 
 def put_card(stack, id_, *, activities=(), balance="0.00", original="0.00", status="Active", **kw) -> dict:
-    record = {"id": id_, "number": f"GC-{id_}", "type": "Gift Card", "status": status, "original_amount": original,
-              "balance": balance, "activities": list(activities), **kw}
+    record = {
+        "id": id_,
+        "number": f"GC-{id_}",
+        "type": "Gift Card",
+        "status": status,
+        "original_amount": original,
+        "balance": balance,
+        "activities": list(activities),
+        **kw,
+    }
     stack.ipaas.put("giftcards", record)
     return record
 
@@ -67,18 +78,34 @@ def activity_link(stack, link_id):
 # -- issue ------------------------------------------------------------------------------------------------------
 def test_issue_with_campaign_and_store_links_the_card_and_applies_later_activities(stack):
     stack.ipaas.set_link(SYS, "customer", "c-9", "customer_99")
-    put_card(stack, "1", original="50.00", balance="40.00", customer_id="c-9", activities=[
-        act("Issue", "50.00", "2025-03-01T09:00:00Z", id="a1"),
-        act("Redeem", "10.00", "2025-03-01T10:00:00Z", id="a2", transaction_reference_id="INV-7")])
+    put_card(
+        stack,
+        "1",
+        original="50.00",
+        balance="40.00",
+        customer_id="c-9",
+        activities=[
+            act("Issue", "50.00", "2025-03-01T09:00:00Z", id="a1"),
+            act("Redeem", "10.00", "2025-03-01T10:00:00Z", id="a2", transaction_reference_id="INV-7"),
+        ],
+    )
     stack.send(Q, note("1", scope="giftcard/created"))
     stack.drain()
     [issue] = writes(stack, ISSUE)
-    assert issue.body == {"campaign_id": "campaign_local", "giftcard_number": "GC-1", "amount": "50.00",
-                          "store_ref_id": "store_b81a893dc2bc6e1a5d", "customer_id": "customer_99"}
+    assert issue.body == {
+        "campaign_id": "campaign_local",
+        "giftcard_number": "GC-1",
+        "amount": "50.00",
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+        "customer_id": "customer_99",
+    }
     [redeem] = writes(stack, REDEEM)
     # every reload/redemption carries its activity reference (the same on every delivery): what 99minds' history proves
-    assert redeem.body == {"giftcard": {"data": [{"giftcard_number": "GC-1", "redemption_amount": "10.00"}]},
-                           "store_ref_id": "store_b81a893dc2bc6e1a5d", "reference_id": reference(stack, "1", "a2")}
+    assert redeem.body == {
+        "giftcard": {"data": [{"giftcard_number": "GC-1", "redemption_amount": "10.00"}]},
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+        "reference_id": reference(stack, "1", "a2"),
+    }
     [outcome] = stack.outcomes()
     card = stack.ninetynine.giftcard("GC-1")
     assert outcome["status"] == "created" and outcome["external_id"] == card["id"]
@@ -96,8 +123,9 @@ def outcome_key(stack, card_id, activity_id):
 
 
 def test_issue_with_client_store_id_and_a_mapped_campaign(make_stack):
-    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {
-        "Store Ref Id": None, "Client Store Id": "7"}})
+    stack = make_stack(
+        subscription_overrides={"NinetyNineMindsSubscriptionSecret": {"Store Ref Id": None, "Client Store Id": "7"}}
+    )
     put_card(stack, "2", original="25", balance="25", custom_fields=[{"name": "Campaign Id", "value": "campaign_x"}])
     stack.send(Q, note("2", scope="giftcard/created"))
     stack.drain()
@@ -123,10 +151,13 @@ def test_missing_campaign_is_a_configuration_error_kept_in_the_dlq_and_not_retri
     assert [o["record_id"] for o in stack.outcomes("updated")] == ["4"]
 
 
-@pytest.mark.parametrize("override, reason", [
-    ({"Client Store Id": "1"}, "set exactly one of 'Store Ref Id' or 'Client Store Id', not both"),
-    ({"Store Ref Id": None}, "missing setting 'Store Ref Id' or 'Client Store Id'"),
-])
+@pytest.mark.parametrize(
+    "override, reason",
+    [
+        ({"Client Store Id": "1"}, "set exactly one of 'Store Ref Id' or 'Client Store Id', not both"),
+        ({"Store Ref Id": None}, "missing setting 'Store Ref Id' or 'Client Store Id'"),
+    ],
+)
 def test_both_or_neither_store_id_is_a_configuration_error(make_stack, override, reason):
     stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": override})
     put_card(stack, "5", original="10", balance="10")
@@ -139,9 +170,16 @@ def test_both_or_neither_store_id_is_a_configuration_error(make_stack, override,
 
 # -- exactly once ---------------------------------------------------------------------------------------------------
 def two_activities(stack, id_):
-    return linked_card(stack, id_, "0.00", balance="30.00", activities=[
-        act("Reload", "50.00", "2025-03-01T10:00:00Z", id=f"{id_}-r"),
-        act("Redeem", "20.00", "2025-03-01T11:00:00Z", id=f"{id_}-d")])
+    return linked_card(
+        stack,
+        id_,
+        "0.00",
+        balance="30.00",
+        activities=[
+            act("Reload", "50.00", "2025-03-01T10:00:00Z", id=f"{id_}-r"),
+            act("Redeem", "20.00", "2025-03-01T11:00:00Z", id=f"{id_}-d"),
+        ],
+    )
 
 
 def test_duplicate_delivery_of_the_same_message_applies_once(stack):
@@ -150,7 +188,7 @@ def test_duplicate_delivery_of_the_same_message_applies_once(stack):
     arn = stack.deployment.physical[Q]["Arn"]
     event = sqs_event([{"MessageId": "msg-6", "ReceiptHandle": "rh-6", "Body": body}], arn)
     assert stack.invoke(FN, event) == {"batchItemFailures": []}
-    assert stack.invoke(FN, event) == {"batchItemFailures": []}   # SQS at-least-once: delivered again
+    assert stack.invoke(FN, event) == {"batchItemFailures": []}  # SQS at-least-once: delivered again
     assert len(writes(stack, RELOAD)) == 1 and len(writes(stack, REDEEM)) == 1
     assert stack.ninetynine.giftcard(existing["id"])["balance"] == Decimal("30.00")
     assert [o["status"] for o in stack.outcomes()] == ["updated", "duplicate"]
@@ -161,7 +199,7 @@ def test_redelivery_with_a_new_message_id_applies_once_and_iPaaS_links_outlive_o
     _, existing = two_activities(stack, "7")
     stack.send(Q, note("7"))
     stack.drain()
-    stack.send(Q, note("7"))            # replayed from the DLQ or sent twice: a new messageId
+    stack.send(Q, note("7"))  # replayed from the DLQ or sent twice: a new messageId
     stack.drain()
     assert activity_link(stack, "7-r") and activity_link(stack, "7-d")
     # our idempotency records expire (7 days); the iPaaS.com activity links still say what was applied
@@ -211,8 +249,9 @@ def test_a_request_still_in_flight_is_waited_for_not_applied_twice(stack, monkey
     it landed would see "not applied" and apply it again; inside the in-flight window the retry waits instead."""
     monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
     monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 3.5)
-    _, existing = linked_card(stack, "15", "0.00", balance="50.00",
-                              activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="15-r")])
+    _, existing = linked_card(
+        stack, "15", "0.00", balance="50.00", activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="15-r")]
+    )
     stack.ninetynine.faults.slow(1, seconds=3, path=RELOAD)
     stack.send(Q, note("15"))
     stack.drain()
@@ -246,15 +285,21 @@ def reference(stack, card_id, activity_id) -> str:
 
 def journal_and_key(stack, card_id, activity_id):
     record, activity = planned(stack, card_id, activity_id)
-    identity = {"destination": SYS, "platform": "99minds", "entity": "giftcard", "card": record.number,
-                "activity": activity.identity}
+    identity = {
+        "destination": SYS,
+        "platform": "99minds",
+        "entity": "giftcard",
+        "card": record.number,
+        "activity": activity.identity,
+    }
     return PendingJournal(stack.deployment.physical["IdempotencyTable"]["Ref"]), PendingJournal.key(identity)
 
 
 def test_lambda_timeout_after_the_side_effect_is_recognised_at_99minds(stack):
     """The invocation died after 99minds applied the reload: our lock expired, only a pending marker is left."""
-    _, existing = linked_card(stack, "11", "5.00", balance="55.00",
-                              activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="11-r")])
+    _, existing = linked_card(
+        stack, "11", "5.00", balance="55.00", activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="11-r")]
+    )
     journal, key = journal_and_key(stack, "11", "11-r")
     journal.begin(key, operation="reload", card="GC-11", before=Decimal("5.00"))
     stack.ninetynine.use_card("GC-11", "reload", "50.00", reference(stack, "11", "11-r"))  # what the lost request did
@@ -270,15 +315,20 @@ def test_the_card_history_not_the_balance_decides_a_lost_answer(stack, lost_requ
     """A reload of 5.00 whose answer was lost, then the card is used at the till for 5.00 before the redelivery:
     spent (the balance looks unchanged) after it was applied, or reloaded (the balance looks applied) when it was not.
     The balance would apply it twice or never; the reference in the card's history applies it exactly once."""
-    _, existing = linked_card(stack, "16", "10.00", balance="10.00" if lost_request_applied else "20.00",
-                              activities=[act("Reload", "5.00", "2025-03-01T10:00:00Z", id="16-r")])
+    _, existing = linked_card(
+        stack,
+        "16",
+        "10.00",
+        balance="10.00" if lost_request_applied else "20.00",
+        activities=[act("Reload", "5.00", "2025-03-01T10:00:00Z", id="16-r")],
+    )
     journal, key = journal_and_key(stack, "16", "16-r")
     journal.begin(key, operation="reload", card="GC-16", before=Decimal("10.00"))
     if lost_request_applied:
         stack.ninetynine.use_card("GC-16", "reload", "5.00", reference(stack, "16", "16-r"))
-        stack.ninetynine.use_card("GC-16", "redeem", "5.00")      # at the till
+        stack.ninetynine.use_card("GC-16", "redeem", "5.00")  # at the till
     else:
-        stack.ninetynine.use_card("GC-16", "reload", "5.00")      # at the till: an unrelated reload of the same amount
+        stack.ninetynine.use_card("GC-16", "reload", "5.00")  # at the till: an unrelated reload of the same amount
     stack.send(Q, note("16"))
     stack.drain()
     assert len(writes(stack, RELOAD)) == (0 if lost_request_applied else 1)
@@ -286,18 +336,25 @@ def test_the_card_history_not_the_balance_decides_a_lost_answer(stack, lost_requ
     assert [o["status"] for o in stack.outcomes()] == ["updated"] and activity_link(stack, "16-r")
 
 
-@pytest.mark.parametrize("override, evidence", [
-    ({"Gift Card History Path": ""}, "setting 'Gift Card History Path' is blank"),
-    ({"Gift Card Activity Reference Field": ""}, "setting 'Gift Card Activity Reference Field' is blank"),
-    ({"Gift Card History Path": "/api/v1/nowhere?ref={reference}"}, "the card-history lookup was refused (HTTP 404)"),
-    ({"Gift Card History Path": "/api/v1/giftcards/transactions?card_id={card_id}&ref={reference}"},  # not a filter
-     "it does not look activities up by reference as assumed"),
-], ids=["no-lookup", "no-reference", "lookup-404", "lookup-ignores-reference"])
+@pytest.mark.parametrize(
+    "override, evidence",
+    [
+        ({"Gift Card History Path": ""}, "setting 'Gift Card History Path' is blank"),
+        ({"Gift Card Activity Reference Field": ""}, "setting 'Gift Card Activity Reference Field' is blank"),
+        ({"Gift Card History Path": "/api/v1/nowhere?ref={reference}"}, "the card-history lookup was refused (HTTP 404)"),
+        (
+            {"Gift Card History Path": "/api/v1/giftcards/transactions?card_id={card_id}&ref={reference}"},  # not a filter
+            "it does not look activities up by reference as assumed",
+        ),
+    ],
+    ids=["no-lookup", "no-reference", "lookup-404", "lookup-ignores-reference"],
+)
 def test_without_proof_from_99minds_a_lost_answer_goes_to_the_dlq_and_is_never_guessed(make_stack, override, evidence):
     stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": override})
-    _, existing = linked_card(stack, "12", "77.00", balance="50.00",
-                              activities=[act("Redeem", "50.00", "2025-03-01T10:00:00Z", id="12-d")])
-    stack.ninetynine.use_card("GC-12", "reload", "1.00")          # something in the card's history that is not ours
+    _, existing = linked_card(
+        stack, "12", "77.00", balance="50.00", activities=[act("Redeem", "50.00", "2025-03-01T10:00:00Z", id="12-d")]
+    )
+    stack.ninetynine.use_card("GC-12", "reload", "1.00")  # something in the card's history that is not ours
     journal, key = journal_and_key(stack, "12", "12-d")
     journal.begin(key, operation="redeem", card="GC-12", before=Decimal("100.00"))
     stack.send(Q, note("12"))
@@ -317,14 +374,29 @@ def test_without_proof_from_99minds_a_lost_answer_goes_to_the_dlq_and_is_never_g
 
 # -- order, mismatch, bad input ---------------------------------------------------------------------------------------
 def test_activities_apply_in_timestamp_order_and_a_stale_snapshot_is_a_duplicate(stack):
-    _, existing = linked_card(stack, "13", "0.00", balance="20.00", activities=[
-        act("Redeem", "30.00", "2025-03-01T12:00:00Z", id="13-d"),     # listed first, happened last
-        act("Reload", "50.00", "2025-03-01T10:00:00Z", id="13-r")])
-    stale = note("13", record={"id": "13", "number": "GC-13", "status": "Active", "balance": "50.00",
-                               "activities": [act("Reload", "50.00", "2025-03-01T10:00:00Z", id="13-r")]})
+    _, existing = linked_card(
+        stack,
+        "13",
+        "0.00",
+        balance="20.00",
+        activities=[
+            act("Redeem", "30.00", "2025-03-01T12:00:00Z", id="13-d"),  # listed first, happened last
+            act("Reload", "50.00", "2025-03-01T10:00:00Z", id="13-r"),
+        ],
+    )
+    stale = note(
+        "13",
+        record={
+            "id": "13",
+            "number": "GC-13",
+            "status": "Active",
+            "balance": "50.00",
+            "activities": [act("Reload", "50.00", "2025-03-01T10:00:00Z", id="13-r")],
+        },
+    )
     stack.send(Q, note("13"))
     stack.drain()
-    stack.send(Q, stale)                  # an older notification arrives late
+    stack.send(Q, stale)  # an older notification arrives late
     stack.drain()
     assert [h[0] for h in existing["history"]] == ["reload", "redeem"]
     assert existing["balance"] == Decimal("20.00")
@@ -332,17 +404,19 @@ def test_activities_apply_in_timestamp_order_and_a_stale_snapshot_is_a_duplicate
 
 
 def test_balance_mismatch_is_reported_not_corrected(stack, log_output):
-    _, existing = linked_card(stack, "14", "10.00", balance="50.00",
-                              activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="14-r")])
+    _, existing = linked_card(
+        stack, "14", "10.00", balance="50.00", activities=[act("Reload", "50.00", "2025-03-01T10:00:00Z", id="14-r")]
+    )
     stack.send(Q, note("14"))
     stack.drain()
     [outcome] = stack.outcomes()
     assert outcome["status"] == "mismatch"
-    assert outcome["reason"] == ("gift card GC-14 (id 14): balance in 99minds 60.00 differs from iPaaS.com 50.00 "
-                                 "after applying 1 activity; not corrected")
+    assert outcome["reason"] == (
+        "gift card GC-14 (id 14): balance in 99minds 60.00 differs from iPaaS.com 50.00 after applying 1 activity; not corrected"
+    )
     assert outcome["details"]["balance_99minds"] == "60.00" and outcome["details"]["balance_ipaas"] == "50.00"
     assert existing["balance"] == Decimal("60.00") and len(writes(stack, RELOAD)) == 1
-    assert stack.messages(DLQ) == [] and stack.messages(Q) == []      # the transfer happened: message deleted
+    assert stack.messages(DLQ) == [] and stack.messages(Q) == []  # the transfer happened: message deleted
     [line] = [ln for ln in json_lines(log_output) if ln.get("outcome", {}).get("status") == "mismatch"]
     assert line["level"] == "WARNING" and line["tracking_guid"] == "guid-14"
 
@@ -362,8 +436,17 @@ def test_bad_amounts_types_and_statuses_are_rejected_before_anything_is_sent(sta
         stack.send(Q, note(id_))
     # a JSON float with binary noise, inline: 0.1 + 0.2
     linked_card(stack, "26", "10.00")
-    noisy = json.dumps(note("26", record={"id": "26", "number": "GC-26", "status": "Active", "activities": [
-        {"id": "noise", "activity_type": "Reload", "amount": 0.1 + 0.2, "timestamp": ts}]}))
+    noisy = json.dumps(
+        note(
+            "26",
+            record={
+                "id": "26",
+                "number": "GC-26",
+                "status": "Active",
+                "activities": [{"id": "noise", "activity_type": "Reload", "amount": 0.1 + 0.2, "timestamp": ts}],
+            },
+        )
+    )
     assert '"amount": 0.30000000000000004' in noisy
     stack.send(Q, noisy)
     linked_card(stack, "27", "10.00", status="Void", activities=[act("Redeem", "1.00", ts, id="v")])
@@ -379,11 +462,16 @@ def test_bad_amounts_types_and_statuses_are_rejected_before_anything_is_sent(sta
         "22": "gift card GC-22 (id 22), activity nan: field 'amount' is not a finite number (NaN or Infinity)",
         "23": "gift card GC-23 (id 23), activity inf: field 'amount' is not a finite number (NaN or Infinity)",
         "24": "gift card GC-24 (id 24), activity frac: field 'amount' has more than 2 decimal places (1.005); "
-              "not rounded on a guess",
-        "25": reasons["25"], "26": reasons["26"], "27": reasons["27"]}
+        "not rounded on a guess",
+        "25": reasons["25"],
+        "26": reasons["26"],
+        "27": reasons["27"],
+    }
     assert reasons["25"].startswith("gift card GC-25 (id 25), activity what: unknown activity_type 'Transfer'")
-    assert reasons["26"] == ("gift card GC-26 (id 26), activity noise: field 'amount' has more than 2 decimal "
-                             "places (0.30000000000000004); not rounded on a guess")
+    assert reasons["26"] == (
+        "gift card GC-26 (id 26), activity noise: field 'amount' has more than 2 decimal "
+        "places (0.30000000000000004); not rounded on a guess"
+    )
     assert reasons["27"].startswith("gift card GC-27 (id 27): status 'Void' cannot be expressed")
     assert writes(stack, RELOAD) == [] and writes(stack, REDEEM) == [] and writes(stack, ISSUE) == []
     skipped = {o["record_id"]: o["reason"] for o in stack.outcomes("skipped")}
@@ -392,15 +480,22 @@ def test_bad_amounts_types_and_statuses_are_rejected_before_anything_is_sent(sta
 
 
 def test_redeem_beyond_the_balance_is_rejected_and_a_replay_applies_only_what_is_missing(stack):
-    _, existing = linked_card(stack, "30", "0.00", balance="0.00", activities=[
-        act("Reload", "10.00", "2025-03-01T10:00:00Z", id="30-r"),
-        act("Redeem", "50.00", "2025-03-01T11:00:00Z", id="30-d")])
+    _, existing = linked_card(
+        stack,
+        "30",
+        "0.00",
+        balance="0.00",
+        activities=[
+            act("Reload", "10.00", "2025-03-01T10:00:00Z", id="30-r"),
+            act("Redeem", "50.00", "2025-03-01T11:00:00Z", id="30-d"),
+        ],
+    )
     stack.send(Q, note("30"))
     stack.drain()
     [msg] = dlq_reasons(stack, DLQ)
     assert msg["ipaas.error"] == "permanent:PermanentError" and "insufficient balance" in msg["ipaas.reason"]
     assert activity_link(stack, "30-r") and activity_link(stack, "30-d") is None
-    existing["balance"] += Decimal("40.00")   # the operator fixes the card in 99minds, then replays
+    existing["balance"] += Decimal("40.00")  # the operator fixes the card in 99minds, then replays
     stack.send(Q, json.loads(msg["body"]))
     stack.drain()
     assert len(writes(stack, RELOAD)) == 1 and len(writes(stack, REDEEM)) == 1
@@ -413,7 +508,7 @@ def test_sample_events_transfer_as_documented(stack):
     root = Path(__file__).resolve().parents[2] / "events"
     created = json.loads((root / "giftcard_created.json").read_text())
     assert stack.invoke(FN, created) == {"batchItemFailures": []}
-    existing = stack.ninetynine.add_giftcard("GC-602", "20.00")      # the updated card is already in 99minds
+    existing = stack.ninetynine.add_giftcard("GC-602", "20.00")  # the updated card is already in 99minds
     stack.ipaas.set_link(SYS, "Gift Card", "602", existing["id"])
     updated = json.loads((root / "giftcard_updated.json").read_text())
     assert stack.invoke(FN, updated) == {"batchItemFailures": []}

@@ -1,5 +1,6 @@
 """The real HookIngressFunction behind the local HTTP API adapter: real HTTP in, queues on moto, and the
 customer handler draining them into the 99minds sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,17 @@ def queued(stack, queue=Q) -> list[dict]:
 
 
 def add_customer(stack, id_, **kw):
-    stack.ipaas.put("customers", {"id": id_, "customer_number": f"C-{id_}", "first_name": "Ada",
-                                  "last_name": "Lovelace", "email_address": f"ada{id_}@example.com", **kw})
+    stack.ipaas.put(
+        "customers",
+        {
+            "id": id_,
+            "customer_number": f"C-{id_}",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email_address": f"ada{id_}@example.com",
+            **kw,
+        },
+    )
 
 
 def test_hook_to_queue_to_handler_to_99minds_once(stack):
@@ -38,14 +48,20 @@ def test_hook_to_queue_to_handler_to_99minds_once(stack):
     again = stack.post_hook(notes, correlation_id="corr-hook-1", hook_id="h-1", attempt=2)
     assert again.status_code == 202
     assert [(b["id"], b["tracking_guid"]) for b in queued(stack)] == [
-        ("1", "guid-1"), ("2", "corr-hook-1"), ("1", "guid-1"), ("2", "corr-hook-1")]
+        ("1", "guid-1"),
+        ("2", "corr-hook-1"),
+        ("1", "guid-1"),
+        ("2", "corr-hook-1"),
+    ]
     stats = stack.drain()
     assert stats.errors == []
     assert sorted(o["status"] for o in stack.outcomes()) == ["created", "created", "duplicate", "duplicate"]
     assert len(stack.ninetynine.calls("POST", "/api/v1/ipaas/customers", status=200)) == 2
     assert len(stack.ninetynine.customers) == 2
-    guids = {c.body["internal_id"]: c.body["tracking_guid"]
-             for c in stack.ipaas.calls("POST", "/customers/v2/External/UpdateExternalId")}
+    guids = {
+        c.body["internal_id"]: c.body["tracking_guid"]
+        for c in stack.ipaas.calls("POST", "/customers/v2/External/UpdateExternalId")
+    }
     assert guids == {"1": "guid-1", "2": "corr-hook-1"}
     assert stack.messages(Q) == [] and stack.messages(DLQ) == []
 
@@ -62,20 +78,28 @@ def test_every_transfer_line_carries_its_own_tracking_guid_as_correlation_id(sta
     transfer_lines = [x for x in json_lines(log_output) if "outcome" in x]
     assert len(transfer_lines) == 4
     assert {(x["outcome"].get("record_id"), x.get("correlation_id")) for x in transfer_lines} == {
-        ("11", "guid-11"), ("12", "guid-12"), (None, None), (None, "guid-13")}
+        ("11", "guid-11"),
+        ("12", "guid-12"),
+        (None, None),
+        (None, "guid-13"),
+    }
     assert all(x.get("correlation_id") != "corr-rejected" for x in json_lines(log_output) if "hook" not in x)
     # the dashboard's per-destination metric: one EMF line per transferred record, {service, Entity, Destination}
     emf = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if '"Destination"' in ln]
-    assert sorted((m["Entity"], m["Destination"], m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]) for m in emf) \
+    assert (
+        sorted((m["Entity"], m["Destination"], m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]) for m in emf)
         == [("customer", NINETYNINE_SYSTEM_ID, "TransfersSent")] * 2
+    )
 
 
 def test_missing_or_wrong_key_is_401_and_never_reaches_a_queue(stack):
-    answers = [stack.post_hook([notification("1")], authorization=""),
-               stack.post_hook([notification("1")], key="whk-local-not-the-key-000000"),
-               stack.post_hook([notification("1")], authorization=f"Basic {stack.webhook_key}"),
-               stack.post_hook([notification("1")], key=stack.webhook_key + "0"),
-               stack.post_hook(body="{broken", key="whk-local-not-the-key-000000")]
+    answers = [
+        stack.post_hook([notification("1")], authorization=""),
+        stack.post_hook([notification("1")], key="whk-local-not-the-key-000000"),
+        stack.post_hook([notification("1")], authorization=f"Basic {stack.webhook_key}"),
+        stack.post_hook([notification("1")], key=stack.webhook_key + "0"),
+        stack.post_hook(body="{broken", key="whk-local-not-the-key-000000"),
+    ]
     assert [(r.status_code, r.json()) for r in answers] == [(401, {"message": "Unauthorized"})] * 5
     assert {r.headers["WWW-Authenticate"] for r in answers} == {'Bearer realm="ipaas-sync hooks"'}
     assert stack.messages(Q) == [] and stack.messages(DLQ) == []
@@ -83,8 +107,10 @@ def test_missing_or_wrong_key_is_401_and_never_reaches_a_queue(stack):
 
 
 def test_rotation_accepts_current_and_previous_key(make_stack):
-    stack = make_stack(webhook_key="whk-local-new-key-000000000000000",
-                       subscription_overrides={SECRET: {"Webhook API Key (Previous)": "whk-local-old-key-0000000000"}})
+    stack = make_stack(
+        webhook_key="whk-local-new-key-000000000000000",
+        subscription_overrides={SECRET: {"Webhook API Key (Previous)": "whk-local-old-key-0000000000"}},
+    )
     assert stack.post_hook([notification("1")], key="whk-local-new-key-000000000000000").status_code == 202
     assert stack.post_hook([notification("2")], key="whk-local-old-key-0000000000").status_code == 202
     assert stack.post_hook([notification("3")], key="whk-local-older-key-000000000").status_code == 401
@@ -103,7 +129,10 @@ def test_malformed_and_unroutable_are_400_naming_it_and_nothing_is_queued(stack)
     unknown = stack.post_hook([notification("1", destination="4242")])
     wrong = stack.post_hook([notification("1")], key="whk-someone-else-0000000000000")
     assert (unknown.status_code, unknown.json(), unknown.headers.get("WWW-Authenticate")) == (
-        401, wrong.json(), wrong.headers.get("WWW-Authenticate")) and wrong.status_code == 401
+        401,
+        wrong.json(),
+        wrong.headers.get("WWW-Authenticate"),
+    ) and wrong.status_code == 401
     # an entity the deployment has no 99minds queue for (if any is left: the unit tests cover it either way)
     routes = json.loads(stack.deployment.function_environment("HookIngressFunction")["QUEUE_ROUTES"])
     for entity in [e for e in ENTITIES if f"{e}:99minds" not in routes][:1]:
@@ -137,9 +166,13 @@ def test_a_queue_that_cannot_take_the_messages_is_503_so_ipaas_retries(stack):
 
 def test_no_secret_in_a_log_line_or_a_response(stack, log_output):
     wrong = "whk-local-a-wrong-key-but-maybe-real-0000"
-    answers = [stack.post_hook([notification("1")]), stack.post_hook([notification("2")], key=wrong),
-               stack.post_hook(body="{", key=wrong), stack.post_hook(body="{"),
-               stack.post_hook([notification("3", destination="77")])]
+    answers = [
+        stack.post_hook([notification("1")]),
+        stack.post_hook([notification("2")], key=wrong),
+        stack.post_hook(body="{", key=wrong),
+        stack.post_hook(body="{"),
+        stack.post_hook([notification("3", destination="77")]),
+    ]
     assert [r.status_code for r in answers] == [202, 401, 401, 400, 401]
     stack.drain()
     logged = log_output.getvalue()
@@ -158,13 +191,19 @@ def test_events_hook_request_json_as_sam_local_invoke_would(stack):
     reply = stack.invoke("HookIngressFunction", event)
     assert reply["statusCode"] == 202 and json.loads(reply["body"])["accepted"] == 2
     assert [(b["id"], b["tracking_guid"]) for b in queued(stack)] == [
-        ("501", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001"), ("502", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001")]
+        ("501", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001"),
+        ("502", "7f0c7c1e-4c57-4a8e-9d43-5c1a3e0b1001"),
+    ]
 
 
 def test_a_wrong_key_is_401_even_while_a_subscription_has_no_webhook_key_yet(make_stack):
     """Nobody can trip the 5xx alarm (or make iPaaS.com retry a mis-keyed hook forever) with a wrong key."""
-    stack = make_stack(subscription_overrides={"StampedWebhookKeySecret": {"Webhook API Key": ""},
-                                               "MakiniWebhookKeySecret": {"Webhook API Key": "too-short"}})
+    stack = make_stack(
+        subscription_overrides={
+            "StampedWebhookKeySecret": {"Webhook API Key": ""},
+            "MakiniWebhookKeySecret": {"Webhook API Key": "too-short"},
+        }
+    )
     assert stack.post_hook([notification("1")], key="whk-wrong-key-000000000000000").status_code == 401
     assert stack.post_hook([notification("1")]).status_code == 202
 

@@ -1,4 +1,5 @@
 """`ipaas-sync initialize` and InitializeFunction against the iPaaS.com sandbox (paged searches) and moto."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def pages_read(stack, path: str = SEARCH) -> list[tuple[str, int]]:
 
 
 def run(stack, *args: str) -> int:
-    return main(["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--yes",
-                 "--page-size", "10", *args])
+    return main(
+        ["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--yes", "--page-size", "10", *args]
+    )
 
 
 def test_pages_an_empty_last_page_and_a_page_that_fails_once(stack, capsys):
@@ -45,7 +47,7 @@ def test_pages_an_empty_last_page_and_a_page_that_fails_once(stack, capsys):
     assert run(stack) == 0
     out = capsys.readouterr().out
     bodies = queued(stack)
-    assert sorted(b["id"] for b in bodies) == ids                          # every record once
+    assert sorted(b["id"] for b in bodies) == ids  # every record once
     assert {b["scope"] for b in bodies} == {"customer/initialize"}
     assert {b["destination"] for b in bodies} == {NINETYNINE_SYSTEM_ID}
     assert len({b["tracking_guid"] for b in bodies}) == 30
@@ -55,8 +57,18 @@ def test_pages_an_empty_last_page_and_a_page_that_fails_once(stack, capsys):
     assert "0 skipped by the transaction mapping filter (not enqueued)" in out
     assert "4 page(s) read in" in out
     # the estimate probes pages 1, 2 (503 once, retried), 3, 5 and 4; then the run reads 1 to 4 (4: empty, the last)
-    assert pages_read(stack) == [("1", 200), ("2", 503), ("2", 200), ("3", 200), ("5", 200), ("4", 200),
-                                 ("1", 200), ("2", 200), ("3", 200), ("4", 200)]
+    assert pages_read(stack) == [
+        ("1", 200),
+        ("2", 503),
+        ("2", 200),
+        ("3", 200),
+        ("5", 200),
+        ("4", 200),
+        ("1", 200),
+        ("2", 200),
+        ("3", 200),
+        ("4", 200),
+    ]
     state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
     assert state.status == "finished" and state.enqueued == 30 and state.pages == 4 and state.lock_expires_at == 0
 
@@ -66,7 +78,7 @@ def test_the_handlers_treat_initialize_like_created_and_a_second_run_is_harmless
     assert run(stack) == 0
     stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
     assert Counter(o["status"] for o in stack.outcomes()) == {"created": 4}
-    assert run(stack) == 0                                  # a finished run may run again: no --restart needed
+    assert run(stack) == 0  # a finished run may run again: no --restart needed
     stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
     assert Counter(o["status"] for o in stack.outcomes()) == {"created": 4, "duplicate": 4}
     assert len(stack.ninetynine.calls("POST", "/api/v1/ipaas/customers")) == len(ids)
@@ -79,8 +91,7 @@ def test_interrupted_after_a_page_and_resumed_without_enqueuing_twice(stack, cap
         if state.pages == 2:
             raise KeyboardInterrupt
 
-    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10},
-                 progress=interrupt_after_two_pages)
+    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10}, progress=interrupt_after_two_pages)
     report = init.run(init.start())
     assert report.status == "interrupted" and report.enqueued == 20 and report.page == 3
     assert "`--resume` continues it" in report.lines()[-1]
@@ -90,15 +101,15 @@ def test_interrupted_after_a_page_and_resumed_without_enqueuing_twice(stack, cap
     err = capsys.readouterr().err
     assert f"run {report.run_id} of initialize customer -> {NINETYNINE_SYSTEM_ID} stopped at page 3" in err
     assert "--resume continues it, --restart starts over" in err
-    stack.ipaas.fail_page("customers", 3, status=502)       # the resumed run meets a failing page once
+    stack.ipaas.fail_page("customers", 3, status=502)  # the resumed run meets a failing page once
     before = len(pages_read(stack))
     assert run(stack, "--resume") == 0
     out = capsys.readouterr().out
     assert f"resuming run {report.run_id} at page 3 (20 enqueued so far)" in out
     assert "35 record(s) enqueued" in out
     bodies = queued(stack)
-    assert len(bodies) == 35 and sorted(b["id"] for b in bodies) == ids      # none twice
-    assert pages_read(stack)[before:] == [("3", 502), ("3", 200), ("4", 200)]       # pages 1-2 not read again
+    assert len(bodies) == 35 and sorted(b["id"] for b in bodies) == ids  # none twice
+    assert pages_read(stack)[before:] == [("3", 502), ("3", 200), ("4", 200)]  # pages 1-2 not read again
 
 
 def test_a_second_concurrent_run_is_refused_naming_the_holder(stack, capsys):
@@ -108,15 +119,17 @@ def test_a_second_concurrent_run_is_refused_naming_the_holder(stack, capsys):
     reads = len(stack.ipaas.calls("GET", SEARCH))
     assert run(stack) == 1
     err = capsys.readouterr().err
-    assert f"initialize customer -> {NINETYNINE_SYSTEM_ID} is already running: run {state.run_id}, held by " \
-           "ops@laptop pid 4242" in err
-    assert queued(stack) == [] and len(stack.ipaas.calls("GET", SEARCH)) == reads   # refused before reading
+    assert (
+        f"initialize customer -> {NINETYNINE_SYSTEM_ID} is already running: run {state.run_id}, held by "
+        "ops@laptop pid 4242" in err
+    )
+    assert queued(stack) == [] and len(stack.ipaas.calls("GET", SEARCH)) == reads  # refused before reading
     with pytest.raises(LockHeld):
         build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}).start(resume=True)
     # another destination is another run
     assert main(["initialize", "--entity", "customer", "--destination", STAMPED_SYSTEM_ID, "--yes"]) == 0
     assert len(queued(stack, "CustomerStampedQueue")) == 5
-    holder.run(state)                                        # the holder finishes; its lock is released
+    holder.run(state)  # the holder finishes; its lock is released
     assert run(stack) == 0
 
 
@@ -124,10 +137,12 @@ def test_a_run_whose_lock_expired_can_be_taken_over(stack, monkeypatch):
     customers(stack, 5)
     monkeypatch.setenv("INITIALIZE_LOCK_SECONDS", "1")
     crashed = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, owner="crashed")
-    crashed.start()                                          # never released: a crash
-    Runs(os.environ["LEDGER_TABLE"]).table.update_item(      # its lock expired
-        Key=Runs.key("customer", NINETYNINE_SYSTEM_ID), UpdateExpression="SET lock_expires_at = :t",
-        ExpressionAttributeValues={":t": 1})
+    crashed.start()  # never released: a crash
+    Runs(os.environ["LEDGER_TABLE"]).table.update_item(  # its lock expired
+        Key=Runs.key("customer", NINETYNINE_SYSTEM_ID),
+        UpdateExpression="SET lock_expires_at = :t",
+        ExpressionAttributeValues={":t": 1},
+    )
     assert run(stack, "--resume") == 0
     assert len(queued(stack)) == 5
 
@@ -144,11 +159,18 @@ def test_dry_run_enqueues_nothing_and_takes_no_lock(stack, capsys):
 
 
 def test_transactions_are_filtered_before_enqueuing(stack, capsys):
-    for id_, number, kw in [("1", "SO-1", {}), ("2", "SO-2-D", {}), ("3", "SO-3", {"status": "Pending"}),
-                            ("4", "Q-4", {"type": "Quote"}), ("5", "RT-5", {"type": "Validated Return"}),
-                            ("6", "SO-6-GC", {})]:
-        stack.ipaas.put("transactions", {"id": id_, "transaction_number": number, "type": "Order",
-                                         "status": "Complete", "customer_id": "501", **kw})
+    for id_, number, kw in [
+        ("1", "SO-1", {}),
+        ("2", "SO-2-D", {}),
+        ("3", "SO-3", {"status": "Pending"}),
+        ("4", "Q-4", {"type": "Quote"}),
+        ("5", "RT-5", {"type": "Validated Return"}),
+        ("6", "SO-6-GC", {}),
+    ]:
+        stack.ipaas.put(
+            "transactions",
+            {"id": id_, "transaction_number": number, "type": "Order", "status": "Complete", "customer_id": "501", **kw},
+        )
     assert main(["initialize", "--entity", "transaction", "--destination", NINETYNINE_SYSTEM_ID, "--yes"]) == 0
     out = capsys.readouterr().out
     assert sorted(b["id"] for b in queued(stack, TXN_QUEUE)) == ["1", "5"]
@@ -157,15 +179,15 @@ def test_transactions_are_filtered_before_enqueuing(stack, capsys):
 
 
 def test_since_until_and_limit(stack, capsys):
-    customers(stack, 12)                          # months 1, 2, 3 by id % 3
+    customers(stack, 12)  # months 1, 2, 3 by id % 3
     assert run(stack, "--since", "2025-02-01", "--until", "2025-03-01", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "4 record(s) would be enqueued" in out and "8 outside --since/--until (not enqueued)" in out
     assert run(stack, "--limit", "15") == 0
-    assert run(stack, "--restart", "--limit", "5") == 0       # the finished run does not need --restart; allowed
+    assert run(stack, "--restart", "--limit", "5") == 0  # the finished run does not need --restart; allowed
     out = capsys.readouterr().out
     assert "5 record(s) enqueued" in out and "stopped at page 1 (offset 5)" in out
-    assert run(stack, "--resume") == 0                       # after a limit: the rest, from inside the page
+    assert run(stack, "--resume") == 0  # after a limit: the rest, from inside the page
     assert "12 record(s) enqueued" in capsys.readouterr().out
     assert len(queued(stack)) == 12 + 12
 
@@ -214,13 +236,13 @@ class ShortContext:
 
 def test_the_function_continues_itself_across_a_simulated_timeout(stack, monkeypatch):
     ids = customers(stack, 45)
-    monkeypatch.delenv("QUEUE_ROUTES")              # the function's own environment: queues by the stack's name
+    monkeypatch.delenv("QUEUE_ROUTES")  # the function's own environment: queues by the stack's name
     handler = stack.handlers["InitializeFunction"]
     invoked: list[tuple[str, dict]] = []
     monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
     event = {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10}
     results = [handler(event, ShortContext(0, pages=2))]
-    for n in range(1, 10):                                   # bounded: 5 pages, 2 per invocation
+    for n in range(1, 10):  # bounded: 5 pages, 2 per invocation
         if "continued" not in results[-1]:
             break
         arn, payload = invoked[-1]
@@ -250,14 +272,15 @@ def test_the_function_refuses_a_second_run_and_does_a_dry_run(stack, monkeypatch
 
 def test_a_page_that_keeps_failing_stops_the_run_resumably(stack, capsys, monkeypatch):
     ids = customers(stack, 25)
-    stack.ipaas.fail_page("customers", 2, status=503, times=4)    # more than the adapter's retries
-    assert run(stack, "--dry-run") == 1                          # the estimate meets it first: nothing enqueued
+    stack.ipaas.fail_page("customers", 2, status=503, times=4)  # more than the adapter's retries
+    assert run(stack, "--dry-run") == 1  # the estimate meets it first: nothing enqueued
     assert "HTTP 503" in capsys.readouterr().err and queued(stack) == []
     stack.ipaas.fail_page("customers", 2, status=503, times=4)
     monkeypatch.setattr(initialize, "estimate", lambda enumerator: initialize.Estimate(25, 3, True))  # no probes
-    assert run(stack) == 1                                       # the run meets it
-    assert "stopped at page 2 (10 enqueued, status failed): the same command with --resume continues it" in \
-        capsys.readouterr().err
+    assert run(stack) == 1  # the run meets it
+    assert (
+        "stopped at page 2 (10 enqueued, status failed): the same command with --resume continues it" in capsys.readouterr().err
+    )
     state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
     assert (state.status, state.page, state.enqueued, state.lock_expires_at) == ("failed", 2, 10, 0)
     assert run(stack, "--resume") == 0

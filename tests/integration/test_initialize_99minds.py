@@ -1,6 +1,7 @@
 """`ipaas-sync initialize --source 99minds` (99minds customers into iPaaS.com) and `sync --source 99minds`, against
 the 99minds sandbox's customer list (page_no), moto, and the real LoyaltyTransferFunction writing into the iPaaS.com
 sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,14 @@ def customers_in_99minds(stack, n: int) -> list[str]:
     for k in range(n):
         customer_id = f"customer_{k:04d}"
         stack.ninetynine.customers[customer_id] = {
-            "id": customer_id, "email": f"grace{k}@example.com", "first_name": "Grace", "last_name": f"Hopper{k}",
-            "store_ref_id": STORE, "created_at": "2024-12-01T09:00:00Z",
-            "updated_at": f"2025-0{1 + k % 3}-15T10:00:00Z"}
+            "id": customer_id,
+            "email": f"grace{k}@example.com",
+            "first_name": "Grace",
+            "last_name": f"Hopper{k}",
+            "store_ref_id": STORE,
+            "created_at": "2024-12-01T09:00:00Z",
+            "updated_at": f"2025-0{1 + k % 3}-15T10:00:00Z",
+        }
         stack.ninetynine.card_of(customer_id)["balance"] = str(10 * k)
         ids.append(customer_id)
     return ids
@@ -40,13 +46,29 @@ def queued(stack) -> list[dict]:
 
 
 def pages_read(stack) -> list[tuple[str, str, int]]:
-    return [(r.query.get("page_no", ["-"])[0], r.query.get("page_size", ["-"])[0], r.status)
-            for r in stack.ninetynine.calls("GET", LIST) if r.path == LIST]
+    return [
+        (r.query.get("page_no", ["-"])[0], r.query.get("page_size", ["-"])[0], r.status)
+        for r in stack.ninetynine.calls("GET", LIST)
+        if r.path == LIST
+    ]
 
 
 def run(*args: str) -> int:
-    return main(["initialize", "--source", "99minds", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID,
-                 "--yes", "--page-size", "3", *args])
+    return main(
+        [
+            "initialize",
+            "--source",
+            "99minds",
+            "--entity",
+            "customer",
+            "--destination",
+            NINETYNINE_SYSTEM_ID,
+            "--yes",
+            "--page-size",
+            "3",
+            *args,
+        ]
+    )
 
 
 def run_state():
@@ -59,8 +81,9 @@ def drain(stack) -> None:
 
 def test_pages_to_an_empty_last_page_under_the_99minds_limiter_and_enqueues_what_a_webhook_would(stack, capsys):
     import boto3
+
     ids = customers_in_99minds(stack, 7)
-    stack.ninetynine.faults.fail(1, status=503, path=LIST, method="GET")       # the first page read fails once
+    stack.ninetynine.faults.fail(1, status=503, path=LIST, method="GET")  # the first page read fails once
     assert run() == 0
     out = capsys.readouterr().out
     assert f"initialize 99minds customers -> iPaaS.com, subscription {NINETYNINE_SYSTEM_ID}" in out
@@ -70,14 +93,24 @@ def test_pages_to_an_empty_last_page_under_the_99minds_limiter_and_enqueues_what
     assert "7 record(s) enqueued onto ipaas-sync-local-from-99minds" in out
     assert "4 page(s) read in" in out
     bodies = queued(stack)
-    assert sorted(b["id"] for b in bodies) == ids                                          # each once
+    assert sorted(b["id"] for b in bodies) == ids  # each once
     assert {(b["source"], b["kind"], b["event"], b["destination"]) for b in bodies} == {
-        ("99minds", "customer", "initialize", NINETYNINE_SYSTEM_ID)}
+        ("99minds", "customer", "initialize", NINETYNINE_SYSTEM_ID)
+    }
     assert len({b["tracking_guid"] for b in bodies}) == 7
     # estimate: 1 (503, retried), 2, 3, 5 (empty), 4 (empty); the run: 1, 2, 3 (one record), 4 (empty: the end)
-    assert pages_read(stack) == [("1", "3", 503), ("1", "3", 200), ("2", "3", 200), ("3", "3", 200),
-                                 ("5", "3", 200), ("4", "3", 200),
-                                 ("1", "3", 200), ("2", "3", 200), ("3", "3", 200), ("4", "3", 200)]
+    assert pages_read(stack) == [
+        ("1", "3", 503),
+        ("1", "3", 200),
+        ("2", "3", 200),
+        ("3", "3", 200),
+        ("5", "3", 200),
+        ("4", "3", 200),
+        ("1", "3", 200),
+        ("2", "3", 200),
+        ("3", "3", 200),
+        ("4", "3", 200),
+    ]
     state = run_state()
     assert (state.status, state.enqueued, state.pages, state.lock_expires_at) == ("finished", 7, 4, 0)
     # the reads took the shared 99minds limiter (the same bucket as every 99minds call)
@@ -94,7 +127,7 @@ def test_the_real_handler_creates_them_in_ipaas_and_a_rerun_ends_as_duplicate(st
     assert {o["details"]["event"] for o in loyalty} == {"initialize"}
     created = stack.ipaas.writes_to("customers")
     assert sorted(stack.ipaas.link(NINETYNINE_SYSTEM_ID, "customer", w["id"]) for w in created) == ids
-    assert run() == 0                                # a finished run may run again
+    assert run() == 0  # a finished run may run again
     drain(stack)
     assert Counter(o["status"] for o in stack.outcomes() if o["entity"] == "loyalty") == {"created": 5, "duplicate": 5}
     assert len(stack.ipaas.writes_to("customers")) == 5
@@ -107,25 +140,29 @@ def test_interrupted_after_a_page_and_resumed_without_enqueuing_twice(stack, cap
         if state.pages == 2:
             raise KeyboardInterrupt
 
-    init = build({"source": "99minds", "entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 3},
-                 progress=interrupt_after_two_pages)
+    init = build(
+        {"source": "99minds", "entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 3},
+        progress=interrupt_after_two_pages,
+    )
     report = init.run(init.start())
     assert (report.status, report.enqueued, report.page) == ("interrupted", 6, 3)
-    assert run() == 1                                # a new run is refused while the stopped one exists
-    assert f"run {report.run_id} of initialize 99minds:customer -> {NINETYNINE_SYSTEM_ID} stopped at page 3" in \
-        capsys.readouterr().err
+    assert run() == 1  # a new run is refused while the stopped one exists
+    assert (
+        f"run {report.run_id} of initialize 99minds:customer -> {NINETYNINE_SYSTEM_ID} stopped at page 3"
+        in capsys.readouterr().err
+    )
     before = len(pages_read(stack))
     assert run("--resume") == 0
     assert f"resuming run {report.run_id} at page 3 (6 enqueued so far)" in capsys.readouterr().out
     bodies = queued(stack)
-    assert len(bodies) == 8 and sorted(b["id"] for b in bodies) == ids                   # none twice
-    assert [p for p, _, _ in pages_read(stack)[before:]] == ["3", "4"]                 # pages 1-2 not read again
+    assert len(bodies) == 8 and sorted(b["id"] for b in bodies) == ids  # none twice
+    assert [p for p, _, _ in pages_read(stack)[before:]] == ["3", "4"]  # pages 1-2 not read again
 
 
 def test_its_run_is_not_the_from_ipaas_customer_run_of_the_same_subscription(stack):
     customers_in_99minds(stack, 2)
     other = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, owner="ops@laptop pid 1")
-    other.start()                                    # iPaaS.com customers -> 99minds, running
+    other.start()  # iPaaS.com customers -> 99minds, running
     assert run() == 0
     assert run_state().status == "finished"
     assert Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID).owner == "ops@laptop pid 1"
@@ -140,7 +177,7 @@ def test_dry_run_enqueues_nothing_and_takes_no_lock(stack, capsys):
 
 
 def test_since_until_and_limit_on_the_customers_dates(stack, capsys):
-    customers_in_99minds(stack, 9)                   # updated_at: k % 3 == 0 January, 1 February, 2 March
+    customers_in_99minds(stack, 9)  # updated_at: k % 3 == 0 January, 1 February, 2 March
     assert run("--since", "2025-02-01", "--until", "2025-03-01") == 0
     out = capsys.readouterr().out
     assert "found at most 9 record(s)" in out and "6 outside --since/--until (not enqueued)" in out
@@ -174,8 +211,10 @@ def test_the_page_size_and_the_end_of_the_list_are_settings(stack, monkeypatch, 
 
 
 def test_loyalty_transactions_and_non_99minds_destinations_are_refused(stack, capsys):
-    assert main(["initialize", "--source", "99minds", "--entity", "transaction", "--destination",
-                 NINETYNINE_SYSTEM_ID, "--yes"]) == 1
+    assert (
+        main(["initialize", "--source", "99minds", "--entity", "transaction", "--destination", NINETYNINE_SYSTEM_ID, "--yes"])
+        == 1
+    )
     assert "loyalty card transactions have no published list" in capsys.readouterr().err
     assert main(["initialize", "--source", "99minds", "--entity", "customer", "--destination", "2001", "--yes"]) == 1
     assert "not a 99minds one" in capsys.readouterr().err
@@ -189,7 +228,7 @@ def test_the_function_continues_itself_with_the_source(stack, monkeypatch):
     monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
     event = {"source": "99minds", "entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 3}
     results = [handler(event, ShortContext(0, pages=2))]
-    for n in range(1, 10):                           # bounded: 5 pages (the last empty), 2 per invocation
+    for n in range(1, 10):  # bounded: 5 pages (the last empty), 2 per invocation
         if "continued" not in results[-1]:
             break
         results.append(handler(invoked[-1][1], ShortContext(n, pages=2)))
@@ -205,29 +244,35 @@ def test_manual_sync_with_an_ids_file_transfers_them(stack, tmp_path, capsys):
     txn = stack.ninetynine.adjust_points(ids[0], 12)
     stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", "42", ids[0])
     from tests.integration.conftest import add_customer
+
     add_customer(stack, "42")
     listed = tmp_path / "ids.txt"
     listed.write_text(f"# asked about\n{ids[1]}\n{ids[2]}, {ids[1]}\n", encoding="utf-8")
-    assert main(["sync", "--source", "99minds", "--ids-file", str(listed), "--id", txn["id"],
-                 "--stack", "ipaas-sync-local"]) == 0
+    assert main(["sync", "--source", "99minds", "--ids-file", str(listed), "--id", txn["id"], "--stack", "ipaas-sync-local"]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == (f"enqueued 3 99minds record(s) (2 customer(s), 1 loyalty transaction(s)) for iPaaS.com, "
-                           f"subscription {NINETYNINE_SYSTEM_ID} ('99minds - Local'), onto "
-                           f"ipaas-sync-local-from-99minds: {txn['id']}, {ids[1]}, {ids[2]}")
-    assert {(b["kind"], b["event"]) for b in queued(stack)} == {("customer", "manual_sync"),
-                                                                ("loyalty_transaction", "manual_sync")}
+    assert out.strip() == (
+        f"enqueued 3 99minds record(s) (2 customer(s), 1 loyalty transaction(s)) for iPaaS.com, "
+        f"subscription {NINETYNINE_SYSTEM_ID} ('99minds - Local'), onto "
+        f"ipaas-sync-local-from-99minds: {txn['id']}, {ids[1]}, {ids[2]}"
+    )
+    assert {(b["kind"], b["event"]) for b in queued(stack)} == {
+        ("customer", "manual_sync"),
+        ("loyalty_transaction", "manual_sync"),
+    }
     drain(stack)
     loyalty = [o for o in stack.outcomes() if o["entity"] == "loyalty"]
-    assert Counter((o["details"]["target"], o["status"]) for o in loyalty) == {("customer", "created"): 2,
-                                                                              ("ticket", "created"): 1}
+    assert Counter((o["details"]["target"], o["status"]) for o in loyalty) == {
+        ("customer", "created"): 2,
+        ("ticket", "created"): 1,
+    }
 
 
 def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination(stack, capsys):
-    assert main(["sync", "--source", "99minds", "--id", "customer_1", "--id", "tier_0190",
-                 "--stack", "ipaas-sync-local"]) == 1
+    assert main(["sync", "--source", "99minds", "--id", "customer_1", "--id", "tier_0190", "--stack", "ipaas-sync-local"]) == 1
     assert "cannot tell the kind of 'tier_0190'" in capsys.readouterr().err
-    assert main(["sync", "--source", "99minds", "--id", "customer_1", "--destination", "2001",
-                 "--stack", "ipaas-sync-local"]) == 1
+    assert (
+        main(["sync", "--source", "99minds", "--id", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 1
+    )
     assert "not a 99minds one" in capsys.readouterr().err
     assert main(["sync", "--source", "99minds", "--entity", "giftcard", "--id", "x", "--stack", "ipaas-sync-local"]) == 1
     assert "not 'giftcard'" in capsys.readouterr().err
@@ -242,6 +287,7 @@ def test_manual_sync_from_ipaas_still_needs_entity_and_destination(stack, capsys
 
 def test_the_sample_event_counts_the_99minds_customers(stack):
     from pathlib import Path
+
     customers_in_99minds(stack, 4)
     event = json.loads((Path(__file__).resolve().parents[2] / "events" / "initialize_99minds_customers.json").read_text())
     result = stack.handlers["InitializeFunction"](event, ShortContext(0, pages=9))

@@ -3,6 +3,7 @@
 The seed's six test scenarios (99minds-order-completed-workflow-mapping.txt, "Test Scenarios") and its
 validation checklist, each as a test named after it.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,19 +24,30 @@ def add_customer(stack, ipaas_id: str = "42", *, linked: bool = True, in_99minds
     """A customer already transferred: in 99minds and linked in iPaaS.com (either can be switched off)."""
     customer_id = f"customer_{ipaas_id}"
     if in_99minds:
-        stack.ninetynine.customers[customer_id] = {"id": customer_id, "email": f"c{ipaas_id}@example.com",
-                                                   "store_ref_id": STORE}
+        stack.ninetynine.customers[customer_id] = {"id": customer_id, "email": f"c{ipaas_id}@example.com", "store_ref_id": STORE}
     if linked:
         stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", ipaas_id, customer_id)
     return customer_id
 
 
 def txn(id_: str, number: str, **kw) -> dict:
-    return {"id": id_, "transaction_number": number, "customer_id": "42", "type": "Order", "status": "Complete",
-            "subtotal": "90.00", "tax_amount": "9.50", "total": "99.50", "total_qty": "3",
-            "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
-            "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
-                      {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "30"}], **kw}
+    return {
+        "id": id_,
+        "transaction_number": number,
+        "customer_id": "42",
+        "type": "Order",
+        "status": "Complete",
+        "subtotal": "90.00",
+        "tax_amount": "9.50",
+        "total": "99.50",
+        "total_qty": "3",
+        "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
+        "lines": [
+            {"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
+            {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "30"},
+        ],
+        **kw,
+    }
 
 
 def put(stack, record: dict) -> dict:
@@ -71,8 +83,12 @@ def test_completed_order_sync(stack):
     [sent] = stack.outcomes("sent")
     execution = stack.ninetynine.executions["SO-1001"]
     assert execution["trigger"] == "order_paid" and execution["customer_id"] == customer_id
-    assert (execution["total_price"], execution["subtotal_price"], execution["total_quantity"],
-            execution["loyalty_points_claimed"]) == (99.5, 90, 3, 150)
+    assert (
+        execution["total_price"],
+        execution["subtotal_price"],
+        execution["total_quantity"],
+        execution["loyalty_points_claimed"],
+    ) == (99.5, 90, 3, 150)
     # the execution is linked to the transaction in iPaaS.com
     assert sent["external_id"] == execution["id"]
     assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "transaction", "9001") == execution["id"]
@@ -86,9 +102,20 @@ def test_completed_order_sync(stack):
 def test_validated_return_sync(stack):
     add_customer(stack)
     put(stack, txn("9001", "SO-1001"))
-    put(stack, txn("9002", "RT-1001", type="Validated Return", transaction_parent_id="9001", subtotal="-30.00",
-                   total="-33.17", total_qty="1", custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
-                   lines=[{"id": "90021", "sku": "MUG-01", "qty": "1"}]))
+    put(
+        stack,
+        txn(
+            "9002",
+            "RT-1001",
+            type="Validated Return",
+            transaction_parent_id="9001",
+            subtotal="-30.00",
+            total="-33.17",
+            total_qty="1",
+            custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
+            lines=[{"id": "90021", "sku": "MUG-01", "qty": "1"}],
+        ),
+    )
     stack.send(Q, note("9001"))
     stack.drain()
     stack.send(Q, note("9002"))
@@ -106,8 +133,12 @@ def test_validated_return_sync(stack):
 # -- seed scenario 3: Exclusion Filter Check (and checklist: Order and Return Types, Exclusion Rules) ------
 def test_exclusion_filter_check(stack, log_output):
     add_customer(stack)
-    samples = {"9101": txn("9101", "SO-1101-D"), "9102": txn("9102", "SO-1102-GC"),
-               "9103": txn("9103", "SO-1103", status="Pending"), "9104": txn("9104", "Q-1104", type="Quote")}
+    samples = {
+        "9101": txn("9101", "SO-1101-D"),
+        "9102": txn("9102", "SO-1102-GC"),
+        "9103": txn("9103", "SO-1103", status="Pending"),
+        "9104": txn("9104", "Q-1104", type="Quote"),
+    }
     for id_, record in samples.items():
         stack.send(Q, note(id_, record=record))
     stack.send(Q, note("9105", scope="transaction/deleted"))
@@ -120,15 +151,18 @@ def test_exclusion_filter_check(stack, log_output):
         "9104": "transaction Q-1104: type 'Quote' is not one of Order, Validated Return (unsupported transaction type)",
         "9105": "transaction 9105: deletes are not transferred to 99minds (a completed order is not withdrawn)",
     }
-    assert stack.ninetynine.requests == [] and stack.ipaas.requests == []   # nothing looked up, nothing sent
-    assert stack.messages(DLQ) == [] and stack.messages(Q) == []            # deleted, not failed
+    assert stack.ninetynine.requests == [] and stack.ipaas.requests == []  # nothing looked up, nothing sent
+    assert stack.messages(DLQ) == [] and stack.messages(Q) == []  # deleted, not failed
     lines = [x for x in json_lines(log_output) if x.get("outcome", {}).get("record_id") == "9102"]
     assert lines and lines[0]["tracking_guid"] == "guid-9102" and lines[0]["outcome"]["status"] == "skipped"
 
 
 def test_the_filter_is_the_subscriptions_setting(make_stack):
-    stack = make_stack(subscription_overrides={"NinetyNineMindsSubscriptionSecret": {
-        "Transaction Types": ["Order"], "Excluded Transaction Suffixes": ["-X"]}})
+    stack = make_stack(
+        subscription_overrides={
+            "NinetyNineMindsSubscriptionSecret": {"Transaction Types": ["Order"], "Excluded Transaction Suffixes": ["-X"]}
+        }
+    )
     add_customer(stack)
     stack.send(Q, note("9201", record=txn("9201", "SO-1201-GC")))
     stack.send(Q, note("9202", record=txn("9202", "SO-1202-X")))
@@ -140,8 +174,8 @@ def test_the_filter_is_the_subscriptions_setting(make_stack):
 
 # -- seed scenario 4: Customer Resolution Failure (and checklist: Customer Resolution) -------------------------
 def test_customer_resolution_failure_then_replay_completes_it(stack, log_output):
-    add_customer(stack, "43", linked=False)                 # in 99minds, but no link in iPaaS.com
-    add_customer(stack, "44", in_99minds=False)             # linked in iPaaS.com, unknown to 99minds
+    add_customer(stack, "43", linked=False)  # in 99minds, but no link in iPaaS.com
+    add_customer(stack, "44", in_99minds=False)  # linked in iPaaS.com, unknown to 99minds
     stack.send(Q, note("9301", record=txn("9301", "SO-1301", customer_id="43")))
     stack.send(Q, note("9302", record=txn("9302", "SO-1302", customer_id="44")))
     stack.drain()
@@ -149,9 +183,11 @@ def test_customer_resolution_failure_then_replay_completes_it(stack, log_output)
     dead = {json.loads(m["body"])["id"]: m for m in dlq_reasons(stack, DLQ)}
     assert dead["9301"]["ipaas.error"] == "permanent:UnresolvedReference"
     assert dead["9301"]["ipaas.reason"].startswith(
-        "transaction SO-1301: Unable to resolve customer: iPaaS.com customer 43 has no 99minds link")
+        "transaction SO-1301: Unable to resolve customer: iPaaS.com customer 43 has no 99minds link"
+    )
     assert dead["9302"]["ipaas.reason"].startswith(
-        "transaction SO-1302: Unable to resolve customer: 99minds has no customer customer_44")
+        "transaction SO-1302: Unable to resolve customer: 99minds has no customer customer_44"
+    )
     assert dead["9302"]["ipaas.tracking_guid"] == "guid-9302"
     logged = [x for x in json_lines(log_output) if x.get("outcome", {}).get("record_id") == "9301"]
     assert logged and logged[0]["tracking_guid"] == "guid-9301" and "Unable to resolve customer" in logged[0]["message"]
@@ -173,8 +209,8 @@ def test_duplicate_prevention(stack):
     body = note("9401")
     stack.send(Q, body)
     stack.drain()
-    stack.send(Q, body)                                                   # redelivered
-    stack.send(Q, note("9401", scope="transaction/updated"))              # updated, nothing relevant changed
+    stack.send(Q, body)  # redelivered
+    stack.send(Q, note("9401", scope="transaction/updated"))  # updated, nothing relevant changed
     stack.drain()
     assert statuses(stack) == ["sent", "duplicate", "duplicate"]
     assert len(posts(stack)) == 1 and list(stack.ninetynine.executions) == ["SO-1401"]
@@ -200,15 +236,16 @@ def test_same_transaction_number_with_different_totals_is_a_conflict(stack):
     assert len(posts(stack)) == 1 and stack.ninetynine.executions["SO-1501"]["total_price"] == 99.5
     [msg] = dlq_reasons(stack, DLQ)
     assert msg["ipaas.error"] == "permanent:ConflictError"
-    assert msg["ipaas.reason"].startswith("transaction SO-1501 was already sent to 99minds with different totals "
-                                          "or content (total_price: 99.5 -> 120)")
+    assert msg["ipaas.reason"].startswith(
+        "transaction SO-1501 was already sent to 99minds with different totals or content (total_price: 99.5 -> 120)"
+    )
     assert statuses(stack) == ["sent", "dead-lettered"]
 
 
 def test_a_lost_reply_is_retried_and_99minds_executes_once(stack):
     add_customer(stack)
     put(stack, txn("9601", "SO-1601"))
-    stack.ninetynine.faults.malformed(1, path=WORKFLOW)   # executed, but the reply is lost in transit
+    stack.ninetynine.faults.malformed(1, path=WORKFLOW)  # executed, but the reply is lost in transit
     stack.send(Q, note("9601"))
     stack.drain()
     assert [o["status"] for o in stack.outcomes()] == ["failed", "sent"]
@@ -229,16 +266,31 @@ def test_5xx_on_the_workflow_is_retried(stack):
 # -- seed scenario 6: Field Mapping Verification (and checklist: Price Calculations, Quantity Mapping) ----------
 def test_field_mapping_verification(stack):
     customer_id = add_customer(stack)
-    put(stack, txn("9701", "SO-1701", subtotal="1234.56", total="1300.01", total_qty="7.5",
-                   lines=[{"id": "L1", "sku": "BOLT-10", "qty": "7.5"}, {"id": "L2", "qty": "0"}]))
+    put(
+        stack,
+        txn(
+            "9701",
+            "SO-1701",
+            subtotal="1234.56",
+            total="1300.01",
+            total_qty="7.5",
+            lines=[{"id": "L1", "sku": "BOLT-10", "qty": "7.5"}, {"id": "L2", "qty": "0"}],
+        ),
+    )
     stack.send(Q, note("9701"))
     stack.drain()
     [post] = posts(stack)
     assert post.body == {
-        "idempotent_id": "SO-1701", "customer_id": customer_id, "trigger": "order_paid", "total_price": 1300.01,
-        "subtotal_price": 1234.56, "total_quantity": 7.5, "loyalty_points_claimed": 150,
+        "idempotent_id": "SO-1701",
+        "customer_id": customer_id,
+        "trigger": "order_paid",
+        "total_price": 1300.01,
+        "subtotal_price": 1234.56,
+        "total_quantity": 7.5,
+        "loyalty_points_claimed": 150,
         "line_items": [{"quantity": 7.5, "sku": "BOLT-10", "line_id": "L1"}, {"quantity": 0, "line_id": "L2"}],
-        "store_ref_id": STORE}
+        "store_ref_id": STORE,
+    }
 
 
 # -- checklist: Refund Handling; the seed's errors --------------------------------------------------------------
@@ -252,8 +304,9 @@ def test_refund_handling_and_invalid_refund_data(stack):
     assert {"refund_amount", "total_price", "original_order_id"}.isdisjoint(negative_order)
     [msg] = dlq_reasons(stack, DLQ)
     assert msg["ipaas.error"] == "permanent:InvalidRecord"
-    assert msg["ipaas.reason"] == ("transaction RT-1802: Invalid refund data: the Validated Return has no return "
-                                   "amount (field 'total')")
+    assert msg["ipaas.reason"] == (
+        "transaction RT-1802: Invalid refund data: the Validated Return has no return amount (field 'total')"
+    )
     assert "RT-1802" not in stack.ninetynine.executions
 
 
@@ -262,16 +315,17 @@ def test_bad_records_are_named_and_never_fail_their_neighbours(stack):
     put(stack, txn("9901", "SO-1901"))
     stack.send(Q, note("9901"))
     stack.send(Q, note("9902", record=txn("9902", "SO-1902", subtotal=None, total_qty=None)))
-    stack.send(Q, note("9903", record=txn("9903", "RT-1903", type="Validated Return", total="-5",
-                                          transaction_parent_id="404404")))
-    stack.send(Q, note("9904"))   # not in iPaaS.com
+    stack.send(
+        Q, note("9903", record=txn("9903", "RT-1903", type="Validated Return", total="-5", transaction_parent_id="404404"))
+    )
+    stack.send(Q, note("9904"))  # not in iPaaS.com
     stack.drain()
     assert [o["record_id"] for o in stack.outcomes("sent")] == ["9901"]
     reasons = {json.loads(m["body"])["id"]: m["ipaas.reason"] for m in dlq_reasons(stack, DLQ)}
     assert reasons == {
         "9902": "transaction SO-1902: missing required fields 'subtotal', 'total_qty'",
         "9903": "transaction RT-1903: Unable to resolve the original order (parent transaction 404404): "
-                "iPaaS.com has no transaction 404404 (HTTP 404)",
+        "iPaaS.com has no transaction 404404 (HTTP 404)",
         "9904": "iPaaS.com has no transaction 9904 (HTTP 404)",
     }
     assert list(stack.ninetynine.executions) == ["SO-1901"]
@@ -281,14 +335,18 @@ def test_bad_records_are_named_and_never_fail_their_neighbours(stack):
 def test_sample_events(stack):
     events = Path(__file__).resolve().parents[2] / "events"
     add_customer(stack, "501")
-    put(stack, txn("7001", "SO-7001", customer_id="501"))   # the return's original order, in iPaaS.com
+    put(stack, txn("7001", "SO-7001", customer_id="501"))  # the return's original order, in iPaaS.com
     replies = {}
     for name in ("invoice_order", "invoice_return", "invoice_excluded_gc", "invoice_unresolvable_customer"):
         event = json.loads((events / f"{name}.json").read_text())
         replies[name] = stack.invoke("InvoiceTransferFunction", event)
     assert all(reply == {"batchItemFailures": []} for reply in replies.values())
     assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {
-        "7001": "sent", "7002": "sent", "7003": "skipped", "7004": "dead-lettered"}
+        "7001": "sent",
+        "7002": "sent",
+        "7003": "skipped",
+        "7004": "dead-lettered",
+    }
     assert stack.ninetynine.executions["RT-7002"]["original_order_id"] == "SO-7001"
     [msg] = dlq_reasons(stack, DLQ)
     assert "transaction SO-7004: Unable to resolve customer: iPaaS.com customer 999999" in msg["ipaas.reason"]

@@ -1,5 +1,6 @@
 """The transfer ledger: one write per outcome from the real handlers, status and report output, a ledger that
 cannot be written never failing a transfer, the bounded history, and the write units it costs."""
+
 from __future__ import annotations
 
 import os
@@ -32,16 +33,23 @@ def test_every_handler_outcome_is_in_the_ledger(stack, capsys):
     for id_ in ("501", "502", "503"):
         add_customer(stack, id_)
     existing = stack.ninetynine.new_id("customer")
-    stack.ninetynine.customers[existing] = {"id": existing, "email": "ada502@example.com",
-                                            "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+    stack.ninetynine.customers[existing] = {
+        "id": existing,
+        "email": "ada502@example.com",
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+    }
     stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", "502", existing)
     # 503: the first delivery fails transiently (a create is not retried inside the call), the second creates it
     stack.ninetynine.faults.fail(1, status=503, path="/api/v1/ipaas/customers", method="POST")
     stack.send(QUEUE, notification("503"))
     stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
-    for body in (notification("501"), notification("502", scope="customer/updated"),
-                 notification("501", guid="guid-501-again"), notification("504", scope="customer/deleted"),
-                 notification("509")):
+    for body in (
+        notification("501"),
+        notification("502", scope="customer/updated"),
+        notification("501", guid="guid-501-again"),
+        notification("504", scope="customer/deleted"),
+        notification("509"),
+    ):
         stack.send(QUEUE, body)
     stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
 
@@ -63,7 +71,7 @@ def test_every_handler_outcome_is_in_the_ledger(stack, capsys):
     assert retried["history"][0]["k"] == "transient" and "reason" not in retried  # latest outcome's fields only
 
     # status: newest first, the DLQ message and the commands to inspect and replay it
-    capsys.readouterr()                                       # the handlers' log lines
+    capsys.readouterr()  # the handlers' log lines
     assert main(["status", "--entity", "customer", "--id", "509"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"customer 509 -> destination {NINETYNINE_SYSTEM_ID}: dead-lettered at ")
@@ -75,7 +83,7 @@ def test_every_handler_outcome_is_in_the_ledger(stack, capsys):
     assert f"ipaas-sync dlq replay {dlq_name} --entity customer --destination {NINETYNINE_SYSTEM_ID} --reason" in replay
     assert main(["status", "--entity", "customer", "--id", "501", "--destination", NINETYNINE_SYSTEM_ID]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "duplicate" in lines[1] and "created" in lines[2]         # most recent first
+    assert "duplicate" in lines[1] and "created" in lines[2]  # most recent first
     assert main(["status", "--entity", "customer", "--id", "777"]) == 1
     assert "no ledger entry for customer 777" in capsys.readouterr().out
 
@@ -111,40 +119,57 @@ def test_a_ledger_that_cannot_be_written_never_fails_or_delays_a_transfer(stack,
 
 def test_every_status_is_accepted_and_the_history_is_bounded(stack):
     table = ledger.Ledger(os.environ["LEDGER_TABLE"], history=3)
-    statuses = [*typing.get_args(Status), "deferred"]          # a status added later needs no change here
+    statuses = [*typing.get_args(Status), "deferred"]  # a status added later needs no change here
     # model_construct: "deferred" is not (yet) an Outcome status; the ledger takes any status string
-    calls = [table.write(Outcome.model_construct(status=s, entity="giftcard", record_id="77", destination="1001",
-                                                 reason=f"reason {n}")) for n, s in enumerate(statuses)]
+    calls = [
+        table.write(
+            Outcome.model_construct(status=s, entity="giftcard", record_id="77", destination="1001", reason=f"reason {n}")
+        )
+        for n, s in enumerate(statuses)
+    ]
     item = table.items("giftcard", "77", "1001")[0]
     assert item["status"] == "deferred" and item["outcomes"] == len(statuses)
     assert len(item["history"]) <= 3 + ledger.HISTORY_SLACK
     assert [h["s"] for h in item["history"]][-3:] == statuses[-3:]
-    assert 2 in calls and calls.count(2) < len(calls) / 2       # the cut is an occasional second write
+    assert 2 in calls and calls.count(2) < len(calls) / 2  # the cut is an occasional second write
 
 
 def test_write_units_and_cost_per_million_transfers():
-    created = Outcome(status="created", entity="customer", record_id="158056", destination="1001",
-                      external_id="cust_3b3c9f", tracking_guid="00000000-0000-4000-8000-000000000001")
+    created = Outcome(
+        status="created",
+        entity="customer",
+        record_id="158056",
+        destination="1001",
+        external_id="cust_3b3c9f",
+        tracking_guid="00000000-0000-4000-8000-000000000001",
+    )
     assert ledger.write_units([created]) == 1
     cost = ledger.cost_per_million_transfers([created])
-    assert cost == {"write_units_per_transfer": 1, "usd_per_million_transfers": 0.625,
-                    "price_per_million_write_units_usd": 0.625}
-    failing = Outcome(status="failed", entity="customer", record_id="158056", destination="1001",
-                      failure_kind="transient", reason="99minds answered HTTP 503 " + "x" * 400,
-                      details={"attempt": 1, "error": "TransientError"})
+    assert cost == {"write_units_per_transfer": 1, "usd_per_million_transfers": 0.625, "price_per_million_write_units_usd": 0.625}
+    failing = Outcome(
+        status="failed",
+        entity="customer",
+        record_id="158056",
+        destination="1001",
+        failure_kind="transient",
+        reason="99minds answered HTTP 503 " + "x" * 400,
+        details={"attempt": 1, "error": "TransientError"},
+    )
     # a record that keeps failing grows towards its bound: more units per write, then the cut keeps it there
     assert ledger.write_units([failing] * 4 + [created]) > 5
     long_run = ledger.write_units([failing] * 100)
-    assert long_run < 100 * 8                                  # bounded: ~25 entries of ~300 bytes at most
+    assert long_run < 100 * 8  # bounded: ~25 entries of ~300 bytes at most
 
 
-@pytest.mark.parametrize("reason, group", [
-    ("iPaaS.com has no customer 509 (HTTP 404)", "iPaaS.com has no customer <id> (HTTP 404)"),
-    ("transaction SO-2007: customer 505 has no link", "transaction <id>: customer <id> has no link"),
-])
+@pytest.mark.parametrize(
+    "reason, group",
+    [
+        ("iPaaS.com has no customer 509 (HTTP 404)", "iPaaS.com has no customer <id> (HTTP 404)"),
+        ("transaction SO-2007: customer 505 has no link", "transaction <id>: customer <id> has no link"),
+    ],
+)
 def test_report_groups_reasons_without_ids(reason, group):
-    assert ledger.reason_group({"reason": reason, "failure_kind": "permanent", "error": "X"}) == \
-        f"[permanent:X] {group}"
+    assert ledger.reason_group({"reason": reason, "failure_kind": "permanent", "error": "X"}) == f"[permanent:X] {group}"
 
 
 def test_the_template_table_is_what_the_ledger_uses(stack):
@@ -157,6 +182,7 @@ def test_the_template_table_is_what_the_ledger_uses(stack):
 def test_sent_linked_and_mismatch_from_the_handlers(stack):
     from sandbox.pipeline import transaction
     from sandbox.stack import MAKINI_SYSTEM_ID
+
     # sent: an order of a customer that is linked and exists in 99minds (the 99minds order workflow)
     add_customer(stack, "701")
     existing = stack.ninetynine.new_id("customer")
@@ -169,10 +195,18 @@ def test_sent_linked_and_mismatch_from_the_handlers(stack):
     stack.makini.add_customer("C-702")
     stack.send("CustomerMakiniQueue", notification("702", destination=MAKINI_SYSTEM_ID))
     # mismatch: a linked card whose 99minds balance was off before the reload
-    stack.ipaas.put("giftcards", {"id": "703", "number": "GC-703", "type": "Gift Card", "status": "Active",
-                                  "original_amount": "0.00", "balance": "50.00", "activities": [
-                                      {"id": "703-r", "activity_type": "Reload", "amount": "50.00",
-                                       "timestamp": "2025-03-01T10:00:00Z"}]})
+    stack.ipaas.put(
+        "giftcards",
+        {
+            "id": "703",
+            "number": "GC-703",
+            "type": "Gift Card",
+            "status": "Active",
+            "original_amount": "0.00",
+            "balance": "50.00",
+            "activities": [{"id": "703-r", "activity_type": "Reload", "amount": "50.00", "timestamp": "2025-03-01T10:00:00Z"}],
+        },
+    )
     card = stack.ninetynine.add_giftcard("GC-703", "10.00")
     stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "Gift Card", "703", card["id"])
     stack.send("GiftcardNinetyNineMindsQueue", notification("703", scope="giftcard/updated"))

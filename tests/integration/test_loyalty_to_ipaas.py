@@ -4,6 +4,7 @@ Every test goes in where 99minds does: its webhook on POST /hooks/99minds/{iPaaS
 sends it after a change, or the test posts it), then the real handler fetches the record from the 99minds
 sandbox and writes into the iPaaS.com sandbox, which keeps every write exactly as sent.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,9 +24,14 @@ def ninetynine_customer(stack, ipaas_id: str = "42", *, linked: bool = True) -> 
     """A customer in both systems (as the FROM-iPaaS customer transfer leaves it), with its loyalty card."""
     customer_id = f"customer_{ipaas_id}"
     add_customer(stack, ipaas_id)
-    stack.ninetynine.customers[customer_id] = {"id": customer_id, "email": f"ada{ipaas_id}@example.com",
-                                               "first_name": "Ada", "last_name": "Lovelace",
-                                               "customer_number": f"C-{ipaas_id}", "store_ref_id": STORE}
+    stack.ninetynine.customers[customer_id] = {
+        "id": customer_id,
+        "email": f"ada{ipaas_id}@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "customer_number": f"C-{ipaas_id}",
+        "store_ref_id": STORE,
+    }
     stack.ninetynine.card_of(customer_id)
     if linked:
         stack.ipaas.set_link(NINETYNINE_SYSTEM_ID, "customer", ipaas_id, customer_id)
@@ -33,11 +39,21 @@ def ninetynine_customer(stack, ipaas_id: str = "42", *, linked: bool = True) -> 
 
 
 def order(id_: str = "9001", number: str = "SO-1001") -> dict:
-    return {"id": id_, "transaction_number": number, "customer_id": "42", "type": "Order", "status": "Complete",
-            "subtotal": "90.00", "total": "120.00", "total_qty": "3",
-            "custom_fields": [{"custom_field_name": "Gift Wrap", "value": "yes"}],
-            "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
-                      {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "60"}]}
+    return {
+        "id": id_,
+        "transaction_number": number,
+        "customer_id": "42",
+        "type": "Order",
+        "status": "Complete",
+        "subtotal": "90.00",
+        "total": "120.00",
+        "total_qty": "3",
+        "custom_fields": [{"custom_field_name": "Gift Wrap", "value": "yes"}],
+        "lines": [
+            {"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
+            {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "60"},
+        ],
+    }
 
 
 def fields_of(record: dict) -> dict[str, str]:
@@ -65,22 +81,29 @@ def test_points_earned_by_an_order_land_on_that_order_and_nothing_else_changes(s
     customer_id = ninetynine_customer(stack)
     before = copy.deepcopy(stack.ipaas.put("transactions", order()))
     stack.connect_99minds_webhooks()
-    assert stack.post_hook([{"scope": "transaction/created", "id": "9001", "destination": NINETYNINE_SYSTEM_ID}]
-                           ).status_code == 202
+    assert (
+        stack.post_hook([{"scope": "transaction/created", "id": "9001", "destination": NINETYNINE_SYSTEM_ID}]).status_code == 202
+    )
     stack.drain()  # the order workflow (FROM iPaaS.com), then the loyalty webhook it caused (TO iPaaS.com)
     [earn] = [t for t in stack.ninetynine.loyalty_transactions.values() if t["transaction_type"] == "earn"]
     assert earn["client_order_id"] == "SO-1001" and earn["transaction_amount"] == "120"
     assert {"event": "loyalty_transaction/created", "id": earn["id"], "status": 202} in stack.ninetynine.webhooks
 
     after = stack.ipaas.records["transactions"]["9001"]
-    assert fields_of(after) == {"Gift Wrap": "yes", POINTS: "120", TYPE: "earn",
-                                CARD: stack.ninetynine.card_of(customer_id)["id"]}
+    assert fields_of(after) == {
+        "Gift Wrap": "yes",
+        POINTS: "120",
+        TYPE: "earn",
+        CARD: stack.ninetynine.card_of(customer_id)["id"],
+    }
     assert {k: v for k, v in after.items() if k != "custom_fields"} == {
-        k: v for k, v in before.items() if k != "custom_fields"}        # lines, totals, status: as they were
+        k: v for k, v in before.items() if k != "custom_fields"
+    }  # lines, totals, status: as they were
     assert tickets(stack) == []
     assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "transaction", "9001") != "99minds" + earn["id"]
-    [outcome] = [o for o in stack.outcomes("updated") if o["entity"] == "loyalty"
-                 and o["details"]["kind"] == "loyalty_transaction"]
+    [outcome] = [
+        o for o in stack.outcomes("updated") if o["entity"] == "loyalty" and o["details"]["kind"] == "loyalty_transaction"
+    ]
     assert outcome["details"]["target"] == "order" and outcome["external_id"] == "9001"
     assert stack.messages(DLQ) == []
 
@@ -141,13 +164,13 @@ def test_a_duplicate_webhook_and_a_replay_with_a_new_message_id_write_once(stack
     stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
     stack.post_99minds_hook("loyalty_transaction/updated", txn["id"])
     drain(stack)
-    stack.send(Q, {"kind": "loyalty_transaction", "id": txn["id"], "destination": NINETYNINE_SYSTEM_ID,
-                   "event": "manual_sync"})  # a new message id, as after a DLQ replay
+    stack.send(
+        Q, {"kind": "loyalty_transaction", "id": txn["id"], "destination": NINETYNINE_SYSTEM_ID, "event": "manual_sync"}
+    )  # a new message id, as after a DLQ replay
     drain(stack)
     assert len(tickets(stack)) == 1
     assert [w[0] for w in ipaas_writes(stack)] == ["POST"]
-    assert sorted(o["status"] for o in stack.outcomes() if o["entity"] == "loyalty") == [
-        "created", "duplicate", "duplicate"]
+    assert sorted(o["status"] for o in stack.outcomes() if o["entity"] == "loyalty") == ["created", "duplicate", "duplicate"]
 
 
 @pytest.mark.parametrize("nested_links", [True, False], ids=["link-nested-in-create", "link-not-kept"])
@@ -185,16 +208,17 @@ def test_a_transaction_without_amount_or_type_is_rejected_naming_the_field(stack
     stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
     drain(stack)
     [parked] = dlq_reasons(stack, DLQ)
-    assert parked["ipaas.reason"] == f"99minds loyalty transaction {txn['id']}: missing required field " \
-                                     "'TransactionAmount'"
+    assert parked["ipaas.reason"] == f"99minds loyalty transaction {txn['id']}: missing required field 'TransactionAmount'"
     assert parked["ipaas.error"] == "permanent:InvalidRecord" and stack.ipaas.writes == []
 
 
 # -- the ingress ----------------------------------------------------------------------------------------------------
 def test_a_wrong_key_is_401_with_no_hint_and_nothing_is_queued(stack):
-    for reply in (stack.post_99minds_hook("customer/created", "customer_1", key="wrong-key-0000000000000"),
-                  stack.post_99minds_hook("customer/created", "customer_1", path="/hooks/99minds/9999"),
-                  stack.post_99minds_hook("customer/created", "customer_1", path="/hooks/99minds/2001")):
+    for reply in (
+        stack.post_99minds_hook("customer/created", "customer_1", key="wrong-key-0000000000000"),
+        stack.post_99minds_hook("customer/created", "customer_1", path="/hooks/99minds/9999"),
+        stack.post_99minds_hook("customer/created", "customer_1", path="/hooks/99minds/2001"),
+    ):
         assert (reply.status_code, reply.json()) == (401, {"message": "Unauthorized"})
         assert reply.headers["WWW-Authenticate"].startswith("Bearer")
     assert stack.messages(Q) == []
@@ -215,12 +239,23 @@ def test_a_webhook_without_a_record_id_is_400_naming_the_location(stack):
 
 
 def test_the_locations_are_the_subscriptions_settings(make_stack):
-    stack = make_stack(subscription_overrides={"NinetyNineMindsWebhookKeySecret": {
-        "Webhook Key Location": "header:X-99minds-Key", "Webhook Event Location": "url:1",
-        "Webhook Record Id Location": "body:$.data.id"}})
+    stack = make_stack(
+        subscription_overrides={
+            "NinetyNineMindsWebhookKeySecret": {
+                "Webhook Key Location": "header:X-99minds-Key",
+                "Webhook Event Location": "url:1",
+                "Webhook Record Id Location": "body:$.data.id",
+            }
+        }
+    )
     import requests
-    reply = requests.post(f"{stack.ninetynine_hook_url}/customer%2Fupdated", json={"data": {"id": "customer_7"}},
-                          headers={"X-99minds-Key": stack.webhook_key}, timeout=10)
+
+    reply = requests.post(
+        f"{stack.ninetynine_hook_url}/customer%2Fupdated",
+        json={"data": {"id": "customer_7"}},
+        headers={"X-99minds-Key": stack.webhook_key},
+        timeout=10,
+    )
     assert reply.status_code == 202, reply.text
     [queued] = stack.messages(Q)
     assert '"kind":"customer"' in queued["Body"] and '"id":"customer_7"' in queued["Body"]
@@ -229,15 +264,21 @@ def test_the_locations_are_the_subscriptions_settings(make_stack):
 # -- customers ----------------------------------------------------------------------------------------------------
 def test_a_customer_made_in_99minds_is_created_in_ipaas_with_its_loyalty_data_and_linked(stack):
     stack.connect_99minds_webhooks()
-    assert stack.ninetynine._upsert_customer({}, {"email": "Grace@Example.com", "first_name": "Grace",
-                                                  "last_name": "Hopper", "phone": "+15550100",
-                                                  "store_ref_id": STORE})
+    assert stack.ninetynine._upsert_customer(
+        {},
+        {"email": "Grace@Example.com", "first_name": "Grace", "last_name": "Hopper", "phone": "+15550100", "store_ref_id": STORE},
+    )
     [customer_id] = list(stack.ninetynine.customers)
     drain(stack)
     [created] = stack.ipaas.writes_to("customers")
     body = created["body"]
-    assert (body["first_name"], body["last_name"], body["email_address"], body["customer_number"],
-            body["phone_number"]) == ("Grace", "Hopper", "grace@example.com", customer_id, "+15550100")
+    assert (body["first_name"], body["last_name"], body["email_address"], body["customer_number"], body["phone_number"]) == (
+        "Grace",
+        "Hopper",
+        "grace@example.com",
+        customer_id,
+        "+15550100",
+    )
     assert fields_of(body) == {CARD: stack.ninetynine.card_of(customer_id)["id"], "99minds Points Balance": "0"}
     assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "customer", created["id"]) == customer_id
 
@@ -246,15 +287,13 @@ def test_a_customer_update_changes_only_the_loyalty_fields(stack):
     customer_id = ninetynine_customer(stack)
     stack.ipaas.records["customers"]["42"]["custom_fields"] = [{"custom_field_name": "VIP", "value": "gold"}]
     before = copy.deepcopy(stack.ipaas.records["customers"]["42"])
-    stack.ninetynine.customers[customer_id]["first_name"] = "Augusta"   # identity in iPaaS.com is kept
+    stack.ninetynine.customers[customer_id]["first_name"] = "Augusta"  # identity in iPaaS.com is kept
     stack.ninetynine.card_of(customer_id)["balance"] = "310"
     stack.post_99minds_hook("customer/updated", customer_id)
     drain(stack)
     after = stack.ipaas.records["customers"]["42"]
-    assert fields_of(after) == {"VIP": "gold", CARD: stack.ninetynine.card_of(customer_id)["id"],
-                                "99minds Points Balance": "310"}
-    assert {k: v for k, v in after.items() if k != "custom_fields"} == {
-        k: v for k, v in before.items() if k != "custom_fields"}
+    assert fields_of(after) == {"VIP": "gold", CARD: stack.ninetynine.card_of(customer_id)["id"], "99minds Points Balance": "310"}
+    assert {k: v for k, v in after.items() if k != "custom_fields"} == {k: v for k, v in before.items() if k != "custom_fields"}
 
 
 def test_a_customer_without_email_is_rejected_naming_the_field(stack):
@@ -283,15 +322,14 @@ def test_one_99minds_change_makes_its_ipaas_writes_and_no_99minds_write_comes_ba
     stack.ninetynine.card_of(customer_id)["balance"] = "100"
     txn = stack.ninetynine.redeem_points(customer_id, 30)
     drain(stack)
-    assert sorted(ipaas_writes(stack)) == sorted([("POST", "transactions", tickets(stack)[0]["id"]),
-                                                  ("PUT", "customers", "42")])
+    assert sorted(ipaas_writes(stack)) == sorted([("POST", "transactions", tickets(stack)[0]["id"]), ("PUT", "customers", "42")])
     assert fields_of(stack.ipaas.records["customers"]["42"])["99minds Points Balance"] == "70"
     writes_before = len(ninetynine_writes(stack))
     reply = stack.forward_ipaas_hooks()
     assert reply is not None and reply.status_code == 202 and reply.json()["accepted"] == 2
     stack.drain()
     assert len(ninetynine_writes(stack)) == writes_before == 0
-    assert stack.forward_ipaas_hooks() is None                      # and nothing more was written into iPaaS.com
+    assert stack.forward_ipaas_hooks() is None  # and nothing more was written into iPaaS.com
     skipped = {o["entity"]: o["reason"] for o in stack.outcomes("skipped") if o["entity"] != "loyalty"}
     assert "type 'Ticket'" in skipped["transaction"] and "already has this content" in skipped["customer"]
     assert txn["id"] in tickets(stack)[0]["transaction_number"]
@@ -299,22 +337,29 @@ def test_one_99minds_change_makes_its_ipaas_writes_and_no_99minds_write_comes_ba
     from urllib.parse import urlparse
 
     import boto3
+
     items = boto3.client("dynamodb").scan(TableName=stack.deployment.physical["ThrottleTable"]["Ref"])["Items"]
     assert {i["pk"]["S"].rsplit("#", 1)[0] for i in items} == {
-        f"99minds:{urlparse(stack.ninetynine.url).netloc}", f"ipaas:{urlparse(stack.ipaas.url).netloc}"}
+        f"99minds:{urlparse(stack.ninetynine.url).netloc}",
+        f"ipaas:{urlparse(stack.ipaas.url).netloc}",
+    }
 
 
 # -- manual sync ------------------------------------------------------------------------------------------------
 def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(stack, capsys):
     from ipaas_sync.cli import main
+
     customer_id = ninetynine_customer(stack)
     txn = stack.ninetynine.adjust_points(customer_id, 12)
     stack.ninetynine.card_of(customer_id)["balance"] = "12"
-    assert main(["sync", "--source", "99minds", "--id", txn["id"], "--id", customer_id, "--stack",
-                 "ipaas-sync-local"]) == 0
+    assert main(["sync", "--source", "99minds", "--id", txn["id"], "--id", customer_id, "--stack", "ipaas-sync-local"]) == 0
     out = capsys.readouterr().out
-    assert f"enqueued 2 99minds record(s) (1 customer(s), 1 loyalty transaction(s)) for iPaaS.com, subscription " \
-           f"{NINETYNINE_SYSTEM_ID}" in out and f": {txn['id']}, {customer_id}" in out
+    assert (
+        f"enqueued 2 99minds record(s) (1 customer(s), 1 loyalty transaction(s)) for iPaaS.com, subscription "
+        f"{NINETYNINE_SYSTEM_ID}"
+        in out
+        and f": {txn['id']}, {customer_id}" in out
+    )
     drain(stack)
     assert fields_of(tickets(stack)[0])[POINTS] == "12"
     assert fields_of(stack.ipaas.records["customers"]["42"])["99minds Points Balance"] == "12"
@@ -323,10 +368,12 @@ def test_manual_sync_by_99minds_id_queues_what_a_webhook_would_and_transfers_it(
 
 def test_manual_sync_refuses_an_id_of_unknown_kind_and_a_non_99minds_destination(stack, capsys):
     from ipaas_sync.cli import main
+
     assert main(["sync", "--source", "99minds", "--id", "tier_0190", "--stack", "ipaas-sync-local"]) == 1
     assert "cannot tell the kind" in capsys.readouterr().err
-    assert main(["sync", "--source", "99minds", "--id", "customer_1", "--destination", "2001", "--stack",
-                 "ipaas-sync-local"]) == 1
+    assert (
+        main(["sync", "--source", "99minds", "--id", "customer_1", "--destination", "2001", "--stack", "ipaas-sync-local"]) == 1
+    )
     assert "not a 99minds one" in capsys.readouterr().err
     assert stack.messages(Q) == []
 
@@ -337,6 +384,7 @@ def test_sample_events(stack):
     from pathlib import Path
 
     from sandbox.serve import EVENT_CUSTOMER, EVENT_TRANSACTION, seed_loyalty_event_records
+
     events = Path(__file__).resolve().parents[2] / "events"
     add_customer(stack, "501")
     seed_loyalty_event_records(stack)
@@ -348,8 +396,7 @@ def test_sample_events(stack):
     for name in ("loyalty_transaction", "loyalty_customer"):
         event = json.loads((events / f"{name}.json").read_text())
         assert stack.invoke("LoyaltyTransferFunction", event) == {"batchItemFailures": []}
-    assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {EVENT_TRANSACTION: "created",
-                                                                       EVENT_CUSTOMER: "updated"}
+    assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {EVENT_TRANSACTION: "created", EVENT_CUSTOMER: "updated"}
     assert fields_of(stack.ipaas.records["customers"]["501"])["99minds Points Balance"] == "250"
 
 

@@ -1,4 +1,5 @@
 """The real CustomerTransferFunction on the Makini queue, against moto and the iPaaS.com / Makini sandboxes."""
+
 from __future__ import annotations
 
 from sandbox.makini import MakiniSandbox
@@ -20,8 +21,7 @@ def test_existence_check_then_create_with_name_code_company_and_link(stack):
     stack.drain()
     [created] = stack.outcomes("created")
     [record] = stack.makini.customers.values()
-    assert record == {"key": created["external_id"], "name": "Grace Hopper", "code": "C-1",
-                      "companyKey": "07000268162057"}
+    assert record == {"key": created["external_id"], "name": "Grace Hopper", "code": "C-1", "companyKey": "07000268162057"}
     [check] = stack.makini.calls("GET", "/api/wms/customers")
     assert check.query["filter[code]"] == ["C-1"] and check.query["page"] == ["1"]
     assert [c.method for c in stack.makini.requests] == ["GET", "POST"]
@@ -80,8 +80,7 @@ def test_rejected_token_says_reconnect_for_a_new_token(make_stack, log_output):
 def test_batch_writes_are_paced_and_each_failure_is_its_own(make_stack):
     # a shared limit far above the pacing, so that the pause between batches is what the POST times show (the limiter
     # spaces requests evenly: at Makini's assumed 100 per minute, two writes with a read between are 1.2 s apart)
-    stack = make_stack(subscription_overrides={SECRET: {"Batch Size": 2, "Batch Delay Seconds": 1,
-                                                        "API Throttle Limit": 6000}})
+    stack = make_stack(subscription_overrides={SECRET: {"Batch Size": 2, "Batch Delay Seconds": 1, "API Throttle Limit": 6000}})
     ids = ["11", "12", "13", "14", "15"]
     for id_ in ids:
         add_customer(stack, id_, customer_number=None if id_ == "13" else f"C-{id_}")
@@ -95,8 +94,7 @@ def test_batch_writes_are_paced_and_each_failure_is_its_own(make_stack):
     assert by_record["14"]["status"] == "linked"
     refused = [r for r, o in by_record.items() if o["status"] == "dead-lettered" and r != "13"]
     assert len(refused) == 1 and "HTTP 422" in by_record[refused[0]]["reason"]
-    assert sorted(r for r, o in by_record.items() if o["status"] == "created") == sorted(
-        set(ids) - {"13", "14", refused[0]})
+    assert sorted(r for r, o in by_record.items() if o["status"] == "created") == sorted(set(ids) - {"13", "14", refused[0]})
     reasons = sorted(m["ipaas.reason"][:40] for m in dlq_reasons(stack, DLQ))
     assert len(reasons) == 2
     posts = [c.at for c in stack.makini.calls("POST")]

@@ -1,4 +1,5 @@
 """`ipaas-sync sync`: manual sync of named records, as iPaaS.com's Manual Sync page sends them."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,20 @@ def test_manual_sync_with_an_ids_file(stack, tmp_path, capsys):
         add_customer(stack, id_)
     ids = tmp_path / "ids.txt"
     ids.write_text("# customers the merchant asked about\n158056\n158057, 158056\n\n", encoding="utf-8")
-    assert main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--ids-file", str(ids),
-                 "--id", "158058"]) == 0
+    assert (
+        main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--ids-file", str(ids), "--id", "158058"])
+        == 0
+    )
     out = capsys.readouterr().out
-    assert out.strip() == (f"enqueued 3 customer/updated notification(s) for destination {NINETYNINE_SYSTEM_ID} "
-                           "('99minds - Local') onto ipaas-sync-local-customer-99minds: 158058, 158056, 158057")
+    assert out.strip() == (
+        f"enqueued 3 customer/updated notification(s) for destination {NINETYNINE_SYSTEM_ID} "
+        "('99minds - Local') onto ipaas-sync-local-customer-99minds: 158058, 158056, 158057"
+    )
     queued = bodies(stack)
     assert sorted(b["id"] for b in queued) == ["158056", "158057", "158058"]
     assert {(b["scope"], b["action"], b["destination"]) for b in queued} == {
-        ("customer/updated", "UPDATED", NINETYNINE_SYSTEM_ID)}
+        ("customer/updated", "UPDATED", NINETYNINE_SYSTEM_ID)
+    }
     stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
     assert Counter(o["status"] for o in stack.outcomes()) == {"created": 3}
 
@@ -37,7 +43,8 @@ def test_manual_sync_with_an_ids_file(stack, tmp_path, capsys):
 def test_a_transaction_is_named_by_its_id(stack, capsys):
     assert main(["sync", "--entity", "transaction", "--destination", NINETYNINE_SYSTEM_ID, "--id", "159865"]) == 0
     assert [(b["scope"], b["id"]) for b in bodies(stack, "TransactionNinetyNineMindsQueue")] == [
-        ("transaction/updated", "159865")]
+        ("transaction/updated", "159865")
+    ]
 
 
 def test_bad_input_is_refused_before_anything_is_enqueued(stack, tmp_path, capsys):
@@ -45,11 +52,13 @@ def test_bad_input_is_refused_before_anything_is_enqueued(stack, tmp_path, capsy
     many.write_text("\n".join(str(i) for i in range(MAX_IDS + 1)), encoding="utf-8")
     assert main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--ids-file", str(many)]) == 1
     assert f"{MAX_IDS + 1} ids: at most {MAX_IDS} at once" in capsys.readouterr().err
-    assert main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID,
-                 "--ids-file", str(tmp_path / "missing.txt")]) == 1
+    assert (
+        main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--ids-file", str(tmp_path / "missing.txt")])
+        == 1
+    )
     assert "cannot read the ids file" in capsys.readouterr().err
     assert main(["sync", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID]) == 1
     assert "name at least one record" in capsys.readouterr().err
     assert bodies(stack) == []
-    many.write_text("\n".join(str(i) for i in range(MAX_IDS)), encoding="utf-8")   # exactly the maximum is taken
-    assert len(read_ids(["0"], str(many))) == MAX_IDS           # (not enqueued here: 3,000 sends take moto minutes)
+    many.write_text("\n".join(str(i) for i in range(MAX_IDS)), encoding="utf-8")  # exactly the maximum is taken
+    assert len(read_ids(["0"], str(many))) == MAX_IDS  # (not enqueued here: 3,000 sends take moto minutes)

@@ -1,6 +1,7 @@
 """The Stamped.io and Makini adapters against their sandboxes, without AWS: auth, documented paths, Stamped's
 email de-duplication, Makini paging (meta.last_page, continuation links, ignored filters), 429 + Retry-After
 and the plain 401 message."""
+
 from __future__ import annotations
 
 import base64
@@ -35,22 +36,44 @@ def makini_server():
         server = MakiniSandbox(**kw).start()
         servers.append(server)
         return server
+
     yield make
     for s in servers:
         s.stop()
 
 
 def stamped_client(server: StampedSandbox, **over) -> StampedClient:
-    return StampedClient(parse_subscription({
-        "Platform": "stamped", "Name": "s", "iPaaS System Id": "2001", "iPaaS API Token": "t-ipaas",
-        "API Url": server.url, "API Public Key": server.public_key, "API Private Key": server.private_key,
-        "API Store Hash": server.store_hash, **over}))
+    return StampedClient(
+        parse_subscription(
+            {
+                "Platform": "stamped",
+                "Name": "s",
+                "iPaaS System Id": "2001",
+                "iPaaS API Token": "t-ipaas",
+                "API Url": server.url,
+                "API Public Key": server.public_key,
+                "API Private Key": server.private_key,
+                "API Store Hash": server.store_hash,
+                **over,
+            }
+        )
+    )
 
 
 def makini_client(server: MakiniSandbox, **over) -> MakiniClient:
-    return MakiniClient(parse_subscription({
-        "Platform": "makini", "Name": "m", "iPaaS System Id": "3001", "iPaaS API Token": "t-ipaas",
-        "API Url": server.url, "API Token": server.token, **over}))
+    return MakiniClient(
+        parse_subscription(
+            {
+                "Platform": "makini",
+                "Name": "m",
+                "iPaaS System Id": "3001",
+                "iPaaS API Token": "t-ipaas",
+                "API Url": server.url,
+                "API Token": server.token,
+                **over,
+            }
+        )
+    )
 
 
 # -- Stamped.io -----------------------------------------------------------------------------------------------
@@ -69,6 +92,7 @@ def test_stamped_basic_auth_and_store_hash_in_the_path(stamped):
 
 def test_stamped_sandbox_rejects_anything_but_the_right_basic_credentials(stamped):
     import requests
+
     url = f"{stamped.url}/api/v2/270392/dashboard/customers"
     for auth in (None, ("pubkey-sandbox0000000000000000", "wrong"), ("wrong", stamped.private_key)):
         assert requests.get(url, auth=auth, timeout=5).status_code == 401
@@ -92,8 +116,7 @@ def test_stamped_wrong_store_hash_is_a_configuration_error(stamped):
 
 def test_stamped_create_with_an_existing_email_updates_that_customer(stamped):
     existing = stamped.add_customer("grace@example.com", firstName="G.")
-    reply = stamped_client(stamped).create_customer({"email": "Grace@Example.com", "firstName": "Grace"},
-                                                    what="customer 3")
+    reply = stamped_client(stamped).create_customer({"email": "Grace@Example.com", "firstName": "Grace"}, what="customer 3")
     assert reply["id"] == existing["id"] and len(stamped.customers) == 1
     assert stamped.customers[str(existing["id"])]["firstName"] == "Grace"
 
@@ -110,8 +133,9 @@ def test_makini_pages_until_meta_last_page(makini_server):
     assert client.get_customer("00000000000000", what="customer x") is None
     pages = [int(c.query["page"][0]) for c in server.calls("GET", "/api/wms/customers") if "page" in c.query]
     assert pages == [1, 2, 3]
-    assert all(c.query["per_page"] == ["100"] and c.query["filter[code]"] == ["C-229"]
-               for c in server.calls("GET") if "page" in c.query)
+    assert all(
+        c.query["per_page"] == ["100"] and c.query["filter[code]"] == ["C-229"] for c in server.calls("GET") if "page" in c.query
+    )
 
 
 def test_makini_follows_continuation_links(makini_server):

@@ -1,5 +1,6 @@
 """Property: any message body is transferred or rejected with a reason, never crashes its batch, and no
 secret ever reaches a log line (even when the body itself carries one)."""
+
 from __future__ import annotations
 
 import io
@@ -29,22 +30,38 @@ def _secret_strategies(stack_secrets):
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
-record = st.fixed_dictionaries({}, optional={
-    "id": st.one_of(st.integers(0, 10**6), st.text(max_size=8)),
-    "customer_number": scalars, "first_name": scalars, "last_name": scalars,
-    "email_address": st.one_of(scalars, st.emails()), "phone_number": scalars,
-    "addresses": st.one_of(scalars, st.lists(st.dictionaries(st.sampled_from(
-        ["is_primary_billing", "phone_number", "city"]), scalars, max_size=3), max_size=2)),
-})
+record = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.one_of(st.integers(0, 10**6), st.text(max_size=8)),
+        "customer_number": scalars,
+        "first_name": scalars,
+        "last_name": scalars,
+        "email_address": st.one_of(scalars, st.emails()),
+        "phone_number": scalars,
+        "addresses": st.one_of(
+            scalars,
+            st.lists(
+                st.dictionaries(st.sampled_from(["is_primary_billing", "phone_number", "city"]), scalars, max_size=3), max_size=2
+            ),
+        ),
+    },
+)
 
 
 def bodies(secrets):
     notification = st.fixed_dictionaries(
-        {"scope": st.one_of(st.sampled_from(["customer/created", "customer/updated", "customer/deleted"]), st.text()),
-         "id": st.one_of(st.integers(1, 50), st.text(max_size=6)),
-         "destination": st.one_of(st.just(NINETYNINE_SYSTEM_ID), st.text(max_size=5), st.sampled_from(secrets))},
-        optional={"tracking_guid": st.one_of(st.uuids().map(str), st.sampled_from(secrets)), "record": record,
-                  "external_id": scalars})
+        {
+            "scope": st.one_of(st.sampled_from(["customer/created", "customer/updated", "customer/deleted"]), st.text()),
+            "id": st.one_of(st.integers(1, 50), st.text(max_size=6)),
+            "destination": st.one_of(st.just(NINETYNINE_SYSTEM_ID), st.text(max_size=5), st.sampled_from(secrets)),
+        },
+        optional={
+            "tracking_guid": st.one_of(st.uuids().map(str), st.sampled_from(secrets)),
+            "record": record,
+            "external_id": scalars,
+        },
+    )
     return st.one_of(
         notification.map(json.dumps),
         st.text(max_size=60),
@@ -56,14 +73,14 @@ def bodies(secrets):
 @pytest.mark.integration
 def test_arbitrary_bodies_are_transferred_or_rejected_with_a_reason(stack):
     from ipaas_sync.observability import logger
+
     secrets = [stack.ipaas.token, stack.ninetynine.api_key]
     arn = stack.deployment.physical[Q]["Arn"]
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(st.lists(bodies(secrets), min_size=1, max_size=6))
     def check(batch):
-        messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "rh", "Body": b, "MD5OfBody": ""}
-                    for b in batch]
+        messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "rh", "Body": b, "MD5OfBody": ""} for b in batch]
         buffer = io.StringIO()
         old = logger.registered_handler.setStream(buffer)
         before = len(stack.collector.outcomes)

@@ -1,4 +1,5 @@
 """DLQ summary, show and replay (the `ipaas-sync dlq` command and DlqReplayFunction share the code)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,17 @@ Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
 
 
 def _customer(stack, id_, **kw):
-    stack.ipaas.put("customers", {"id": id_, "customer_number": f"C-{id_}", "first_name": "A", "last_name": "B",
-                                  "email_address": f"c{id_}@example.com", **kw})
+    stack.ipaas.put(
+        "customers",
+        {
+            "id": id_,
+            "customer_number": f"C-{id_}",
+            "first_name": "A",
+            "last_name": "B",
+            "email_address": f"c{id_}@example.com",
+            **kw,
+        },
+    )
 
 
 def _fail_some(stack):
@@ -85,8 +95,12 @@ def test_replaying_a_message_that_had_succeeded_is_harmless(stack):
     stack.drain()
     # an operator puts an already transferred message on the DLQ and replays it
     import boto3
-    boto3.client("sqs").send_message(QueueUrl=stack.queue_url(DLQ), MessageBody=json.dumps(body), MessageAttributes={
-        "ipaas.source_queue": {"DataType": "String", "StringValue": stack.deployment.physical[Q]["Arn"]}})
+
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.queue_url(DLQ),
+        MessageBody=json.dumps(body),
+        MessageAttributes={"ipaas.source_queue": {"DataType": "String", "StringValue": stack.deployment.physical[Q]["Arn"]}},
+    )
     report = Replayer().replay(stack.queue_url(DLQ))
     assert report.moved == 1 and "duplicate" in report.as_dict()["note"]
     stack.drain()
@@ -124,11 +138,13 @@ def test_cli_list_show_and_replay(stack, capsys):
 
 
 def test_cli_errors_are_one_line_and_exit_1(stack, capsys):
-    cases = [(["dlq", "list", "no-such-queue-dlq"], "no queue named 'no-such-queue-dlq'"),
-             (["dlq", "list", "--stack", "no-such-stack"], "no dead-letter queue (*-dlq) whose name starts with 'no-such-stack'"),
-             (["dlq", "show", "nothing-has-this-id", "--stack", "ipaas-sync-local"], "no message with id 'nothing-has-this-id'"),
-             (["dlq", "replay"], "name the DLQ to replay"),
-             (["dlq", "replay", "no-such-queue-dlq", "--dry-run"], "no queue named")]
+    cases = [
+        (["dlq", "list", "no-such-queue-dlq"], "no queue named 'no-such-queue-dlq'"),
+        (["dlq", "list", "--stack", "no-such-stack"], "no dead-letter queue (*-dlq) whose name starts with 'no-such-stack'"),
+        (["dlq", "show", "nothing-has-this-id", "--stack", "ipaas-sync-local"], "no message with id 'nothing-has-this-id'"),
+        (["dlq", "replay"], "name the DLQ to replay"),
+        (["dlq", "replay", "no-such-queue-dlq", "--dry-run"], "no queue named"),
+    ]
     for argv, expected in cases:
         assert cli.main(argv) == 1, argv
         err = capsys.readouterr().err
@@ -137,6 +153,7 @@ def test_cli_errors_are_one_line_and_exit_1(stack, capsys):
 
 def test_cli_help_speaks_to_users(capsys):
     import pytest
+
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out

@@ -1,6 +1,7 @@
 """Completed iPaaS.com orders -> Makini sales orders: transfer/sales_order_makini.to_makini called in-process
 with the local stack's environment (moto idempotency table, subscription secrets, iPaaS.com and Makini
 sandboxes). The transaction handler registers it in its DESTINATIONS table."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,15 +36,25 @@ def env(stack):
 
 
 def order(id_="77", **kw) -> dict:
-    return {"id": id_, "transaction_number": f"10{id_}", "type": "Order", "status": "Complete", "customer_id": "5",
-            "created_datetime": "2025-03-01T10:00:00Z",
-            "lines": [{"sequence_number": 1, "sku": "SKU-1", "qty": 2, "unit_price": "10.00"},
-                      {"sequence_number": 2, "sku": "SKU-2", "qty": 1, "unit_price": "5.50"}], **kw}
+    return {
+        "id": id_,
+        "transaction_number": f"10{id_}",
+        "type": "Order",
+        "status": "Complete",
+        "customer_id": "5",
+        "created_datetime": "2025-03-01T10:00:00Z",
+        "lines": [
+            {"sequence_number": 1, "sku": "SKU-1", "qty": 2, "unit_price": "10.00"},
+            {"sequence_number": 2, "sku": "SKU-2", "qty": 1, "unit_price": "5.50"},
+        ],
+        **kw,
+    }
 
 
 def send(env, record, scope="transaction/created"):
-    msg = TransferMessage(scope=scope, id=record["id"], destination=MAKINI_SYSTEM_ID, tracking_guid=f"g-{record['id']}",
-                          record=record)
+    msg = TransferMessage(
+        scope=scope, id=record["id"], destination=MAKINI_SYSTEM_ID, tracking_guid=f"g-{record['id']}", record=record
+    )
     sub = env.subscription(MAKINI_SYSTEM_ID)
     return to_makini(IpaasTransaction.model_validate(record), msg, sub, env)
 
@@ -54,12 +65,13 @@ def test_completed_order_becomes_a_sales_order_and_is_linked(stack, env):
     so = stack.makini.sales_orders[outcome.external_id]
     assert so["code"] == "1077" and so["orderNumber"] == "1077" and so["customerKey"] == stack.customer_key
     assert [(line["productKey"], line["quantity"], line["lineTotalValue"]) for line in so["lines"]] == [
-        (stack.sku["SKU-1"], "2", "20"), (stack.sku["SKU-2"], "1", "5.5")]
+        (stack.sku["SKU-1"], "2", "20"),
+        (stack.sku["SKU-2"], "1", "5.5"),
+    ]
     assert stack.ipaas.link(MAKINI_SYSTEM_ID, "transaction", "77") == outcome.external_id
     # products were found by SKU, the order by code, before the one create
     gets = [(c.path, c.query.get("filter[sku]", c.query.get("filter[code]"))) for c in stack.makini.calls("GET")]
-    assert gets == [("/api/wms/products", ["SKU-1"]), ("/api/wms/products", ["SKU-2"]),
-                    ("/api/wms/sales-orders", ["1077"])]
+    assert gets == [("/api/wms/products", ["SKU-1"]), ("/api/wms/products", ["SKU-2"]), ("/api/wms/sales-orders", ["1077"])]
 
 
 def test_same_order_twice_is_one_sales_order_and_a_change_is_a_put(stack, env):
@@ -82,11 +94,14 @@ def test_lost_reply_is_linked_on_redelivery_not_created_twice(stack, env):
     assert stack.ipaas.link(MAKINI_SYSTEM_ID, "transaction", "79") == outcome.external_id
 
 
-@pytest.mark.parametrize("kw,reason", [
-    ({"status": "Pending"}, "status 'Pending' is not 'Complete'"),
-    ({"type": "Validated Return"}, "type 'Validated Return' is not one of Order"),
-    ({"transaction_number": "1080-GC"}, "ends with '-GC'"),
-])
+@pytest.mark.parametrize(
+    "kw,reason",
+    [
+        ({"status": "Pending"}, "status 'Pending' is not 'Complete'"),
+        ({"type": "Validated Return"}, "type 'Validated Return' is not one of Order"),
+        ({"transaction_number": "1080-GC"}, "ends with '-GC'"),
+    ],
+)
 def test_filtered_transactions_are_skipped_with_the_reason(stack, env, kw, reason):
     with pytest.raises(Skip, match=reason):
         send(env, order("80", **kw))
@@ -94,8 +109,7 @@ def test_filtered_transactions_are_skipped_with_the_reason(stack, env, kw, reaso
 
 
 def test_returns_go_when_the_subscription_filter_says_so(make_stack):
-    stack = make_stack(subscription_overrides={"MakiniSubscriptionSecret": {
-        "Transaction Types": ["Order", "Validated Return"]}})
+    stack = make_stack(subscription_overrides={"MakiniSubscriptionSecret": {"Transaction Types": ["Order", "Validated Return"]}})
     stack.makini.add_product("SKU-1")
     record = order("81", type="Validated Return", customer_id=None, lines=[{"sku": "SKU-1", "qty": 1, "unit_price": 1}])
     assert send(TransferEnv(), record).status == "created"
@@ -103,8 +117,7 @@ def test_returns_go_when_the_subscription_filter_says_so(make_stack):
 
 def test_unknown_sku_names_the_line(stack, env):
     with pytest.raises(InvalidRecord, match="transaction 1082 line 2: SKU 'SKU-9' has no Makini product"):
-        send(env, order("82", lines=[{"sku": "SKU-1", "qty": 1, "unit_price": 1},
-                                     {"sku": "SKU-9", "qty": 1, "unit_price": 1}]))
+        send(env, order("82", lines=[{"sku": "SKU-1", "qty": 1, "unit_price": 1}, {"sku": "SKU-9", "qty": 1, "unit_price": 1}]))
     assert stack.makini.calls("POST") == []
 
 

@@ -1,5 +1,6 @@
 """The local stack kept running (`python -m sandbox.serve`): what it prints and writes, a function run with the
 environment it writes for scripts/invoke-local (in a fresh process, as the container would), and its poller."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,25 @@ def _wait_for(predicate, seconds: float, what: str):
 @pytest.fixture
 def served(tmp_path):
     files = {"env": tmp_path / "sam-env.json", "stack": tmp_path / "stack.json", "log": tmp_path / "serve.log"}
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "--seconds", "90", "--env-file", str(files["env"]),
-                             "--stack-file", str(files["stack"]), "--log-file", str(files["log"])],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.serve",
+            "--seconds",
+            "90",
+            "--env-file",
+            str(files["env"]),
+            "--stack-file",
+            str(files["stack"]),
+            "--log-file",
+            str(files["log"]),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_for(lambda: files["stack"].exists() and files["env"].exists(), 60, "the local stack's files")
         yield proc, files
@@ -61,13 +78,16 @@ def test_serve_writes_urls_and_keys_and_the_hook_event_is_accepted_then_transfer
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SUBSCRIPTION", "QUEUE_ROUTES"))}
     env.update(json.loads(files["env"].read_text())["HookIngressFunction"])
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
-    done = subprocess.run([sys.executable, "-c", INVOKE], input=json.dumps(event), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", INVOKE], input=json.dumps(event), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     reply = json.loads(done.stdout.strip().splitlines()[-1])
     assert reply["statusCode"] == 202, (reply, done.stderr[-2000:])
     assert json.loads(reply["body"])["accepted"] == 2
+
     # the poller transfers what was queued, with the real handler, in the serve process
     def transferred():
         lines = [json.loads(ln) for ln in files["log"].read_text().splitlines() if ln.startswith("{")]
         return {o["outcome"]["record_id"] for o in lines if "outcome" in o and o["outcome"].get("record_id")} >= {"501", "502"}
+
     _wait_for(transferred, 60, "the poller to transfer records 501 and 502")

@@ -1,4 +1,5 @@
 """The real CustomerTransferFunction on the Stamped.io queue, against moto and the iPaaS.com / Stamped sandboxes."""
+
 from __future__ import annotations
 
 from sandbox.stack import STAMPED_SYSTEM_ID
@@ -20,8 +21,13 @@ def test_create_maps_fields_on_the_store_path_and_writes_back_the_link(stack):
     [created] = stack.outcomes("created")
     assert created["destination"] == STAMPED_SYSTEM_ID and created["platform"] == "stamped"
     customer = stack.stamped.customers[created["external_id"]]
-    assert customer == {"id": int(created["external_id"]), "email": "ada1@example.com", "firstName": "Ada",
-                        "lastName": "Lovelace", "customCustomerId": "C-1"}
+    assert customer == {
+        "id": int(created["external_id"]),
+        "email": "ada1@example.com",
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "customCustomerId": "C-1",
+    }
     [post] = stack.stamped.calls("POST")
     assert post.path == "/api/v2/270392/dashboard/customers/add"
     assert stack.ipaas.link(STAMPED_SYSTEM_ID, "customer", "1") == created["external_id"]
@@ -57,8 +63,7 @@ def test_create_for_an_existing_email_updates_that_customer_and_links_it(stack):
 
 
 def test_wrong_private_key_is_a_configuration_error_and_never_logged(make_stack, log_output):
-    stack = make_stack(subscription_overrides={SECRET: {"API Private Key": "key-WRONG-0001",
-                                                        "API Password": "key-WRONG-0001"}})
+    stack = make_stack(subscription_overrides={SECRET: {"API Private Key": "key-WRONG-0001", "API Password": "key-WRONG-0001"}})
     add_customer(stack, "4")
     stack.send(Q, note("4"))
     stack.drain()

@@ -1,4 +1,5 @@
 """The transfer ledger table and InitializeFunction in template.yaml: on-demand, TTL, PITR, least privilege."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,12 @@ import pytest
 from cfnlint.decode import cfn_yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-TRANSFER_FUNCTIONS = {"CustomerTransferFunction", "InvoiceTransferFunction", "GiftCardTransferFunction",
-                      "LoyaltyTransferFunction"}
+TRANSFER_FUNCTIONS = {
+    "CustomerTransferFunction",
+    "InvoiceTransferFunction",
+    "GiftCardTransferFunction",
+    "LoyaltyTransferFunction",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,10 @@ def test_only_the_functions_that_write_it_may_write_the_ledger(template):
         for st in _statements(fn, template):
             if _on_ledger(st):
                 writers.setdefault(name, set()).update(st["Action"])
-    assert writers == {**{f: {"dynamodb:PutItem", "dynamodb:UpdateItem"} for f in TRANSFER_FUNCTIONS},
-                       "InitializeFunction": {"dynamodb:GetItem", "dynamodb:PutItem"}}
+    assert writers == {
+        **{f: {"dynamodb:PutItem", "dynamodb:UpdateItem"} for f in TRANSFER_FUNCTIONS},
+        "InitializeFunction": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    }
 
 
 def test_the_initialize_function_continues_only_itself_and_sends_only_to_entity_queues(template):
@@ -65,9 +72,8 @@ def test_the_initialize_function_continues_only_itself_and_sends_only_to_entity_
     queues = {r["Fn::GetAtt"][0] for r in statements["EnqueueOntoEntityQueues"]["Resource"]}
     # every entity queue: those fed from iPaaS.com, and the 99minds -> iPaaS.com one (initialize --source 99minds);
     # never a DLQ
-    entity_queues = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"
-                     and not k.endswith("DLQ")}
+    entity_queues = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue" and not k.endswith("DLQ")}
     assert "FromNinetyNineMindsQueue" in entity_queues and queues == entity_queues
     secrets = statements["SubscriptionSettings"]["Resource"]
-    assert {"Ref": "NinetyNineMindsSubscriptionSecret"} in secrets   # the 99minds source reads 99minds with its key
+    assert {"Ref": "NinetyNineMindsSubscriptionSecret"} in secrets  # the 99minds source reads 99minds with its key
     assert fn["Environment"]["Variables"]["STACK_NAME"] == {"Ref": "AWS::StackName"}

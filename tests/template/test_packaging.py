@@ -1,4 +1,5 @@
 """What ships and how it is pinned: the layer's lock against pyproject, samconfig.toml against the template."""
+
 from __future__ import annotations
 
 import re
@@ -67,6 +68,7 @@ def test_every_function_has_a_requirements_file():
 
 def test_samconfig_deploys_with_every_template_parameter_at_its_default():
     from samcli.cli.types import CfnParameterOverridesType
+
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
     overrides = CfnParameterOverridesType().convert(config["deploy"]["parameters"]["parameter_overrides"], None, None)
     params = cfn_yaml.loads((ROOT / "template.yaml").read_text())["Parameters"]
@@ -83,6 +85,7 @@ def test_the_no_authentication_question_is_answered(path):
 
 def test_the_stack_parameter_table_in_docs_is_generated_from_the_template():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("stack_parameters", ROOT / "scripts" / "stack_parameters.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

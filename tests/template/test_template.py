@@ -1,4 +1,5 @@
 """cfn-lint on template.yaml and on its aws-sam-translator output; structural promises of the template."""
+
 from __future__ import annotations
 
 import copy
@@ -106,21 +107,33 @@ def test_no_data_plane_statement_on_every_resource(translated):
 
 
 def _role_with(*statements):
-    return {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
-        {"PolicyDocument": {"Statement": list(statements)}}]}}}}
+    return {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": list(statements)}}]}}
+        }
+    }
 
 
-@pytest.mark.parametrize("check, statement", [
-    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": ["sqs:Send*"], "Resource": "arn:aws:sqs:r:1:q"}),
-    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:sqs:r:1:q"}),
-    (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "NotAction": ["iam:PassRole"], "Resource": "arn:x"}),
-    (test_no_data_plane_statement_on_every_resource,
-     {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}),
-    (test_no_data_plane_statement_on_every_resource,
-     {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [{"Fn::GetAtt": ["Q", "Arn"]}, "arn:aws:sqs:*:1:*"]}),
-    (test_no_data_plane_statement_on_every_resource,
-     {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": {"Fn::Sub": "arn:aws:dynamodb:${AWS::Region}:*"}}),
-])
+@pytest.mark.parametrize(
+    "check, statement",
+    [
+        (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": ["sqs:Send*"], "Resource": "arn:aws:sqs:r:1:q"}),
+        (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:sqs:r:1:q"}),
+        (test_no_wildcard_actions_anywhere, {"Effect": "Allow", "NotAction": ["iam:PassRole"], "Resource": "arn:x"}),
+        (
+            test_no_data_plane_statement_on_every_resource,
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"},
+        ),
+        (
+            test_no_data_plane_statement_on_every_resource,
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [{"Fn::GetAtt": ["Q", "Arn"]}, "arn:aws:sqs:*:1:*"]},
+        ),
+        (
+            test_no_data_plane_statement_on_every_resource,
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": {"Fn::Sub": "arn:aws:dynamodb:${AWS::Region}:*"}},
+        ),
+    ],
+)
 def test_the_wildcard_checks_catch_what_they_guard_against(check, statement):
     """The checks above on a template that breaks one rule (a guard that cannot fail guards nothing)."""
     ok = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:r:1:q"}
@@ -138,6 +151,7 @@ def _role_statements(translated, function):
 def _routes(template) -> dict[str, str]:
     """QUEUE_ROUTES of HookIngressFunction: "<entity>:<platform>" -> the logical id of its queue."""
     import re
+
     text = template["Resources"]["HookIngressFunction"]["Properties"]["Environment"]["Variables"]["QUEUE_ROUTES"]
     text = text["Fn::Sub"]
     refs = re.findall(r"\$\{([^}.]+)\}", text)
@@ -149,6 +163,7 @@ def _routes(template) -> dict[str, str]:
 def test_ingress_routes_point_at_entity_queues_of_known_platforms(template):
     from ipaas_sync.models.notification import ENTITIES
     from ipaas_sync.settings import PLATFORMS
+
     routes = _routes(template)
     assert "customer:99minds" in routes
     resources = template["Resources"]
@@ -177,8 +192,9 @@ def test_ingress_may_send_to_its_routed_queues_only(template, translated):
 
 def _secrets(template, kind: str) -> set[str]:
     """Logical ids of the secrets of one kind: "Subscription" (partner credentials) or "WebhookKey"."""
-    return {k for k, v in template["Resources"].items()
-            if v["Type"] == "AWS::SecretsManager::Secret" and k.endswith(f"{kind}Secret")}
+    return {
+        k for k, v in template["Resources"].items() if v["Type"] == "AWS::SecretsManager::Secret" and k.endswith(f"{kind}Secret")
+    }
 
 
 def test_ingress_reads_the_webhook_key_secrets_and_nothing_else(template, translated):
@@ -208,11 +224,17 @@ def test_ingress_is_post_hooks_on_its_http_api(template):
     event, ninetynine = fn["Events"]["Hook"], fn["Events"]["NinetyNineMindsHook"]
     assert set(fn["Events"]) == {"Hook", "NinetyNineMindsHook"}
     assert {k: ninetynine["Properties"][k] for k in ("Method", "Path", "PayloadFormatVersion", "ApiId")} == {
-        "Method": "POST", "Path": "/hooks/99minds/{segments+}", "PayloadFormatVersion": "2.0",
-        "ApiId": {"Ref": "HookApi"}}
+        "Method": "POST",
+        "Path": "/hooks/99minds/{segments+}",
+        "PayloadFormatVersion": "2.0",
+        "ApiId": {"Ref": "HookApi"},
+    }
     assert event["Type"] == "HttpApi"
     assert {k: event["Properties"][k] for k in ("Method", "Path", "PayloadFormatVersion")} == {
-        "Method": "POST", "Path": "/hooks", "PayloadFormatVersion": "2.0"}
+        "Method": "POST",
+        "Path": "/hooks",
+        "PayloadFormatVersion": "2.0",
+    }
     assert event["Properties"]["ApiId"] == {"Ref": "HookApi"}
     api = template["Resources"]["HookApi"]["Properties"]
     assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] and api["DefaultRouteSettings"]["ThrottlingBurstLimit"]
@@ -255,6 +277,7 @@ def test_idempotency_table_has_ttl(template):
 
 def test_runtime_matches_local_python(template):
     import sys
+
     assert template["Globals"]["Function"]["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -277,8 +300,12 @@ def test_each_function_reads_only_the_secrets_of_the_platforms_it_serves(templat
         wanted = {k for k in subscription_secrets if _platform_of_secret(template, k) in _platforms_served(template, name)}
         env = template["Resources"][name]["Properties"]["Environment"]["Variables"]["SUBSCRIPTION_SECRET_ARNS"]
         _, statements = _role_statements(translated, name)
-        granted = {r["Ref"] for st in statements if "secretsmanager:GetSecretValue" in _listed(st["Action"])
-                   for r in _listed(st["Resource"])}
+        granted = {
+            r["Ref"]
+            for st in statements
+            if "secretsmanager:GetSecretValue" in _listed(st["Action"])
+            for r in _listed(st["Resource"])
+        }
         assert {r["Ref"] for r in _refs(env)} == granted == wanted, name
     assert _platforms_served(template, "GiftCardTransferFunction") == {"99minds"}
     assert _platforms_served(template, "InvoiceTransferFunction") == {"99minds", "makini"}
@@ -288,13 +315,15 @@ def test_the_template_secret_shapes_are_the_settings_models(template):
     """One definition of each secret's JSON: the settings models (settings.secret_shape); the template's secrets are
     what they produce, the webhook keys included."""
     from ipaas_sync.settings import SETTINGS_BY_PLATFORM, WEBHOOK_SETTINGS_BY_PLATFORM, WebhookKeySettings, secret_shape
-    for kind, model_of in (("Subscription", SETTINGS_BY_PLATFORM.get),
-                           ("WebhookKey", lambda p: WEBHOOK_SETTINGS_BY_PLATFORM.get(p, WebhookKeySettings))):
+
+    for kind, model_of in (
+        ("Subscription", SETTINGS_BY_PLATFORM.get),
+        ("WebhookKey", lambda p: WEBHOOK_SETTINGS_BY_PLATFORM.get(p, WebhookKeySettings)),
+    ):
         for logical in _secrets(template, kind):
             value = json.loads(template["Resources"][logical]["Properties"]["SecretString"])
             model = model_of(value["Platform"])
-            assert value == secret_shape(model, Platform=value["Platform"], Name=value["Name"]), \
-                f"{logical}: run `make secrets`"
+            assert value == secret_shape(model, Platform=value["Platform"], Name=value["Name"]), f"{logical}: run `make secrets`"
             assert ("Webhook API Key" in value) == (kind == "WebhookKey"), logical
     platforms = {_platform_of_secret(template, k) for k in _secrets(template, "WebhookKey")}
     assert platforms == {_platform_of_secret(template, k) for k in _secrets(template, "Subscription")}
@@ -306,14 +335,15 @@ def test_the_loyalty_function_reads_only_the_99minds_secret_and_sends_only_to_it
     _, statements = _role_statements(translated, "LoyaltyTransferFunction")
     secrets = [st for st in statements if "secretsmanager:GetSecretValue" in _listed(st["Action"])]
     assert [{r["Ref"] for r in _listed(st["Resource"])} for st in secrets] == [{"NinetyNineMindsSubscriptionSecret"}]
-    sends = {r["Fn::GetAtt"][0] for st in statements if "sqs:SendMessage" in _listed(st["Action"])
-             for r in _listed(st["Resource"])}
-    assert sends == {"FromNinetyNineMindsQueue", "FromNinetyNineMindsDLQ"}   # its own queue (deferral) and its DLQ
+    sends = {
+        r["Fn::GetAtt"][0] for st in statements if "sqs:SendMessage" in _listed(st["Action"]) for r in _listed(st["Resource"])
+    }
+    assert sends == {"FromNinetyNineMindsQueue", "FromNinetyNineMindsDLQ"}  # its own queue (deferral) and its DLQ
     alarms = [v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
-    assert any(a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ"
-               for a in alarms)
-    assert any(a["Namespace"] == "IpaasSync" and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"]
-               for a in alarms)
+    assert any(
+        a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ" for a in alarms
+    )
+    assert any(a["Namespace"] == "IpaasSync" and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"] for a in alarms)
 
 
 def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants(template):
@@ -325,10 +355,16 @@ def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants
     assert len(set(concurrency.values())) == 3
     for param in concurrency.values():
         assert template["Parameters"][param]["MinValue"] == 2 and template["Parameters"][param]["Default"] == 2
-    granted = {r["Fn::GetAtt"][0] for sid in ("DeadLetters", "FindDeadLetterQueues", "ConsumeOwnQueues")
-               for r in _listed(_statement(template, "CustomerTransferFunction", sid)["Resource"])}
-    alarms = {v["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for v in resources.values()
-              if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "AWS/SQS"}
+    granted = {
+        r["Fn::GetAtt"][0]
+        for sid in ("DeadLetters", "FindDeadLetterQueues", "ConsumeOwnQueues")
+        for r in _listed(_statement(template, "CustomerTransferFunction", sid)["Resource"])
+    }
+    alarms = {
+        v["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for v in resources.values()
+        if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "AWS/SQS"
+    }
     for queue in events:
         dlq = resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         assert dlq == queue.replace("Queue", "DLQ") and resources[dlq]["DeletionPolicy"] == "Retain"
@@ -381,8 +417,12 @@ def reserved_concurrency_problems(template) -> list[str]:
 
 def test_reserved_concurrency_covers_the_event_source_mappings(template):
     assert reserved_concurrency_problems(template) == []
-    assert set(_sqs_functions(template)) == {"CustomerTransferFunction", "InvoiceTransferFunction",
-                                             "GiftCardTransferFunction", "LoyaltyTransferFunction"}
+    assert set(_sqs_functions(template)) == {
+        "CustomerTransferFunction",
+        "InvoiceTransferFunction",
+        "GiftCardTransferFunction",
+        "LoyaltyTransferFunction",
+    }
 
 
 def test_the_reserved_concurrency_check_catches_what_it_guards_against(template):
@@ -390,8 +430,7 @@ def test_the_reserved_concurrency_check_catches_what_it_guards_against(template)
     broken = copy.deepcopy(template)
     events = broken["Resources"]["CustomerTransferFunction"]["Properties"]["Events"]
     events["Other"] = copy.deepcopy(events["NinetyNineMinds"])
-    assert reserved_concurrency_problems(broken) == [
-        "CustomerTransferFunction: reserves 6 by default, its mappings may run 8"]
+    assert reserved_concurrency_problems(broken) == ["CustomerTransferFunction: reserves 6 by default, its mappings may run 8"]
     # a fixed reservation (0 would stop the function; small accounts could not deploy any other number)
     broken = copy.deepcopy(template)
     broken["Resources"]["InvoiceTransferFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
@@ -438,9 +477,13 @@ def test_each_transfer_function_consumes_dead_letters_and_defers_on_its_own_queu
         dlqs = {_dlq_of(template, q) for q in queues}
         role, statements = _role_statements(translated, name)
         grants = _sqs_grants(statements)
-        assert grants == {"sqs:ReceiveMessage": queues, "sqs:DeleteMessage": queues,
-                          "sqs:GetQueueAttributes": queues | dlqs, "sqs:GetQueueUrl": queues | dlqs,
-                          "sqs:SendMessage": queues | dlqs}, name
+        assert grants == {
+            "sqs:ReceiveMessage": queues,
+            "sqs:DeleteMessage": queues,
+            "sqs:GetQueueAttributes": queues | dlqs,
+            "sqs:GetQueueUrl": queues | dlqs,
+            "sqs:SendMessage": queues | dlqs,
+        }, name
         assert _statement(template, name, "DeferToOwnQueues")["Action"] == ["sqs:SendMessage"]
         assert {r["Fn::GetAtt"][0] for r in _statement(template, name, "DeferToOwnQueues")["Resource"]} == queues
         managed = json.dumps(role.get("ManagedPolicyArns", []))
@@ -465,6 +508,7 @@ CHECKOV_CONFIG = ROOT / ".checkov.yaml"
 
 def _checkov() -> str:
     import shutil
+
     found = ROOT / ".venv-checkov" / "bin" / "checkov"
     path = str(found) if found.exists() else shutil.which("checkov")
     assert path, "checkov is not installed: `make checkov` installs the version pinned in pyproject.toml"
@@ -474,10 +518,16 @@ def _checkov() -> str:
 def test_checkov_is_clean_and_every_skipped_check_says_why():
     import re
     import subprocess
+
     skips = re.findall(r"^\s*-\s*(CKV_\w+)(.*)$", CHECKOV_CONFIG.read_text(), flags=re.M)
     assert skips and all(re.match(r"\s+#\s*\S.{10,}", reason) for _, reason in skips), skips
-    result = subprocess.run([_checkov(), "-f", str(TEMPLATE), "--config-file", str(CHECKOV_CONFIG), "-o", "json"],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [_checkov(), "-f", str(TEMPLATE), "--config-file", str(CHECKOV_CONFIG), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     report = json.loads(result.stdout)
     failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
     assert failed == [] and report["summary"]["passed"] > 0, failed
@@ -486,17 +536,20 @@ def test_checkov_is_clean_and_every_skipped_check_says_why():
 def test_the_replay_function_can_put_every_dead_letter_back_on_its_source_queue(template):
     queues = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
     sources = {k for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
-    drained = {r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction",
-                                                                "ReadAndDrainDeadLetters")["Resource"])}
-    replayed_to = {r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction",
-                                                                    "ReplayToSourceQueues")["Resource"])}
-    assert drained == {_dlq_of(template, q) for q in sources}       # every DLQ, nothing else
-    assert replayed_to == sources                                   # and back to every source queue, nothing else
+    drained = {
+        r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction", "ReadAndDrainDeadLetters")["Resource"])
+    }
+    replayed_to = {
+        r["Fn::GetAtt"][0] for r in _listed(_statement(template, "DlqReplayFunction", "ReplayToSourceQueues")["Resource"])
+    }
+    assert drained == {_dlq_of(template, q) for q in sources}  # every DLQ, nothing else
+    assert replayed_to == sources  # and back to every source queue, nothing else
 
 
 # -- observability: dashboard, alarms, Logs Insights queries (generated by scripts/observability.py) ---------
 def _observability():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("observability", ROOT / "scripts" / "observability.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -513,8 +566,11 @@ def test_every_function_and_source_queue_is_alarmed_with_a_parameter_threshold(t
     functions = [n for n, r in res.items() if r["Type"] == "AWS::Serverless::Function"]
     sources = [n for n, r in res.items() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]]
     assert functions and sources
-    expected = {f"{f}{kind}Alarm": param for f in functions
-                for kind, param in (("Errors", "LambdaErrorsThreshold"), ("Throttles", "LambdaThrottlesThreshold"))}
+    expected = {
+        f"{f}{kind}Alarm": param
+        for f in functions
+        for kind, param in (("Errors", "LambdaErrorsThreshold"), ("Throttles", "LambdaThrottlesThreshold"))
+    }
     expected |= {f"{q}AgeAlarm": "QueueAgeThresholdSeconds" for q in sources}
     for name, param in expected.items():
         assert res[name]["Properties"]["Threshold"] == {"Ref": param}, name
@@ -523,6 +579,7 @@ def test_every_function_and_source_queue_is_alarmed_with_a_parameter_threshold(t
 
 def test_dashboard_shows_every_dlq_and_source_queue_and_is_valid_json(template):
     import re
+
     body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
     titles = " | ".join(w["properties"]["title"] for w in widgets)
@@ -545,8 +602,9 @@ def test_logs_insights_queries_cover_every_function(template):
 
 def test_the_replay_function_knows_every_dlq_of_the_stack(template):
     queues = template["Resources"]
-    dlqs = {_dlq_of(template, q) for q, v in queues.items()
-            if v["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in v["Properties"]}
+    dlqs = {
+        _dlq_of(template, q) for q, v in queues.items() if v["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in v["Properties"]
+    }
     joined = template["Resources"]["DlqReplayFunction"]["Properties"]["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]
     assert {ref["Ref"] for ref in joined["Fn::Join"][1]} == dlqs
 
@@ -561,12 +619,11 @@ def test_every_function_logs_to_its_own_log_group_with_the_chosen_retention(temp
         assert group["Type"] == "AWS::Logs::LogGroup", name
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
         groups.add(ref)
-    assert len(groups) == len(functions)   # one each
+    assert len(groups) == len(functions)  # one each
 
 
 def test_tracing_is_a_parameter_and_off_by_default(template):
     assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
     function = template["Globals"]["Function"]
     assert function["Tracing"] == {"Ref": "Tracing"}
-    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
-        "Fn::If": ["TracingActive", "false", "true"]}
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingActive", "false", "true"]}

@@ -6,22 +6,27 @@ from ipaas_sync.models.ipaas import IpaasCustomer
 
 
 def customer(**kw):
-    base = {"id": 9, "customer_number": "C-9", "first_name": " Grace", "last_name": "Hopper ",
-            "email_address": "grace@example.com"}
+    base = {
+        "id": 9,
+        "customer_number": "C-9",
+        "first_name": " Grace",
+        "last_name": "Hopper ",
+        "email_address": "grace@example.com",
+    }
     return IpaasCustomer.model_validate({**base, **kw})
 
 
 def test_name_code_and_company_key():
-    assert m.map_customer(customer(), "07000268162057") == {"name": "Grace Hopper", "code": "C-9",
-                                                            "companyKey": "07000268162057"}
+    assert m.map_customer(customer(), "07000268162057") == {"name": "Grace Hopper", "code": "C-9", "companyKey": "07000268162057"}
 
 
 def test_company_key_is_omitted_when_not_configured():
     assert "companyKey" not in m.map_customer(customer(), None)
 
 
-@pytest.mark.parametrize("kw,name", [({"last_name": None}, "Grace"),
-                                     ({"first_name": None, "last_name": None, "company": "Navy"}, "Navy")])
+@pytest.mark.parametrize(
+    "kw,name", [({"last_name": None}, "Grace"), ({"first_name": None, "last_name": None, "company": "Navy"}, "Navy")]
+)
 def test_name_falls_back(kw, name):
     assert m.map_customer(customer(**kw), None)["name"] == name
 

@@ -1,4 +1,5 @@
 """DLQ attributes and log fields: sanitized, bounded, within the message size; DynamoDB's item limit is permanent."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
@@ -14,9 +15,18 @@ SQS_OK = set("\t\n\r") | {chr(c) for c in range(0x20, 0xD800)} | {chr(c) for c i
 
 
 def attrs(body="", **kw):
-    args = {"previous": {}, "kind": "permanent", "error_class": "InvalidRecord", "reason": "r", "entity": "customer",
-            "destination": "1001", "tracking_guid": "g", "receive_count": 1,
-            "source_arn": "arn:aws:sqs:us-east-1:123456789012:q", "message_id": "m-1"} | kw
+    args = {
+        "previous": {},
+        "kind": "permanent",
+        "error_class": "InvalidRecord",
+        "reason": "r",
+        "entity": "customer",
+        "destination": "1001",
+        "tracking_guid": "g",
+        "receive_count": 1,
+        "source_arn": "arn:aws:sqs:us-east-1:123456789012:q",
+        "message_id": "m-1",
+    } | kw
     return failure_attributes(body=body, **args)
 
 
@@ -28,8 +38,12 @@ def test_attribute_values_hold_only_what_sqs_accepts(text):
 
 def test_every_attribute_value_is_redacted():
     register_secret("s3cr3t-value-in-a-body")
-    out = attrs(destination="s3cr3t-value-in-a-body", tracking_guid="x-s3cr3t-value-in-a-body",
-                reason="bad s3cr3t-value-in-a-body", previous={"ipaas.first_reason": "s3cr3t-value-in-a-body"})
+    out = attrs(
+        destination="s3cr3t-value-in-a-body",
+        tracking_guid="x-s3cr3t-value-in-a-body",
+        reason="bad s3cr3t-value-in-a-body",
+        previous={"ipaas.first_reason": "s3cr3t-value-in-a-body"},
+    )
     assert not any("s3cr3t" in a["StringValue"] for a in out.values())
 
 
@@ -55,8 +69,9 @@ def test_logged_fields_are_bounded_and_masked_before_they_are_cut():
 
 
 def test_dynamodb_item_too_large_is_permanent_also_wrapped_by_idempotency():
-    refused = ClientError({"Error": {"Code": "ValidationException",
-                                     "Message": "Item size has exceeded the maximum allowed size"}}, "PutItem")
+    refused = ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}}, "PutItem"
+    )
     assert classify(refused) == "permanent"
     try:
         try:

@@ -1,5 +1,6 @@
 """Every command the README and docs/*.md show exists: `make` targets, `ipaas-sync` subcommands and their
 flags, `scripts/...` files, `events/...` files and `python -m` modules."""
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
 def problems_in(tokens: list[str], targets: set[str]) -> list[str]:
     found = []
     for i, tok in enumerate(tokens):
-        rest = tokens[i + 1:]
+        rest = tokens[i + 1 :]
         if tok == "make" and (i == 0 or tokens[i - 1] in ("sudo",)):
             for t in rest:
                 if "=" in t or t.startswith("-"):
@@ -85,8 +86,11 @@ def problems_in(tokens: list[str], targets: set[str]) -> list[str]:
                     break
         if tok == "-m" and rest and not rest[0].startswith("ipaas_sync.cli"):
             module = rest[0].replace(".", "/")
-            if not any((ROOT / base / f"{module}{ext}").exists() for base in ("", "shared")
-                       for ext in (".py", "/__init__.py", "/__main__.py")):
+            if not any(
+                (ROOT / base / f"{module}{ext}").exists()
+                for base in ("", "shared")
+                for ext in (".py", "/__init__.py", "/__main__.py")
+            ):
                 found.append(f"module {rest[0]}")
         for prefix in ("scripts/", "events/"):
             name = tok.split(":")[0].rstrip(",.;)")
@@ -98,8 +102,7 @@ def problems_in(tokens: list[str], targets: set[str]) -> list[str]:
 
 def doc_problems(text: str) -> list[str]:
     targets = make_targets()
-    return [f"{p} (in: {s.strip()})" for s in snippets(text) for tokens in commands(s)
-            for p in problems_in(tokens, targets)]
+    return [f"{p} (in: {s.strip()})" for s in snippets(text) for tokens in commands(s) for p in problems_in(tokens, targets)]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -126,8 +129,12 @@ python -m sandbox.not_a_module
 and `make demo PYTHON=python3.12`, `ipaas-sync dlq replay <dlq> --dry-run` exist.
 """
     assert [p.split(" (in:")[0] for p in doc_problems(text)] == [
-        "make target 'nope'", "flag --nope of `ipaas-sync dlq list`", "subcommand 'frobnicate' of `ipaas-sync dlq`",
-        "file scripts/not-a-script", "module sandbox.not_a_module"]
+        "make target 'nope'",
+        "flag --nope of `ipaas-sync dlq list`",
+        "subcommand 'frobnicate' of `ipaas-sync dlq`",
+        "file scripts/not-a-script",
+        "module sandbox.not_a_module",
+    ]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -139,9 +146,11 @@ def test_docs_name_public_sources_and_nothing_outside_the_repository(doc):
 
 def test_links_between_docs_resolve_to_a_heading():
     """A link to a page that exists, with an #anchor, names one of that page's headings (GitHub's anchors)."""
+
     def anchors(path: Path) -> set[str]:
         heads = re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)
         return {re.sub(r"[^\\w\\- ]", "", h.lower().replace("`", "")).replace(" ", "-") for h in heads}
+
     bad = []
     for doc in DOCS:
         for target, anchor in re.findall(r"\\]\\(([\\w./-]*\\.md)?#([\\w-]+)\\)", doc.read_text()):

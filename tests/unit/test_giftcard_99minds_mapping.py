@@ -1,5 +1,6 @@
 """The pure gift card pieces: amounts, statuses, campaign, activity plan and identity, bodies, replies and the
 decision after an uncertain outcome."""
+
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,8 +16,7 @@ STORE = StoreRef(kind="store_ref_id", value="store_b81a893dc2bc6e1a5d")
 
 
 def card(**kw):
-    base = {"id": 77, "number": "GC-77", "original_amount": "50.00", "balance": "40.00", "status": "Active",
-            "type": "Gift Card"}
+    base = {"id": 77, "number": "GC-77", "original_amount": "50.00", "balance": "40.00", "status": "Active", "type": "Gift Card"}
     return IpaasGiftCard.model_validate({**base, **kw})
 
 
@@ -25,21 +25,45 @@ def act(type_="Redeem", amount="10.00", ts="2025-03-01T10:00:00Z", **kw):
 
 
 # -- amounts ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, expected", [
-    ("10", "10.00"), ("10.5", "10.50"), (" 7.25 ", "7.25"), (10, "10.00"), (Decimal("3.10"), "3.10"),
-    (10.1, "10.10"), (0.1, "0.10"), ("0", "0.00"), ("-0", "0.00"), ("12.300", "12.30"), ("1E+2", "100.00"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("10", "10.00"),
+        ("10.5", "10.50"),
+        (" 7.25 ", "7.25"),
+        (10, "10.00"),
+        (Decimal("3.10"), "3.10"),
+        (10.1, "10.10"),
+        (0.1, "0.10"),
+        ("0", "0.00"),
+        ("-0", "0.00"),
+        ("12.300", "12.30"),
+        ("1E+2", "100.00"),
+    ],
+)
 def test_amounts_parse_to_two_place_decimals(value, expected):
     amount = m.parse_amount(value, "gift card X", "amount")
     assert isinstance(amount, Decimal) and str(amount) == expected
 
 
-@pytest.mark.parametrize("value, reason", [
-    ("-5", "is negative"), (-0.01, "is negative"), ("abc", "is not a number"), ("1,000.00", "is not a number"),
-    ("NaN", "not a finite number"), ("Infinity", "not a finite number"), (float("inf"), "not a finite number"),
-    (0.1 + 0.2, "more than 2 decimal places"), ("1.005", "more than 2 decimal places"),
-    (True, "a boolean"), ([1], "a list"), ("1e40", "too large"), (None, "missing required field"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("-5", "is negative"),
+        (-0.01, "is negative"),
+        ("abc", "is not a number"),
+        ("1,000.00", "is not a number"),
+        ("NaN", "not a finite number"),
+        ("Infinity", "not a finite number"),
+        (float("inf"), "not a finite number"),
+        (0.1 + 0.2, "more than 2 decimal places"),
+        ("1.005", "more than 2 decimal places"),
+        (True, "a boolean"),
+        ([1], "a list"),
+        ("1e40", "too large"),
+        (None, "missing required field"),
+    ],
+)
 def test_bad_amounts_are_rejected_naming_subject_and_field(value, reason):
     with pytest.raises(InvalidRecord) as err:
         m.parse_amount(value, "gift card GC-1 (id 1), activity 9", "amount")
@@ -55,10 +79,11 @@ def test_balance_is_optional_but_validated():
 
 
 def test_wire_amounts_are_strings_never_floats():
-    payload = m.activity_payload("GC-1", m.plan_activities(card(activities=[act("Reload", 5)])).to_apply[0], STORE,
-                                 None)
-    assert json.dumps(payload) == ('{"giftcard": {"data": [{"giftcard_number": "GC-1", "reload_amount": "5.00"}]}, '
-                                   '"store_ref_id": "store_b81a893dc2bc6e1a5d"}')
+    payload = m.activity_payload("GC-1", m.plan_activities(card(activities=[act("Reload", 5)])).to_apply[0], STORE, None)
+    assert json.dumps(payload) == (
+        '{"giftcard": {"data": [{"giftcard_number": "GC-1", "reload_amount": "5.00"}]}, '
+        '"store_ref_id": "store_b81a893dc2bc6e1a5d"}'
+    )
 
 
 # -- statuses ----------------------------------------------------------------------------------------------------
@@ -93,10 +118,14 @@ def test_campaign_setting_is_used():
     assert m.campaign_for(card(), " campaign_1 ") == "campaign_1"
 
 
-@pytest.mark.parametrize("fields", [
-    [{"name": "Campaign Id", "value": "campaign_mapped"}], [{"Name": "campaign_id", "Value": "campaign_mapped"}],
-    {"Campaign Id": "campaign_mapped"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [{"name": "Campaign Id", "value": "campaign_mapped"}],
+        [{"Name": "campaign_id", "Value": "campaign_mapped"}],
+        {"Campaign Id": "campaign_mapped"},
+    ],
+)
 def test_mapped_campaign_wins_over_the_setting(fields):
     assert m.campaign_for(card(custom_fields=fields), "campaign_setting") == "campaign_mapped"
 
@@ -113,14 +142,21 @@ def test_missing_campaign_is_a_configuration_error_naming_the_setting(setting):
 
 # -- activities ----------------------------------------------------------------------------------------------------
 def test_activities_are_applied_in_timestamp_order_with_issue_covered():
-    plan = m.plan_activities(card(activities=[
-        act("Redeem", "5", "2025-03-03T00:00:00Z", id=3),
-        act("Issue", "50", None, id=1),
-        act("Reload", "20", "2025-03-02T00:00:00+02:00", id=2),   # 2025-03-01T22:00Z: before the redeem
-        act("Redemption", "1", "2025-03-01T23:00:00", id=4),      # naive: read as UTC
-    ]))
+    plan = m.plan_activities(
+        card(
+            activities=[
+                act("Redeem", "5", "2025-03-03T00:00:00Z", id=3),
+                act("Issue", "50", None, id=1),
+                act("Reload", "20", "2025-03-02T00:00:00+02:00", id=2),  # 2025-03-01T22:00Z: before the redeem
+                act("Redemption", "1", "2025-03-01T23:00:00", id=4),  # naive: read as UTC
+            ]
+        )
+    )
     assert [(a.label, a.kind.value, str(a.amount)) for a in plan.to_apply] == [
-        ("activity 2", "reload", "20.00"), ("activity 4", "redeem", "1.00"), ("activity 3", "redeem", "5.00")]
+        ("activity 2", "reload", "20.00"),
+        ("activity 4", "redeem", "1.00"),
+        ("activity 3", "redeem", "5.00"),
+    ]
     assert [a.label for a in plan.covered_by_issue] == ["activity 1"]
     assert plan.to_apply[0].timestamp == datetime(2025, 3, 1, 22, tzinfo=UTC)
 
@@ -131,9 +167,15 @@ def test_equal_timestamps_keep_the_record_order():
 
 
 def test_identity_is_the_id_when_present_else_the_activity_fields():
-    plan = m.plan_activities(card(activities=[
-        act("Redeem", "10", id=9), act("Redeem", 10, transaction_reference_id="T-1"),
-        act("redeem", "10.00", transaction_reference_id="T-1")]))
+    plan = m.plan_activities(
+        card(
+            activities=[
+                act("Redeem", "10", id=9),
+                act("Redeem", 10, transaction_reference_id="T-1"),
+                act("redeem", "10.00", transaction_reference_id="T-1"),
+            ]
+        )
+    )
     with_id, first, second = plan.to_apply
     assert with_id.identity == "GC-77|id=9" and with_id.link_id == "9"
     assert first.identity == "GC-77|2025-03-01T10:00:00+00:00|redeem|10.00|T-1"
@@ -170,20 +212,38 @@ def test_card_number_is_required():
         m.plan_activities(card(number=" "))
 
 
-@pytest.mark.parametrize("text, kind", [("Reload", "reload"), ("top-up", "reload"), ("Add Value", "reload"),
-                                        ("REDEMPTION", "redeem"), ("debit", "redeem"), ("Activation", "issue")])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("Reload", "reload"),
+        ("top-up", "reload"),
+        ("Add Value", "reload"),
+        ("REDEMPTION", "redeem"),
+        ("debit", "redeem"),
+        ("Activation", "issue"),
+    ],
+)
 def test_activity_types(text, kind):
     assert m.kind_of(text).value == kind
 
 
 # -- bodies ---------------------------------------------------------------------------------------------------------
 def test_issue_payload():
-    payload = m.issue_payload(card(customer_email="ada@example.com", expiration_date="2026-12-31T00:00:00Z"),
-                              campaign_id="campaign_1", store=StoreRef(kind="client_store_id", value="1"),
-                              customer_id="customer_abc")
-    assert payload == {"campaign_id": "campaign_1", "giftcard_number": "GC-77", "amount": "50.00",
-                       "client_store_id": "1", "customer_id": "customer_abc", "customer_email": "ada@example.com",
-                       "expiry_date": "2026-12-31"}
+    payload = m.issue_payload(
+        card(customer_email="ada@example.com", expiration_date="2026-12-31T00:00:00Z"),
+        campaign_id="campaign_1",
+        store=StoreRef(kind="client_store_id", value="1"),
+        customer_id="customer_abc",
+    )
+    assert payload == {
+        "campaign_id": "campaign_1",
+        "giftcard_number": "GC-77",
+        "amount": "50.00",
+        "client_store_id": "1",
+        "customer_id": "customer_abc",
+        "customer_email": "ada@example.com",
+        "expiry_date": "2026-12-31",
+    }
 
 
 def test_issue_payload_needs_a_valid_original_amount():
@@ -197,7 +257,9 @@ def test_redeem_payload_follows_the_public_client_shape():
     [redeem] = m.plan_activities(card(activities=[act("Redeem", "2.5", transaction_reference_id="INV-1")])).to_apply
     assert m.activity_payload("GC-77", redeem, STORE, "reference_id") == {
         "giftcard": {"data": [{"giftcard_number": "GC-77", "redemption_amount": "2.50"}]},
-        "store_ref_id": "store_b81a893dc2bc6e1a5d", "reference_id": m.activity_reference(redeem)}
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+        "reference_id": m.activity_reference(redeem),
+    }
 
 
 def test_the_activity_reference_is_the_same_on_every_delivery_and_differs_per_activity():
@@ -209,25 +271,37 @@ def test_the_activity_reference_is_the_same_on_every_delivery_and_differs_per_ac
 
 
 def test_history_path_quotes_its_values():
-    assert m.history_path("/h?card_id={card_id}&n={card_number}&ref={reference}", card_id="a/b", number="GC 1",
-                          reference="ipaas-1") == "/h?card_id=a%2Fb&n=GC%201&ref=ipaas-1"
+    assert (
+        m.history_path("/h?card_id={card_id}&n={card_number}&ref={reference}", card_id="a/b", number="GC 1", reference="ipaas-1")
+        == "/h?card_id=a%2Fb&n=GC%201&ref=ipaas-1"
+    )
 
 
 # -- replies ---------------------------------------------------------------------------------------------------------
 def test_reply_parsing():
-    state = m.giftcard_from_reply({"code": 200, "message": "success", "data": {"giftcard": {
-        "id": "giftcard_1", "giftcard_number": "GC-77", "balance": "12.5"}}}, "gift card GC-77")
+    state = m.giftcard_from_reply(
+        {
+            "code": 200,
+            "message": "success",
+            "data": {"giftcard": {"id": "giftcard_1", "giftcard_number": "GC-77", "balance": "12.5"}},
+        },
+        "gift card GC-77",
+    )
     assert state == m.CardState(card_id="giftcard_1", number="GC-77", balance=Decimal("12.50"))
     assert m.giftcard_from_reply({"data": {"giftcard": {"giftcard_number": "N", "balance": 3}}}, "x").card_id == "N"
     assert m.giftcard_from_reply({"data": {"giftcard": {"id": "g"}}}, "x", need_balance=False).balance is None
 
 
-@pytest.mark.parametrize("body, reason", [
-    ({"code": 200, "data": {}}, "without data.giftcard"), (None, "without data.giftcard"),
-    ({"data": {"giftcard": {"balance": "1"}}}, "without an id"),
-    ({"data": {"giftcard": {"id": "g"}}}, "without a balance"),
-    ({"data": {"giftcard": {"id": "g", "balance": "n/a"}}}, "not a number"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({"code": 200, "data": {}}, "without data.giftcard"),
+        (None, "without data.giftcard"),
+        ({"data": {"giftcard": {"balance": "1"}}}, "without an id"),
+        ({"data": {"giftcard": {"id": "g"}}}, "without a balance"),
+        ({"data": {"giftcard": {"id": "g", "balance": "n/a"}}}, "not a number"),
+    ],
+)
 def test_bad_replies_are_permanent_errors(body, reason):
     with pytest.raises(PermanentError, match=reason):
         m.giftcard_from_reply(body, "gift card GC-77")
@@ -245,21 +319,24 @@ def history(*entries) -> dict:
     return {"code": 200, "message": "success", "data": {"transactions": list(entries)}}
 
 
-@pytest.mark.parametrize("body, decision, evidence", [
-    (history(), m.Decision.NOT_APPLIED, "holds no reload 5.00"),
-    (history({"reference_id": REF, "type": "reload", "amount": "5.00"}), m.Decision.APPLIED, "holds the reload 5.00"),
-    (history({"reference_id": REF}), m.Decision.APPLIED, "holds the reload 5.00"),     # the reference alone proves it
-    (history({"reference_id": REF, "type": "reload", "amount": 5}), m.Decision.APPLIED, "holds the reload"),
-    (history({"reference_id": REF, "type": "redeem", "amount": "5.00"}), m.Decision.UNDECIDABLE, "not a reload 5.00"),
-    (history({"reference_id": REF, "amount": "6.00"}), m.Decision.UNDECIDABLE, "not a reload 5.00"),
-    (history({"reference_id": REF}, {"reference_id": REF}), m.Decision.UNDECIDABLE, "holds 2 activities"),
-    # the lookup did not filter by reference (an unrelated till entry, or entries without one): nothing is proven
-    (history({"reference_id": "till-1", "type": "reload", "amount": "5.00"}), m.Decision.UNDECIDABLE, "as assumed"),
-    (history({"type": "reload", "amount": "5.00"}), m.Decision.UNDECIDABLE, "another or no reference_id"),
-    ({"code": 200, "data": {"giftcard": {}}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
-    ({"code": 200, "data": {"transactions": ["x"]}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
-    (None, m.Decision.UNDECIDABLE, "without a data.transactions list"),
-])
+@pytest.mark.parametrize(
+    "body, decision, evidence",
+    [
+        (history(), m.Decision.NOT_APPLIED, "holds no reload 5.00"),
+        (history({"reference_id": REF, "type": "reload", "amount": "5.00"}), m.Decision.APPLIED, "holds the reload 5.00"),
+        (history({"reference_id": REF}), m.Decision.APPLIED, "holds the reload 5.00"),  # the reference alone proves it
+        (history({"reference_id": REF, "type": "reload", "amount": 5}), m.Decision.APPLIED, "holds the reload"),
+        (history({"reference_id": REF, "type": "redeem", "amount": "5.00"}), m.Decision.UNDECIDABLE, "not a reload 5.00"),
+        (history({"reference_id": REF, "amount": "6.00"}), m.Decision.UNDECIDABLE, "not a reload 5.00"),
+        (history({"reference_id": REF}, {"reference_id": REF}), m.Decision.UNDECIDABLE, "holds 2 activities"),
+        # the lookup did not filter by reference (an unrelated till entry, or entries without one): nothing is proven
+        (history({"reference_id": "till-1", "type": "reload", "amount": "5.00"}), m.Decision.UNDECIDABLE, "as assumed"),
+        (history({"type": "reload", "amount": "5.00"}), m.Decision.UNDECIDABLE, "another or no reference_id"),
+        ({"code": 200, "data": {"giftcard": {}}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
+        ({"code": 200, "data": {"transactions": ["x"]}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
+        (None, m.Decision.UNDECIDABLE, "without a data.transactions list"),
+    ],
+)
 def test_judge_history(body, decision, evidence):
     verdict = m.judge_history(body, reference=REF, reference_field="reference_id", activity=RELOAD5)
     assert verdict.decision is decision and evidence in verdict.evidence, verdict

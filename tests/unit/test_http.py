@@ -1,4 +1,5 @@
 """ApiClient turns every way a call can fail into our error classes (against a local sandbox server, no AWS)."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,7 @@ def test_a_connection_reset_on_a_create_is_transient_and_not_retried(server, cli
     server.faults.reset(1)
     with pytest.raises(TransientError, match=r"partner connection failed \(POST /thing\) for thing 1: ConnectionError"):
         client.request("POST", "/thing", json_body={"a": 1}, what="thing 1")
-    assert len(server.calls("POST")) == 1          # a create whose request may have arrived is never sent twice
+    assert len(server.calls("POST")) == 1  # a create whose request may have arrived is never sent twice
 
 
 def test_a_connection_reset_on_an_idempotent_call_is_retried(server, client):
@@ -56,7 +57,7 @@ def test_resets_past_the_retries_are_transient(server, client):
     server.faults.reset(10)
     with pytest.raises(TransientError, match=r"connection failed \(GET /thing\) for thing 1"):
         client.request("GET", "/thing", what="thing 1")
-    assert len(server.calls("GET")) == 4           # the call and 3 retries
+    assert len(server.calls("GET")) == 4  # the call and 3 retries
 
 
 def test_a_slow_answer_is_a_timeout(server, client, monkeypatch):

@@ -1,4 +1,5 @@
 """The hook ingress decision (ipaas_sync.ingress) with a fake sender and an in-memory settings registry."""
+
 from __future__ import annotations
 
 import base64
@@ -25,13 +26,12 @@ from ipaas_sync.settings import SubscriptionRegistry, parse_webhook_keys
 KEY_A = "whk-A-current-0123456789abcdef"
 KEY_A_OLD = "whk-A-previous-0123456789abcdef"
 KEY_B = "whk-B-current-fedcba9876543210"
-SUB = {"Platform": "99minds", "iPaaS API Token": "tok-unit-000000", "API Secret Key": "sk-unit-000000",
-       "Store Ref Id": "store_1"}
-SUB_A = {**SUB, "Name": "A", "iPaaS System Id": "1001", "Webhook API Key": KEY_A,
-         "Webhook API Key (Previous)": KEY_A_OLD}
+SUB = {"Platform": "99minds", "iPaaS API Token": "tok-unit-000000", "API Secret Key": "sk-unit-000000", "Store Ref Id": "store_1"}
+SUB_A = {**SUB, "Name": "A", "iPaaS System Id": "1001", "Webhook API Key": KEY_A, "Webhook API Key (Previous)": KEY_A_OLD}
 SUB_B = {**SUB, "Name": "B", "iPaaS System Id": "2002", "Webhook API Key": KEY_B}
-ROUTES = QueueRoutes.parse(json.dumps({"customer:99minds": "https://sqs/q-customer",
-                                       "transaction:99minds": "https://sqs/q-transaction"}))
+ROUTES = QueueRoutes.parse(
+    json.dumps({"customer:99minds": "https://sqs/q-customer", "transaction:99minds": "https://sqs/q-transaction"})
+)
 
 
 class FakeSender:
@@ -70,18 +70,30 @@ def auth(key=KEY_A, **extra) -> dict[str, str]:
 # -- accepted ----------------------------------------------------------------------------------------------
 def test_every_notification_is_queued_on_its_entity_queue_as_a_transfer_message():
     ingress, sender = make()
-    reply = ingress.handle(auth(), body(note("1", tracking_guid="g-1", action="CREATED"),
-                                        note("7", "transaction/updated", tracking_guid="g-7"),
-                                        note("2", "Customer/Updated", tracking_guid="g-2")))
+    reply = ingress.handle(
+        auth(),
+        body(
+            note("1", tracking_guid="g-1", action="CREATED"),
+            note("7", "transaction/updated", tracking_guid="g-7"),
+            note("2", "Customer/Updated", tracking_guid="g-2"),
+        ),
+    )
     assert (reply.status, reply.body) == (202, {"accepted": 3, "id": "h-1"})
     assert [(q, len(b)) for q, b in sender.calls] == [("https://sqs/q-customer", 2), ("https://sqs/q-transaction", 1)]
     assert reply.queued == {"customer:99minds": 2, "transaction:99minds": 1}
     messages = [TransferMessage.model_validate_json(b) for _, bodies in sender.calls for b in bodies]
     assert [(m.scope, m.id, m.destination, m.tracking_guid) for m in messages] == [
-        ("customer/created", "1", "1001", "g-1"), ("customer/updated", "2", "1001", "g-2"),
-        ("transaction/updated", "7", "1001", "g-7")]
-    assert sender.bodies()[0] == {"scope": "customer/created", "id": "1", "destination": "1001",
-                                  "tracking_guid": "g-1", "action": "CREATED"}
+        ("customer/created", "1", "1001", "g-1"),
+        ("customer/updated", "2", "1001", "g-2"),
+        ("transaction/updated", "7", "1001", "g-7"),
+    ]
+    assert sender.bodies()[0] == {
+        "scope": "customer/created",
+        "id": "1",
+        "destination": "1001",
+        "tracking_guid": "g-1",
+        "action": "CREATED",
+    }
 
 
 def test_tracking_guid_from_the_notification_else_from_x_correlation_id():
@@ -98,8 +110,7 @@ def test_without_any_guid_the_message_has_none():
     assert "tracking_guid" not in sender.bodies()[0]
 
 
-@pytest.mark.parametrize("header", [f"Bearer {KEY_A}", f"bearer {KEY_A}", f"BEARER   {KEY_A}  ",
-                                    f"Bearer {KEY_A_OLD}"])
+@pytest.mark.parametrize("header", [f"Bearer {KEY_A}", f"bearer {KEY_A}", f"BEARER   {KEY_A}  ", f"Bearer {KEY_A_OLD}"])
 def test_current_or_previous_key_any_scheme_case(header):
     ingress, sender = make()
     assert ingress.handle({"authorization": header}, body(note())).status == 202
@@ -113,21 +124,25 @@ def test_each_destination_with_its_own_key():
 
 
 # -- 401: one answer whatever went wrong, nothing queued ---------------------------------------------------
-@pytest.mark.parametrize("headers", [
-    {},                                                        # no header
-    {"Authorization": ""},
-    {"Authorization": "Bearer"},                               # no token
-    {"Authorization": "Bearer    "},
-    {"Authorization": f"Basic {KEY_A}"},                       # another scheme
-    {"Authorization": KEY_A},                                  # no scheme
-    {"Authorization": "Bearer wrong-key-0000000000000000"},
-    {"Authorization": f"Bearer {KEY_A}x"},                     # a prefix of the key is not the key
-    {"Authorization": f"Bearer {KEY_A[:-1]}"},
-    {"Authorization": f"Bearer {KEY_A.upper()}"},
-    {"Authorization": f"Bearer {KEY_B}"},                      # the key of another subscription
-    {"Authorization": f"Bearer {KEY_A}, Bearer {KEY_A}"},      # repeated header, joined
-    {"Authorization": "Bearer " + "k" * 5000},
-], ids=lambda h: repr(h.get("Authorization", "<none>"))[:30])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no header
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},  # no token
+        {"Authorization": "Bearer    "},
+        {"Authorization": f"Basic {KEY_A}"},  # another scheme
+        {"Authorization": KEY_A},  # no scheme
+        {"Authorization": "Bearer wrong-key-0000000000000000"},
+        {"Authorization": f"Bearer {KEY_A}x"},  # a prefix of the key is not the key
+        {"Authorization": f"Bearer {KEY_A[:-1]}"},
+        {"Authorization": f"Bearer {KEY_A.upper()}"},
+        {"Authorization": f"Bearer {KEY_B}"},  # the key of another subscription
+        {"Authorization": f"Bearer {KEY_A}, Bearer {KEY_A}"},  # repeated header, joined
+        {"Authorization": "Bearer " + "k" * 5000},
+    ],
+    ids=lambda h: repr(h.get("Authorization", "<none>"))[:30],
+)
 def test_missing_or_wrong_key_is_401_with_one_body_and_nothing_queued(headers):
     ingress, sender = make()
     reply = ingress.handle(headers, body(note()))
@@ -164,7 +179,7 @@ def test_no_other_authorization_header_reaches_a_queue(header):
 # -- 413 ------------------------------------------------------------------------------------------------------
 def test_a_body_past_the_limit_is_413_before_it_is_parsed():
     ingress, sender = make(max_body_bytes=1024)
-    reply = ingress.handle(auth(), b"{" + b" " * 1024)      # not JSON either: the size is checked first
+    reply = ingress.handle(auth(), b"{" + b" " * 1024)  # not JSON either: the size is checked first
     assert reply.status == 413 and "1025 bytes" in reply.body["message"] and "1024" in reply.body["message"]
     assert sender.calls == []
 
@@ -176,19 +191,25 @@ def test_a_body_at_the_limit_is_accepted():
 
 
 # -- 400 ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("payload, status_body", [
-    (b"{not json", {"message_has": "not valid JSON"}),
-    (b"[]", {"message_has": "hook request: field '(body)'", "field": "(body)"}),
-    (json.dumps({"id": "h", "attempt": 1}).encode(), {"message_has": "field 'notifications'",
-                                                      "field": "notifications"}),
-    (json.dumps({"id": "h", "notifications": []}).encode(), {"message_has": "field 'notifications'"}),
-    (json.dumps({"attempt": "often", "notifications": [note()]}).encode(), {"field": "attempt"}),
-    (body(note("1"), note("2"), {"scope": "customer/created", "id": "3"}, {"id": ""}),
-     {"notification": 2, "field": "destination", "message_has": "notification 2: field 'destination'"}),
-    (body(note("1"), note("2", scope="order/created")),
-     {"notification": 1, "field": "scope", "message_has": "unsupported scope 'order/created'"}),
-    (body(note("1"), note("", scope="customer/created")), {"notification": 1, "field": "id"}),
-])
+@pytest.mark.parametrize(
+    "payload, status_body",
+    [
+        (b"{not json", {"message_has": "not valid JSON"}),
+        (b"[]", {"message_has": "hook request: field '(body)'", "field": "(body)"}),
+        (json.dumps({"id": "h", "attempt": 1}).encode(), {"message_has": "field 'notifications'", "field": "notifications"}),
+        (json.dumps({"id": "h", "notifications": []}).encode(), {"message_has": "field 'notifications'"}),
+        (json.dumps({"attempt": "often", "notifications": [note()]}).encode(), {"field": "attempt"}),
+        (
+            body(note("1"), note("2"), {"scope": "customer/created", "id": "3"}, {"id": ""}),
+            {"notification": 2, "field": "destination", "message_has": "notification 2: field 'destination'"},
+        ),
+        (
+            body(note("1"), note("2", scope="order/created")),
+            {"notification": 1, "field": "scope", "message_has": "unsupported scope 'order/created'"},
+        ),
+        (body(note("1"), note("", scope="customer/created")), {"notification": 1, "field": "id"}),
+    ],
+)
 def test_malformed_body_is_400_naming_the_first_invalid_notification(payload, status_body):
     ingress, sender = make()
     reply = ingress.handle(auth(), payload)
@@ -213,9 +234,9 @@ def test_authenticate_is_one_reusable_check_with_rotation_and_a_destination():
     registry = SubscriptionRegistry([dict(SUB_A), dict(SUB_B)], parse_webhook_keys)
     keys = lambda: registry  # noqa: E731
     assert set(authenticate(f"Bearer {KEY_A}", keys=keys).subscriptions) == {"1001"}
-    assert authenticate(f"bearer  {KEY_A_OLD} ", destination="1001", keys=keys)       # the previous key, rotating
-    assert not authenticate(f"Bearer {KEY_A}", destination="2002", keys=keys)         # another subscription's
-    assert not authenticate(f"Bearer {KEY_A}", destination="4242", keys=keys)         # unknown: the same answer
+    assert authenticate(f"bearer  {KEY_A_OLD} ", destination="1001", keys=keys)  # the previous key, rotating
+    assert not authenticate(f"Bearer {KEY_A}", destination="2002", keys=keys)  # another subscription's
+    assert not authenticate(f"Bearer {KEY_A}", destination="4242", keys=keys)  # unknown: the same answer
     for header in (None, "", KEY_A, f"Basic {KEY_A}", "Bearer ", f"Bearer {KEY_A}x", "Bearer " + "k" * 5000):
         assert not authenticate(header, keys=keys), header
     assert unauthorized("anything").status == 401 and unauthorized("x").body == unauthorized("y").body
@@ -239,6 +260,7 @@ def test_a_send_still_failing_after_retries_is_503():
 
 def test_an_sqs_error_is_503():
     from botocore.exceptions import EndpointConnectionError
+
     ingress, _ = make(sender=FakeSender(fail=EndpointConnectionError(endpoint_url="https://sqs")))
     assert ingress.handle(auth(), body(note())).status == 503
 
@@ -246,6 +268,7 @@ def test_an_sqs_error_is_503():
 def test_unreadable_settings_are_503():
     def boom():
         raise ConfigurationError("cannot read secret subs: AccessDeniedException")
+
     ingress = HookIngress(routes=ROUTES, send=FakeSender(), keys=boom)
     reply = ingress.handle(auth(), body(note()))
     assert reply.status == 503 and "AccessDeniedException" in reply.reason
@@ -280,11 +303,20 @@ def test_with_no_subscription_configured_every_request_is_401():
 # -- secrets -----------------------------------------------------------------------------------------------------
 def test_no_key_appears_in_a_log_line_or_a_response(log_output):
     from ipaas_sync.observability import metrics
+
     ingress, _ = make()
-    replies = [ingress.handle(h, b) for h, b in [
-        (auth(), body(note())), (auth(KEY_B), body(note())), (auth(KEY_A_OLD), body(note(destination="2002"))),
-        ({"Authorization": f"Bearer {KEY_A}-wrong"}, body(note())), (auth(), b"{"),
-        (auth(), body(note(destination="77"))), (auth(), b" " * 5000)]]
+    replies = [
+        ingress.handle(h, b)
+        for h, b in [
+            (auth(), body(note())),
+            (auth(KEY_B), body(note())),
+            (auth(KEY_A_OLD), body(note(destination="2002"))),
+            ({"Authorization": f"Bearer {KEY_A}-wrong"}, body(note())),
+            (auth(), b"{"),
+            (auth(), body(note(destination="77"))),
+            (auth(), b" " * 5000),
+        ]
+    ]
     assert [r.status for r in replies] == [202, 401, 401, 401, 400, 401, 413]
     for reply in replies:
         record(reply)
@@ -308,8 +340,11 @@ def test_queue_routes_parse_and_reject_what_they_cannot_route():
 
 
 def test_http_api_request_lowercases_headers_and_decodes_base64():
-    event = {"headers": {"Authorization": "Bearer x", "X-Correlation-Id": "c"},
-             "body": base64.b64encode(b'{"a": 1}').decode(), "isBase64Encoded": True}
+    event = {
+        "headers": {"Authorization": "Bearer x", "X-Correlation-Id": "c"},
+        "body": base64.b64encode(b'{"a": 1}').decode(),
+        "isBase64Encoded": True,
+    }
     assert http_api_request(event) == ({"authorization": "Bearer x", "x-correlation-id": "c"}, b'{"a": 1}')
     assert http_api_request({"body": "é"}) == ({}, "é".encode())
     assert http_api_request({})[1] == b""
@@ -324,6 +359,7 @@ def test_reply_is_an_http_api_response():
 
 def test_the_deployed_ingress_is_built_from_the_environment_and_refuses_bad_routes(monkeypatch):
     from ipaas_sync import ingress as module
+
     monkeypatch.setattr(module, "_default", None)
     monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": "https://sqs/q"}')
     monkeypatch.setenv("HOOK_MAX_BODY_BYTES", "2048")

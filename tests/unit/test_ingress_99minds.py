@@ -1,5 +1,6 @@
 """The 99minds webhook decision (ipaas_sync.ingress.NinetyNineMindsHookIngress): same authentication and answers
 as the iPaaS.com hook route, with the key / event / record id read where the subscription's settings say."""
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,26 @@ QUEUE = "https://sqs/q-from-99minds"
 
 def make(overrides: dict | None = None, sender=None, subs=None, max_body_bytes=4096):
     sender = sender or FakeSender()
-    subs = subs if subs is not None else [{**SUB_A, **(overrides or {})}, SUB_B,
-                                          {"Platform": "stamped", "Name": "S", "iPaaS System Id": "3003",
-                                           "iPaaS API Token": "t-00000000", "API Public Key": "p",
-                                           "API Private Key": "k", "API Store Hash": "h",
-                                           "Webhook API Key": "whk-stamped-000000000000"}]
+    subs = (
+        subs
+        if subs is not None
+        else [
+            {**SUB_A, **(overrides or {})},
+            SUB_B,
+            {
+                "Platform": "stamped",
+                "Name": "S",
+                "iPaaS System Id": "3003",
+                "iPaaS API Token": "t-00000000",
+                "API Public Key": "p",
+                "API Private Key": "k",
+                "API Store Hash": "h",
+                "Webhook API Key": "whk-stamped-000000000000",
+            },
+        ]
+    )
     registry = SubscriptionRegistry([dict(s) for s in subs], parse_webhook_keys)
-    return NinetyNineMindsHookIngress(queue_url=QUEUE, send=sender, keys=lambda: registry,
-                                      max_body_bytes=max_body_bytes), sender
+    return NinetyNineMindsHookIngress(queue_url=QUEUE, send=sender, keys=lambda: registry, max_body_bytes=max_body_bytes), sender
 
 
 def hook(event="loyalty_transaction/created", record_id="transaction_a3c44bd1f3bf8b1c2f") -> bytes:
@@ -44,8 +57,12 @@ def test_a_loyalty_webhook_is_queued_as_one_inbound_message():
     [(queue, [text])] = sender.calls
     assert queue == QUEUE
     assert InboundMessage.model_validate_json(text) == InboundMessage(
-        kind="loyalty_transaction", id="transaction_a3c44bd1f3bf8b1c2f", destination="1001",
-        event="loyalty_transaction/created", tracking_guid="guid-1")
+        kind="loyalty_transaction",
+        id="transaction_a3c44bd1f3bf8b1c2f",
+        destination="1001",
+        event="loyalty_transaction/created",
+        tracking_guid="guid-1",
+    )
 
 
 def test_customer_events_are_customers_and_a_tracking_guid_is_made_when_none_is_sent():
@@ -60,18 +77,22 @@ def test_the_previous_key_is_accepted_during_a_rotation():
     assert ingress.handle(PATH, bearer(KEY_A_OLD), hook()).status == 202
 
 
-@pytest.mark.parametrize("path, headers", [
-    (PATH, {}), (PATH, bearer("wrong-key-but-long-enough")), (PATH, {"Authorization": f"Basic {KEY_A}"}),
-    ("/hooks/99minds/2002", bearer()),          # another subscription's key
-    ("/hooks/99minds/9999", bearer()),          # no such subscription
-    ("/hooks/99minds/3003", bearer("whk-stamped-000000000000")),   # not a 99minds subscription
-    ("/hooks/99minds/", bearer()),
-])
+@pytest.mark.parametrize(
+    "path, headers",
+    [
+        (PATH, {}),
+        (PATH, bearer("wrong-key-but-long-enough")),
+        (PATH, {"Authorization": f"Basic {KEY_A}"}),
+        ("/hooks/99minds/2002", bearer()),  # another subscription's key
+        ("/hooks/99minds/9999", bearer()),  # no such subscription
+        ("/hooks/99minds/3003", bearer("whk-stamped-000000000000")),  # not a 99minds subscription
+        ("/hooks/99minds/", bearer()),
+    ],
+)
 def test_every_unauthenticated_request_gets_the_same_401_and_nothing_is_read(path, headers):
     ingress, sender = make()
-    reply = ingress.handle(path, headers, b"{not json" * 1000)      # the body is never looked at
-    assert (reply.status, reply.body, reply.headers["WWW-Authenticate"]) == (
-        401, UNAUTHORIZED, 'Bearer realm="ipaas-sync hooks"')
+    reply = ingress.handle(path, headers, b"{not json" * 1000)  # the body is never looked at
+    assert (reply.status, reply.body, reply.headers["WWW-Authenticate"]) == (401, UNAUTHORIZED, 'Bearer realm="ipaas-sync hooks"')
     assert sender.calls == []
 
 
@@ -81,8 +102,14 @@ def test_the_body_limit_is_413_after_authentication():
     assert ingress.handle(PATH, {}, b"{" + b" " * 200 + b"}").status == 401
 
 
-@pytest.mark.parametrize("body, field", [(b"{nope", None), (json.dumps({"external_id": "x"}).encode(), "body:$.scope"),
-                                         (json.dumps({"scope": "customer/created"}).encode(), "body:$.external_id")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b"{nope", None),
+        (json.dumps({"external_id": "x"}).encode(), "body:$.scope"),
+        (json.dumps({"scope": "customer/created"}).encode(), "body:$.external_id"),
+    ],
+)
 def test_a_bad_body_is_400_naming_the_bad_part(body, field):
     ingress, sender = make()
     reply = ingress.handle(PATH, bearer(), body)
@@ -97,15 +124,24 @@ def test_an_unknown_event_is_202_skipped_and_counted():
 
 
 def test_locations_are_settings_header_body_and_url():
-    ingress, sender = make({"Webhook Key Location": "body:$.auth.key", "Webhook Event Location": "header:X-Event",
-                            "Webhook Record Id Location": "url:2"})
+    ingress, sender = make(
+        {
+            "Webhook Key Location": "body:$.auth.key",
+            "Webhook Event Location": "header:X-Event",
+            "Webhook Record Id Location": "url:2",
+        }
+    )
     body = json.dumps({"auth": {"key": KEY_A}}).encode()
     reply = ingress.handle(f"{PATH}/customers/customer_9", {"X-Event": "customer/created"}, body)
     assert reply.status == 202, reply.reason
     assert sender.bodies()[0]["id"] == "customer_9"
-    assert ingress.handle(f"{PATH}/customers/customer_9", {"X-Event": "customer/created"},
-                          json.dumps({"auth": {"key": KEY_B}}).encode()).status == 401
-    assert ingress.handle(f"{PATH}/x", {}, b"not json").status == 401   # a key in the body needs a JSON body
+    assert (
+        ingress.handle(
+            f"{PATH}/customers/customer_9", {"X-Event": "customer/created"}, json.dumps({"auth": {"key": KEY_B}}).encode()
+        ).status
+        == 401
+    )
+    assert ingress.handle(f"{PATH}/x", {}, b"not json").status == 401  # a key in the body needs a JSON body
 
 
 def test_the_event_names_are_settings():
@@ -121,7 +157,9 @@ def test_invalid_webhook_settings_are_401_and_unreadable_ones_503():
 
     def unreadable():
         from ipaas_sync.errors import ConfigurationError
+
         raise ConfigurationError("cannot read secret webhook-keys/99minds: AccessDeniedException")
+
     ingress = NinetyNineMindsHookIngress(queue_url=QUEUE, send=FakeSender(), keys=unreadable)
     assert ingress.handle(PATH, bearer(), hook()).status == 503
 
@@ -131,7 +169,9 @@ def test_a_queue_failure_is_503():
     assert ingress.handle(PATH, bearer(), hook()).status == 503
 
 
-@pytest.mark.parametrize("path, value", [("$.a.b", 1), ("$.list[1].id", "y"), ("$.list[-1].id", "y"),
-                                         ("$.list[5].id", None), ("$.missing.x", None), ("a.b", None)])
+@pytest.mark.parametrize(
+    "path, value",
+    [("$.a.b", 1), ("$.list[1].id", "y"), ("$.list[-1].id", "y"), ("$.list[5].id", None), ("$.missing.x", None), ("a.b", None)],
+)
 def test_json_path(path, value):
     assert json_path({"a": {"b": 1}, "list": [{"id": "x"}, {"id": "y"}]}, path) == value

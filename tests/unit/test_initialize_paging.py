@@ -1,4 +1,5 @@
 """Pure parts of initialize: the count estimate by probing pages, reply shapes, paging settings, dates."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,7 @@ class FakeSearch:
         if self.ignore_paging:
             return records
         page, size = params["page"], params["page_size"]
-        return {"data": records[(page - 1) * size:page * size]}
+        return {"data": records[(page - 1) * size : page * size]}
 
 
 @given(total=st.integers(0, 2000), size=st.integers(1, 50))
@@ -52,8 +53,10 @@ class FakeCustomerList:
         self.reads += 1
         size = self.served or params["page_size"]
         page = 1 if self.ignore_page_no else params["page_no"]
-        return {"code": 200, "data": {"customers": [{"id": f"customer_{i}"} for i in range(self.total)]
-                                      [(page - 1) * size:page * size]}}
+        return {
+            "code": 200,
+            "data": {"customers": [{"id": f"customer_{i}"} for i in range(self.total)][(page - 1) * size : page * size]},
+        }
 
 
 @given(total=st.integers(0, 600), size=st.integers(1, 30), served=st.integers(0, 30))
@@ -80,8 +83,7 @@ def test_an_endpoint_that_ignores_paging_is_one_page():
     assert estimate(search).records == 250
 
 
-@pytest.mark.parametrize("body, count", [([{"id": 1}, {"id": 2}], 2), ({"items": [{"id": 1}]}, 1), (None, 0),
-                                         ({"value": []}, 0)])
+@pytest.mark.parametrize("body, count", [([{"id": 1}, {"id": 2}], 2), ({"items": [{"id": 1}]}, 1), (None, 0), ({"value": []}, 0)])
 def test_reply_shapes(body, count):
     assert len(records_of(body, "page 1")) == count
 
@@ -98,8 +100,7 @@ def test_paging_settings_come_from_the_environment_with_defaults(monkeypatch):
     monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "250")
     assert Paging.from_env(page_size=None) == Paging("pageNumber", "page_size", 1, 250)
     assert Paging.from_env(page_size=10).page_size == 10
-    assert Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING) == Paging("page_no", "page_size", 1, 50,
-                                                                                       "empty")
+    assert Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING) == Paging("page_no", "page_size", 1, 50, "empty")
     monkeypatch.setenv("NINETYNINE_MINDS_LIST_SIZE_PARAM", "none")
     assert Paging.from_env("NINETYNINE_MINDS_LIST", NINETYNINE_MINDS_PAGING).params(3) == {"page_no": 3}
     with pytest.raises(ValueError, match="page size"):
@@ -117,6 +118,7 @@ def test_dates():
 
 def test_initialize_is_a_scope_the_handlers_take():
     from ipaas_sync.models.notification import TransferMessage
+
     msg = TransferMessage(scope="Customer/Initialize", id="158056", destination="1001")
     assert (msg.entity, msg.verb) == ("customer", "initialize")
 
@@ -125,13 +127,31 @@ def test_a_ledger_item_becomes_the_run_it_keeps_and_a_wrong_field_is_named():
     from decimal import Decimal
 
     from ipaas_sync.initialize import RunState
-    item = {"pk": "initialize#customer", "sk": "42", "kind": "initialize", "run_id": "abc", "owner": "ops",
-            "status": "handoff", "page": Decimal(7), "enqueued": Decimal(650), "limit": Decimal(1000),
-            "since": "2026-01-01T00:00:00+00:00", "lock_expires_at": Decimal(1_800_000_000)}
+
+    item = {
+        "pk": "initialize#customer",
+        "sk": "42",
+        "kind": "initialize",
+        "run_id": "abc",
+        "owner": "ops",
+        "status": "handoff",
+        "page": Decimal(7),
+        "enqueued": Decimal(650),
+        "limit": Decimal(1000),
+        "since": "2026-01-01T00:00:00+00:00",
+        "lock_expires_at": Decimal(1_800_000_000),
+    }
     state = RunState.from_item("customer", "42", item)
-    assert (state.run_id, state.owner, state.status, state.page, state.enqueued, state.limit, state.since) == \
-        ("abc", "ops", "handoff", 7, 650, 1000, "2026-01-01T00:00:00+00:00")
-    assert type(state.page) is int and state.until is None and state.offset == 0      # absent: the default
+    assert (state.run_id, state.owner, state.status, state.page, state.enqueued, state.limit, state.since) == (
+        "abc",
+        "ops",
+        "handoff",
+        7,
+        650,
+        1000,
+        "2026-01-01T00:00:00+00:00",
+    )
+    assert type(state.page) is int and state.until is None and state.offset == 0  # absent: the default
     with pytest.raises(ValueError, match="'page' is a str, not a number"):
         RunState.from_item("customer", "42", {**item, "page": "7"})
     with pytest.raises(ValueError, match="'run_id' is a NoneType, not a text"):
@@ -141,9 +161,18 @@ def test_a_ledger_item_becomes_the_run_it_keeps_and_a_wrong_field_is_named():
 def test_the_99minds_customer_source_refuses_a_subscription_of_another_platform():
     from ipaas_sync.initialize import ninetynine_minds_customers
     from ipaas_sync.settings import parse_subscription
-    stamped = parse_subscription({"Platform": "stamped", "Name": "Stamped.io", "iPaaS System Id": 2001,
-                                  "iPaaS API Token": "tok-SECRET-1", "API Public Key": "pubkey-PUBLIC-1",
-                                  "API Private Key": "key-SECRET-PRIVATE-2", "API Store Hash": "270392"})
+
+    stamped = parse_subscription(
+        {
+            "Platform": "stamped",
+            "Name": "Stamped.io",
+            "iPaaS System Id": 2001,
+            "iPaaS API Token": "tok-SECRET-1",
+            "API Public Key": "pubkey-PUBLIC-1",
+            "API Private Key": "key-SECRET-PRIVATE-2",
+            "API Store Hash": "270392",
+        }
+    )
     with pytest.raises(ValueError, match="'2001' is a stamped subscription, not a 99minds one") as caught:
         ninetynine_minds_customers(stamped, "customer", NINETYNINE_MINDS_PAGING)
     assert "SECRET" not in str(caught.value)

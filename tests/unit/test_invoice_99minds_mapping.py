@@ -1,4 +1,5 @@
 """The seed's formulas for the 99minds order workflow, one by one, with the seed's cases."""
+
 from decimal import Decimal
 
 import pytest
@@ -13,62 +14,82 @@ D = Decimal
 
 
 def txn(**kw):
-    base = {"id": 9001, "transaction_number": "SO-1001", "customer_id": 42, "type": "Order", "status": "Complete",
-            "subtotal": "90.00", "total": "99.50", "total_qty": "3",
-            "lines": [{"id": 1, "sku": "MUG-01", "qty": "2"}, {"id": 2, "sku": "TEE-01", "qty": 1}]}
+    base = {
+        "id": 9001,
+        "transaction_number": "SO-1001",
+        "customer_id": 42,
+        "type": "Order",
+        "status": "Complete",
+        "subtotal": "90.00",
+        "total": "99.50",
+        "total_qty": "3",
+        "lines": [{"id": 1, "sku": "MUG-01", "qty": "2"}, {"id": 2, "sku": "TEE-01", "qty": 1}],
+    }
     return IpaasTransaction.model_validate({**base, **kw})
 
 
 # -- Trigger: if (Type == "Order" && Total >= 0) order_paid; if (Type == "Validated Return" || Total < 0) order_refunded
-@pytest.mark.parametrize("type_,total,expected", [
-    ("Order", D("99.50"), "order_paid"),
-    ("Order", D("0"), "order_paid"),
-    ("Order", D("-5"), "order_refunded"),
-    ("Validated Return", D("-40"), "order_refunded"),
-    ("Validated Return", D("40"), "order_refunded"),
-    ("Validated Return", None, "order_refunded"),
-    ("Order", None, None),
-    ("Quote", D("10"), None),
-    ("Quote", D("-10"), "order_refunded"),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    "type_,total,expected",
+    [
+        ("Order", D("99.50"), "order_paid"),
+        ("Order", D("0"), "order_paid"),
+        ("Order", D("-5"), "order_refunded"),
+        ("Validated Return", D("-40"), "order_refunded"),
+        ("Validated Return", D("40"), "order_refunded"),
+        ("Validated Return", None, "order_refunded"),
+        ("Order", None, None),
+        ("Quote", D("10"), None),
+        ("Quote", D("-10"), "order_refunded"),
+        (None, None, None),
+    ],
+)
 def test_trigger(type_, total, expected):
     assert m.trigger(type_, total) == expected
 
 
 # -- TotalPrice: if (Type == "Validated Return" || Total < 0) null; if (Total >= 0) Total; else null
-@pytest.mark.parametrize("type_,total,expected", [
-    ("Order", D("99.50"), D("99.50")),
-    ("Order", D("0"), D("0")),
-    ("Order", D("-5"), None),
-    ("Validated Return", D("-40"), None),
-    ("Validated Return", D("40"), None),
-    ("Order", None, None),
-])
+@pytest.mark.parametrize(
+    "type_,total,expected",
+    [
+        ("Order", D("99.50"), D("99.50")),
+        ("Order", D("0"), D("0")),
+        ("Order", D("-5"), None),
+        ("Validated Return", D("-40"), None),
+        ("Validated Return", D("40"), None),
+        ("Order", None, None),
+    ],
+)
 def test_total_price(type_, total, expected):
     assert m.total_price(type_, total) == expected
 
 
 # -- RefundAmount: Validated Returns only, abs(Total) of the return
-@pytest.mark.parametrize("type_,total,expected", [
-    ("Validated Return", D("-40.25"), D("40.25")),
-    ("Validated Return", D("40.25"), D("40.25")),
-    ("Validated Return", D("0"), D("0")),
-    ("Validated Return", None, None),
-    ("Order", D("-5"), None),
-    ("Order", D("99.50"), None),
-])
+@pytest.mark.parametrize(
+    "type_,total,expected",
+    [
+        ("Validated Return", D("-40.25"), D("40.25")),
+        ("Validated Return", D("40.25"), D("40.25")),
+        ("Validated Return", D("0"), D("0")),
+        ("Validated Return", None, None),
+        ("Order", D("-5"), None),
+        ("Order", D("99.50"), None),
+    ],
+)
 def test_refund_amount(type_, total, expected):
     assert m.refund_amount(type_, total) == expected
 
 
-@pytest.mark.parametrize("fields,expected", [
-    ([{"name": "LoyaltyPointsClaimed", "value": "120"}], D("120")),
-    ({"LoyaltyPointsClaimed": 7.5}, D("7.5")),
-    ([{"name": "Other", "value": "1"}], None),
-    ([{"name": "LoyaltyPointsClaimed", "value": " "}], None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "fields,expected",
+    [
+        ([{"name": "LoyaltyPointsClaimed", "value": "120"}], D("120")),
+        ({"LoyaltyPointsClaimed": 7.5}, D("7.5")),
+        ([{"name": "Other", "value": "1"}], None),
+        ([{"name": "LoyaltyPointsClaimed", "value": " "}], None),
+        (None, None),
+    ],
+)
 def test_loyalty_points_claimed(fields, expected):
     assert m.loyalty_points_claimed(txn(custom_fields=fields)) == expected
 
@@ -79,8 +100,9 @@ def test_loyalty_points_that_are_not_a_number_are_named(value):
         m.loyalty_points_claimed(txn(custom_fields={"LoyaltyPointsClaimed": value}))
 
 
-@pytest.mark.parametrize("value,expected", [(D("3"), 3), (D("3.00"), 3), (D("99.50"), 99.5), (D("-40.25"), -40.25),
-                                            (D("0.1"), 0.1), (None, None)])
+@pytest.mark.parametrize(
+    "value,expected", [(D("3"), 3), (D("3.00"), 3), (D("99.50"), 99.5), (D("-40.25"), -40.25), (D("0.1"), 0.1), (None, None)]
+)
 def test_wire_number(value, expected):
     got = m.wire_number(value)
     assert got == expected and type(got) is type(expected)
@@ -88,19 +110,39 @@ def test_wire_number(value, expected):
 
 # -- the whole body --------------------------------------------------------------------------------------
 def test_order_maps_every_field():
-    payload = m.map_invoice(txn(custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "150"}]),
-                            customer_id="customer_abc", original_order_id=None, store=STORE)
+    payload = m.map_invoice(
+        txn(custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "150"}]),
+        customer_id="customer_abc",
+        original_order_id=None,
+        store=STORE,
+    )
     assert payload == {
-        "idempotent_id": "SO-1001", "customer_id": "customer_abc", "trigger": "order_paid", "total_price": 99.5,
-        "subtotal_price": 90, "total_quantity": 3, "loyalty_points_claimed": 150,
+        "idempotent_id": "SO-1001",
+        "customer_id": "customer_abc",
+        "trigger": "order_paid",
+        "total_price": 99.5,
+        "subtotal_price": 90,
+        "total_quantity": 3,
+        "loyalty_points_claimed": 150,
         "line_items": [{"quantity": 2, "sku": "MUG-01", "line_id": "1"}, {"quantity": 1, "sku": "TEE-01", "line_id": "2"}],
-        "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+        "store_ref_id": "store_b81a893dc2bc6e1a5d",
+    }
 
 
 def test_validated_return_carries_refund_and_original_order_but_no_total_price():
-    payload = m.map_invoice(txn(type="Validated Return", transaction_number="RT-1", subtotal="-36.00",
-                                total="-40.25", total_qty="1", lines=[{"id": 7, "sku": "MUG-01", "qty": 1}]),
-                            customer_id="customer_abc", original_order_id="SO-1001", store=STORE)
+    payload = m.map_invoice(
+        txn(
+            type="Validated Return",
+            transaction_number="RT-1",
+            subtotal="-36.00",
+            total="-40.25",
+            total_qty="1",
+            lines=[{"id": 7, "sku": "MUG-01", "qty": 1}],
+        ),
+        customer_id="customer_abc",
+        original_order_id="SO-1001",
+        store=STORE,
+    )
     assert payload["trigger"] == "order_refunded" and "total_price" not in payload
     assert payload["refund_amount"] == 40.25 and payload["subtotal_price"] == -36
     assert payload["original_order_id"] == "SO-1001" and payload["idempotent_id"] == "RT-1"
@@ -174,10 +216,17 @@ def test_differences_name_each_changed_field():
     assert m.differences(before, before) == []
 
 
-@pytest.mark.parametrize("reply,expected", [
-    ({"code": 200, "data": {"execution": {"id": "execution_1"}}}, "execution_1"),
-    ({"data": {"id": "x"}}, "x"), ({"data": {"execution_id": 5}}, "5"), ({"data": {"workflow_execution_id": "w"}}, "w"),
-    ({"code": 200, "message": "ok"}, None), (None, None), ([], None),
-])
+@pytest.mark.parametrize(
+    "reply,expected",
+    [
+        ({"code": 200, "data": {"execution": {"id": "execution_1"}}}, "execution_1"),
+        ({"data": {"id": "x"}}, "x"),
+        ({"data": {"execution_id": 5}}, "5"),
+        ({"data": {"workflow_execution_id": "w"}}, "w"),
+        ({"code": 200, "message": "ok"}, None),
+        (None, None),
+        ([], None),
+    ],
+)
 def test_execution_id_from_reply(reply, expected):
     assert m.execution_id_from_reply(reply) == expected

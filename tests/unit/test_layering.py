@@ -1,5 +1,6 @@
 """The layer's lower modules never import its upper ones (settings and models know nothing of mapping,
 transfer or the partner clients)."""
+
 import ast
 from pathlib import Path
 

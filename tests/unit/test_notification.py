@@ -7,7 +7,8 @@ from ipaas_sync.models.notification import HookRequest, TransferMessage
 
 def test_contract_example_parses():
     msg = TransferMessage.model_validate_json(
-        '{"scope": "Customer/Created", "id": 501, "destination": 1001, "tracking_guid": "g", "action": "CREATED"}')
+        '{"scope": "Customer/Created", "id": 501, "destination": 1001, "tracking_guid": "g", "action": "CREATED"}'
+    )
     assert (msg.entity, msg.verb, msg.id, msg.destination, msg.record) == ("customer", "created", "501", "1001", None)
 
 

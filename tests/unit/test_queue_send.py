@@ -1,4 +1,5 @@
 """clients.queues.send_all: SendMessageBatch in chunks, failed entries retried a bounded number of times."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,8 +64,7 @@ def test_still_failing_after_the_bounded_attempts_raises_naming_queue_and_code_n
     with pytest.raises(QueueSendError) as err:
         send_all(sqs, URL, ["ok", "secret-body"], attempts=3, sleep=lambda s: None)
     assert len(sqs.calls) == 3 and sqs.queue == ["ok"]
-    assert "1 of 2 messages not sent to queue stack-customer-99minds after 3 attempt(s): ServiceUnavailable" \
-        == str(err.value)
+    assert "1 of 2 messages not sent to queue stack-customer-99minds after 3 attempt(s): ServiceUnavailable" == str(err.value)
     assert "secret-body" not in str(err.value)
     assert classify(err.value) == "transient"
 

@@ -10,20 +10,38 @@ PRODUCTS = {"SKU-1": "0000000000001", "SKU-2": "0000000000002"}
 
 
 def txn(**kw):
-    base = {"id": 77, "transaction_number": "1077", "type": "Order", "status": "Complete",
-            "created_datetime": "2025-03-01T10:00:00Z",
-            "lines": [{"sequence_number": 1, "sku": "SKU-1", "qty": "2", "unit_price": "10.00",
-                       "extended_price": "18.00", "discount_amount": "2.00"},
-                      {"sequence_number": 2, "sku": "SKU-2", "qty": 1, "unit_price": "5.5"}]}
+    base = {
+        "id": 77,
+        "transaction_number": "1077",
+        "type": "Order",
+        "status": "Complete",
+        "created_datetime": "2025-03-01T10:00:00Z",
+        "lines": [
+            {
+                "sequence_number": 1,
+                "sku": "SKU-1",
+                "qty": "2",
+                "unit_price": "10.00",
+                "extended_price": "18.00",
+                "discount_amount": "2.00",
+            },
+            {"sequence_number": 2, "sku": "SKU-2", "qty": 1, "unit_price": "5.5"},
+        ],
+    }
     return IpaasTransaction.model_validate({**base, **kw})
 
 
 def test_maps_the_order_and_its_lines():
     assert m.map_sales_order(txn(), customer_key="0300", product_keys=PRODUCTS) == {
-        "code": "1077", "orderNumber": "1077", "date": "2025-03-01T10:00:00+00:00", "customerKey": "0300",
-        "lines": [{"productKey": "0000000000001", "quantity": "2", "price": "10", "discount": "2",
-                   "lineTotalValue": "18"},
-                  {"productKey": "0000000000002", "quantity": "1", "price": "5.5", "lineTotalValue": "5.5"}]}
+        "code": "1077",
+        "orderNumber": "1077",
+        "date": "2025-03-01T10:00:00+00:00",
+        "customerKey": "0300",
+        "lines": [
+            {"productKey": "0000000000001", "quantity": "2", "price": "10", "discount": "2", "lineTotalValue": "18"},
+            {"productKey": "0000000000002", "quantity": "1", "price": "5.5", "lineTotalValue": "5.5"},
+        ],
+    }
 
 
 def test_guest_order_has_no_customer_key():
@@ -35,27 +53,33 @@ def test_line_total_without_extended_price_is_qty_times_price_less_discount():
     assert m.line_total(line) == Decimal("7.00")
 
 
-@pytest.mark.parametrize("value,text", [(Decimal("10.00"), "10"), (Decimal("19.990"), "19.99"),
-                                        (Decimal("0.00"), "0"), (Decimal("1E+2"), "100")])
+@pytest.mark.parametrize(
+    "value,text", [(Decimal("10.00"), "10"), (Decimal("19.990"), "19.99"), (Decimal("0.00"), "0"), (Decimal("1E+2"), "100")]
+)
 def test_amounts_are_plain_decimal_strings(value, text):
     assert m.amount(value) == text
 
 
 def test_required_skus_are_distinct_and_in_order():
-    lines = [{"sku": "B", "qty": 1, "unit_price": 1}, {"sku": "A", "qty": 1, "unit_price": 1},
-             {"sku": "B", "qty": 2, "unit_price": 1}]
+    lines = [
+        {"sku": "B", "qty": 1, "unit_price": 1},
+        {"sku": "A", "qty": 1, "unit_price": 1},
+        {"sku": "B", "qty": 2, "unit_price": 1},
+    ]
     assert m.required_skus(txn(lines=lines)) == ["B", "A"]
 
 
-@pytest.mark.parametrize("kw,reason", [
-    ({"transaction_number": None}, "transaction 77: missing required field 'transaction_number'"),
-    ({"lines": []}, "transaction 1077: field 'lines' is empty"),
-    ({"lines": [{"sequence_number": 4, "qty": 1, "unit_price": 1}]},
-     "transaction 1077 line 4: missing required field 'sku'"),
-    ({"lines": [{"sku": "X"}]}, "transaction 1077 line 1: missing required fields 'qty', 'unit_price'"),
-    ({"lines": [{"sku": "X", "qty": 0, "unit_price": 1}]}, "field 'qty' must be positive"),
-    ({"lines": [{"sku": "X", "qty": 1, "unit_price": -1}]}, "field 'unit_price' must not be negative"),
-])
+@pytest.mark.parametrize(
+    "kw,reason",
+    [
+        ({"transaction_number": None}, "transaction 77: missing required field 'transaction_number'"),
+        ({"lines": []}, "transaction 1077: field 'lines' is empty"),
+        ({"lines": [{"sequence_number": 4, "qty": 1, "unit_price": 1}]}, "transaction 1077 line 4: missing required field 'sku'"),
+        ({"lines": [{"sku": "X"}]}, "transaction 1077 line 1: missing required fields 'qty', 'unit_price'"),
+        ({"lines": [{"sku": "X", "qty": 0, "unit_price": 1}]}, "field 'qty' must be positive"),
+        ({"lines": [{"sku": "X", "qty": 1, "unit_price": -1}]}, "field 'unit_price' must not be negative"),
+    ],
+)
 def test_bad_orders_name_the_record_and_field(kw, reason):
     with pytest.raises(InvalidRecord) as err:
         m.required_skus(txn(**kw))

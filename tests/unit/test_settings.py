@@ -11,9 +11,15 @@ from ipaas_sync.settings import (
     parse_webhook_keys,
 )
 
-VALID = {"Platform": "99minds", "Name": "99minds - Release", "iPaaS System Id": 1001,
-         "iPaaS API Token": "tok-SECRET-1234", "API Url": "https://api.demo.giftcard.99minds.io",
-         "API Secret Key": "sk-SECRET-5678", "Store Ref Id": "store_b81a893dc2bc6e1a5d"}
+VALID = {
+    "Platform": "99minds",
+    "Name": "99minds - Release",
+    "iPaaS System Id": 1001,
+    "iPaaS API Token": "tok-SECRET-1234",
+    "API Url": "https://api.demo.giftcard.99minds.io",
+    "API Secret Key": "sk-SECRET-5678",
+    "Store Ref Id": "store_b81a893dc2bc6e1a5d",
+}
 
 
 def test_valid_99minds_subscription_with_seed_defaults():
@@ -81,8 +87,9 @@ def test_no_source_configured(monkeypatch):
 def test_webhook_keys_are_optional_secrets_current_then_previous():
     assert parse_webhook_keys(VALID).webhook_keys() == ()
     assert parse_webhook_keys({**VALID, "Webhook API Key": "", "Webhook API Key (Previous)": "  "}).webhook_keys() == ()
-    s = parse_webhook_keys({**VALID, "Webhook API Key": "whk-current-0123456789",
-                            "Webhook API Key (Previous)": "whk-previous-0123456789"})
+    s = parse_webhook_keys(
+        {**VALID, "Webhook API Key": "whk-current-0123456789", "Webhook API Key (Previous)": "whk-previous-0123456789"}
+    )
     assert s.webhook_keys() == ("whk-current-0123456789", "whk-previous-0123456789")
     assert "whk-current" not in repr(s) and "whk-previous" not in str(s)
 
@@ -96,15 +103,29 @@ def test_a_short_webhook_key_is_refused_without_echoing_it():
 
 def test_webhook_keys_are_masked_in_logs_even_in_a_subscription_that_fails_validation():
     from ipaas_sync.observability import redact
-    SubscriptionRegistry([{**VALID, "API Secret Key": "", "Webhook API Key": "whk-masked-0123456789",
-                           "Webhook API Key (Previous)": "whk-masked-previous-0123"}])
+
+    SubscriptionRegistry(
+        [
+            {
+                **VALID,
+                "API Secret Key": "",
+                "Webhook API Key": "whk-masked-0123456789",
+                "Webhook API Key (Previous)": "whk-masked-previous-0123",
+            }
+        ]
+    )
     assert redact("a whk-masked-0123456789 b whk-masked-previous-0123") == "a *** b ***"
 
 
 def test_webhook_keys_are_not_partner_settings_and_load_from_their_own_secrets(monkeypatch):
     assert not hasattr(parse_subscription({**VALID, "Webhook API Key": "whk-current-0123456789"}), "webhook_keys")
-    for var in ("WEBHOOK_KEY_SECRET_ARNS", "WEBHOOK_KEYS_FILE", "SUBSCRIPTION_SECRET_ARNS", "SUBSCRIPTIONS_FILE",
-                "SUBSCRIPTIONS_JSON"):
+    for var in (
+        "WEBHOOK_KEY_SECRET_ARNS",
+        "WEBHOOK_KEYS_FILE",
+        "SUBSCRIPTION_SECRET_ARNS",
+        "SUBSCRIPTIONS_FILE",
+        "SUBSCRIPTIONS_JSON",
+    ):
         monkeypatch.delenv(var, raising=False)
     keys = {"Platform": "99minds", "Name": "A", "iPaaS System Id": "1001", "Webhook API Key": "whk-current-0123456789"}
     monkeypatch.setenv("WEBHOOK_KEYS_JSON", json.dumps([keys]))

@@ -1,13 +1,26 @@
 """Stamped.io and Makini subscription settings: the seed's names and defaults, and clear errors."""
+
 import pytest
 
 from ipaas_sync.errors import ConfigurationError
 from ipaas_sync.settings import MakiniSettings, StampedSettings, SubscriptionRegistry, parse_subscription
 
-STAMPED = {"Platform": "stamped", "Name": "Stamped.io", "iPaaS System Id": 2001, "iPaaS API Token": "tok-SECRET-1",
-           "API Public Key": "pubkey-PUBLIC-1", "API Private Key": "key-SECRET-PRIVATE-2", "API Store Hash": "270392"}
-MAKINI = {"Platform": "makini", "Name": "Mintsoft", "iPaaS System Id": "3001", "iPaaS API Token": "tok-SECRET-1",
-          "API Token": "makini-SECRET-TOKEN-3"}
+STAMPED = {
+    "Platform": "stamped",
+    "Name": "Stamped.io",
+    "iPaaS System Id": 2001,
+    "iPaaS API Token": "tok-SECRET-1",
+    "API Public Key": "pubkey-PUBLIC-1",
+    "API Private Key": "key-SECRET-PRIVATE-2",
+    "API Store Hash": "270392",
+}
+MAKINI = {
+    "Platform": "makini",
+    "Name": "Mintsoft",
+    "iPaaS System Id": "3001",
+    "iPaaS API Token": "tok-SECRET-1",
+    "API Token": "makini-SECRET-TOKEN-3",
+}
 
 
 def test_stamped_defaults_follow_the_seed():

@@ -1,4 +1,5 @@
 """The shared DynamoDB rate limiter (slot reservations), on moto (in-process) with a fake clock, and with threads."""
+
 from __future__ import annotations
 
 import bisect
@@ -32,9 +33,12 @@ class Clock:
 def ddb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName="throttle", BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        client.create_table(
+            TableName="throttle",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
         deadline.set_seconds(600)
         yield client
         deadline.set_seconds(None)
@@ -45,14 +49,23 @@ def served_ddb():
     """moto in server mode, with DynamoDB requests applied one at a time as DynamoDB applies the writes to one item
     (sandbox.local_aws.MotoServer; moto's in-process mock and its plain server give threads no such guarantee)."""
     from sandbox.local_aws import MotoServer
+
     server = MotoServer().start()
     try:
-        requests.post(f"{server.url}/moto-api/reset", timeout=10)   # the same backends as the in-process mock
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=server.url,
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-        client.create_table(TableName="throttle", BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        requests.post(f"{server.url}/moto-api/reset", timeout=10)  # the same backends as the in-process mock
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_table(
+            TableName="throttle",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
         yield client
     finally:
         server.stop()
@@ -75,7 +88,7 @@ def test_slots_are_spaced_so_no_window_holds_more_than_the_limit(ddb):
         (a if i % 3 else b).acquire()
         sent.append(clock.now)
     assert busiest(sent, 60) <= 6
-    assert sent[-1] - sent[0] >= 19 * 60 / 6 * 0.98     # the full rate, not less: one slot per interval
+    assert sent[-1] - sent[0] >= 19 * 60 / 6 * 0.98  # the full rate, not less: one slot per interval
     assert sent[-1] - sent[0] <= 19 * 60 / 6 * 1.03
     # one conditional write per slot (plus, at most, one wrong guess per instance): never a poll while waiting
     assert a.ddb_calls + b.ddb_calls <= 20 + 2
@@ -94,16 +107,16 @@ def test_an_idle_lane_starts_now_and_never_catches_up_in_a_burst(ddb):
 
 def test_a_record_that_cannot_get_a_slot_soon_is_deferred_to_spaced_slots(ddb):
     clock = Clock()
-    lim = limiter(ddb, clock, limit=60, seconds=60)     # one slot per ~1.02 s
+    lim = limiter(ddb, clock, limit=60, seconds=60)  # one slot per ~1.02 s
     for _ in range(2):
-        lim.acquire()                                   # lane booked about 2 s ahead (calls outside any record)
+        lim.acquire()  # lane booked about 2 s ahead (calls outside any record)
     untils = []
     for _ in range(3):
         with pytest.raises(Deferred) as info, record_scope(clock=clock):
             lim.acquire()
         untils.append(info.value.until)
-    assert clock.slept <= 1.1                            # no sleeping for the deferred ones
-    assert untils[0] >= clock.now + 1.0                  # after the booked lane ...
+    assert clock.slept <= 1.1  # no sleeping for the deferred ones
+    assert untils[0] >= clock.now + 1.0  # after the booked lane ...
     assert untils[1] - untils[0] == pytest.approx(1.02 * throttle.HORIZON_PACE, rel=0.01)  # ... spread at the rate
     assert untils[2] > untils[1]
     assert lim.deferrals == 3
@@ -115,8 +128,8 @@ def test_after_a_write_a_record_waits_for_its_slot_instead_of_being_deferred(ddb
     for _ in range(4):
         lim.acquire()
     with record_scope(clock=clock):
-        mark_written()     # e.g. a pending marker or a partner POST of this record
-        lim.acquire()      # must not defer: waits (about 3 s here)
+        mark_written()  # e.g. a pending marker or a partner POST of this record
+        lim.acquire()  # must not defer: waits (about 3 s here)
     assert clock.slept >= 2.5
 
 
@@ -127,10 +140,10 @@ def test_a_new_record_does_not_take_a_busy_lane_ahead_of_deferred_ones_but_a_ret
         lim.acquire()
     with pytest.raises(Deferred) as first, record_scope(clock=clock):
         lim.acquire()
-    clock.now = first.value.until - 0.5   # the deferred record is back, just before its slot; the lane is busy
-    with pytest.raises(Deferred), record_scope(clock=clock):   # a new record: behind the deferred one
+    clock.now = first.value.until - 0.5  # the deferred record is back, just before its slot; the lane is busy
+    with pytest.raises(Deferred), record_scope(clock=clock):  # a new record: behind the deferred one
         lim.acquire()
-    with record_scope(deferred_until=first.value.until, clock=clock):   # the returning one: its slot, within 1 s
+    with record_scope(deferred_until=first.value.until, clock=clock):  # the returning one: its slot, within 1 s
         before = clock.slept
         lim.acquire()
         assert clock.slept - before <= MAX_WAIT
@@ -146,8 +159,9 @@ def test_a_record_deferred_past_the_15_minute_cap_is_deferred_again_without_dyna
 
 def test_a_generous_limit_reserves_several_slots_per_call(ddb):
     clock = Clock()
-    lim = DynamoRateLimiter("throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep,
-                            headroom=0.25)   # a generous limit: 80% of it used, slots usable 3.75 s early or late
+    lim = DynamoRateLimiter(
+        "throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep, headroom=0.25
+    )  # a generous limit: 80% of it used, slots usable 3.75 s early or late
     assert lim.block == 20
     sent = []
     for _ in range(40):
@@ -159,10 +173,9 @@ def test_a_generous_limit_reserves_several_slots_per_call(ddb):
 
 def test_unused_slots_of_a_container_expire_instead_of_bursting_later(ddb):
     clock = Clock()
-    lim = DynamoRateLimiter("throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep,
-                            headroom=0.25)
-    lim.acquire()          # reserved 20, used 1
-    clock.now += 30        # the other 19 are stale now
+    lim = DynamoRateLimiter("throttle", "ipaas:host", 600, 60, client=ddb, clock=clock, sleep=clock.sleep, headroom=0.25)
+    lim.acquire()  # reserved 20, used 1
+    clock.now += 30  # the other 19 are stale now
     calls = lim.ddb_calls
     lim.acquire()
     assert lim.ddb_calls == calls + 1
@@ -183,15 +196,15 @@ def test_a_429_burst_blocks_once_for_its_retry_after(ddb):
     a, b = limiter(ddb, clock, limit=60), limiter(ddb, clock, limit=60)
     a.acquire()
     for lim in (a, b, a, b):
-        lim.penalize(retry_after=7)     # four invocations, four 429s, the same moment
+        lim.penalize(retry_after=7)  # four invocations, four 429s, the same moment
         clock.now += 0.01
     start = clock.now
     b.acquire()
-    assert 6.9 <= clock.now - start <= 7.1           # never before the Retry-After
+    assert 6.9 <= clock.now - start <= 7.1  # never before the Retry-After
     item = ddb.get_item(TableName="throttle", Key={"pk": {"S": "99minds:host"}})["Item"]
-    assert item["lvl"]["N"] == "1"      # a first burst: blocked, not slowed down
+    assert item["lvl"]["N"] == "1"  # a first burst: blocked, not slowed down
     b.acquire()
-    assert clock.now - start == pytest.approx(7 - 0.04 + 1.02, abs=0.05)   # the next slot, one interval on
+    assert clock.now - start == pytest.approx(7 - 0.04 + 1.02, abs=0.05)  # the next slot, one interval on
 
 
 def test_repeated_429s_slow_down_proportionally_and_recover(ddb):
@@ -199,14 +212,14 @@ def test_repeated_429s_slow_down_proportionally_and_recover(ddb):
     lim = limiter(ddb, clock, limit=60)
     lim.penalize(retry_after=1)
     clock.sleep(2)
-    lim.penalize(retry_after=1)          # after the first block: a repeat -> level 2
+    lim.penalize(retry_after=1)  # after the first block: a repeat -> level 2
     clock.sleep(2)
     lim.acquire()
     lim.acquire()
     t0 = clock.now
     lim.acquire()
-    assert clock.now - t0 == pytest.approx(1.02 * 1.5, rel=0.1)   # the interval grew by half
-    clock.now += 200                                               # past the recovery (2 windows): the limit again
+    assert clock.now - t0 == pytest.approx(1.02 * 1.5, rel=0.1)  # the interval grew by half
+    clock.now += 200  # past the recovery (2 windows): the limit again
     lim.acquire()
     lim.acquire()
     t1 = clock.now
@@ -242,7 +255,7 @@ def test_threads_with_their_own_limiters_never_exceed_the_limit(served_ddb):
         t.join(timeout=30)
     assert not errors and len(slots) == 60
     assert len(set(slots)) == 60 and busiest(slots, seconds) <= limit
-    assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999   # spaced: never faster than the rate
+    assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999  # spaced: never faster than the rate
 
 
 def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
@@ -271,4 +284,4 @@ def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
         t.join(timeout=30)
     assert len(untils) == 20
     gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:], strict=False)]
-    assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99   # never two deferred records on the same slot
+    assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99  # never two deferred records on the same slot

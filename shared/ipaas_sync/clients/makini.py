@@ -11,6 +11,7 @@ Writes go through one WritePacer (pacing.py): after every `Batch Size` writes, `
 A 401 means the connection's token is no longer valid: Makini tokens live as long as the underlying
 system credentials, so a changed credential means reconnecting for a new token; the error says so.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,8 +28,8 @@ from ..settings import MakiniSettings
 CUSTOMERS = "/api/wms/customers"
 PRODUCTS = "/api/wms/products"
 SALES_ORDERS = "/api/wms/sales-orders"
-PER_PAGE = 100      # reads: the most a page may carry (Mintsoft lists allow at most 100)
-MAX_PAGES = 500     # bound on one paged read (50,000 records at PER_PAGE)
+PER_PAGE = 100  # reads: the most a page may carry (Mintsoft lists allow at most 100)
+MAX_PAGES = 500  # bound on one paged read (50,000 records at PER_PAGE)
 CURSOR_KEYS = ("next_cursor", "continuation_token", "cursor")
 
 
@@ -38,9 +39,12 @@ class MakiniClient(ApiClient):
     limiter_key = "makini"
 
     def __init__(self, settings: MakiniSettings):
-        super().__init__(settings.api_url, bearer=settings.api_token.get_secret_value(),
-                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
-                         pool_size=settings.concurrent_batch_executions)
+        super().__init__(
+            settings.api_url,
+            bearer=settings.api_token.get_secret_value(),
+            rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+            pool_size=settings.concurrent_batch_executions,
+        )
         self.pacer = WritePacer(settings.batch_size, settings.batch_delay_seconds, label="Makini")
 
     def check(self, resp: requests.Response, *, what: str, allow_404: bool = False) -> Any:
@@ -48,7 +52,8 @@ class MakiniClient(ApiClient):
             call = f"{resp.request.method} {urlparse(resp.url).path}"
             raise ConfigurationError(
                 f"Makini rejected the token (HTTP 401) on {call} for {what}: a changed credential means "
-                f"reconnecting for a new token (setting 'API Token')")
+                f"reconnecting for a new token (setting 'API Token')"
+            )
         return super().check(resp, what=what, allow_404=allow_404)
 
     # -- reads ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 The body shapes are in the mapping modules (mapping/*_99minds.py): they are not published and are kept
 in one obvious place to adjust. This adapter knows paths, auth and the reply envelope {code, message, data}.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,9 +26,12 @@ class NinetyNineMindsClient(ApiClient):
     limiter_key = "99minds"  # 99minds limits per IP address: every subscription calling it shares one limit
 
     def __init__(self, settings: NinetyNineMindsSettings):
-        super().__init__(settings.api_url, bearer=settings.api_secret_key.get_secret_value(),
-                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
-                         pool_size=settings.concurrent_batch_executions)
+        super().__init__(
+            settings.api_url,
+            bearer=settings.api_secret_key.get_secret_value(),
+            rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+            pool_size=settings.concurrent_batch_executions,
+        )
 
     def check_credentials(self) -> str:
         """Read-only: get a customer id that does not exist (404 proves the key; 401 rejects it)."""
@@ -50,8 +54,7 @@ class NinetyNineMindsClient(ApiClient):
     # -- loyalty (read only: the 99minds -> iPaaS.com direction) ----------------------------------------------
     def get_loyalty_transaction(self, transaction_id: str, *, what: str) -> Any:
         """One loyalty transaction by its 99minds id, or None (404)."""
-        return self.request("GET", f"{LOYALTY_TRANSACTIONS}/{quote(transaction_id, safe='')}", what=what,
-                            allow_404=True)
+        return self.request("GET", f"{LOYALTY_TRANSACTIONS}/{quote(transaction_id, safe='')}", what=what, allow_404=True)
 
     def loyalty_cards(self, customer_id: str, *, what: str) -> Any:
         """`GET /api/v1/ipaas/loyaltycards?customer_id=` (published)."""

@@ -11,6 +11,7 @@ Every attribute value is redacted (a body may carry a secret value), cut to the 
 accepts any, AWS refuses the whole send), and bounded; body plus attributes stay within SQS_MAX_MESSAGE_BYTES
 (the reasons are shortened first, then the least useful attributes left off). The body is never altered.
 """
+
 from __future__ import annotations
 
 import base64
@@ -34,19 +35,28 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 ATTR = "ipaas."
-MAX_REASON = 2000             # an UncertainOutcome reason carries its evidence and the steps to settle it
-MAX_ATTRIBUTE = 256              # every other attribute value (a tracking guid, a destination id) at most this long
+MAX_REASON = 2000  # an UncertainOutcome reason carries its evidence and the steps to settle it
+MAX_ATTRIBUTE = 256  # every other attribute value (a tracking guid, a destination id) at most this long
 # The one message size limit: the template's queues keep SQS's classic 256 KiB maximum (MaximumMessageSize), the
 # hook ingress refuses larger bodies (HookMaxBodyBytes), and a message plus its DLQ attributes stays within it.
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
-BATCH_ENTRIES = 10               # SendMessageBatch: at most 10 entries ...
+BATCH_ENTRIES = 10  # SendMessageBatch: at most 10 entries ...
 BATCH_BYTES = SQS_MAX_MESSAGE_BYTES  # ... and at most 256 KiB of bodies per call
 # SQS accepts in attribute values only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
 _NOT_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # left off first when body plus attributes would exceed the message size (the error and reason go last)
-_DROP_ORDER = ("first_failed_at", "first_reason", "message_id", "source_queue", "attempts", "tracking_guid",
-               "destination", "entity", "reason")
-SEND_ATTEMPTS = 3                # calls per chunk before the failed entries are given up on (raised)
+_DROP_ORDER = (
+    "first_failed_at",
+    "first_reason",
+    "message_id",
+    "source_queue",
+    "attempts",
+    "tracking_guid",
+    "destination",
+    "entity",
+    "reason",
+)
+SEND_ATTEMPTS = 3  # calls per chunk before the failed entries are given up on (raised)
 
 
 @dataclass(frozen=True)
@@ -97,19 +107,30 @@ def _s(value: str) -> MessageAttributeValueTypeDef:
 def attribute_value(value: str, limit: int = MAX_ATTRIBUTE) -> str:
     """A value SQS accepts as a String attribute: redacted, other characters as '?', at most `limit` characters."""
     text = _NOT_SQS.sub("?", redact(str(value)))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def message_bytes(body: str, attributes: dict[str, MessageAttributeValueTypeDef]) -> int:
     """What SQS counts against its message size: the body, and each attribute's name, type and value."""
     return len(body.encode("utf-8")) + sum(
-        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode("utf-8"))
-        for name, a in attributes.items())
+        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode("utf-8")) for name, a in attributes.items()
+    )
 
 
-def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str, reason: str, entity: str,
-                       destination: str | None, tracking_guid: str | None, receive_count: int,
-                       source_arn: str, message_id: str, body: str = "") -> dict[str, MessageAttributeValueTypeDef]:
+def failure_attributes(
+    *,
+    previous: dict[str, str],
+    kind: str,
+    error_class: str,
+    reason: str,
+    entity: str,
+    destination: str | None,
+    tracking_guid: str | None,
+    receive_count: int,
+    source_arn: str,
+    message_id: str,
+    body: str = "",
+) -> dict[str, MessageAttributeValueTypeDef]:
     """History survives replays: attempts add up, the first failure is kept. Within SQS_MAX_MESSAGE_BYTES with
     `body` (the message they go with)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -131,13 +152,14 @@ def failure_attributes(*, previous: dict[str, str], kind: str, error_class: str,
         "first_failed_at": attribute_value(previous.get(f"{ATTR}first_failed_at") or now),
     }
     attrs = {f"{ATTR}{k}": _s(v) for k, v in values.items()}
-    for name in ("first_reason", "reason"):            # shorten the long ones first ...
+    for name in ("first_reason", "reason"):  # shorten the long ones first ...
         excess = message_bytes(body, attrs) - SQS_MAX_MESSAGE_BYTES
         if excess > 0:
             text = attrs[f"{ATTR}{name}"]["StringValue"]
-            attrs[f"{ATTR}{name}"] = _s(text.encode("utf-8")[:max(0, len(text.encode()) - excess - 3)]
-                                        .decode("utf-8", "ignore") + "…")
-    for name in _DROP_ORDER:                           # ... then leave the least useful ones off
+            attrs[f"{ATTR}{name}"] = _s(
+                text.encode("utf-8")[: max(0, len(text.encode()) - excess - 3)].decode("utf-8", "ignore") + "…"
+            )
+    for name in _DROP_ORDER:  # ... then leave the least useful ones off
         if message_bytes(body, attrs) <= SQS_MAX_MESSAGE_BYTES:
             break
         attrs.pop(f"{ATTR}{name}", None)
@@ -164,9 +186,15 @@ def history_of(message_attributes: dict[str, Any] | None) -> dict[str, str]:
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferred again when it comes back
 
 
-def defer_message(client: SQSClient, queue_url: str, body: str, message_attributes: dict[str, Any] | None, *,
-                  until: float,
-                  now: float | None = None) -> int:
+def defer_message(
+    client: SQSClient,
+    queue_url: str,
+    body: str,
+    message_attributes: dict[str, Any] | None,
+    *,
+    until: float,
+    now: float | None = None,
+) -> int:
     """Send a message back to its own queue, visible again at `until` (epoch seconds; at most 15 minutes from now).
     The body gains `deferred_until` and a `deferrals` count; every message attribute (its DLQ history) is kept.
     Returns the DelaySeconds used."""
@@ -174,7 +202,7 @@ def defer_message(client: SQSClient, queue_url: str, body: str, message_attribut
     data = json.loads(body)
     data["deferred_until"] = round(until, 3)
     data["deferrals"] = int(data.get("deferrals") or 0) + 1
-    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))   # there by its slot (up to a second early)
+    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))  # there by its slot (up to a second early)
     attributes: dict[str, MessageAttributeValueTypeDef] = {}
     for name, value in (message_attributes or {}).items():
         kind = value.get("dataType", value.get("DataType", "String"))
@@ -182,11 +210,11 @@ def defer_message(client: SQSClient, queue_url: str, body: str, message_attribut
         binary = value.get("binaryValue", value.get("BinaryValue"))
         if isinstance(binary, str):  # a Lambda event carries it base64-encoded
             binary = base64.b64decode(binary)
-        attributes[name] = ({"DataType": kind, "StringValue": text} if text is not None
-                            else {"DataType": kind, "BinaryValue": binary})
+        attributes[name] = (
+            {"DataType": kind, "StringValue": text} if text is not None else {"DataType": kind, "BinaryValue": binary}
+        )
     if attributes:
-        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay,
-                            MessageAttributes=attributes)
+        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay, MessageAttributes=attributes)
     else:
         client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay)
     return delay
@@ -215,8 +243,15 @@ def _chunks(bodies: Sequence[str]) -> list[list[tuple[str, str]]]:
     return chunks
 
 
-def send_all(client: SQSClient, queue_url: str, bodies: Sequence[str], *, attempts: int = SEND_ATTEMPTS,
-             backoff: float = 0.1, sleep: Callable[[float], None] = time.sleep) -> int:
+def send_all(
+    client: SQSClient,
+    queue_url: str,
+    bodies: Sequence[str],
+    *,
+    attempts: int = SEND_ATTEMPTS,
+    backoff: float = 0.1,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Put every body on the queue with SendMessageBatch; returns how many were sent.
 
     Each chunk (10 entries / 256 KiB) is sent; entries SQS reports as failed are sent again, alone, up to
@@ -233,7 +268,8 @@ def send_all(client: SQSClient, queue_url: str, bodies: Sequence[str], *, attemp
         pending = dict(chunk)
         for attempt in range(1, attempts + 1):
             reply = client.send_message_batch(
-                QueueUrl=queue_url, Entries=[{"Id": i, "MessageBody": b} for i, b in pending.items()])
+                QueueUrl=queue_url, Entries=[{"Id": i, "MessageBody": b} for i, b in pending.items()]
+            )
             for entry in reply.get("Successful", []):
                 if pending.pop(entry["Id"], None) is not None:
                     sent += 1
@@ -246,6 +282,7 @@ def send_all(client: SQSClient, queue_url: str, bodies: Sequence[str], *, attemp
             if any(f.get("SenderFault") for f in failed.values()) or attempt == attempts:
                 raise QueueSendError(
                     f"{len(pending)} of {len(chunk)} messages not sent to queue {queue} after {attempt} "
-                    f"attempt(s): {', '.join(codes)}")
+                    f"attempt(s): {', '.join(codes)}"
+                )
             sleep(backoff * 2 ** (attempt - 1))
     return sent

@@ -8,6 +8,7 @@ That makes a create safe to retry (a repeat lands on the same customer), so crea
 updates. Errors are {"message": ...}; 401 means wrong keys (a configuration error, via ApiClient.check).
 The body keys are in mapping/customer_stamped.py (the v2 names are not published).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,22 +25,24 @@ class StampedClient(ApiClient):
     limiter_key = "stamped"
 
     def __init__(self, settings: StampedSettings):
-        super().__init__(settings.api_url,
-                         auth=(settings.api_public_key.strip(), settings.api_private_key.get_secret_value().strip()),
-                         rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
-                         pool_size=settings.concurrent_batch_executions)
+        super().__init__(
+            settings.api_url,
+            auth=(settings.api_public_key.strip(), settings.api_private_key.get_secret_value().strip()),
+            rate=(settings.api_throttle_limit, settings.api_throttle_seconds),
+            pool_size=settings.concurrent_batch_executions,
+        )
         self.customers_path = f"/api/v2/{quote(settings.api_store_hash.strip(), safe='')}/dashboard/customers"
 
     def create_customer(self, payload: dict[str, Any], *, what: str) -> Any:
         return self.request("POST", f"{self.customers_path}/add", json_body=payload, what=what, idempotent=True)
 
     def update_customer(self, customer_id: str, payload: dict[str, Any], *, what: str) -> Any:
-        return self.request("POST", f"{self.customers_path}/{quote(customer_id, safe='')}", json_body=payload,
-                            what=what, idempotent=True)
+        return self.request(
+            "POST", f"{self.customers_path}/{quote(customer_id, safe='')}", json_body=payload, what=what, idempotent=True
+        )
 
     def get_customer(self, customer_id: str, *, what: str) -> Any:
-        return self.request("GET", f"{self.customers_path}/{quote(customer_id, safe='')}", what=what,
-                            allow_404=True)
+        return self.request("GET", f"{self.customers_path}/{quote(customer_id, safe='')}", what=what, allow_404=True)
 
     def list_customers(self, *, what: str = "customer list") -> Any:
         return self.request("GET", self.customers_path, what=what)

@@ -1,4 +1,5 @@
 """Small pure helpers shared by the mapping modules."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,11 @@ T = TypeVar("T")
 
 def require(record: Any, subject: str, fields: tuple[str, ...]) -> None:
     """Raise InvalidRecord naming every required field that is missing or blank."""
-    missing = [f for f in fields if getattr(record, f, None) in (None, "") or
-               (isinstance(getattr(record, f), str) and not getattr(record, f).strip())]
+    missing = [
+        f
+        for f in fields
+        if getattr(record, f, None) in (None, "") or (isinstance(getattr(record, f), str) and not getattr(record, f).strip())
+    ]
     if missing:
         names = ", ".join(f"'{f}'" for f in missing)
         raise InvalidRecord(f"{subject}: missing required field{'s' if len(missing) > 1 else ''} {names}")
@@ -45,8 +49,7 @@ def normalize_phone(raw: str | None, subject: str, field: str = "phone_number") 
     international = text.startswith("+")
     digits = text[1:] if international else text
     if not digits.isdigit():
-        raise InvalidRecord(f"{subject}: field '{field}' must be digits or +international digits "
-                            f"(found other characters)")
+        raise InvalidRecord(f"{subject}: field '{field}' must be digits or +international digits (found other characters)")
     if not 7 <= len(digits) <= 15:
         raise InvalidRecord(f"{subject}: field '{field}' must have 7 to 15 digits (found {len(digits)})")
     return f"+{digits}" if international else digits

@@ -8,6 +8,7 @@ carries the new customer id (data.id, data.customer.id or data.customer_id, in t
 already has answers that customer. That is what makes a create safe to redeliver after its reply was
 lost (timeout, reset, unreadable reply): the redelivery finds the same customer and links it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,15 +24,17 @@ REQUIRED = ("email_address", "first_name", "last_name", "customer_number")
 def map_customer(customer: IpaasCustomer, store: StoreRef) -> dict[str, Any]:
     subject = f"customer {customer.id}"
     require(customer, subject, REQUIRED)
-    return clean({
-        "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
-        "first_name": present(customer.first_name, subject, "first_name").strip(),
-        "last_name": present(customer.last_name, subject, "last_name").strip(),
-        "customer_number": present(customer.customer_number, subject, "customer_number").strip(),
-        "phone": normalize_phone(customer.phone(), subject),
-        "company": (customer.company or "").strip() or None,
-        store.kind: store.value,
-    })
+    return clean(
+        {
+            "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
+            "first_name": present(customer.first_name, subject, "first_name").strip(),
+            "last_name": present(customer.last_name, subject, "last_name").strip(),
+            "customer_number": present(customer.customer_number, subject, "customer_number").strip(),
+            "phone": normalize_phone(customer.phone(), subject),
+            "company": (customer.company or "").strip() or None,
+            store.kind: store.value,
+        }
+    )
 
 
 def as_update(payload: dict[str, Any], customer_id: str) -> dict[str, Any]:

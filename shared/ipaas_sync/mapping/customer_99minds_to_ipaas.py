@@ -18,6 +18,7 @@ last_name, customer_number, phone), the loyalty card's (`id`, `balance`; else `p
 reply envelopes (`data.customer`; `data.loyaltycards` / `data.loyalty_cards`). The "loyalty transaction history"
 custom field of the article is not written: its format is not published.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,7 @@ def card_from_reply(body: Any, subject: str) -> dict[str, Any] | None:
     data = body.get("data", body) if isinstance(body, dict) else None
     cards = None
     if isinstance(data, dict):
-        cards = next((data[k] for k in ("loyaltycards", "loyalty_cards", "cards") if isinstance(data.get(k), list)),
-                     None)
+        cards = next((data[k] for k in ("loyaltycards", "loyalty_cards", "cards") if isinstance(data.get(k), list)), None)
     elif isinstance(data, list):
         cards = data
     if cards is None:
@@ -50,18 +50,20 @@ def card_from_reply(body: Any, subject: str) -> dict[str, Any] | None:
     return next((c for c in cards if isinstance(c, dict)), None)
 
 
-def loyalty_fields(card: dict[str, Any] | None, subject: str, *, card_field: str,
-                   points_field: str) -> list[dict[str, str]]:
+def loyalty_fields(card: dict[str, Any] | None, subject: str, *, card_field: str, points_field: str) -> list[dict[str, str]]:
     if card is None:
         return []
     balance = next((card[k] for k in ("balance", "points_balance", "points") if card.get(k) not in (None, "")), None)
-    values = ((card_field, str(card.get("id") or "").strip()),
-              (points_field, wire_points(points(balance, f"{subject} loyalty card")) if balance is not None else None))
+    values = (
+        (card_field, str(card.get("id") or "").strip()),
+        (points_field, wire_points(points(balance, f"{subject} loyalty card")) if balance is not None else None),
+    )
     return [{"custom_field_name": name, "value": value} for name, value in values if value not in (None, "")]
 
 
-def new_customer(raw: dict[str, Any], *, ninetynine_id: str, system_id: str,
-                 fields: list[dict[str, str]], subject: str) -> dict[str, Any]:
+def new_customer(
+    raw: dict[str, Any], *, ninetynine_id: str, system_id: str, fields: list[dict[str, str]], subject: str
+) -> dict[str, Any]:
     missing = [k for k in REQUIRED if not str(raw.get(k) or "").strip()]
     if missing:
         names = ", ".join(f"'{n}'" for n in missing)
@@ -78,4 +80,3 @@ def new_customer(raw: dict[str, Any], *, ninetynine_id: str, system_id: str,
     if not fields:
         body.pop("custom_fields")
     return {k: v for k, v in body.items() if v is not None}
-

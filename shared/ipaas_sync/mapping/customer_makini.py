@@ -5,6 +5,7 @@ Makini `key`. Assumed here (the one place to adjust): `code` is the iPaaS.com cu
 existence check searches by); `name` is "first last", else the company; `companyKey` is the subscription's
 Company Key when one is set (Makini customers are a subdivision of a company).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +27,9 @@ def map_customer(customer: IpaasCustomer, company_key: str | None) -> dict[str, 
     require(customer, subject, REQUIRED)
     name = display_name(customer)
     if not name:
-        raise InvalidRecord(f"{subject}: missing required field 'first_name', 'last_name' or 'company' "
-                            f"(Makini needs a customer name)")
+        raise InvalidRecord(
+            f"{subject}: missing required field 'first_name', 'last_name' or 'company' (Makini needs a customer name)"
+        )
     code = present(customer.customer_number, subject, "customer_number").strip()
     return clean({"name": name, "code": code, "companyKey": company_key or None})
 

@@ -8,6 +8,7 @@ NOT published, assumed here (the one place to adjust): the v2 body keys. They fo
 (`email`, `customCustomerId`, `firstName`, `lastName`), with the external reference in `customCustomerId`;
 and the new id is read from the reply's `id` (or `customerId`, `customer.id`, `data.id`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,12 +27,14 @@ def _text(value: str | None) -> str | None:
 def map_customer(customer: IpaasCustomer) -> dict[str, Any]:
     subject = f"customer {customer.id}"
     require(customer, subject, REQUIRED)
-    return clean({
-        "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
-        "firstName": _text(customer.first_name),
-        "lastName": _text(customer.last_name),
-        "customCustomerId": _text(customer.customer_number),  # the external reference field
-    })
+    return clean(
+        {
+            "email": valid_email(present(customer.email_address, subject, "email_address"), subject),
+            "firstName": _text(customer.first_name),
+            "lastName": _text(customer.last_name),
+            "customCustomerId": _text(customer.customer_number),  # the external reference field
+        }
+    )
 
 
 def customer_id_from_reply(body: Any, subject: str) -> str:

@@ -40,6 +40,7 @@ Policies (decided here, documented in the README):
 - a record is validated completely (every activity) before anything is sent: a bad activity rejects the
   whole message, so nothing is ever sent half-right.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -93,13 +94,11 @@ REFERENCE_PREFIX = "ipaas-"
 
 # -- amounts --------------------------------------------------------------------------------------------
 @overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal:
-    ...
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal: ...
 
 
 @overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None:
-    ...
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None: ...
 
 
 def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool = True) -> Decimal | None:
@@ -132,8 +131,9 @@ def parse_amount(value: Any, subject: str, field: str = "amount", *, required: b
     except InvalidOperation:
         raise InvalidRecord(f"{subject}: field '{field}' is too large") from None
     if rounded != amount:
-        raise InvalidRecord(f"{subject}: field '{field}' has more than {CURRENCY_PLACES} decimal places "
-                            f"({amount}); not rounded on a guess")
+        raise InvalidRecord(
+            f"{subject}: field '{field}' has more than {CURRENCY_PLACES} decimal places ({amount}); not rounded on a guess"
+        )
     amount = rounded
     return amount.copy_abs() if amount == 0 else amount
 
@@ -178,17 +178,20 @@ def check_status(card: IpaasGiftCard, *, linked: bool) -> None:
         return
     if status in STATUS_INEXPRESSIBLE:
         if not linked:
-            raise Skip(f"{subject}: status '{card.status}' and not in 99minds; nothing to issue (the published "
-                       f"99minds API cannot issue a {(card.status or '').lower()} card)")
-        raise InvalidRecord(f"{subject}: status '{card.status}' cannot be expressed through the published "
-                            f"99minds API (no void/expire endpoint); the card is still spendable in 99minds: "
-                            f"{(card.status or '').lower()} it there by hand. No activity was applied")
+            raise Skip(
+                f"{subject}: status '{card.status}' and not in 99minds; nothing to issue (the published "
+                f"99minds API cannot issue a {(card.status or '').lower()} card)"
+            )
+        raise InvalidRecord(
+            f"{subject}: status '{card.status}' cannot be expressed through the published "
+            f"99minds API (no void/expire endpoint); the card is still spendable in 99minds: "
+            f"{(card.status or '').lower()} it there by hand. No activity was applied"
+        )
     if status == STATUS_PENDING:
         if not linked:
             raise Skip(f"{subject}: status 'Pending'; it is issued in 99minds once it is Active")
         return
-    raise InvalidRecord(f"{subject}: unknown status '{str(card.status)[:40]}' (known: Active, Redeemed, Pending, "
-                        f"Void, Expired)")
+    raise InvalidRecord(f"{subject}: unknown status '{str(card.status)[:40]}' (known: Active, Redeemed, Pending, Void, Expired)")
 
 
 def campaign_for(card: IpaasGiftCard, setting: str | None) -> str:
@@ -198,8 +201,10 @@ def campaign_for(card: IpaasGiftCard, setting: str | None) -> str:
         return mapped
     if setting and setting.strip():
         return setting.strip()
-    raise ConfigurationError(f"{subject_of(card)}: missing setting 'Campaign Id' (required to issue gift cards "
-                             f"in 99minds; set it on the subscription or map a 'Campaign Id' custom field)")
+    raise ConfigurationError(
+        f"{subject_of(card)}: missing setting 'Campaign Id' (required to issue gift cards "
+        f"in 99minds; set it on the subscription or map a 'Campaign Id' custom field)"
+    )
 
 
 def _mapped_campaign(card: IpaasGiftCard) -> str | None:
@@ -275,12 +280,12 @@ def plan_activities(card: IpaasGiftCard) -> Plan:
             raise InvalidRecord(
                 f"{where}: unknown activity_type '{str(act.activity_type)[:40]}' (reloads: "
                 f"{', '.join(sorted(RELOAD_TYPES))}; redemptions: {', '.join(sorted(REDEEM_TYPES))}; issue: "
-                f"{', '.join(sorted(ISSUE_TYPES))}); nothing was applied")
+                f"{', '.join(sorted(ISSUE_TYPES))}); nothing was applied"
+            )
         amount = parse_amount(act.amount, where, "amount")
         ts = _utc(act.timestamp)
         if kind is not Kind.ISSUE and ts is None:
-            raise InvalidRecord(f"{where}: missing required field 'timestamp' (activities are applied in "
-                                f"timestamp order)")
+            raise InvalidRecord(f"{where}: missing required field 'timestamp' (activities are applied in timestamp order)")
         reference = (act.transaction_reference_id or "").strip() or None
         identity = _identity(number, act, kind, amount, ts, reference)
         seen[identity] = seen.get(identity, 0) + 1
@@ -288,8 +293,9 @@ def plan_activities(card: IpaasGiftCard) -> Plan:
             identity = f"{identity}#{seen[identity]}"
         key = hashlib.sha256(identity.encode()).hexdigest()[:32]
         link_id = str(act.id).strip() if act.id not in (None, "") else f"{card.id}-{key}"
-        planned = PlannedActivity(kind=kind, amount=amount, timestamp=ts, reference=reference,
-                                  identity=identity, key=key, link_id=link_id, label=label)
+        planned = PlannedActivity(
+            kind=kind, amount=amount, timestamp=ts, reference=reference, identity=identity, key=key, link_id=link_id, label=label
+        )
         if kind is Kind.ISSUE:
             covered.append(planned)
         elif amount == 0:
@@ -305,8 +311,9 @@ def _activity_label(act: IpaasGiftCardActivity, index: int) -> str:
     return f"activity {act.id}" if act.id not in (None, "") else f"activity #{index + 1}"
 
 
-def _identity(number: str, act: IpaasGiftCardActivity, kind: Kind, amount: Decimal, ts: datetime | None,
-              reference: str | None) -> str:
+def _identity(
+    number: str, act: IpaasGiftCardActivity, kind: Kind, amount: Decimal, ts: datetime | None, reference: str | None
+) -> str:
     """Card number + the activity's id, else its timestamp, type, amount and transaction reference."""
     if act.id not in (None, ""):
         return f"{number}|id={str(act.id).strip()}"
@@ -320,21 +327,23 @@ def activity_external_id(card_id: str, activity: PlannedActivity) -> str:
 
 
 # -- bodies (assumed wire formats, see the module doc) --------------------------------------------------------------
-def issue_payload(card: IpaasGiftCard, *, campaign_id: str, store: StoreRef,
-                  customer_id: str | None) -> dict[str, Any]:
+def issue_payload(card: IpaasGiftCard, *, campaign_id: str, store: StoreRef, customer_id: str | None) -> dict[str, Any]:
     subject = subject_of(card)
     amount = parse_amount(card.original_amount, subject, "original_amount")
     expiry = card.expiration_date
-    return clean({
-        "campaign_id": campaign_id,
-        "giftcard_number": card_number(card),
-        "amount": wire_amount(amount),
-        store.kind: store.value,
-        "customer_id": customer_id,
-        "customer_email": (card.customer_email or "").strip() or None,
-        "expiry_date": (expiry.date() if isinstance(expiry, datetime) else expiry).isoformat()
-        if isinstance(expiry, (datetime, date)) else None,
-    })
+    return clean(
+        {
+            "campaign_id": campaign_id,
+            "giftcard_number": card_number(card),
+            "amount": wire_amount(amount),
+            store.kind: store.value,
+            "customer_id": customer_id,
+            "customer_email": (card.customer_email or "").strip() or None,
+            "expiry_date": (expiry.date() if isinstance(expiry, datetime) else expiry).isoformat()
+            if isinstance(expiry, (datetime, date))
+            else None,
+        }
+    )
 
 
 def activity_reference(activity: PlannedActivity) -> str:
@@ -342,8 +351,7 @@ def activity_reference(activity: PlannedActivity) -> str:
     return REFERENCE_PREFIX + activity.key
 
 
-def activity_payload(number: str, activity: PlannedActivity, store: StoreRef,
-                     reference_field: str | None) -> dict[str, Any]:
+def activity_payload(number: str, activity: PlannedActivity, store: StoreRef, reference_field: str | None) -> dict[str, Any]:
     amount_key = {Kind.RELOAD: "reload_amount", Kind.REDEEM: "redemption_amount"}[activity.kind]
     body = {
         "giftcard": {"data": [{"giftcard_number": number, amount_key: wire_amount(activity.amount)}]},
@@ -356,8 +364,9 @@ def activity_payload(number: str, activity: PlannedActivity, store: StoreRef,
 
 def history_path(template: str, *, card_id: str, number: str, reference: str) -> str:
     """The card-history lookup for one reference (the subscription's Gift Card History Path, values URL-quoted)."""
-    return template.format(card_id=quote(card_id, safe=""), card_number=quote(number, safe=""),
-                           reference=quote(reference, safe=""))
+    return template.format(
+        card_id=quote(card_id, safe=""), card_number=quote(number, safe=""), reference=quote(reference, safe="")
+    )
 
 
 # -- replies -------------------------------------------------------------------------------------------------------
@@ -419,21 +428,27 @@ def judge_history(body: Any, *, reference: str, reference_field: str, activity: 
         return Verdict(Decision.UNDECIDABLE, "the card-history lookup answered without a data.transactions list")
     others = [e for e in entries if str(e.get(reference_field, "")) != reference]
     if others:
-        return Verdict(Decision.UNDECIDABLE,
-                       f"the card-history lookup answered {len(others)} entr{'y' if len(others) == 1 else 'ies'} with "
-                       f"another or no {reference_field}: it does not look activities up by reference as assumed")
+        return Verdict(
+            Decision.UNDECIDABLE,
+            f"the card-history lookup answered {len(others)} entr{'y' if len(others) == 1 else 'ies'} with "
+            f"another or no {reference_field}: it does not look activities up by reference as assumed",
+        )
     if not entries:
         return Verdict(Decision.NOT_APPLIED, f"the card's history holds no {what}")
     if len(entries) > 1:
-        return Verdict(Decision.UNDECIDABLE, f"the card's history holds {len(entries)} activities with "
-                                             f"{reference_field} '{reference}'")
+        return Verdict(
+            Decision.UNDECIDABLE, f"the card's history holds {len(entries)} activities with {reference_field} '{reference}'"
+        )
     entry = entries[0]
     kind = kind_of(str(entry["type"])) if entry.get("type") is not None else activity.kind
     amount = _entry_amount(entry.get("amount"))
     if kind is not activity.kind or (entry.get("amount") is not None and amount != activity.amount):
-        return Verdict(Decision.UNDECIDABLE, f"the card's history holds an activity with {reference_field} "
-                                             f"'{reference}' that is not a {act} (type "
-                                             f"{str(entry.get('type'))[:20]}, amount {str(entry.get('amount'))[:20]})")
+        return Verdict(
+            Decision.UNDECIDABLE,
+            f"the card's history holds an activity with {reference_field} "
+            f"'{reference}' that is not a {act} (type "
+            f"{str(entry.get('type'))[:20]}, amount {str(entry.get('amount'))[:20]})",
+        )
     return Verdict(Decision.APPLIED, f"the card's history holds the {what}")
 
 

@@ -31,6 +31,7 @@ Decided here (the seed leaves them "to adjust"):
 - LoyaltyPointsClaimed comes from the custom field named LOYALTY_POINTS_FIELD (iPaaS.com has no standard
   transaction field for it); absent -> not sent.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -123,11 +124,13 @@ def line_item(line: IpaasTransactionLine, index: int, subject: str) -> dict[str,
     if missing:
         names = ", ".join(f"'lines[{index}].{f}'" for f in missing)
         raise InvalidRecord(f"{subject}: missing required field{'s' if len(missing) > 1 else ''} {names}")
-    return clean({
-        LINE_KEYS["Quantity"]: wire_number(line.qty),
-        LINE_KEYS["Sku"]: (line.sku or "").strip() or None,
-        LINE_KEYS["LineId"]: str(line.id),
-    })
+    return clean(
+        {
+            LINE_KEYS["Quantity"]: wire_number(line.qty),
+            LINE_KEYS["Sku"]: (line.sku or "").strip() or None,
+            LINE_KEYS["LineId"]: str(line.id),
+        }
+    )
 
 
 def wire_number(value: Decimal | None) -> int | float | None:
@@ -148,35 +151,37 @@ def validate(txn: IpaasTransaction) -> str:
     if chosen is None:
         if txn.type == ORDER:  # an Order without a Total: the trigger formula cannot decide
             raise InvalidRecord(f"{subject}: missing required field 'total' (needed to choose the trigger)")
-        raise InvalidRecord(f"{subject}: unsupported transaction type '{txn.type}' for the 99minds order "
-                            f"workflow (Order or Validated Return); check the mapping filter")
+        raise InvalidRecord(
+            f"{subject}: unsupported transaction type '{txn.type}' for the 99minds order "
+            f"workflow (Order or Validated Return); check the mapping filter"
+        )
     if is_return(txn.type) and return_amount(txn.total) is None:
-        raise InvalidRecord(f"{subject}: Invalid refund data: the Validated Return has no return amount "
-                            f"(field 'total')")
+        raise InvalidRecord(f"{subject}: Invalid refund data: the Validated Return has no return amount (field 'total')")
     return chosen
 
 
-def map_invoice(txn: IpaasTransaction, *, customer_id: str, original_order_id: str | None,
-                store: StoreRef) -> dict[str, Any]:
+def map_invoice(txn: IpaasTransaction, *, customer_id: str, original_order_id: str | None, store: StoreRef) -> dict[str, Any]:
     """The workflow execution body. customer_id and original_order_id are resolved by the transfer."""
     subject = subject_of(txn)
     chosen = validate(txn)
     if not customer_id:
         raise InvalidRecord(f"{subject}: missing required field 'CustomerId' (the 99minds customer id)")
     k = WIRE_KEYS
-    return clean({
-        k["IdempotentId"]: present(txn.transaction_number, subject, "transaction_number").strip(),
-        k["CustomerId"]: customer_id,
-        k["Trigger"]: chosen,
-        k["TotalPrice"]: wire_number(total_price(txn.type, txn.total)),
-        k["SubtotalPrice"]: wire_number(txn.subtotal),
-        k["TotalQuantity"]: wire_number(txn.total_qty),
-        k["LoyaltyPointsClaimed"]: wire_number(loyalty_points_claimed(txn)),
-        k["RefundAmount"]: wire_number(refund_amount(txn.type, txn.total)),
-        k["OriginalOrderId"]: original_order_id if is_return(txn.type) else None,
-        k["LineItems"]: [line_item(line, i, subject) for i, line in enumerate(txn.lines)],
-        store.kind: store.value,
-    })
+    return clean(
+        {
+            k["IdempotentId"]: present(txn.transaction_number, subject, "transaction_number").strip(),
+            k["CustomerId"]: customer_id,
+            k["Trigger"]: chosen,
+            k["TotalPrice"]: wire_number(total_price(txn.type, txn.total)),
+            k["SubtotalPrice"]: wire_number(txn.subtotal),
+            k["TotalQuantity"]: wire_number(txn.total_qty),
+            k["LoyaltyPointsClaimed"]: wire_number(loyalty_points_claimed(txn)),
+            k["RefundAmount"]: wire_number(refund_amount(txn.type, txn.total)),
+            k["OriginalOrderId"]: original_order_id if is_return(txn.type) else None,
+            k["LineItems"]: [line_item(line, i, subject) for i, line in enumerate(txn.lines)],
+            store.kind: store.value,
+        }
+    )
 
 
 def summary(payload: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +193,11 @@ def summary(payload: dict[str, Any]) -> dict[str, Any]:
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """'field: old -> new' for every summary field that differs."""
-    return [f"{key}: {before.get(key)} -> {after.get(key)}"
-            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    return [
+        f"{key}: {before.get(key)} -> {after.get(key)}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
 
 
 def execution_id_from_reply(body: Any) -> str | None:
@@ -198,8 +206,7 @@ def execution_id_from_reply(body: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     execution: dict[str, Any] = data["execution"] if isinstance(data.get("execution"), dict) else {}
-    for candidate in (data.get("id"), execution.get("id"), data.get("execution_id"),
-                      data.get("workflow_execution_id")):
+    for candidate in (data.get("id"), execution.get("id"), data.get("execution_id"), data.get("workflow_execution_id")):
         if candidate not in (None, ""):
             return str(candidate)
     return None

@@ -19,6 +19,7 @@ NOT published, assumed here (the one place to adjust): the 99minds JSON names of
 (FIELD_KEYS: snake_case like the rest of the 99minds API, first key present wins) and the reply envelope
 (`data.transaction`, `data.loyalty_transaction`, else `data`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -97,9 +98,13 @@ def parse(raw: dict[str, Any], subject: str, expected_id: str) -> LoyaltyTransac
     if found_id is not None and found_id != expected_id:
         raise PermanentError(f"{subject}: 99minds answered with loyalty transaction '{found_id[:60]}' instead")
     return LoyaltyTransaction(
-        id=expected_id, amount=points(_field(raw, "TransactionAmount"), subject),
-        type=str(_field(raw, "TransactionType")).strip(), customer_id=_text(_field(raw, "CustomerId")),
-        card_id=_text(_field(raw, "CardId")), client_order_id=_text(_field(raw, "ClientOrderId")))
+        id=expected_id,
+        amount=points(_field(raw, "TransactionAmount"), subject),
+        type=str(_field(raw, "TransactionType")).strip(),
+        customer_id=_text(_field(raw, "CustomerId")),
+        card_id=_text(_field(raw, "CardId")),
+        client_order_id=_text(_field(raw, "ClientOrderId")),
+    )
 
 
 def _norm(text: str) -> str:
@@ -109,8 +114,10 @@ def _norm(text: str) -> str:
 def skip_reason(txn: LoyaltyTransaction, skipped_types: tuple[str, ...], subject: str) -> str | None:
     """Reversals are not transferred (iPaaS.com: no delete or reversal mappings exist)."""
     if _norm(txn.type) in {_norm(t) for t in skipped_types}:
-        return (f"{subject}: a 99minds {txn.type} is not transferred to iPaaS.com (reversals and deletes leave the "
-                f"iPaaS.com transaction as it is)")
+        return (
+            f"{subject}: a 99minds {txn.type} is not transferred to iPaaS.com (reversals and deletes leave the "
+            f"iPaaS.com transaction as it is)"
+        )
     return None
 
 
@@ -124,19 +131,25 @@ def wire_points(amount: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
-def custom_fields(txn: LoyaltyTransaction, *, points_field: str, type_field: str,
-                  card_field: str) -> list[dict[str, str]]:
+def custom_fields(txn: LoyaltyTransaction, *, points_field: str, type_field: str, card_field: str) -> list[dict[str, str]]:
     values = ((points_field, wire_points(txn.amount)), (type_field, txn.type), (card_field, txn.card_id))
     return [{"custom_field_name": name, "value": value} for name, value in values if value not in (None, "")]
 
 
-def ticket(txn: LoyaltyTransaction, *, number: str, status: str, customer_id: str, system_id: str,
-           fields: list[dict[str, str]]) -> dict[str, Any]:
+def ticket(
+    txn: LoyaltyTransaction, *, number: str, status: str, customer_id: str, system_id: str, fields: list[dict[str, str]]
+) -> dict[str, Any]:
     """The new iPaaS.com transaction of a point adjustment or redemption without an order. The link is nested
     in the create (external_ids), so the Ticket never exists unlinked; it is also written by UpdateExternalId."""
-    return {"transaction_number": number, "type": TICKET, "status": status, "customer_id": customer_id,
-            "system_id": system_id, "custom_fields": copy.deepcopy(fields),
-            "external_ids": [{"system_id": system_id, "external_id": number}]}
+    return {
+        "transaction_number": number,
+        "type": TICKET,
+        "status": status,
+        "customer_id": customer_id,
+        "system_id": system_id,
+        "custom_fields": copy.deepcopy(fields),
+        "external_ids": [{"system_id": system_id, "external_id": number}],
+    }
 
 
 def _field_name(item: Any) -> str | None:

@@ -10,6 +10,7 @@ sent as decimal strings (the spec types them as strings); a line's product is th
 line's extended price, else quantity x unit price less the line discount. Addresses are not sent: the
 iPaaS.com transaction address JSON shape is not published.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -43,11 +44,15 @@ def required_skus(txn: IpaasTransaction) -> list[str]:
     skus: list[str] = []
     for index, line in enumerate(txn.lines):
         where = _line_subject(txn, index, line)
-        missing = [f for f in ("sku", "qty", "unit_price") if getattr(line, f) in (None, "") or
-                   (isinstance(getattr(line, f), str) and not getattr(line, f).strip())]
+        missing = [
+            f
+            for f in ("sku", "qty", "unit_price")
+            if getattr(line, f) in (None, "") or (isinstance(getattr(line, f), str) and not getattr(line, f).strip())
+        ]
         if missing:
-            raise InvalidRecord(f"{where}: missing required field{'s' if len(missing) > 1 else ''} "
-                                f"{', '.join(repr(f) for f in missing)}")
+            raise InvalidRecord(
+                f"{where}: missing required field{'s' if len(missing) > 1 else ''} {', '.join(repr(f) for f in missing)}"
+            )
         qty, unit_price = present(line.qty, where, "qty"), present(line.unit_price, where, "unit_price")
         if qty <= 0:
             raise InvalidRecord(f"{where}: field 'qty' must be positive (found {qty})")
@@ -67,8 +72,7 @@ def line_total(line: IpaasTransactionLine, where: str = "the line") -> Decimal:
     return qty * unit_price - (line.discount_amount or Decimal(0))
 
 
-def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None,
-                    product_keys: Mapping[str, str]) -> dict[str, Any]:
+def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None, product_keys: Mapping[str, str]) -> dict[str, Any]:
     required_skus(txn)
     lines = []
     for index, line in enumerate(txn.lines):
@@ -76,18 +80,24 @@ def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None,
         sku = present(line.sku, where, "sku").strip()
         if sku not in product_keys:
             raise InvalidRecord(f"{where}: SKU '{sku[:60]}' has no Makini product")
-        lines.append(clean({
-            "productKey": product_keys[sku],
-            "quantity": amount(present(line.qty, where, "qty")),
-            "price": amount(present(line.unit_price, where, "unit_price")),
-            "discount": amount(line.discount_amount) if line.discount_amount else None,
-            "lineTotalValue": amount(line_total(line, where)),
-        }))
+        lines.append(
+            clean(
+                {
+                    "productKey": product_keys[sku],
+                    "quantity": amount(present(line.qty, where, "qty")),
+                    "price": amount(present(line.unit_price, where, "unit_price")),
+                    "discount": amount(line.discount_amount) if line.discount_amount else None,
+                    "lineTotalValue": amount(line_total(line, where)),
+                }
+            )
+        )
     number = present(txn.transaction_number, subject_of(txn), "transaction_number").strip()
-    return clean({
-        "code": number,
-        "orderNumber": number,
-        "date": txn.created_datetime.isoformat() if txn.created_datetime else None,
-        "customerKey": customer_key,
-        "lines": lines,
-    })
+    return clean(
+        {
+            "code": number,
+            "orderNumber": number,
+            "date": txn.created_datetime.isoformat() if txn.created_datetime else None,
+            "customerKey": customer_key,
+            "lines": lines,
+        }
+    )

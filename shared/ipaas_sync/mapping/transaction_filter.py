@@ -7,6 +7,7 @@ The seed says "adjust filter as needed": the accepted types, the required status
 suffixes are subscription settings (settings.TransactionFilter), defaulting to the seed's values. Used by every
 destination that takes completed transactions (99minds order workflow, Mintsoft sales orders).
 """
+
 from __future__ import annotations
 
 from ..models.ipaas import IpaasTransaction

@@ -5,6 +5,7 @@ handler fetches the record from 99minds. The hook ingress (`POST /hooks/99minds/
 `ipaas-sync sync --source 99minds` (manual sync) and `ipaas-sync initialize --source 99minds` put the same
 message on the queue (sync_99minds.message_body).
 """
+
 from __future__ import annotations
 
 from typing import Literal

@@ -4,6 +4,7 @@ Every field a destination requires is optional here: what is required depends on
 is checked by its mapping module, which names the missing field. Unknown fields are kept (extra=allow).
 Amounts are Decimal end to end.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

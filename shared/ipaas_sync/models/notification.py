@@ -2,6 +2,7 @@
 
 The same model validates notifications at the hook ingress and in every transfer handler.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -33,9 +34,7 @@ class HookNotification(BaseModel):
     def _known_scope(cls, value: str) -> str:
         entity, _, verb = value.lower().partition("/")
         if entity not in ENTITIES or verb not in VERBS:
-            raise ValueError(
-                f"unsupported scope '{value[:60]}'; expected <{'|'.join(ENTITIES)}>/<{'|'.join(VERBS)}>"
-            )
+            raise ValueError(f"unsupported scope '{value[:60]}'; expected <{'|'.join(ENTITIES)}>/<{'|'.join(VERBS)}>")
         return f"{entity}/{verb}"
 
     @property

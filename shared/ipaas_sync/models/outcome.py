@@ -1,12 +1,14 @@
 """The result of handling one SQS record: what is logged (one JSON line) and counted."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-Status = Literal["created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch",
-                 "deferred"]
+Status = Literal[
+    "created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch", "deferred"
+]
 
 
 class Outcome(BaseModel):

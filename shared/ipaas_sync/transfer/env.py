@@ -1,4 +1,5 @@
 """What a transfer needs from the outside world, built once per container and reused across invocations."""
+
 from __future__ import annotations
 
 import threading
@@ -49,20 +50,16 @@ class TransferEnv:
         return self._client("ipaas", settings, IpaasClient)
 
     @overload
-    def partner(self, settings: NinetyNineMindsSettings) -> NinetyNineMindsClient:
-        ...
+    def partner(self, settings: NinetyNineMindsSettings) -> NinetyNineMindsClient: ...
 
     @overload
-    def partner(self, settings: StampedSettings) -> StampedClient:
-        ...
+    def partner(self, settings: StampedSettings) -> StampedClient: ...
 
     @overload
-    def partner(self, settings: MakiniSettings) -> MakiniClient:
-        ...
+    def partner(self, settings: MakiniSettings) -> MakiniClient: ...
 
     @overload
-    def partner(self, settings: SubscriptionSettings) -> Any:
-        ...
+    def partner(self, settings: SubscriptionSettings) -> Any: ...
 
     def partner(self, settings: SubscriptionSettings) -> Any:
         """The adapter of the subscription's platform (PARTNER_CLIENTS), one per settings."""

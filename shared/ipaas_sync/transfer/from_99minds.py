@@ -19,6 +19,7 @@ Every write runs under Powertools idempotency keyed on the 99minds identity and 
 (a real change still goes through; a redelivery or a replay with a new message id writes nothing). A custom
 field write that would change nothing is not sent, so iPaaS.com fires no outbound hook for it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -47,8 +48,11 @@ def _write_fields(ipaas: IpaasClient, entity: str, record_id: str, fields: list[
 
 
 def _find_transaction(ipaas: IpaasClient, number: str, what: str) -> dict[str, Any] | None:
-    found = [t for t in ipaas.search("transaction", what=what, TransactionNumber=number)
-             if str(t.get("transaction_number", "")).strip() == number]
+    found = [
+        t
+        for t in ipaas.search("transaction", what=what, TransactionNumber=number)
+        if str(t.get("transaction_number", "")).strip() == number
+    ]
     return found[0] if found else None
 
 
@@ -60,10 +64,10 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
     txn = lt.parse(lt.record_from_reply(body, subject), subject, expected_id=msg.id)
     if reason := lt.skip_reason(txn, sub.skipped_loyalty_transaction_types, subject):
         raise Skip(reason)
-    number = lt.transaction_number(txn.id, sub.loyalty_transaction_number_prefix,
-                                   sub.loyalty_transaction_number_separator)
-    fields = lt.custom_fields(txn, points_field=sub.loyalty_points_field, type_field=sub.loyalty_type_field,
-                              card_field=sub.loyalty_card_field)
+    number = lt.transaction_number(txn.id, sub.loyalty_transaction_number_prefix, sub.loyalty_transaction_number_separator)
+    fields = lt.custom_fields(
+        txn, points_field=sub.loyalty_points_field, type_field=sub.loyalty_type_field, card_field=sub.loyalty_card_field
+    )
     ipaas = env.ipaas(sub)
 
     def write() -> dict[str, Any]:
@@ -83,26 +87,41 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
         if not customer:
             raise UnresolvedReference(
                 f"Unable to resolve customer {txn.customer_id} of {subject}: no iPaaS.com customer is linked to it "
-                f"(table 'customer'); transfer the customer, then replay this message")
+                f"(table 'customer'); transfer the customer, then replay this message"
+            )
         existing = _find_transaction(ipaas, number, f"{subject} ({number})")
         if existing is not None:  # an earlier create whose reply was lost
             _write_fields(ipaas, "transaction", str(existing["id"]), fields, f"{subject} (Ticket {existing['id']})")
             return {"action": "linked", "target": "ticket", "ipaas_id": str(existing["id"]), "written": True}
-        created = ipaas.create_record("transaction", lt.ticket(
-            txn, number=number, status=sub.loyalty_ticket_status, customer_id=customer, system_id=sub.system_id,
-            fields=fields), what=f"{subject} ({number})")
+        created = ipaas.create_record(
+            "transaction",
+            lt.ticket(
+                txn, number=number, status=sub.loyalty_ticket_status, customer_id=customer, system_id=sub.system_id, fields=fields
+            ),
+            what=f"{subject} ({number})",
+        )
         return {"action": "created", "target": "ticket", "ipaas_id": str(created["id"]), "written": True}
 
-    identity = {"destination": sub.system_id, "direction": "to-ipaas", "entity": "loyalty_transaction",
-                "record_id": txn.id, "payload": payload_hash({"fields": fields, "order": txn.client_order_id,
-                                                             "customer": txn.customer_id})}
+    identity = {
+        "destination": sub.system_id,
+        "direction": "to-ipaas",
+        "entity": "loyalty_transaction",
+        "record_id": txn.id,
+        "payload": payload_hash({"fields": fields, "order": txn.client_order_id, "customer": txn.customer_id}),
+    }
     result, replayed = run_once(identity, write)
     if result["target"] == "ticket" and result["action"] in ("created", "linked"):
         # after a replay too (idempotent): heals a failure between the create and the write-back
         ipaas.update_external_id("transaction", TABLE_TRANSACTION, result["ipaas_id"], number, msg.tracking_guid)
-    details = {"kind": msg.kind, "event": msg.event, "target": result["target"], "transaction_number": number,
-               "points": lt.wire_points(txn.amount), "transaction_type": txn.type,
-               "client_order_id": txn.client_order_id}
+    details = {
+        "kind": msg.kind,
+        "event": msg.event,
+        "target": result["target"],
+        "transaction_number": number,
+        "points": lt.wire_points(txn.amount),
+        "transaction_type": txn.type,
+        "client_order_id": txn.client_order_id,
+    }
     return _outcome(msg, sub, result, replayed, details)
 
 
@@ -114,8 +133,7 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
         raise PermanentError(f"{subject}: 99minds has no such customer (HTTP 404)")
     raw = cm.customer_from_reply(body, subject)
     card = cm.card_from_reply(client.loyalty_cards(msg.id, what=f"{subject} loyalty card"), subject)
-    fields = cm.loyalty_fields(card, subject, card_field=sub.customer_card_field,
-                               points_field=sub.customer_points_field)
+    fields = cm.loyalty_fields(card, subject, card_field=sub.customer_card_field, points_field=sub.customer_points_field)
     ipaas = env.ipaas(sub)
 
     def write() -> dict[str, Any]:
@@ -124,8 +142,11 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
             written = bool(fields) and _write_fields(ipaas, "customer", linked, fields, f"{subject} ({linked})")
             return {"action": "updated", "target": "customer", "ipaas_id": linked, "written": written}
         new = cm.new_customer(raw, ninetynine_id=msg.id, system_id=sub.system_id, fields=fields, subject=subject)
-        same_email = [c for c in ipaas.search("customer", what=subject, EmailAddress=new["email_address"])
-                      if str(c.get("email_address", "")).strip().lower() == new["email_address"]]
+        same_email = [
+            c
+            for c in ipaas.search("customer", what=subject, EmailAddress=new["email_address"])
+            if str(c.get("email_address", "")).strip().lower() == new["email_address"]
+        ]
         if same_email:  # the customer is in iPaaS.com already (or our create's reply was lost): link, keep identity
             found = str(same_email[0]["id"])
             written = bool(fields) and _write_fields(ipaas, "customer", found, fields, f"{subject} ({found})")
@@ -133,16 +154,22 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
         created = ipaas.create_record("customer", new, what=subject)
         return {"action": "created", "target": "customer", "ipaas_id": str(created["id"]), "written": True}
 
-    identity = {"destination": sub.system_id, "direction": "to-ipaas", "entity": "customer", "record_id": msg.id,
-                "payload": payload_hash({"fields": fields, "identity": {k: raw.get(k) for k in cm.REQUIRED}})}
+    identity = {
+        "destination": sub.system_id,
+        "direction": "to-ipaas",
+        "entity": "customer",
+        "record_id": msg.id,
+        "payload": payload_hash({"fields": fields, "identity": {k: raw.get(k) for k in cm.REQUIRED}}),
+    }
     result, replayed = run_once(identity, write)
     if result["action"] in ("created", "linked"):
         ipaas.update_external_id("customer", TABLE_CUSTOMER, result["ipaas_id"], msg.id, msg.tracking_guid)
     return _outcome(msg, sub, result, replayed, {"kind": msg.kind, "event": msg.event, "target": "customer"})
 
 
-def _outcome(msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str, Any], replayed: bool,
-             details: dict[str, Any]) -> Outcome:
+def _outcome(
+    msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str, Any], replayed: bool, details: dict[str, Any]
+) -> Outcome:
     reason: str | None
     if replayed:
         status, reason = "duplicate", "already transferred to iPaaS.com with the same content"
@@ -151,9 +178,17 @@ def _outcome(msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str
     else:
         status = result["action"]
         reason = "found in iPaaS.com; linked, nothing created" if status == "linked" else None
-    return Outcome(status=status, entity=ENTITY, record_id=msg.id, destination=sub.system_id,
-                   platform=sub.platform, external_id=result["ipaas_id"], tracking_guid=msg.tracking_guid,
-                   reason=reason, details={k: v for k, v in details.items() if v is not None})
+    return Outcome(
+        status=status,
+        entity=ENTITY,
+        record_id=msg.id,
+        destination=sub.system_id,
+        platform=sub.platform,
+        external_id=result["ipaas_id"],
+        tracking_guid=msg.tracking_guid,
+        reason=reason,
+        details={k: v for k, v in details.items() if v is not None},
+    )
 
 
 # message kind -> its transfer. A new 99minds data set (e.g. VIP tiers) adds one entry.
@@ -166,8 +201,9 @@ KINDS: dict[str, Callable[[InboundMessage, NinetyNineMindsSettings, TransferEnv]
 def transfer_from_99minds(msg: InboundMessage, env: TransferEnv) -> Outcome:
     sub = env.subscription(msg.destination)
     if not isinstance(sub, NinetyNineMindsSettings):
-        raise ConfigurationError(f"{msg.describe()}: destination '{msg.destination}' is a {sub.platform} "
-                                 f"subscription, not a 99minds one")
+        raise ConfigurationError(
+            f"{msg.describe()}: destination '{msg.destination}' is a {sub.platform} subscription, not a 99minds one"
+        )
     if msg.deleted:
         raise Skip(f"{msg.describe()}: deletes in 99minds are not transferred to iPaaS.com (event '{msg.event}')")
     return KINDS[msg.kind](msg, sub, env)

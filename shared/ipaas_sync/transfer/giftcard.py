@@ -13,6 +13,7 @@ Gift cards are money, so every write is guarded three ways (README, "Gift cards"
 After applying, the 99minds balance is compared with the iPaaS.com balance; a difference is reported as a
 "mismatch" outcome, never corrected.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,8 +40,9 @@ ENTITY = "giftcard"
 class _NinetyNineMindsCard:
     """One iPaaS.com gift card against one 99minds subscription."""
 
-    def __init__(self, card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv,
-                 journal: PendingJournal):
+    def __init__(
+        self, card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv, journal: PendingJournal
+    ):
         self.card, self.msg, self.sub = card, msg, sub
         self.client = env.partner(sub)
         self.ipaas: IpaasClient = env.ipaas(sub)
@@ -53,8 +55,10 @@ class _NinetyNineMindsCard:
     def balance(self, card_id: str) -> Decimal:
         body = self.client.get_giftcard(card_id, what=self.subject)
         if body is None:
-            raise PermanentError(f"{self.subject}: linked to 99minds card '{card_id}', which 99minds does not "
-                                 f"know (HTTP 404); check the 'Gift Card' link in iPaaS.com")
+            raise PermanentError(
+                f"{self.subject}: linked to 99minds card '{card_id}', which 99minds does not "
+                f"know (HTTP 404); check the 'Gift Card' link in iPaaS.com"
+            )
         balance = m.giftcard_from_reply(body, self.subject).balance
         assert balance is not None  # narrowing: giftcard_from_reply (need_balance) raised for a card without one
         return balance
@@ -83,8 +87,10 @@ class _NinetyNineMindsCard:
                 if found is not None:
                     state = m.giftcard_from_reply(found, self.subject, need_balance=False)
                     self.journal.applied(key, after=state.balance, card_id=state.card_id)
-                    logger.warning(f"{self.subject}: an earlier issue attempt had issued the card; linked without "
-                                   f"issuing again", extra={"card_id": state.card_id})
+                    logger.warning(
+                        f"{self.subject}: an earlier issue attempt had issued the card; linked without issuing again",
+                        extra={"card_id": state.card_id},
+                    )
                     return {"card_id": state.card_id, "recovered": True}
             self.journal.begin(key, operation="issue", card=self.number, before=None)
             reply = self._write(key, self.client.issue_giftcard, payload, what)
@@ -94,11 +100,13 @@ class _NinetyNineMindsCard:
 
         result, replayed = run_once(identity, issue_once)
         # after a replay too: a failure between the issue and the write-back is healed by the redelivery
-        self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD, self.card.id, result["card_id"],
-                                      self.msg.tracking_guid)
-        details = {"campaign_id": campaign, "original_amount": payload["amount"],
-                   "customer_linked": bool(customer_id) if self.card.customer_id else None,
-                   "issue_recovered": result.get("recovered") or None}
+        self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD, self.card.id, result["card_id"], self.msg.tracking_guid)
+        details = {
+            "campaign_id": campaign,
+            "original_amount": payload["amount"],
+            "customer_linked": bool(customer_id) if self.card.customer_id else None,
+            "issue_recovered": result.get("recovered") or None,
+        }
         return result["card_id"], replayed, {k: v for k, v in details.items() if v is not None}
 
     # -- activities --------------------------------------------------------------------------------------------------
@@ -123,8 +131,9 @@ class _NinetyNineMindsCard:
                 verdict = self.judge(card_id, act, marker, now, key)
                 if verdict.decision is m.Decision.APPLIED:
                     self.journal.applied(key, after=now, card_id=card_id)
-                    logger.warning(f"{what}: an earlier attempt had applied it ({verdict.evidence}); recorded "
-                                   f"without applying again")
+                    logger.warning(
+                        f"{what}: an earlier attempt had applied it ({verdict.evidence}); recorded without applying again"
+                    )
                     return {"action": "recovered", "balance": str(now)}
                 logger.info(f"{what}: an earlier attempt had not applied it ({verdict.evidence}); applying")
             self.journal.begin(key, operation=act.kind.value, card=self.number, before=now)
@@ -139,8 +148,9 @@ class _NinetyNineMindsCard:
         if result["action"] == "linked":
             return "already"
         # after a replay too (UpdateExternalId is idempotent): heals a failure between the write and the link
-        self.ipaas.update_external_id(ENTITY, TABLE_GIFT_CARD_ACTIVITY, act.link_id,
-                                      m.activity_external_id(card_id, act), self.msg.tracking_guid)
+        self.ipaas.update_external_id(
+            ENTITY, TABLE_GIFT_CARD_ACTIVITY, act.link_id, m.activity_external_id(card_id, act), self.msg.tracking_guid
+        )
         return "already" if replayed else result["action"]
 
     def judge(self, card_id: str, act: m.PlannedActivity, marker: Marker, now: Decimal, key: str) -> m.Verdict:
@@ -149,15 +159,19 @@ class _NinetyNineMindsCard:
         reference, field = m.activity_reference(act), self.sub.reference_field
         what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
         if field is None:
-            verdict = m.Verdict(m.Decision.UNDECIDABLE, "the subscription sends no reference with reloads and "
-                                                        "redemptions (setting 'Gift Card Activity Reference Field' "
-                                                        "is blank), so 99minds cannot tell")
+            verdict = m.Verdict(
+                m.Decision.UNDECIDABLE,
+                "the subscription sends no reference with reloads and "
+                "redemptions (setting 'Gift Card Activity Reference Field' "
+                "is blank), so 99minds cannot tell",
+            )
         elif not self.sub.activity_history_path:
-            verdict = m.Verdict(m.Decision.UNDECIDABLE, "the subscription has no card-history lookup (setting "
-                                                        "'Gift Card History Path' is blank), so 99minds cannot tell")
+            verdict = m.Verdict(
+                m.Decision.UNDECIDABLE,
+                "the subscription has no card-history lookup (setting 'Gift Card History Path' is blank), so 99minds cannot tell",
+            )
         else:
-            path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number,
-                                  reference=reference)
+            path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number, reference=reference)
             refused: str | None
             try:
                 body = self.client.giftcard_history(path, what=what)
@@ -165,13 +179,19 @@ class _NinetyNineMindsCard:
                 body, refused = None, exc.message
             else:
                 refused = "HTTP 404" if body is None else None
-            verdict = (m.Verdict(m.Decision.UNDECIDABLE, f"the card-history lookup was refused ({refused[:200]})")
-                       if refused else m.judge_history(body, reference=reference, reference_field=field, activity=act))
+            verdict = (
+                m.Verdict(m.Decision.UNDECIDABLE, f"the card-history lookup was refused ({refused[:200]})")
+                if refused
+                else m.judge_history(body, reference=reference, reference_field=field, activity=act)
+            )
         if verdict.decision is m.Decision.UNDECIDABLE:
-            expected = (f"; balance before it {marker.before}, now {now} (not proof: the card may have been used "
-                        f"meanwhile; {marker.before} if not applied and nothing else happened, "
-                        f"{m.expected_balance(marker.before, act.amount, act.kind)} if applied)"
-                        if marker.before is not None else f"; balance now {now}")
+            expected = (
+                f"; balance before it {marker.before}, now {now} (not proof: the card may have been used "
+                f"meanwhile; {marker.before} if not applied and nothing else happened, "
+                f"{m.expected_balance(marker.before, act.amount, act.kind)} if applied)"
+                if marker.before is not None
+                else f"; balance now {now}"
+            )
             raise UncertainOutcome(
                 f"{what}: an earlier attempt's answer was lost and 99minds cannot prove whether it was applied: "
                 f"{verdict.evidence}{expected}. To settle it, find the {act.kind.value} of "
@@ -179,7 +199,8 @@ class _NinetyNineMindsCard:
                 f"{self.number}) in the 99minds dashboard. If it is there (applied): in iPaaS.com link table "
                 f"'Gift Card Activity', internal id '{act.link_id}', to external id "
                 f"'{m.activity_external_id(card_id, act)}'. If it is not there: delete item '{key}' from the "
-                f"idempotency table ({self.journal.table_name}). Then replay this message")
+                f"idempotency table ({self.journal.table_name}). Then replay this message"
+            )
         return verdict
 
     def _write(self, key: str, post: Callable[..., Any], payload: dict[str, Any], what: str) -> Any:
@@ -197,7 +218,8 @@ def _not_in_flight(marker: Marker, what: str) -> None:
     if marker.in_flight():
         raise TransientError(
             f"{what}: an earlier attempt's request left {marker.age():.0f}s ago and may still be in flight at 99minds "
-            f"(assumed up to {pending.IN_FLIGHT_SECONDS:.0f}s); the card is checked on a later delivery")
+            f"(assumed up to {pending.IN_FLIGHT_SECONDS:.0f}s); the card is checked on a later delivery"
+        )
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -222,8 +244,13 @@ def _to_99minds(card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsS
     counts = {"applied": 0, "recovered": 0, "already": 0}
     for act in plan.to_apply:
         counts[run.apply(card_id, act)] += 1
-    details.update({"card_id": card_id, "activities_applied": counts["applied"] + counts["recovered"],
-                    "activities_already_applied": counts["already"]})
+    details.update(
+        {
+            "card_id": card_id,
+            "activities_applied": counts["applied"] + counts["recovered"],
+            "activities_already_applied": counts["already"],
+        }
+    )
     if counts["recovered"]:
         details["activities_recovered"] = counts["recovered"]
     if plan.covered_by_issue:
@@ -249,11 +276,21 @@ def _to_99minds(card: IpaasGiftCard, msg: TransferMessage, sub: NinetyNineMindsS
             if balance != expected:
                 details["action"] = status
                 status = "mismatch"
-                reason = (f"{run.subject}: balance in 99minds {balance} differs from iPaaS.com {expected} after "
-                          f"{'issuing and ' if issued else ''}applying {changed} activit{'y' if changed == 1 else 'ies'}"
-                          f"; not corrected")
-    return Outcome(status=status, entity=ENTITY, record_id=msg.id, destination=sub.system_id,
-                   platform=sub.platform, external_id=card_id, reason=reason, details=details)
+                reason = (
+                    f"{run.subject}: balance in 99minds {balance} differs from iPaaS.com {expected} after "
+                    f"{'issuing and ' if issued else ''}applying {changed} activit{'y' if changed == 1 else 'ies'}"
+                    f"; not corrected"
+                )
+    return Outcome(
+        status=status,
+        entity=ENTITY,
+        record_id=msg.id,
+        destination=sub.system_id,
+        platform=sub.platform,
+        external_id=card_id,
+        reason=reason,
+        details=details,
+    )
 
 
 # platform -> how a gift card reaches it. A new destination adds one entry.

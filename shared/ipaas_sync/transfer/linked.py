@@ -8,6 +8,7 @@ The destination write runs under Powertools idempotency keyed on
 replay too (UpdateExternalId is idempotent), so a failure between the create and the write-back is
 healed by the redelivery without creating twice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,12 +29,24 @@ class Found:
     external_id: str
 
 
-def upsert_linked(*, env: TransferEnv, sub: SubscriptionSettings, msg: TransferMessage, table: str,
-                  payload: dict[str, Any], create: Callable[[], str | Found],
-                  update: Callable[[str], str]) -> Outcome:
+def upsert_linked(
+    *,
+    env: TransferEnv,
+    sub: SubscriptionSettings,
+    msg: TransferMessage,
+    table: str,
+    payload: dict[str, Any],
+    create: Callable[[], str | Found],
+    update: Callable[[str], str],
+) -> Outcome:
     ipaas = env.ipaas(sub)
-    identity = {"destination": sub.system_id, "platform": sub.platform, "entity": msg.entity,
-                "record_id": msg.id, "payload": payload_hash(payload)}
+    identity = {
+        "destination": sub.system_id,
+        "platform": sub.platform,
+        "entity": msg.entity,
+        "record_id": msg.id,
+        "payload": payload_hash(payload),
+    }
 
     def write() -> dict[str, Any]:
         linked = ipaas.lookup_external(msg.entity, msg.id, table)
@@ -48,8 +61,13 @@ def upsert_linked(*, env: TransferEnv, sub: SubscriptionSettings, msg: TransferM
     if result["action"] in ("created", "linked"):
         ipaas.update_external_id(msg.entity, table, msg.id, result["external_id"], msg.tracking_guid)
     return Outcome(
-        status="duplicate" if replayed else result["action"], entity=msg.entity, record_id=msg.id,
-        destination=sub.system_id, platform=sub.platform, external_id=result["external_id"],
-        reason="already transferred with the same content" if replayed else (
-            "already in the destination; linked, nothing created" if result["action"] == "linked" else None),
+        status="duplicate" if replayed else result["action"],
+        entity=msg.entity,
+        record_id=msg.id,
+        destination=sub.system_id,
+        platform=sub.platform,
+        external_id=result["external_id"],
+        reason="already transferred with the same content"
+        if replayed
+        else ("already in the destination; linked, nothing created" if result["action"] == "linked" else None),
     )

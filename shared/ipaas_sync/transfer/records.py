@@ -1,4 +1,5 @@
 """Getting the iPaaS.com record a notification names: the inline snapshot, else the iPaaS.com API."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -30,9 +31,16 @@ def load_record(msg: TransferMessage, env: TransferEnv, sub: SubscriptionSetting
         raise InvalidRecord(describe_validation_error(exc, f"{msg.entity} {msg.id}")) from None
 
 
-def dispatch(msg: TransferMessage, env: TransferEnv, destinations: Mapping[str, Destination[R]],
-             model: type[R], *, noun: str, delete_reason: str | None = None,
-             check: Callable[[R, SubscriptionSettings], str | None] | None = None) -> Outcome:
+def dispatch(
+    msg: TransferMessage,
+    env: TransferEnv,
+    destinations: Mapping[str, Destination[R]],
+    model: type[R],
+    *,
+    noun: str,
+    delete_reason: str | None = None,
+    check: Callable[[R, SubscriptionSettings], str | None] | None = None,
+) -> Outcome:
     """The one route of every entity: subscription -> (skip deletes) -> its destination -> record -> transfer.
 
     `delete_reason` may name {platform}. `check` may return a reason to skip the record deliberately

@@ -10,6 +10,7 @@ Makini product of each SKU (paged reads) -> map -> create or update through the 
 link, with an existence check by code before creating (a create whose reply was lost is linked, never
 created twice).
 """
+
 from __future__ import annotations
 
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_TRANSACTION
@@ -53,12 +54,12 @@ def to_makini(txn: IpaasTransaction, msg: TransferMessage, sub: MakiniSettings, 
         client.update_sales_order(key, payload, what=what)
         return key
 
-    return upsert_linked(env=env, sub=sub, msg=msg, table=TABLE_TRANSACTION, payload=payload,
-                         create=create, update=update)
+    return upsert_linked(env=env, sub=sub, msg=msg, table=TABLE_TRANSACTION, payload=payload, create=create, update=update)
 
 
-def _customer_key(txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSettings, env: TransferEnv,
-                  client: MakiniClient, what: str) -> str | None:
+def _customer_key(
+    txn: IpaasTransaction, msg: TransferMessage, sub: SubscriptionSettings, env: TransferEnv, client: MakiniClient, what: str
+) -> str | None:
     """The Makini key of the order's customer; None for a guest order (no customer_id)."""
     if not txn.customer_id:
         return None
@@ -69,12 +70,15 @@ def _customer_key(txn: IpaasTransaction, msg: TransferMessage, sub: Subscription
     customer = ipaas.get_record("customer", txn.customer_id)
     number = str(customer.get("customer_number") or "").strip()
     if not number:
-        raise InvalidRecord(f"{what}: customer {txn.customer_id} is not linked to Makini and has no "
-                            f"'customer_number' to find it by")
+        raise InvalidRecord(
+            f"{what}: customer {txn.customer_id} is not linked to Makini and has no 'customer_number' to find it by"
+        )
     found = client.find_customer(number, what=f"{what} customer {txn.customer_id}")
     if not found or not found.get("key"):
-        raise TransientError(f"{what}: customer {txn.customer_id} ({number}) is not in Makini yet; the order "
-                             f"waits for the customer transfer (retried, then kept in the DLQ)")
+        raise TransientError(
+            f"{what}: customer {txn.customer_id} ({number}) is not in Makini yet; the order "
+            f"waits for the customer transfer (retried, then kept in the DLQ)"
+        )
     key = str(found["key"])
     ipaas.update_external_id("customer", TABLE_CUSTOMER, txn.customer_id, key, msg.tracking_guid)
     return key
