@@ -115,23 +115,7 @@ class Ledger:
         """Record one outcome; returns how many UpdateItem calls it took (1, or 2 when the history was cut)."""
         at = at or _now()
         entry = entry_of(outcome, at)
-        latest = {
-            "kind": KIND_OUTCOME,
-            "entity": outcome.entity,
-            "record_id": outcome.record_id or UNKNOWN,
-            "destination": outcome.destination or UNKNOWN,
-            "status": outcome.status,
-            "at": entry["t"],
-            "at_epoch": int(at.timestamp()),
-            "expires_at": int(at.timestamp()) + self.ttl_days * 86400,
-            "reason": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
-            "attempt": entry.get("a"),
-            "tracking_guid": entry.get("g"),
-            "failure_kind": entry.get("k"),
-            "error": entry.get("e"),
-            "dlq_message_id": entry.get("m"),
-            "dlq": entry.get("q"),
-        }
+        latest = latest_fields(outcome, entry, at, self.ttl_days)
         sets, removes = ["history = list_append(if_not_exists(history, :empty), :entry)"], []
         names: dict[str, str] = {}
         values: dict[str, AttributeValueTypeDef] = {
@@ -303,6 +287,28 @@ def _size(value: Any) -> int:
     return len(str(value).encode())
 
 
+def latest_fields(outcome: Outcome, entry: dict[str, Any], at: datetime, ttl_days: int) -> dict[str, Any]:
+    """The item's fields that always describe the latest outcome (None: the field is removed, so no stale reason
+    or DLQ id stays); the one definition for the write and for its size in write_units."""
+    return {
+        "kind": KIND_OUTCOME,
+        "entity": outcome.entity,
+        "record_id": outcome.record_id or UNKNOWN,
+        "destination": outcome.destination or UNKNOWN,
+        "status": outcome.status,
+        "at": entry["t"],
+        "at_epoch": int(at.timestamp()),
+        "expires_at": int(at.timestamp()) + ttl_days * 86400,
+        "reason": redact(outcome.reason)[:MAX_REASON] if outcome.reason else None,
+        "attempt": entry.get("a"),
+        "tracking_guid": entry.get("g"),
+        "failure_kind": entry.get("k"),
+        "error": entry.get("e"),
+        "dlq_message_id": entry.get("m"),
+        "dlq": entry.get("q"),
+    }
+
+
 def item_size(item: dict[str, Any]) -> int:
     return sum(len(k.encode()) + _size(v) for k, v in item.items())
 
@@ -320,29 +326,9 @@ def write_units(outcomes: Iterable[Outcome], *, history: int = DEFAULT_HISTORY) 
         k = key(outcome.entity, outcome.record_id, outcome.destination)
         item = {
             **k,
-            "kind": KIND_OUTCOME,
-            "entity": outcome.entity,
-            "record_id": outcome.record_id or UNKNOWN,
-            "destination": outcome.destination or UNKNOWN,
-            "status": outcome.status,
-            "at": entry["t"],
-            "at_epoch": int(at.timestamp()),
-            "expires_at": int(at.timestamp()) + 90 * 86400,
+            **{n: v for n, v in latest_fields(outcome, entry, at, DEFAULT_TTL_DAYS).items() if v is not None},
             "outcomes": int(item.get("outcomes", 0)) + 1,
             "history": hist,
-            **({"reason": outcome.reason[:MAX_REASON]} if outcome.reason else {}),
-            **{
-                n: entry[c]
-                for n, c in (
-                    ("attempt", "a"),
-                    ("tracking_guid", "g"),
-                    ("failure_kind", "k"),
-                    ("error", "e"),
-                    ("dlq_message_id", "m"),
-                    ("dlq", "q"),
-                )
-                if c in entry
-            },
             **(
                 {"external_id": outcome.external_id or item.get("external_id")}
                 if outcome.external_id or item.get("external_id")
