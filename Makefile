@@ -78,8 +78,8 @@ deploy: build  ## sam deploy with samconfig.toml (first time: make deploy GUIDED
 	$(BIN)/sam deploy $(if $(GUIDED),--guided,)
 
 bench: $(STAMP)  ## cold start ratio, then the throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
-	-$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/throttle_benchmark.py $(BENCH_ARGS)
+	-$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.throttle_benchmark $(BENCH_ARGS)
 
 lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the layer) and requirements-dev.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_17 \

@@ -107,3 +107,14 @@ def test_every_phony_make_target_has_a_recipe_and_a_help_line():
     for target in phony:
         rule = re.search(rf"^{re.escape(target)}:[^\n]*##[^\n]+\n((?:\t[^\n]*\n)*)", text, re.MULTILINE)
         assert rule and rule.group(1).strip(), f"make {target}: no recipe or no `## help` comment"
+
+
+def test_the_benchmarks_start_the_way_make_bench_runs_them():
+    """`make bench` runs them as modules from the repository root (sandbox is not an installed package): a
+    benchmark that cannot import its sandbox would only fail when someone measures."""
+    import subprocess
+    import sys
+
+    for module in ("bench.throttle_benchmark", "bench.cold_start"):
+        done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{module}: {done.stderr[-500:]}"
