@@ -148,6 +148,11 @@ class ApiClient:
         self._safe = build_session(limiter=limiter, idempotent=True, pool_size=pool_size)
         self._unsafe = build_session(limiter=limiter, idempotent=False, pool_size=pool_size)
 
+    @property
+    def limiter(self) -> Any:
+        """The shared rate limiter of this adapter's host (throttle.DynamoRateLimiter), or None."""
+        return self._limiter
+
     def request(
         self,
         method: str,

@@ -241,6 +241,13 @@ def default_ledger() -> Ledger | None:
         return _default[1]
 
 
+def kept(outcome: Outcome) -> bool:
+    """Whether an outcome is written: all but a record's second and later deferrals (during a backlog a record can
+    be deferred more than once; its first deferral already says it is waiting for its slot, and its log line and the
+    TransfersDeferred metric count every one)."""
+    return not (outcome.status == "deferred" and int((outcome.details or {}).get("deferrals") or 1) > 1)
+
+
 def record(outcome: Outcome) -> None:
     """Write one outcome to the ledger. Any failure is logged and counted, never raised.
 
@@ -250,6 +257,8 @@ def record(outcome: Outcome) -> None:
     from . import deadline
 
     ledger = None
+    if not kept(outcome):
+        return
     try:
         ledger = default_ledger()
         if ledger is None:
@@ -319,7 +328,7 @@ def write_units(outcomes: Iterable[Outcome], *, history: int = DEFAULT_HISTORY) 
     item: dict[str, Any] = {}
     units = 0
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    for outcome in outcomes:
+    for outcome in filter(kept, outcomes):
         before = item_size(item) if item else 0
         entry = entry_of(outcome, at)
         hist = [*item.get("history", []), entry]

@@ -70,7 +70,21 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class ThreadSafeMetrics(Metrics):
+    """The records of a batch are handled on threads (processing.py), and Powertools' add_metric reads, changes and
+    stores the metric set in steps: one lock around it, so that no value is lost. (Powertools' Metrics is not
+    documented as thread-safe; the lock is all this adds.)"""
+
+    _add_lock = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._add_lock:
+            super().add_metric(*args, **kwargs)
+
+
+metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
 _tracer: Tracer | None = None
 
 

@@ -11,12 +11,23 @@ deliberately skipped, safely parked in the DLQ, or deferred.
 A record our own shared rate limit has no slot for soon (errors.Deferred, before any write of its transfer) is
 not a failure: it is sent back to its own queue delayed until its slot, body and attributes kept, and the
 original is deleted (outcome "deferred", metric TransfersDeferred; never an attempt, never a DLQ).
+
+Admission: before any record of a batch does any work (not even its iPaaS.com read), the batch's slots are booked
+on each destination's shared limiter in one write (throttle.DynamoRateLimiter.admit). The records whose first slot
+is at most throttle.MAX_WAIT away run now; every other one goes back to its queue at once, delayed until its booked
+time (one SendMessageBatch per ten), so that a backlog waits in SQS, where waiting costs nothing, not in a Lambda.
+
+The records that run are handled concurrently (ConcurrentBatchProcessor): each waits for its own slot, so their
+waits overlap instead of adding up (Lambda bills the invocation's wall time). Records that name the same record
+(entity, id and destination) stay one after the other, in batch order.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -25,7 +36,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from . import deadline, ledger, throttle
-from .clients.queues import QueueDirectory, defer_message, failure_attributes, history_of
+from .clients.queues import QueueDirectory, defer_message, defer_messages, failure_attributes, history_of
 from .errors import Deferred, Skip, TransientError, classify, describe, describe_validation_error
 from .idempotency import register_lambda_context
 from .models.inbound import InboundMessage
@@ -51,6 +62,8 @@ METRIC_BY_STATUS = {
     "dead-lettered": "TransfersDeadLettered",
     "deferred": "TransfersDeferred",
 }
+
+MAX_RECORD_THREADS = 10  # an SQS batch holds at most 10 records (the template's BatchSize maximum)
 
 _env: TransferEnv | None = None
 _queues: QueueDirectory | None = None
@@ -91,14 +104,116 @@ def process_batch(
         env.register_secrets()
         # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
         # invocation error
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        processor = ConcurrentBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        admissions = admit_batch(event.get("Records") or [], entity=entity, env=env, queues=queues, message_model=message_model)
 
         def record_handler(record: SQSRecord) -> str:
             return handle_record(
-                record, entity=entity, transfer=transfer, env=env, queues=queues, message_model=message_model
+                record,
+                entity=entity,
+                transfer=transfer,
+                env=env,
+                queues=queues,
+                message_model=message_model,
+                admission=admissions.get(record.message_id),
             ).status
 
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+class ConcurrentBatchProcessor(BatchProcessor):
+    """Powertools' BatchProcessor with the records handled on a small thread pool instead of one after another.
+
+    Powertools runs a batch's records one after another (BatchProcessor) or as coroutines (AsyncBatchProcessor,
+    which needs an async handler; ours make blocking requests and boto3 calls); only the iteration is replaced here:
+    each record still goes through Powertools' own _process_record (its success and failure bookkeeping, the partial
+    batch reply). Each record runs in a copy of the invocation's context (its deadline). Records that name the same
+    record stay in one worker, in batch order: a duplicate in the batch meets its first copy's finished
+    idempotency record, never an in-progress one."""
+
+    def process(self) -> list[Any]:
+        groups: dict[str, list[int]] = {}
+        for index, record in enumerate(self.records):
+            groups.setdefault(_same_record_key(record), []).append(index)
+        results: list[Any] = [()] * len(self.records)
+
+        def run(indices: list[int]) -> None:
+            for i in indices:
+                results[i] = self._process_record(self.records[i])
+
+        if len(groups) <= 1:
+            run(list(range(len(self.records))))
+            return results
+        with ThreadPoolExecutor(max_workers=min(MAX_RECORD_THREADS, len(groups)), thread_name_prefix="record") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, run, indices) for indices in groups.values()]
+            for future in futures:
+                future.result()
+        return results
+
+
+def _same_record_key(record: dict[str, Any]) -> str:
+    """What a record is about (entity, id and destination), from its body; its message id when the body names none."""
+    try:
+        body = json.loads(record.get("body") or "")
+        if isinstance(body, dict) and body.get("id") is not None:
+            entity = str(body.get("scope") or "").split("/", 1)[0].lower()
+            return f"{entity}|{body['id']}|{body.get('destination')}"
+    except ValueError:
+        pass
+    return f"message|{record.get('messageId')}"
+
+
+def admit_batch(
+    records: list[dict[str, Any]],
+    *,
+    entity: str,
+    env: TransferEnv,
+    queues: QueueDirectory,
+    message_model: type[Message] = TransferMessage,
+) -> dict[str, throttle.Admission]:
+    """Book the batch's rate-limit slots, destination by destination, and send back the records that have none soon.
+
+    Returns the verdict per SQS message id: slots booked (the record runs now and uses them), or deferred (already
+    back on its queue: the record only reports it). A record with no verdict (a body that is not a message, no
+    limiter for its destination, the booking or the send failing) reserves its slots call by call as before."""
+    if message_model is not TransferMessage:  # 99minds -> iPaaS.com: iPaaS.com's generous limit needs no admission
+        return {}
+    lanes: dict[Any, list[tuple[dict[str, Any], TransferMessage]]] = {}
+    for raw in records:
+        try:
+            msg = TransferMessage.model_validate_json(raw.get("body") or "")
+        except ValidationError:
+            continue  # reported by its own record handler
+        limiter = env.partner_limiter(msg.destination) if msg.entity == entity else None
+        if limiter is not None:
+            lanes.setdefault(limiter, []).append((raw, msg))
+    verdicts: dict[str, throttle.Admission] = {}
+    for limiter, items in lanes.items():
+        try:
+            plan = limiter.admit([throttle.Ask(entity, msg.deferred_until) for _, msg in items])
+        except Exception as exc:  # noqa: BLE001 - the records then take their slots call by call
+            logger.warning(
+                "rate-limit admission failed; the batch's records reserve their slots one by one",
+                extra={"limiter": limiter.key, "error": type(exc).__name__},
+            )
+            continue
+        back = [(raw, a) for (raw, _), a in zip(items, plan, strict=True) if a.until is not None]
+        verdicts.update({raw["messageId"]: a for (raw, _), a in zip(items, plan, strict=True) if a.until is None})
+        if not back:
+            continue
+        try:
+            url = queues.info(back[0][0]["eventSourceARN"]).url
+            delays = defer_messages(
+                queues.client, url, [(raw["body"], raw.get("messageAttributes"), a.until or 0.0) for raw, a in back]
+            )
+        except Exception as exc:  # noqa: BLE001 - not sent back: they run now and take their slots call by call
+            logger.warning("sending deferred records back failed", extra={"error": type(exc).__name__})
+            continue
+        for (raw, a), delay in zip(back, delays, strict=True):
+            if delay is not None:
+                a.delay = delay
+                verdicts[raw["messageId"]] = a
+    return verdicts
 
 
 def handle_record(
@@ -109,9 +224,11 @@ def handle_record(
     env: TransferEnv,
     queues: QueueDirectory,
     message_model: type[Message] = TransferMessage,
+    admission: throttle.Admission | None = None,
 ) -> Outcome:
     """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
-    iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe()."""
+    iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe(). `admission`: admit_batch's
+    verdict for it (slots booked, or already sent back to its queue)."""
     msg: Message | None = None
     # The correlation id of every line about this record is its own tracking guid (none for a body that is not
     # a message), never one left over from an earlier request: a thread-local key overrides any global one.
@@ -132,8 +249,21 @@ def handle_record(
             )
             if msg.entity != entity:
                 raise _WrongQueue(f"{msg.describe()}: a {msg.entity} notification reached the {entity} queue")
-            with throttle.record_scope(entity, deferred_until=msg.deferred_until):
-                outcome = transfer(msg, env)
+            if admission is not None and admission.until is not None:  # already back on its queue (admit_batch)
+                outcome = _outcome(
+                    msg,
+                    entity,
+                    status="deferred",
+                    reason=admission.reason,
+                    details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1},
+                )
+            else:
+                slots = admission.slots if admission is not None else []
+                limiter = env.partner_limiter(msg.destination) if slots else None
+                with throttle.record_scope(
+                    entity, deferred_until=msg.deferred_until, slots={limiter: slots} if limiter is not None else None
+                ):
+                    outcome = transfer(msg, env)
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)
         except Deferred as deferral:

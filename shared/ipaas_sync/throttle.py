@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -59,10 +59,13 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
 MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
 HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
+FIRST_SLOTS = 0  # slots admit() books on the lane for an admitted record (its first call; later calls reserve theirs)
 MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
+BURST_GRACE = 1.0  # a 429 this soon after a block ended belongs to the same burst (no slowdown for it)
 SLOWDOWN_STEP = 0.5  # each repeated 429 burst adds half an interval ...
 MAX_LEVEL = 5  # ... up to 3x the interval
 ATTEMPTS = 4  # conditional writes per reservation before contention is reported as transient
+ADMIT_ATTEMPTS = 8  # compare-and-set rounds for a batch's booking (then its records reserve call by call)
 ITEM_TTL = 86400  # the item expires a day after its last use
 
 
@@ -75,6 +78,25 @@ class _Scope:
     until: float = 0.0  # the slot it was deferred to (its message may come back up to a second early)
     wrote: bool = False  # a write of this record's transfer has started: no deferral any more
     calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)  # limiter -> requests made for this record
+    slots: dict[DynamoRateLimiter, list[float]] = field(default_factory=dict)  # booked by admit() for this record
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One record of a batch asking admit() for its slots."""
+
+    kind: str  # its entity: records of one kind make alike calls
+    until: float | None = None  # the slot it was deferred to, for a record coming back from a deferral
+
+
+@dataclass
+class Admission:
+    """admit()'s verdict for one record: slots booked for it now, or the time it should come back."""
+
+    slots: list[float] = field(default_factory=list)
+    until: float | None = None  # deferred: back to its queue, visible again by then
+    reason: str = ""
+    delay: int = 0  # deferred: the DelaySeconds it was sent back with
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
@@ -82,17 +104,27 @@ _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", defa
 
 @contextmanager
 def record_scope(
-    kind: str = "", *, deferred_until: float | None = None, clock: Callable[[], float] = time.time
+    kind: str = "",
+    *,
+    deferred_until: float | None = None,
+    slots: dict[DynamoRateLimiter, list[float]] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Iterator[_Scope]:
-    """The scope of one record's transfer. A record deferred until a time more than MAX_WAIT away (its delay was
-    capped at SQS's 15 minutes) is deferred again at once, without asking DynamoDB."""
+    """The scope of one record's transfer. `slots`: what admit() booked for it (its first requests use them). A
+    record deferred until a time more than MAX_WAIT away (its delay was capped at SQS's 15 minutes) is deferred again
+    at once, without asking DynamoDB."""
     now = clock()
-    if deferred_until is not None and deferred_until - now > MAX_WAIT:
+    if deferred_until is not None and deferred_until - now > MAX_WAIT and not slots:
         raise Deferred(
             f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
             until=deferred_until,
         )
-    scope = _Scope(kind=kind, returning=deferred_until is not None, until=deferred_until or 0.0)
+    scope = _Scope(
+        kind=kind,
+        returning=deferred_until is not None,
+        until=deferred_until or 0.0,
+        slots={limiter: list(times) for limiter, times in (slots or {}).items()},
+    )
     token = _scope.set(scope)
     try:
         yield scope
@@ -100,6 +132,8 @@ def record_scope(
         _scope.reset(token)
         for limiter, calls in scope.calls.items():
             limiter.observe(calls, scope.kind)
+        for limiter, left in scope.slots.items():
+            limiter.give_back(left)  # booked but not needed: the container's next record uses them
 
 
 def mark_written() -> None:
@@ -160,10 +194,19 @@ class DynamoRateLimiter:
         deferrable = scope is not None and not scope.wrote and not scope.calls.get(self)
         with self._lock:
             now = self._clock()
-            self._allowance = [s for s in self._allowance if s >= now - self.tolerance]
-            if not self._allowance:
-                self._allowance = self._reserve(now, deferrable, scope)
-            slot = self._allowance.pop(0)
+            own = scope.slots.get(self) if scope is not None else None
+            while own and own[0] < now - self.tolerance:
+                own.pop(0)  # expired: never used late beyond the tolerance
+            blocked = _num(self._item, "blocked_until") or 0.0
+            if own and own[0] < blocked:  # booked before a 429's block: the block took these slots
+                own.clear()
+            if own:
+                slot = own.pop(0)  # booked for this record by admit()
+            else:
+                self._allowance = [s for s in self._allowance if s >= max(now - self.tolerance, blocked)]
+                if not self._allowance:
+                    self._allowance = self._reserve(now, deferrable, scope)
+                slot = self._allowance.pop(0)
         if scope is not None:
             scope.calls[self] = scope.calls.get(self, 0) + 1
         # never before its slot, nor before a 429's Retry-After is over
@@ -189,7 +232,11 @@ class DynamoRateLimiter:
         with self._lock:
             self._allowance = []  # slots reserved before the 429 are not used during the block
             last, level = _num(self._item, "last_429"), int(_num(self._item, "lvl") or 0)
-            level = min(level + 1, MAX_LEVEL) if last is not None and now - last < self.recovery else 1
+            previous_block = _num(self._item, "blocked_until") or 0.0
+            if previous_block and now - previous_block < BURST_GRACE:
+                level = max(level, 1)  # the first calls after the block met the same burst again: block again only
+            else:
+                level = min(level + 1, MAX_LEVEL) if last is not None and now - last < self.recovery else 1
             values = {":b": block_until, ":now": now, ":lvl": level}
             # a 429 while a block holds belongs to the burst that set it: nothing to do
             not_blocked = "(attribute_not_exists(blocked_until) OR blocked_until <= :now)"
@@ -207,6 +254,85 @@ class DynamoRateLimiter:
         """Requests one record of `kind` made through this limiter: how many slots the next ones will need."""
         if calls > 0:
             self._calls_per_record[kind] = 0.8 * self._calls_per_record.get(kind, calls) + 0.2 * calls
+
+    def give_back(self, slots: list[float]) -> None:
+        """Slots booked for a record that did not need them: this container's next records may use them."""
+        if slots:
+            with self._lock:
+                self._allowance = sorted([*self._allowance, *slots])
+
+    def admit(self, asks: Sequence[Ask]) -> list[Admission]:
+        """The rate-limit verdict for every record of a batch, before any of them does any work: one conditional
+        write for the whole batch (a compare-and-set of the item as last seen; a lost race returns the item and is
+        planned again).
+
+        A record is admitted when its first slot is at most MAX_WAIT away; it gets its expected number of slots,
+        contiguous, on the lane. Every other record is deferred: booked on the deferred horizon (`dtat`) and told
+        when to come back. Records coming back from a deferral go first; a new record takes a busy lane only while
+        no deferred record is waiting. A returning record whose time is still more than MAX_WAIT away (its delay
+        was capped at 15 minutes) is deferred again to the same time, without a booking."""
+        with self._lock:
+            for _ in range(ADMIT_ATTEMPTS):
+                now = self._clock()
+                plan, tat, dtat = self._plan(now, asks)
+                if tat is None and dtat is None:
+                    return plan
+                if self._compare_and_set(now, tat, dtat):
+                    self.deferrals += sum(1 for a in plan if a.until is not None)
+                    return plan
+        raise TransientError(f"rate limiter {self.key}: {ADMIT_ATTEMPTS} conditional writes lost to concurrent callers")
+
+    def _plan(self, now: float, asks: Sequence[Ask]) -> tuple[list[Admission], float | None, float | None]:
+        step = self.interval * self._slowdown(now)
+        tat0, dtat0 = _num(self._item, "tat") or 0.0, _num(self._item, "dtat") or 0.0
+        start = lane = max(now, tat0, _num(self._item, "blocked_until") or 0.0)
+        horizon = dtat0
+        plan: list[Admission | None] = [None] * len(asks)
+        admitted: list[tuple[int, int]] = []
+        # returning records first (oldest slot first), then the new ones in batch order
+        for i in sorted(range(len(asks)), key=lambda i: (asks[i].until is None, asks[i].until or 0.0)):
+            ask = asks[i]
+            if ask.until is not None and ask.until - now > MAX_WAIT:
+                plan[i] = Admission(until=ask.until, reason=self._why(now, ask.until))
+                continue
+            need = self._expected_calls(ask.kind)
+            returning = ask.until is not None
+            latest = max(now, ask.until or now) + MAX_WAIT  # a returning record may be early: SQS delays are seconds
+            if lane <= latest and (returning or horizon <= now or lane <= now):
+                admitted.append((i, FIRST_SLOTS or need))
+                lane += (FIRST_SLOTS or need) * step
+            else:
+                until = max(now, lane, horizon)
+                # at the limit's own pace, never the slowed one: a slowdown is over long before a backlog is
+                horizon = until + need * self.interval * HORIZON_PACE
+                plan[i] = Admission(until=until, reason=self._why(now, until))
+        for i, need in sorted(admitted):  # the slots in batch order
+            plan[i] = Admission(slots=[start + k * step for k in range(need)])
+            start += need * step
+        verdicts = [p for p in plan if p is not None]
+        return verdicts, (start if admitted else None), (horizon if horizon != dtat0 else None)
+
+    def _why(self, now: float, until: float) -> str:
+        return (
+            f"no slot of the shared rate limit {self.limit}/{self.seconds:g}s for {self.key} within {MAX_WAIT:g} s: "
+            f"deferred to its slot in {max(0.0, until - now):.0f} s"
+        )
+
+    def _compare_and_set(self, now: float, tat: float | None, dtat: float | None) -> bool:
+        """Write the planned tat/dtat if the item is still as last seen (its numbers compared as stored)."""
+        sets, conditions = [], []
+        values: dict[str, Any] = {}
+        for name, new in (("tat", tat), ("dtat", dtat), ("blocked_until", None)):
+            if new is not None:
+                sets.append(f"{name} = :new_{name}")
+                values[f":new_{name}"] = new
+            old = self._item.get(name, {}).get("N")
+            if old is None:
+                conditions.append(f"attribute_not_exists({name})")
+            else:
+                conditions.append(f"{name} = :old_{name}")
+                values[f":old_{name}"] = {"N": old}
+        return self._update("SET " + ", ".join(sets), " AND ".join(conditions), values) is not None
 
     def _expected_calls(self, kind: str) -> int:
         return max(1, round(self._calls_per_record.get(kind, 1.0)))
@@ -290,11 +416,13 @@ class DynamoRateLimiter:
                 )
         raise TransientError(f"rate limiter {self.key}: {ATTEMPTS} conditional writes lost to concurrent callers")
 
-    def _update(self, update: str, condition: str, values: dict[str, float]) -> dict[str, Any] | None:
+    def _update(self, update: str, condition: str, values: dict[str, Any]) -> dict[str, Any] | None:
         """One conditional UpdateItem; the item after it, or None when the condition did not hold (then the item
-        as it was is kept in self._item)."""
+        as it was is kept in self._item). A value given as {"N": text} is passed as stored."""
         now = self._clock()
-        attrs = {k: {"N": f"{v:.6f}" if isinstance(v, float) else str(v)} for k, v in values.items()}
+        attrs = {
+            k: v if isinstance(v, dict) else {"N": f"{v:.6f}" if isinstance(v, float) else str(v)} for k, v in values.items()
+        }
         attrs[":exp"] = {"N": str(int(now) + ITEM_TTL)}
         self.ddb_calls += 1
         self._seen_at = now
@@ -338,4 +466,4 @@ def _wait_metric(seconds: float) -> None:
     metrics.add_metric(name="RateLimitWaitSeconds", unit=MetricUnit.Seconds, value=round(seconds, 3))
 
 
-__all__ = ["DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]
+__all__ = ["Admission", "Ask", "DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]

@@ -285,3 +285,120 @@ def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
     assert len(untils) == 20
     gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:], strict=False)]
     assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99  # never two deferred records on the same slot
+
+
+# -- admit(): one booking for a whole batch, before any record does any work ---------------------------------------------
+def lane_item(ddb, key="99minds:host"):
+    return ddb.get_item(TableName="throttle", Key={"pk": {"S": key}})["Item"]
+
+
+def test_a_batch_is_admitted_or_deferred_in_one_write_before_any_work(ddb):
+    """Limit 6 per 6 s: one slot per 1.02 s. Of ten new records needing 2 slots each, only the first starts within
+    MAX_WAIT; the others are deferred to spaced times on the horizon, each its 2 slots apart (5% sooner)."""
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=6, seconds=6)
+    lim.observe(2, "giftcard")
+    plan = lim.admit([throttle.Ask("giftcard") for _ in range(10)])
+    assert lim.ddb_calls == 1
+    assert plan[0].slots == [pytest.approx(clock.now), pytest.approx(clock.now + 1.02)]
+    assert plan[0].until is None
+    untils = [a.until for a in plan[1:]]
+    assert all(u is not None for u in untils) and all(not a.slots for a in plan[1:])
+    assert untils[0] == pytest.approx(clock.now + 2.04)  # after the admitted record's slots
+    gaps = [b - a for a, b in zip(untils, untils[1:], strict=False)]
+    assert gaps == [pytest.approx(2 * 1.02 * throttle.HORIZON_PACE)] * 8
+    assert "deferred to its slot" in plan[1].reason
+    item = lane_item(ddb)
+    assert float(item["tat"]["N"]) == pytest.approx(clock.now + 2.04)
+    assert float(item["dtat"]["N"]) == pytest.approx(untils[-1] + 2 * 1.02 * throttle.HORIZON_PACE)
+
+
+def test_returning_records_go_first_and_new_ones_wait_behind_the_deferred(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=6, seconds=6)
+    first = lim.admit([throttle.Ask("customer") for _ in range(4)])  # one admitted, three deferred
+    clock.now = first[1].until  # the first deferred record is due
+    plan = lim.admit([throttle.Ask("customer"), throttle.Ask("customer", until=first[1].until)])
+    assert plan[1].slots and plan[1].until is None  # the returning record runs (it was listed second)
+    assert plan[0].until is not None and plan[0].until >= first[3].until  # the new one goes behind the deferred
+
+
+def test_a_returning_record_still_far_from_its_time_is_deferred_again_without_dynamodb(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock)
+    plan = lim.admit([throttle.Ask("customer", until=clock.now + 2000)])
+    assert plan[0].until == clock.now + 2000 and lim.ddb_calls == 0
+
+
+def test_a_stale_view_costs_one_more_call_and_batches_never_share_slots(ddb):
+    clock = Clock()
+    a, b = limiter(ddb, clock, limit=60, seconds=6), limiter(ddb, clock, limit=60, seconds=6)
+    a.admit([throttle.Ask("customer")])
+    plan_a = a.admit([throttle.Ask("customer") for _ in range(3)])
+    plan_b = b.admit([throttle.Ask("customer") for _ in range(3)])  # b has not seen a's writes
+    assert b.ddb_calls == 2
+    slots = [s for p in (*plan_a, *plan_b) for s in p.slots]
+    untils = [p.until for p in (*plan_a, *plan_b) if p.until is not None]
+    assert len(set(slots)) == len(slots) and all(u >= max(slots) for u in untils)
+    assert sorted(slots) == pytest.approx([clock.now + 0.102 * k for k in range(1, len(slots) + 1)])
+
+
+def test_a_record_uses_its_booked_slots_without_dynamodb_and_gives_back_the_rest(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=6)
+    lim.observe(3, "giftcard")
+    (admission,) = lim.admit([throttle.Ask("giftcard")])
+    calls = lim.ddb_calls
+    with record_scope("giftcard", slots={lim: admission.slots}, clock=clock):
+        assert lim.acquire() == admission.slots[0]
+        assert lim.acquire() == admission.slots[1]
+    assert lim.ddb_calls == calls  # no reservation for them
+    assert lim.acquire() == admission.slots[2]  # the slot it did not need: the container's next call uses it
+    assert lim.ddb_calls == calls
+
+
+def test_slots_booked_before_a_429_block_are_not_used_during_it(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=6)
+    lim.observe(3, "giftcard")
+    (admission,) = lim.admit([throttle.Ask("giftcard")])
+    with record_scope("giftcard", slots={lim: admission.slots}, clock=clock):
+        lim.acquire()
+        lim.penalize(retry_after=5)
+        lim.acquire()
+        assert clock.now >= clock.now - clock.slept + 5  # waited for the block's end, not the booked slot
+
+
+def test_a_429_right_after_a_block_is_the_same_burst_and_does_not_slow_down(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60)
+    lim.penalize(retry_after=2)
+    clock.now += 2.2  # the first call after the block meets the same foreign traffic
+    lim.penalize(retry_after=2)
+    assert lane_item(ddb)["lvl"]["N"] == "1"
+
+
+def test_threads_admitting_batches_never_share_a_slot_or_exceed_the_limit(served_ddb):
+    limit, seconds = 40, 2.0
+    slots: list[float] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker():
+        lim = DynamoRateLimiter("throttle", "99minds:admit", limit, seconds, client=served_ddb)
+        try:
+            for _ in range(4):
+                for admission in lim.admit([throttle.Ask("customer") for _ in range(5)]):
+                    with lock:
+                        slots.extend(admission.slots)
+                time.sleep(0.01)  # an invocation's work between two batches
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and slots
+    assert len(set(slots)) == len(slots) and busiest(slots, seconds) <= limit

@@ -186,6 +186,28 @@ def history_of(message_attributes: dict[str, Any] | None) -> dict[str, str]:
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferred again when it comes back
 
 
+def _deferral(
+    body: str, message_attributes: dict[str, Any] | None, until: float, now: float
+) -> tuple[str, int, dict[str, MessageAttributeValueTypeDef]]:
+    """The body, DelaySeconds and attributes of a message sent back to its queue until `until`."""
+    data = json.loads(body)
+    data["deferred_until"] = round(until, 3)
+    data["deferrals"] = int(data.get("deferrals") or 0) + 1
+    # SQS delays are whole seconds: the nearest one, so that it is back within half a second of its slot
+    delay = max(0, min(MAX_DELAY_SECONDS, round(until - now)))
+    attributes: dict[str, MessageAttributeValueTypeDef] = {}
+    for name, value in (message_attributes or {}).items():
+        kind = value.get("dataType", value.get("DataType", "String"))
+        text = value.get("stringValue", value.get("StringValue"))
+        binary = value.get("binaryValue", value.get("BinaryValue"))
+        if isinstance(binary, str):  # a Lambda event carries it base64-encoded
+            binary = base64.b64decode(binary)
+        attributes[name] = (
+            {"DataType": kind, "StringValue": text} if text is not None else {"DataType": kind, "BinaryValue": binary}
+        )
+    return json.dumps(data), delay, attributes
+
+
 def defer_message(
     client: SQSClient,
     queue_url: str,
@@ -198,26 +220,54 @@ def defer_message(
     """Send a message back to its own queue, visible again at `until` (epoch seconds; at most 15 minutes from now).
     The body gains `deferred_until` and a `deferrals` count; every message attribute (its DLQ history) is kept.
     Returns the DelaySeconds used."""
-    now = time.time() if now is None else now
-    data = json.loads(body)
-    data["deferred_until"] = round(until, 3)
-    data["deferrals"] = int(data.get("deferrals") or 0) + 1
-    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(until - now)))  # there by its slot (up to a second early)
-    attributes: dict[str, MessageAttributeValueTypeDef] = {}
-    for name, value in (message_attributes or {}).items():
-        kind = value.get("dataType", value.get("DataType", "String"))
-        text = value.get("stringValue", value.get("StringValue"))
-        binary = value.get("binaryValue", value.get("BinaryValue"))
-        if isinstance(binary, str):  # a Lambda event carries it base64-encoded
-            binary = base64.b64decode(binary)
-        attributes[name] = (
-            {"DataType": kind, "StringValue": text} if text is not None else {"DataType": kind, "BinaryValue": binary}
-        )
+    text, delay, attributes = _deferral(body, message_attributes, until, time.time() if now is None else now)
     if attributes:
-        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay, MessageAttributes=attributes)
+        client.send_message(QueueUrl=queue_url, MessageBody=text, DelaySeconds=delay, MessageAttributes=attributes)
     else:
-        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(data), DelaySeconds=delay)
+        client.send_message(QueueUrl=queue_url, MessageBody=text, DelaySeconds=delay)
     return delay
+
+
+def defer_messages(
+    client: SQSClient,
+    queue_url: str,
+    messages: Sequence[tuple[str, dict[str, Any] | None, float]],
+    *,
+    now: float | None = None,
+) -> list[int | None]:
+    """defer_message for many (body, attributes, until) at once, with SendMessageBatch (10 entries and 256 KiB per
+    call). Returns each message's DelaySeconds, or None for one that SQS did not take (the caller keeps it)."""
+    now = time.time() if now is None else now
+    delays: list[int | None] = [None] * len(messages)
+    chunk: list[tuple[int, dict[str, Any], int]] = []
+    size = 0
+
+    def flush() -> None:
+        if not chunk:
+            return
+        try:
+            reply = client.send_message_batch(QueueUrl=queue_url, Entries=[entry for _, entry, _ in chunk])  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - none of this chunk is known to be on the queue: the caller keeps them
+            reply = {}
+        ok = {entry["Id"] for entry in reply.get("Successful", [])}
+        for index, entry, delay in chunk:
+            if entry["Id"] in ok:
+                delays[index] = delay
+        chunk.clear()
+
+    for index, (body, message_attributes, until) in enumerate(messages):
+        text, delay, attributes = _deferral(body, message_attributes, until, now)
+        entry: dict[str, Any] = {"Id": str(index), "MessageBody": text, "DelaySeconds": delay}
+        if attributes:
+            entry["MessageAttributes"] = attributes
+        n = len(text.encode("utf-8")) + sum(len(k) + len(str(v)) for k, v in attributes.items())
+        if chunk and (len(chunk) == BATCH_ENTRIES or size + n > BATCH_BYTES):
+            flush()
+            size = 0
+        chunk.append((index, entry, delay))
+        size += n
+    flush()
+    return delays
 
 
 class QueueSendError(TransientError):

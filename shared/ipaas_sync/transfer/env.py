@@ -68,6 +68,14 @@ class TransferEnv:
             raise ConfigurationError(f"no adapter for platform '{settings.platform}'")
         return self._client(settings.platform, settings, factory)
 
+    def partner_limiter(self, system_id: str) -> Any:
+        """The shared rate limiter of the destination a subscription writes to, or None (no such subscription,
+        no adapter, no limiter configured): what processing.py books a batch's slots on."""
+        try:
+            return self.partner(self.subscription(system_id)).limiter
+        except Exception:  # noqa: BLE001 - the record reports its own configuration error when it runs
+            return None
+
     def _client(self, kind: str, settings: SubscriptionSettings, factory: Callable[[Any], Client]) -> Client:
         # keyed on the (frozen, hashable) settings themselves: changed settings or a rotated secret build a
         # new client, and the key keeps its settings alive (an id() could be reused by a new object)
