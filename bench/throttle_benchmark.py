@@ -388,14 +388,15 @@ def run(args) -> int:
     limit_rate = args.limit / args.seconds
     achieved = (len(admitted) - 1) / span / limit_rate if span else 0.0
     # the time the partner itself asked us to stay away (the foreign burst's Retry-After) is not ours to use
-    blocked = _blocked_seconds([r.at for r in foreign], args.foreign_retry_after, admitted[0], admitted[-1]) if span else 0.0
+    spacing = args.seconds / args.limit
+    foreign_times = [r.at for r in foreign]
+    blocked = _blocked_idle(admitted, foreign_times, args.foreign_retry_after, spacing)
     achieved_free = (len(admitted) - 1) / (span - blocked) / limit_rate if span > blocked else 0.0
     # steady state: the middle 80% of the answered requests (neither the cold start nor the last records' tail), not
-    # counting the time the foreign 429s' Retry-After blocked within it
-    lo, hi = admitted[len(admitted) // 10], admitted[(len(admitted) * 9) // 10] if admitted else 0.0
-    middle = sum(1 for t in admitted if lo <= t <= hi)
-    steady_span = hi - lo - _blocked_seconds([r.at for r in foreign], args.foreign_retry_after, lo, hi)
-    steady = (middle - 1) / steady_span / limit_rate if steady_span > 0 else 0.0
+    # counting the time the lane stood idle for the foreign 429s' Retry-After within it
+    middle = admitted[len(admitted) // 10 : (len(admitted) * 9) // 10 + 1]
+    steady_span = (middle[-1] - middle[0] - _blocked_idle(middle, foreign_times, args.foreign_retry_after, spacing)) if middle else 0
+    steady = (len(middle) - 1) / steady_span / limit_rate if steady_span > 0 else 0.0
     ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
@@ -412,13 +413,11 @@ def run(args) -> int:
     say(
         f"achieved / limit    {steady:.3f} in steady state (the middle 80% of the requests, without the foreign 429s' "
         f"Retry-After); {achieved:.3f} over the whole drain, {achieved_free:.3f} without the {blocked:.1f} s the "
-        f"Retry-After blocked; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
+        f"Retry-After kept the lane idle; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
         f" of {args.limit}"
     )
-    spacing = args.seconds / args.limit
     gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
-    import os
-    if os.environ.get("BENCH_GAPS"):
+    if args.show_gaps:
         say("gaps at " + ", ".join(f"+{a - admitted[0]:.1f}:{b - a:.2f}" for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing))
     say(
         f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
@@ -458,15 +457,15 @@ def run(args) -> int:
     return 0 if len(done) == 3 * args.backlog and not left and not stats.errors else 1
 
 
-def _blocked_seconds(times: list[float], retry_after: float, start: float, end: float) -> float:
-    """How long the 429s at `times` blocked within [start, end]: the union of [t, t + Retry-After]."""
-    total, covered = 0.0, start
-    for t in sorted(times):
-        a, b = max(t, covered), min(t + retry_after, end)
-        if b > a:
-            total += b - a
-            covered = b
-    return total
+def _blocked_idle(admitted: list[float], foreign: list[float], retry_after: float, spacing: float) -> float:
+    """How long the lane stood idle because of the foreign 429s: each gap between two answered requests that
+    overlaps a 429's [t, t + Retry-After], less the one spacing the limit would have kept anyway."""
+    blocks = [(t, t + retry_after) for t in foreign]
+    return sum(
+        b - a - spacing
+        for a, b in zip(admitted, admitted[1:], strict=False)
+        if b - a > spacing and any(lo < b and a < hi for lo, hi in blocks)
+    )
 
 def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
     """`hooks` iPaaS.com hook requests of one notification each, through the local HTTP API to the ingress."""
@@ -512,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="bound on the drain (default: twice the backlog's time at the limit, plus a minute)",
     )
+    parser.add_argument("--show-gaps", action="store_true", help="print every idle gap of the lane (when, how long)")
     parser.add_argument("--log", default=".local/bench.log", help="handler log lines go here")
     args = parser.parse_args(argv)
     if args.limit <= 0 or args.seconds <= 0 or args.backlog <= 0 or args.concurrency < 2:
