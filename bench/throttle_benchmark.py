@@ -395,7 +395,9 @@ def run(args) -> int:
     # steady state: the middle 80% of the answered requests (neither the cold start nor the last records' tail), not
     # counting the time the lane stood idle for the foreign 429s' Retry-After within it
     middle = admitted[len(admitted) // 10 : (len(admitted) * 9) // 10 + 1]
-    steady_span = (middle[-1] - middle[0] - _blocked_idle(middle, foreign_times, args.foreign_retry_after, spacing)) if middle else 0
+    steady_span = (
+        (middle[-1] - middle[0] - _blocked_idle(middle, foreign_times, args.foreign_retry_after, spacing)) if middle else 0
+    )
     steady = (len(middle) - 1) / steady_span / limit_rate if steady_span > 0 else 0.0
     ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
@@ -418,7 +420,14 @@ def run(args) -> int:
     )
     gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
     if args.show_gaps:
-        say("gaps at " + ", ".join(f"+{a - admitted[0]:.1f}:{b - a:.2f}" for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing))
+        say(
+            "gaps at "
+            + ", ".join(
+                f"+{a - admitted[0]:.1f}:{b - a:.2f}"
+                for a, b in zip(admitted, admitted[1:], strict=False)
+                if b - a > 1.5 * spacing
+            )
+        )
     say(
         f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
         f"(the longest {max(gaps, default=0):.1f} s)"
@@ -466,6 +475,7 @@ def _blocked_idle(admitted: list[float], foreign: list[float], retry_after: floa
         for a, b in zip(admitted, admitted[1:], strict=False)
         if b - a > spacing and any(lo < b and a < hi for lo, hi in blocks)
     )
+
 
 def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
     """`hooks` iPaaS.com hook requests of one notification each, through the local HTTP API to the ingress."""

@@ -79,6 +79,7 @@ class _Scope:
     wrote: bool = False  # a write of this record's transfer has started: no deferral any more
     calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)  # limiter -> requests made for this record
     slots: dict[DynamoRateLimiter, list[float]] = field(default_factory=dict)  # booked by admit() for this record
+    admitted_at: float = 0.0  # when admit() booked them (its lead time to the first call is learned)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def record_scope(
         returning=deferred_until is not None,
         until=deferred_until or 0.0,
         slots={limiter: list(times) for limiter, times in (slots or {}).items()},
+        admitted_at=now,
     )
     token = _scope.set(scope)
     try:
@@ -179,6 +181,7 @@ class DynamoRateLimiter:
         self._lane_busy = False  # whether this container's last reservation found the lane busy
         self._seen_at = float("-inf")  # when the item was last seen
         self._calls_per_record: dict[str, float] = {}  # kind -> requests per record (moving average)
+        self._lead: dict[str, float] = {}  # kind -> seconds from admission to a record's first call (moving average)
         # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
         self.ddb_calls = 0
@@ -200,6 +203,9 @@ class DynamoRateLimiter:
             blocked = _num(self._item, "blocked_until") or 0.0
             if own and own[0] < blocked:  # booked before a 429's block: the block took these slots
                 own.clear()
+            if own and scope is not None and not scope.calls.get(self):  # the first call: how long the record took
+                lead = now - scope.admitted_at
+                self._lead[scope.kind] = 0.8 * self._lead.get(scope.kind, lead) + 0.2 * lead
             if own:
                 slot = own.pop(0)  # booked for this record by admit()
             else:
@@ -285,7 +291,10 @@ class DynamoRateLimiter:
     def _plan(self, now: float, asks: Sequence[Ask]) -> tuple[list[Admission], float | None, float | None]:
         step = self.interval * self._slowdown(now)
         tat0, dtat0 = _num(self._item, "tat") or 0.0, _num(self._item, "dtat") or 0.0
-        start = lane = max(now, tat0, _num(self._item, "blocked_until") or 0.0)
+        # an idle lane's first slot is booked for when the record will make its call (after its iPaaS.com reads), so
+        # that it is not already expired by then
+        lead = min(MAX_WAIT, max((self._lead.get(a.kind, 0.0) for a in asks), default=0.0))
+        start = lane = max(now + lead, tat0, _num(self._item, "blocked_until") or 0.0)
         horizon = dtat0
         plan: list[Admission | None] = [None] * len(asks)
         admitted: list[tuple[int, int]] = []

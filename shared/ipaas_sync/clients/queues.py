@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 import threading
 import time
@@ -245,11 +244,12 @@ def defer_messages(
     def flush() -> None:
         if not chunk:
             return
+        ok: set[str] = set()
         try:
             reply = client.send_message_batch(QueueUrl=queue_url, Entries=[entry for _, entry, _ in chunk])  # type: ignore[misc]
-        except Exception:  # noqa: BLE001 - none of this chunk is known to be on the queue: the caller keeps them
-            reply = {}
-        ok = {entry["Id"] for entry in reply.get("Successful", [])}
+            ok = {entry["Id"] for entry in reply.get("Successful", [])}
+        except Exception:  # noqa: BLE001,S110 - none of this chunk is known to be on the queue: the caller keeps them
+            pass
         for index, entry, delay in chunk:
             if entry["Id"] in ok:
                 delays[index] = delay
