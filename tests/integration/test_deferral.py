@@ -113,7 +113,9 @@ def test_a_batch_is_booked_before_any_record_works_and_the_rest_waits_in_sqs(mak
         reply = handler(event, context)
         if not first:
             first["records"] = len(event["Records"])
-            first["fetches"] = sum(1 for r in stack.ipaas.requests if r.path.startswith("/customers/v2/Customer/") and r.method == "GET")
+            first["fetches"] = sum(
+                1 for r in stack.ipaas.requests if r.path.startswith("/customers/v2/Customer/") and r.method == "GET"
+            )
         return reply
 
     stack.handlers["CustomerTransferFunction"] = spy
