@@ -352,15 +352,15 @@ def run(args) -> int:
             log.flush()
             transfer_log_bytes = log.tell() - log_start
             left = sum(len(stack.messages(q)) for q in DLQS)
-            records = {(o["entity"], o["record_id"]) for o in stack.outcomes()}
-            outcomes = Counter(o["status"] for o in stack.outcomes())
+            records = {(o["entity"], o["record_id"]) for o in stack.outcomes(deferrals=True)}
+            outcomes = Counter(o["status"] for o in stack.outcomes(deferrals=True))
             done = {
                 (o["entity"], o["record_id"])
-                for o in stack.outcomes()
+                for o in stack.outcomes(deferrals=True)
                 if o["status"] in ("created", "sent", "updated", "duplicate")
             }
             transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
-            ledger_wru = ledger_write_units(stack.outcomes())
+            ledger_wru = ledger_write_units(stack.outcomes(deferrals=True))
             transfer["ledger_wru"] = ledger_wru / max(1, len(records))
             calls_by_op = Counter()
             for (w, s, op), count in sorted(meter.calls.items()):

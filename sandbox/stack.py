@@ -319,9 +319,13 @@ class LocalStack:
             )
         return out
 
-    def outcomes(self, status: str | None = None, destination: str | None = None) -> list[dict]:
+    def outcomes(self, status: str | None = None, destination: str | None = None, *, deferrals: bool = False) -> list[dict]:
+        """The transfer outcomes logged so far. A deferral (the record went back to its queue until its rate-limit
+        slot) is not how a record ended: left out unless asked for (status="deferred" or deferrals=True)."""
         return [
             o
             for o in self.collector.outcomes
-            if (status is None or o["status"] == status) and (destination is None or o.get("destination") == destination)
+            if (status is None or o["status"] == status)
+            and (destination is None or o.get("destination") == destination)
+            and (deferrals or status == "deferred" or o["status"] != "deferred")
         ]

@@ -341,6 +341,7 @@ def test_sample_events(stack):
         event = json.loads((events / f"{name}.json").read_text())
         replies[name] = stack.invoke("InvoiceTransferFunction", event)
     assert all(reply == {"batchItemFailures": []} for reply in replies.values())
+    stack.drain(functions=["InvoiceTransferFunction"])  # a record deferred by the shared rate limit comes back
     assert {o["record_id"]: o["status"] for o in stack.outcomes()} == {
         "7001": "sent",
         "7002": "sent",
