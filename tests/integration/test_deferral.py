@@ -30,14 +30,14 @@ HISTORY = {
 }
 
 
-def test_a_deferred_record_ends_transferred_with_its_history_and_never_in_a_dlq(make_stack):
+def slow_stack(make_stack, ids: list[str]):
+    """The local stack with 99minds limited to LIMIT per SECONDS, and a customer in iPaaS.com for each id."""
     stack = make_stack(
         ninetynine=NinetyNineMindsSandbox(rate_limit=(LIMIT, SANDBOX_SECONDS)),
         subscription_overrides={
             "NinetyNineMindsSubscriptionSecret": {"API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}
         },
     )
-    ids = [f"c{i}" for i in range(4)]
     for id_ in ids:
         stack.ipaas.put(
             "customers",
@@ -49,6 +49,12 @@ def test_a_deferred_record_ends_transferred_with_its_history_and_never_in_a_dlq(
                 "email_address": f"{id_}@example.com",
             },
         )
+    return stack
+
+
+def test_a_deferred_record_ends_transferred_with_its_history_and_never_in_a_dlq(make_stack):
+    ids = [f"c{i}" for i in range(4)]
+    stack = slow_stack(make_stack, ids)
     stack.send(Q, notification("c0"), attributes=HISTORY)  # a message replayed from its DLQ: 10 attributes
     for id_ in ids[1:]:
         stack.send(Q, notification(id_))
@@ -87,24 +93,9 @@ def test_a_batch_is_booked_before_any_record_works_and_the_rest_waits_in_sqs(mak
     """Ten records in one batch, one slot per 2 s: the batch's slots are booked in one write before any record reads
     iPaaS.com; the records without a slot soon go back to the queue at once (SendMessageBatch) without having
     fetched anything, and each is fetched once, when its turn comes."""
-    stack = make_stack(
-        ninetynine=NinetyNineMindsSandbox(rate_limit=(LIMIT, SANDBOX_SECONDS)),
-        subscription_overrides={
-            "NinetyNineMindsSubscriptionSecret": {"API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}
-        },
-    )
     ids = [f"b{i}" for i in range(10)]
+    stack = slow_stack(make_stack, ids)
     for id_ in ids:
-        stack.ipaas.put(
-            "customers",
-            {
-                "id": id_,
-                "customer_number": f"C-{id_}",
-                "first_name": "Ada",
-                "last_name": id_,
-                "email_address": f"{id_}@example.com",
-            },
-        )
         stack.send(Q, notification(id_))
     handler = stack.handlers["CustomerTransferFunction"]
     first: dict[str, int] = {}
