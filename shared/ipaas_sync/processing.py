@@ -258,11 +258,8 @@ def handle_record(
                     details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1},
                 )
             else:
-                slots = admission.slots if admission is not None else []
-                limiter = env.partner_limiter(msg.destination) if slots else None
-                with throttle.record_scope(
-                    entity, deferred_until=msg.deferred_until, slots={limiter: slots} if limiter is not None else None
-                ):
+                booked = admission.booked() if admission is not None else None
+                with throttle.record_scope(entity, deferred_until=msg.deferred_until, slots=booked):
                     outcome = transfer(msg, env)
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)

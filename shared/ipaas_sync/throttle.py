@@ -98,6 +98,11 @@ class Admission:
     until: float | None = None  # deferred: back to its queue, visible again by then
     reason: str = ""
     delay: int = 0  # deferred: the DelaySeconds it was sent back with
+    limiter: DynamoRateLimiter | None = None  # admitted: the limiter the slots are on
+
+    def booked(self) -> dict[DynamoRateLimiter, list[float]] | None:
+        """The slots as record_scope takes them, or None when none were booked."""
+        return {self.limiter: self.slots} if self.limiter is not None and self.slots else None
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
@@ -316,7 +321,7 @@ class DynamoRateLimiter:
                 horizon = until + need * self.interval * HORIZON_PACE
                 plan[i] = Admission(until=until, reason=self._why(now, until))
         for i, need in sorted(admitted):  # the slots in batch order
-            plan[i] = Admission(slots=[start + k * step for k in range(need)])
+            plan[i] = Admission(slots=[start + k * step for k in range(need)], limiter=self)
             start += need * step
         verdicts = [p for p in plan if p is not None]
         return verdicts, (start if admitted else None), (horizon if horizon != dtat0 else None)
