@@ -86,6 +86,7 @@ class Meter:
     ddb_wru: float = 0.0
     ddb_rru: float = 0.0
     durations: dict[str, list[float]] = field(default_factory=dict)
+    started: dict[str, list[float]] = field(default_factory=dict)  # each invocation's start (epoch seconds)
     lock: threading.Lock = field(default_factory=threading.Lock)
     on: bool = False
 
@@ -131,7 +132,7 @@ class Meter:
     def wrap(self, name: str, handler):
         def measured(event, context):
             token = _function.set(name)  # a context variable: the record threads of a batch inherit it
-            started = time.perf_counter()
+            began, started = time.time(), time.perf_counter()
             try:
                 return handler(event, context)
             finally:
@@ -139,6 +140,7 @@ class Meter:
                 _function.reset(token)
                 with self.lock:
                     self.durations.setdefault(name, []).append(elapsed)
+                    self.started.setdefault(name, []).append(began)
 
         return measured
 
@@ -152,6 +154,7 @@ class Meter:
             self.calls.clear()
             self.tables.clear()
             self.durations.clear()
+            self.started.clear()
             self.ddb_wru = self.ddb_rru = 0.0
 
 
@@ -375,6 +378,7 @@ def run(args) -> int:
 
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
+            spans = [s for f in FUNCTIONS for s in zip(meter.started.get(f, []), meter.durations.get(f, []), strict=True)]
             ingress = hook_ingress(stack, meter, log, args.hooks)
         finally:
             stop.set()
@@ -399,6 +403,12 @@ def run(args) -> int:
         (middle[-1] - middle[0] - _blocked_idle(middle, foreign_times, args.foreign_retry_after, spacing)) if middle else 0
     )
     steady = (len(middle) - 1) / steady_span / limit_rate if steady_span > 0 else 0.0
+    # Lambda in steady state: the invocations that started within the steady state's requests, per record's worth of
+    # the requests answered there (a long backlog is mostly steady state; the start, when every queue's first batches
+    # are parked at once by six cold containers on two shared cores, is not)
+    steady_billed = sum(d for t, d in spans if middle and middle[0] <= t <= middle[-1])
+    steady_records = len(middle) * max(1, len(records)) / max(1, len(admitted))
+    steady_gb_s = steady_billed * MEMORY_GB / steady_records if steady_records else 0.0
     ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
@@ -454,11 +464,13 @@ def run(args) -> int:
         f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
         f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
         f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
-        f"invocations, {transfer['log_bytes']:.0f} log bytes"
+        f"invocations, {transfer['log_bytes']:.0f} log bytes; in steady state {steady_gb_s:.3f} GB-s "
+        f"({steady_gb_s / MEMORY_GB:.2f} s) per record"
     )
     say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):
         say(line)
+    say(cost_lines({**transfer, "gb_s": steady_gb_s}, "transfers in steady state (Lambda duration as in steady state)")[0])
     say(f"hook ingress        {ingress['text']}")
     for line in cost_lines(ingress["per"], "notifications through the hook ingress"):
         say(line)

@@ -258,8 +258,7 @@ def handle_record(
                     details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1},
                 )
             else:
-                booked = admission.booked() if admission is not None else None
-                with throttle.record_scope(entity, deferred_until=msg.deferred_until, slots=booked):
+                with throttle.record_scope(entity, deferred_until=msg.deferred_until, admission=admission):
                     outcome = transfer(msg, env)
         except Skip as skip:
             outcome = _outcome(msg, entity, status="skipped", reason=skip.reason)

@@ -79,6 +79,7 @@ class _Scope:
     wrote: bool = False  # a write of this record's transfer has started: no deferral any more
     calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)  # limiter -> requests made for this record
     slots: dict[DynamoRateLimiter, list[float]] = field(default_factory=dict)  # booked by admit() for this record
+    earliest: dict[DynamoRateLimiter, float] = field(default_factory=dict)  # its first slot is usable from (idle lane)
     admitted_at: float = 0.0  # when admit() booked them (its lead time to the first call is learned)
 
 
@@ -99,10 +100,9 @@ class Admission:
     reason: str = ""
     delay: int = 0  # deferred: the DelaySeconds it was sent back with
     limiter: DynamoRateLimiter | None = None  # admitted: the limiter the slots are on
-
-    def booked(self) -> dict[DynamoRateLimiter, list[float]] | None:
-        """The slots as record_scope takes them, or None when none were booked."""
-        return {self.limiter: self.slots} if self.limiter is not None and self.slots else None
+    # admitted on an idle lane: the first slot was booked for when the record is expected to call (its learned lead
+    # time), and nothing is booked before it back to this time, so a record that calls sooner need not sleep for it
+    earliest: float | None = None
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
@@ -113,14 +113,15 @@ def record_scope(
     kind: str = "",
     *,
     deferred_until: float | None = None,
-    slots: dict[DynamoRateLimiter, list[float]] | None = None,
+    admission: Admission | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Iterator[_Scope]:
-    """The scope of one record's transfer. `slots`: what admit() booked for it (its first requests use them). A
-    record deferred until a time more than MAX_WAIT away (its delay was capped at SQS's 15 minutes) is deferred again
-    at once, without asking DynamoDB."""
+    """The scope of one record's transfer. `admission`: what admit() booked for it (its first requests use those
+    slots). A record deferred until a time more than MAX_WAIT away (its delay was capped at SQS's 15 minutes) is
+    deferred again at once, without asking DynamoDB."""
     now = clock()
-    if deferred_until is not None and deferred_until - now > MAX_WAIT and not slots:
+    booked = admission is not None and admission.limiter is not None and bool(admission.slots)
+    if deferred_until is not None and deferred_until - now > MAX_WAIT and not booked:
         raise Deferred(
             f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
             until=deferred_until,
@@ -129,9 +130,13 @@ def record_scope(
         kind=kind,
         returning=deferred_until is not None,
         until=deferred_until or 0.0,
-        slots={limiter: list(times) for limiter, times in (slots or {}).items()},
         admitted_at=now,
     )
+    if booked:
+        assert admission is not None and admission.limiter is not None
+        scope.slots[admission.limiter] = list(admission.slots)
+        if admission.earliest is not None:
+            scope.earliest[admission.limiter] = admission.earliest
     token = _scope.set(scope)
     try:
         yield scope
@@ -206,12 +211,18 @@ class DynamoRateLimiter:
             while own and own[0] < now - self.tolerance:
                 own.pop(0)  # expired: never used late beyond the tolerance
             blocked = _num(self._item, "blocked_until") or 0.0
-            if own and own[0] < blocked:  # booked before a 429's block: the block took these slots
-                own.clear()
+            if own and own[0] < blocked:  # booked before a 429's block: the block took those within it
+                own[:] = [t for t in own if t >= blocked]
             if own and scope is not None and not scope.calls.get(self):  # the first call: how long the record took
                 lead = now - scope.admitted_at
                 self._lead[scope.kind] = 0.8 * self._lead.get(scope.kind, lead) + 0.2 * lead
             if own:
+                if scope is not None and self in scope.earliest:
+                    # booked on an idle lane for when the record was expected to call: it called sooner, so its
+                    # slots move back with it (never before `earliest`, the lane's last booking before them)
+                    shift = own[0] - max(now, scope.earliest.pop(self))
+                    if shift > 0:
+                        own[:] = [t - shift for t in own]
                 slot = own.pop(0)  # booked for this record by admit()
             else:
                 self._allowance = [s for s in self._allowance if s >= max(now - self.tolerance, blocked)]
@@ -299,7 +310,8 @@ class DynamoRateLimiter:
         # an idle lane's first slot is booked for when the record will make its call (after its iPaaS.com reads), so
         # that it is not already expired by then
         lead = min(MAX_WAIT, max((self._lead.get(a.kind, 0.0) for a in asks), default=0.0))
-        start = lane = max(now + lead, tat0, _num(self._item, "blocked_until") or 0.0)
+        free_from = max(now, tat0, _num(self._item, "blocked_until") or 0.0)  # nothing booked after this
+        start = lane = max(now + lead, free_from)
         horizon = dtat0
         plan: list[Admission | None] = [None] * len(asks)
         admitted: list[tuple[int, int]] = []
@@ -311,8 +323,10 @@ class DynamoRateLimiter:
                 continue
             need = self._expected_calls(ask.kind)
             returning = ask.until is not None
-            latest = max(now, ask.until or now) + MAX_WAIT  # a returning record may be early: SQS delays are seconds
-            if lane <= latest and (returning or horizon <= now or lane <= now):
+            # the wait is counted from the record's first call (now + lead), not from now; a returning record may be
+            # early (SQS delays are whole seconds)
+            latest = max(now + lead, ask.until or now) + MAX_WAIT
+            if lane <= latest and (returning or horizon <= now or lane <= now + lead):
                 admitted.append((i, FIRST_SLOTS or need))
                 lane += (FIRST_SLOTS or need) * step
             else:
@@ -320,9 +334,14 @@ class DynamoRateLimiter:
                 # at the limit's own pace, never the slowed one: a slowdown is over long before a backlog is
                 horizon = until + need * self.interval * HORIZON_PACE
                 plan[i] = Admission(until=until, reason=self._why(now, until))
+        first = True
         for i, need in sorted(admitted):  # the slots in batch order
-            plan[i] = Admission(slots=[start + k * step for k in range(need)], limiter=self)
+            slots = [start + k * step for k in range(need)]
+            # the lane's first record may call before its booked slot, back to when the lane was free
+            earliest = free_from if first and free_from < start else None
+            plan[i] = Admission(slots=slots, limiter=self, earliest=earliest)
             start += need * step
+            first = False
         verdicts = [p for p in plan if p is not None]
         return verdicts, (start if admitted else None), (horizon if horizon != dtat0 else None)
 

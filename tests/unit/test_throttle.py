@@ -349,7 +349,7 @@ def test_a_record_uses_its_booked_slots_without_dynamodb_and_gives_back_the_rest
     lim.observe(3, "giftcard")
     (admission,) = lim.admit([throttle.Ask("giftcard")])
     calls = lim.ddb_calls
-    with record_scope("giftcard", slots={lim: admission.slots}, clock=clock):
+    with record_scope("giftcard", admission=admission, clock=clock):
         assert lim.acquire() == admission.slots[0]
         assert lim.acquire() == admission.slots[1]
     assert lim.ddb_calls == calls  # no reservation for them
@@ -362,7 +362,7 @@ def test_slots_booked_before_a_429_block_are_not_used_during_it(ddb):
     lim = limiter(ddb, clock, limit=60, seconds=6)
     lim.observe(3, "giftcard")
     (admission,) = lim.admit([throttle.Ask("giftcard")])
-    with record_scope("giftcard", slots={lim: admission.slots}, clock=clock):
+    with record_scope("giftcard", admission=admission, clock=clock):
         lim.acquire()
         lim.penalize(retry_after=5)
         lim.acquire()
@@ -406,3 +406,27 @@ def test_threads_admitting_batches_never_share_a_slot_or_exceed_the_limit(served
         t.join(timeout=30)
     assert not errors and slots
     assert len(set(slots)) == len(slots) and busiest(slots, seconds) <= limit
+
+
+def test_a_record_on_an_idle_lane_that_calls_sooner_than_its_lead_time_does_not_sleep(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=6)
+    lim.observe(2, "customer")
+    busy = limiter(ddb, clock, limit=60, seconds=6)
+    busy.observe(5, "customer")
+    busy.admit([throttle.Ask("customer")])  # the lane is busy for 0.51 s
+    (first,) = lim.admit([throttle.Ask("customer")])
+    with record_scope("customer", admission=first, clock=clock):
+        clock.now += 0.51  # its iPaaS.com reads, then its first call at its slot: the lead time is learned
+        lim.acquire()
+    clock.now += 60  # the lane idles
+    (admission,) = lim.admit([throttle.Ask("customer")])
+    assert admission.slots[0] == pytest.approx(clock.now + 0.51) and admission.earliest == clock.now
+    slept = clock.slept
+    with record_scope("customer", admission=admission, clock=clock):
+        assert lim.acquire() == clock.now  # it called at once: the lane was free, nothing to sleep for
+        assert clock.slept == slept
+        assert lim.acquire() == pytest.approx(admission.slots[0] + lim.interval - 0.51)  # its next slot moved with it
+    other = limiter(ddb, clock, limit=60, seconds=6)  # another container: after the booked slot, not before it
+    (after,) = other.admit([throttle.Ask("customer")])
+    assert after.slots[0] >= admission.slots[-1] + lim.interval and after.earliest is None
