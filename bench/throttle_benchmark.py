@@ -61,7 +61,6 @@ PRICE = {
     "http_api_request": 1.00 / 1e6,  # API Gateway HTTP API, per request (first 300 million a month)
     "xray_trace": 5.00 / 1e6,  # X-Ray, per trace recorded (only with the template's Tracing=Active)
 }
-MEMORY_GB = 0.5  # the template's MemorySize (512 MB)
 PLATFORM_LOG_BYTES = 330  # Lambda's own START/END/REPORT lines per invocation (not written locally)
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
 ESM_OPS = {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"}  # what Lambda's event source calls
@@ -273,11 +272,11 @@ def ledger_write_units(outcomes: list[dict]) -> int:
     return sum(ledger.write_units(items) for items in by_record.values())
 
 
-def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) -> dict[str, float]:
+def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int, memory_gb: float) -> dict[str, float]:
     durations = [d for f in functions for d in meter.durations.get(f, [])]
     invocations = len(durations)
     return {
-        "gb_s": sum(durations) * MEMORY_GB / records,
+        "gb_s": sum(durations) * memory_gb / records,
         "invocations": invocations / records,
         "wru": meter.ddb_wru / records,
         "rru": meter.ddb_rru / records,
@@ -289,9 +288,9 @@ def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int) 
     }
 
 
-def prices_line() -> str:
+def prices_line(memory_mb: int) -> str:
     return (
-        "prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests (512 MB); DynamoDB "
+        f"prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests ({memory_mb} MB); DynamoDB "
         "$0.625/M write units, $0.125/M read units; SQS $0.40/M requests; CloudWatch Logs $0.50/GB ingested + "
         "$0.03/GB-month; Secrets Manager $0.05/10k calls; HTTP API $1.00/M requests; X-Ray $5.00/M traces"
     )
@@ -321,6 +320,8 @@ def run(args) -> int:
             },
         )
         stack.start()
+        memory_mb = stack.deployment.function_memory(FUNCTIONS[0])  # the template's FunctionMemorySize
+        memory_gb = memory_mb / 1024
         from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
 
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
@@ -362,7 +363,7 @@ def run(args) -> int:
                 for o in stack.outcomes(deferrals=True)
                 if o["status"] in ("created", "sent", "updated", "duplicate")
             }
-            transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes)
+            transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes, memory_gb)
             ledger_wru = ledger_write_units(stack.outcomes(deferrals=True))
             transfer["ledger_wru"] = ledger_wru / max(1, len(records))
             calls_by_op = Counter()
@@ -379,7 +380,7 @@ def run(args) -> int:
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
             spans = [s for f in FUNCTIONS for s in zip(meter.started.get(f, []), meter.durations.get(f, []), strict=True)]
-            ingress = hook_ingress(stack, meter, log, args.hooks)
+            ingress = hook_ingress(stack, meter, log, args.hooks, stack.deployment.function_memory(INGRESS) / 1024)
         finally:
             stop.set()
             stack.stop()
@@ -408,7 +409,7 @@ def run(args) -> int:
     # are parked at once by six cold containers on two shared cores, is not)
     steady_billed = sum(d for t, d in spans if middle and middle[0] <= t <= middle[-1])
     steady_records = len(middle) * max(1, len(records)) / max(1, len(admitted))
-    steady_gb_s = steady_billed * MEMORY_GB / steady_records if steady_records else 0.0
+    steady_gb_s = steady_billed * memory_gb / steady_records if steady_records else 0.0
     ipaas_requests = len(stack.ipaas.requests)
     per_kind = {kind: sum(1 for r in calls if r.path.startswith(prefix) and r.status != 429) for kind, prefix in KINDS}
     n = max(1, len(records))
@@ -461,11 +462,11 @@ def run(args) -> int:
         f"receives and deletes, empty long polls not counted), Secrets Manager {transfer['secrets']:.3f}"
     )
     say(
-        f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / MEMORY_GB:.2f} s at 512 MB, of "
+        f"                    Lambda {transfer['gb_s']:.3f} GB-s ({transfer['gb_s'] / memory_gb:.2f} s at {memory_mb} MB, of "
         f"which {slept / n:.2f} s asleep for rate-limit slots, the rest local work on this shared machine; median "
         f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
         f"invocations, {transfer['log_bytes']:.0f} log bytes; in steady state {steady_gb_s:.3f} GB-s "
-        f"({steady_gb_s / MEMORY_GB:.2f} s) per record"
+        f"({steady_gb_s / memory_gb:.2f} s) per record"
     )
     say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):
@@ -474,7 +475,7 @@ def run(args) -> int:
     say(f"hook ingress        {ingress['text']}")
     for line in cost_lines(ingress["per"], "notifications through the hook ingress"):
         say(line)
-    say(prices_line())
+    say(prices_line(memory_mb))
     return 0 if len(done) == 3 * args.backlog and not left and not stats.errors else 1
 
 
@@ -489,7 +490,7 @@ def _blocked_idle(admitted: list[float], foreign: list[float], retry_after: floa
     )
 
 
-def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
+def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int, memory_gb: float) -> dict:
     """`hooks` iPaaS.com hook requests of one notification each, through the local HTTP API to the ingress."""
     meter.reset()
     start = log.tell()
@@ -502,7 +503,7 @@ def hook_ingress(stack: LocalStack, meter: Meter, log, hooks: int) -> dict:
         statuses[reply.status_code] += 1
     meter.on = False
     log.flush()
-    per = per_record(meter, {INGRESS}, hooks, log.tell() - start)
+    per = per_record(meter, {INGRESS}, hooks, log.tell() - start, memory_gb)
     per["http"] = 1.0
     per["sqs"] = per["sqs_handler"]  # no event source: the sends are all
     text = (

@@ -248,6 +248,12 @@ class LocalDeployment:
         props = self.functions()[name]["Properties"]
         return int(props.get("Timeout") or self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
 
+    def function_memory(self, name: str) -> int:
+        """The function's MemorySize in MB (its own, else the Globals', resolved: a template parameter)."""
+        props = self.functions()[name]["Properties"]
+        memory = props.get("MemorySize") or self.template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
+        return int(self.resolve(memory))
+
     def event_sources(self) -> list[EventSource]:
         out = []
         for fname, res in self.functions().items():
@@ -287,10 +293,10 @@ class LocalDeployment:
 
 
 class LambdaContext:
-    def __init__(self, function_name: str, timeout: int):
+    def __init__(self, function_name: str, timeout: int, memory_mb: int = 512):
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
+        self.memory_limit_in_mb = memory_mb
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
@@ -387,7 +393,11 @@ class EventSourcePoller:
         with self._lock:
             self._busy += 1
         try:
-            ctx = LambdaContext(source.function, self.deployment.function_timeout(source.function))
+            ctx = LambdaContext(
+                source.function,
+                self.deployment.function_timeout(source.function),
+                self.deployment.function_memory(source.function),
+            )
             try:
                 reply = self.handlers[source.function](sqs_event(messages, source.queue_arn), ctx) or {}
                 failed_ids = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}

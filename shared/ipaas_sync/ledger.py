@@ -243,8 +243,8 @@ def default_ledger() -> Ledger | None:
 
 def kept(outcome: Outcome) -> bool:
     """Whether an outcome is written: all but a record's second and later deferrals (during a backlog a record can
-    be deferred more than once; its first deferral already says it is waiting for its slot, and its log line and the
-    TransfersDeferred metric count every one)."""
+    be deferred more than once; its first deferral already says it is waiting for its slot, and the TransfersDeferred
+    metric counts every one). processing._record logs the same ones only (the others at DEBUG)."""
     return not (outcome.status == "deferred" and int((outcome.details or {}).get("deferrals") or 1) > 1)
 
 

@@ -11,12 +11,15 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
 
 if TYPE_CHECKING:  # for annotations only: Tracer is imported at first use (get_tracer), aws_xray_sdk costs cold start
     from aws_lambda_powertools import Tracer
@@ -85,6 +88,54 @@ class ThreadSafeMetrics(Metrics):
 
 
 metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
+
+# The dashboard's counts per destination, {service, Entity, Destination}: the invocation's own metrics carry one
+# dimension set ({service, Entity}, which the alarms use) while a batch can hold several subscriptions' records.
+# Counted during the invocation and written as one EMF line per (entity, destination) at its end, not one line per
+# record (each line is about 250 bytes of CloudWatch Logs; a deferral is counted too). Powertools' EphemeralMetrics
+# writes each line; only the counting per invocation is ours (Metrics holds one dimension set per flush).
+_destination_counts: ContextVar[tuple[threading.Lock, Counter[tuple[str, str, str]]] | None] = ContextVar(
+    "ipaas_sync_destination_counts", default=None
+)
+
+
+def count_for_destination(entity: str, destination: str, name: str) -> None:
+    """One more `name` for this entity and destination (written at the end of the invocation's `destination_metrics`,
+    or at once outside one)."""
+    held = _destination_counts.get()
+    if held is None:
+        _flush_destination_counts(Counter({(entity, destination, name): 1}))
+        return
+    lock, counts = held
+    with lock:
+        counts[(entity, destination, name)] += 1
+
+
+@contextmanager
+def destination_metrics() -> Iterator[None]:
+    """Around one invocation: its per-destination counts (from every record thread) written once, at its end."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    token = _destination_counts.set((threading.Lock(), counts))
+    try:
+        yield
+    finally:
+        _destination_counts.reset(token)
+        _flush_destination_counts(counts)
+
+
+def _flush_destination_counts(counts: Counter[tuple[str, str, str]]) -> None:
+    by_pair: dict[tuple[str, str], dict[str, int]] = {}
+    for (entity, destination, name), n in counts.items():
+        by_pair.setdefault((entity, destination), {})[name] = n
+    for (entity, destination), values in by_pair.items():
+        line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        line.add_dimension(name="Entity", value=entity)
+        line.add_dimension(name="Destination", value=destination)
+        for name, n in values.items():
+            line.add_metric(name=name, unit=MetricUnit.Count, value=n)
+        line.flush_metrics()
+
+
 _tracer: Tracer | None = None
 
 
@@ -130,5 +181,7 @@ __all__ = [
     "register_secret",
     "single_metric",
     "bound",
+    "count_for_destination",
+    "destination_metrics",
     "traced",
 ]

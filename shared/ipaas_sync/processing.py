@@ -42,7 +42,7 @@ from .idempotency import register_lambda_context
 from .models.inbound import InboundMessage
 from .models.notification import TransferMessage
 from .models.outcome import Outcome
-from .observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics, redact, single_metric
+from .observability import MetricUnit, count_for_destination, destination_metrics, logger, metrics, redact
 from .transfer.env import TransferEnv
 
 # A queue's message contract: iPaaS.com notifications, or 99minds changes (the 99minds -> iPaaS.com queue).
@@ -94,7 +94,7 @@ def process_batch(
     message_model: type[Message] = TransferMessage,
 ) -> PartialItemFailureResponse:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
-    with deadline.invocation(context):
+    with deadline.invocation(context), destination_metrics():
         register_lambda_context(context)
         metrics.add_dimension(name="Entity", value=entity)
         env = env or default_env()
@@ -411,24 +411,18 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
 
 
 def _record(outcome: Outcome) -> None:
-    """One JSON log line, one metric and one ledger write per outcome (the ledger never fails a transfer)."""
+    """One JSON log line, one metric and one ledger write per outcome (the ledger never fails a transfer); a
+    record's repeated deferrals are counted only (logged at DEBUG, not written: ledger.kept)."""
     data = outcome.model_dump(exclude_none=True)
     if outcome.status in ("failed", "dead-lettered"):
         logger.warning(f"transfer {outcome.status}: {outcome.reason}", extra={"outcome": data})
     elif outcome.status == "mismatch":
         logger.warning(f"transfer sent with a mismatch: {outcome.reason}", extra={"outcome": data})
+    elif not ledger.kept(outcome):  # a record's second and later deferrals during a backlog: counted, not logged
+        logger.debug(f"transfer {outcome.status}", extra={"outcome": data})
     else:
         logger.info(f"transfer {outcome.status}", extra={"outcome": data})
     metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
-    if outcome.destination:
-        # The dashboard's view per destination (and entity): the batch's metrics above carry one dimension set
-        # ({service, Entity}, which the alarms use) while a batch can hold several subscriptions' records.
-        with single_metric(
-            name=METRIC_BY_STATUS[outcome.status],
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE, "Entity": outcome.entity, "Destination": outcome.destination},
-        ):
-            pass
+    if outcome.destination:  # the dashboard's view per destination (written once per invocation)
+        count_for_destination(outcome.entity, outcome.destination, METRIC_BY_STATUS[outcome.status])
     ledger.record(outcome)
