@@ -203,8 +203,11 @@ class DynamoRateLimiter:
         call when the slot is more than MAX_WAIT away, TransientError when it comes after this invocation's end."""
         scope = _scope.get()
         # only a record's first call through this limiter, before any write: a later one (e.g. an order's workflow
-        # POST after its customer check) waits, so that no slot a record already used is used again
-        deferrable = scope is not None and not scope.wrote and not scope.calls.get(self)
+        # POST after its customer check) waits, so that no slot a record already used is used again. Nor a record
+        # admit() booked slots for: if they expired before its first call (it took longer than expected to get
+        # there), it has done its reads and waits for the lane's next slot, never more than about MAX_WAIT away
+        # (admissions book the lane no further), rather than going back to its queue to read everything again.
+        deferrable = scope is not None and not scope.wrote and not scope.calls.get(self) and self not in scope.slots
         with self._lock:
             now = self._clock()
             own = scope.slots.get(self) if scope is not None else None
