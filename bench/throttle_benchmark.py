@@ -447,7 +447,7 @@ def run(args) -> int:
         f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
         + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else "")
     )
-    say(f"outcomes            {dict(outcomes)}")
+    say(f"outcomes            {dict(outcomes)} (logged at INFO: a record's first deferral, its later ones at DEBUG)")
     say(
         f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
         f"{len(stats.errors)}; handler log lines: {log_path}"
