@@ -7,17 +7,15 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
 from ipaas_sync import initialize
 from ipaas_sync.cli import main
 from ipaas_sync.initialize import Runs, build
-from sandbox.server import PARTNER_LIMITS, TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
-from .test_initialize import ShortContext
+from .test_initialize import AT_99MINDS_LIMIT, ShortContext
 
 Q = "FromNinetyNineMindsQueue"
 LIST = "/api/v1/ipaas/customers"
@@ -84,8 +82,7 @@ def drain(stack) -> None:
 def test_pages_to_an_empty_last_page_under_the_99minds_limiter_and_enqueues_what_a_webhook_would(make_stack, capsys):
     import boto3
 
-    # the reads are paced by the subscription's 99minds limit, which the estimate names: the partner's here
-    stack = make_stack(limits=replace(TEST_LIMITS, ninetynine=PARTNER_LIMITS.ninetynine))
+    stack = make_stack(limits=AT_99MINDS_LIMIT)  # the reads are paced by the limit the estimate names
     ids = customers_in_99minds(stack, 7)
     stack.ninetynine.faults.fail(1, status=503, path=LIST, method="GET")  # the first page read fails once
     assert run() == 0
