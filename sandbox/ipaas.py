@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 
-from .server import Reply, SandboxServer, bearer
+from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
 
 AREAS = {
     "customers": ("Customer", "customers"),
@@ -34,7 +34,7 @@ class IpaasSandbox(SandboxServer):
         self,
         token: str = "ipaas-sandbox-token",
         *,
-        rate_limit=(500, 60),
+        rate_limit=PARTNER_LIMITS.ipaas,
         page_param: str = "page",
         size_param: str = "page_size",
         first_page: int = 1,

@@ -22,7 +22,7 @@ import math
 import re
 from urllib.parse import urlencode
 
-from .server import Reply, SandboxServer, bearer
+from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 15
@@ -39,7 +39,7 @@ class MakiniSandbox(SandboxServer):
         self,
         token: str = "makini-sandbox-token-0000",
         *,
-        rate_limit=(100, 60),
+        rate_limit=PARTNER_LIMITS.makini,
         paging: str = "pages",
         honour_filters: bool = True,
         **kw,

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .server import Reply, SandboxServer, bearer
+from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
 
 STORE_KEYS = ("store_ref_id", "client_store_id")
 
@@ -52,7 +52,12 @@ class NinetyNineMindsSandbox(SandboxServer):
     name = "99minds"
 
     def __init__(
-        self, api_key: str = "99minds-sandbox-secret", *, rate_limit=(150, 60), reference_field: str = "reference_id", **kw
+        self,
+        api_key: str = "99minds-sandbox-secret",
+        *,
+        rate_limit=PARTNER_LIMITS.ninetynine,
+        reference_field: str = "reference_id",
+        **kw,
     ):
         self.api_key = api_key
         self.reference_field = reference_field

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -142,7 +142,35 @@ class RateLimit:
             return None
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """(calls, seconds) for each endpoint of the local stack (sandbox/stack.py LocalStack): what its sandbox answers
+    429 + Retry-After beyond, and what the subscriptions the stack writes say (API Throttle Limit / Seconds; iPaaS.com's
+    as "... (To iPaaS)"), so that our own traffic never draws a 429 while every sandbox still enforces a limit.
+    A subscription takes whole seconds: a sandbox counting over a fractional window (a margin over the subscription's
+    limit, as in tests/integration/test_deferral.py) goes with subscription_overrides that give the whole window."""
+
+    ipaas: tuple[int, float] = (500, 60)  # iPaaS.com publishes none: the subscription settings' default
+    ninetynine: tuple[int, float] = (150, 60)  # 99minds: 150 requests per minute per IP address
+    stamped: tuple[int, float] = (500, 60)  # Stamped.io: the subscription settings' default
+    makini: tuple[int, float] = (100, 60)  # Makini: not published, the subscription settings' default
+
+    def faster(self, factor: int) -> RateLimits:
+        """The same windows, `factor` times the calls in each."""
+        return RateLimits(**{name: (calls * factor, seconds) for name, (calls, seconds) in asdict(self).items()})
+
+
+# The partners' limits: each sandbox's own, and the local stack's unless it is given others (the demo, `make serve`,
+# the benchmark run at these).
+PARTNER_LIMITS = RateLimits()
+# The integration tests' limits: a minute's calls in every second, so the limiter's even spacing (seconds / calls
+# apart: 0.4 s a 99minds call at the partners' limits) costs milliseconds. A test of throttling, deferral or 429 gives
+# the limits it asserts on (tests/integration/test_deferral.py, test_fault_suite.py).
+TEST_LIMITS = PARTNER_LIMITS.faster(60)
+
+
 Route = tuple[str, re.Pattern, Callable[..., Any]]
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 class LoopbackServer:
@@ -183,7 +211,11 @@ class LoopbackServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name=self.name, daemon=True).start()
+        # stop() waits for serve_forever to see the shutdown flag, checked every poll_interval (0.5 s by default):
+        # every test stops five of these servers, so the default cost about 1.3 s per test
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name=self.name, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

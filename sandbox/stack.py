@@ -22,6 +22,7 @@ from .ipaas import IpaasSandbox
 from .local_aws import EventSourcePoller, LocalDeployment, MotoServer, PollStats, apply_environment
 from .makini import MakiniSandbox
 from .ninetynine_minds import NinetyNineMindsSandbox
+from .server import RateLimit, RateLimits, SandboxServer
 from .stamped import StampedSandbox
 
 SERVICE_LOGGER = "ipaas-sync"
@@ -63,6 +64,17 @@ class OutcomeCollector(logging.Handler):
         return counts
 
 
+def throttle_settings(partner: SandboxServer, ipaas: SandboxServer) -> dict[str, int | float]:
+    """A subscription's throttle settings: the limits its partner's sandbox and the iPaaS.com sandbox enforce (none
+    set where a sandbox enforces none: the settings' defaults then)."""
+    out: dict[str, int | float] = {}
+    for server, suffix in ((partner, ""), (ipaas, " (To iPaaS)")):
+        if server.rate_limit is not None:
+            out[f"API Throttle Limit{suffix}"] = server.rate_limit.limit
+            out[f"API Throttle Seconds{suffix}"] = server.rate_limit.seconds
+    return out
+
+
 @dataclass
 class LocalStack:
     retry_delay: int = 1
@@ -72,12 +84,19 @@ class LocalStack:
     ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
     stamped: StampedSandbox = field(default_factory=StampedSandbox)
     makini: MakiniSandbox = field(default_factory=MakiniSandbox)
+    # The rate limits: None keeps each sandbox's own (the partner's, sandbox/server.py PARTNER_LIMITS, unless the
+    # sandbox was built with another); RateLimits (the tests: TEST_LIMITS) sets every sandbox's, a sandbox given here
+    # too. Either way each subscription's API Throttle Limit / Seconds are what its sandbox enforces.
+    limits: RateLimits | None = None
     subscription_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     # the key iPaaS.com would send as `Authorization: Bearer` on the 99minds subscription's hook requests
     webhook_key: str = field(default_factory=lambda: f"whk-local-{uuid.uuid4().hex}")
 
     def __post_init__(self):
+        if self.limits is not None:
+            for name in ("ipaas", "ninetynine", "stamped", "makini"):
+                getattr(self, name).rate_limit = RateLimit(*getattr(self.limits, name))
         self.collector = OutcomeCollector()
         self.deployment: LocalDeployment | None = None
         self.handlers: dict[str, Any] = {}
@@ -96,10 +115,7 @@ class LocalStack:
             "API Secret Key": self.ninetynine.api_key,
             "Store Ref Id": "store_b81a893dc2bc6e1a5d",
             "Campaign Id": "campaign_local",
-            "API Throttle Limit": 150,
-            "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500,
-            "API Throttle Seconds (To iPaaS)": 60,
+            **throttle_settings(self.ninetynine, self.ipaas),
             "Concurrent Connections": 2,
         }
         stamped = {
@@ -114,10 +130,7 @@ class LocalStack:
             "API Store Hash": self.stamped.store_hash,
             "API User": self.stamped.public_key,
             "API Password": self.stamped.private_key,
-            "API Throttle Limit": 500,
-            "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500,
-            "API Throttle Seconds (To iPaaS)": 60,
+            **throttle_settings(self.stamped, self.ipaas),
             "Concurrent Connections": 2,
             "Concurrent Batch Executions": 10,
         }
@@ -132,10 +145,7 @@ class LocalStack:
             "Company Key": "07000268162057",
             "Batch Size": 50,
             "Batch Delay Seconds": 1,
-            "API Throttle Limit": 100,
-            "API Throttle Seconds": 60,
-            "API Throttle Limit (To iPaaS)": 500,
-            "API Throttle Seconds (To iPaaS)": 60,
+            **throttle_settings(self.makini, self.ipaas),
             "Concurrent Connections": 2,
             "Concurrent Batch Executions": 10,
         }

@@ -17,7 +17,7 @@ import copy
 import hmac
 import itertools
 
-from .server import Reply, SandboxServer
+from .server import PARTNER_LIMITS, Reply, SandboxServer
 
 FIELDS = ("email", "firstName", "lastName", "customCustomerId", "dateOfBirth", "tags")
 
@@ -31,7 +31,7 @@ class StampedSandbox(SandboxServer):
         private_key: str = "key-sandbox-secret-0000",
         store_hash: str = "270392",
         *,
-        rate_limit=(500, 60),
+        rate_limit=PARTNER_LIMITS.stamped,
         **kw,
     ):
         self.public_key, self.private_key, self.store_hash = public_key, private_key, store_hash

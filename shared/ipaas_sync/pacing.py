@@ -38,6 +38,8 @@ class WritePacer:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._writing = 0  # writes under way: the records of an SQS batch run on threads (processing.py)
         self._in_batch = 0
         self._last_write: float | None = None
         self.batches_started = 0
@@ -46,8 +48,14 @@ class WritePacer:
     def before_write(self, what: str) -> None:
         """Call before each write: takes the write's place in the current batch, first waiting for the gap
         between batches when the batch is full."""
-        with self._lock:
+        with self._idle:
             if self._in_batch >= self.batch_size:
+                # the full batch's last writes may still be under way on other threads: the gap starts when they end
+                if not self._idle.wait_for(lambda: self._writing == 0, timeout=max(0.0, deadline.remaining())):
+                    raise TransientError(
+                        f"{self.label} batch of {self.batch_size} still being written when the invocation ends: "
+                        f"{what} is redelivered later"
+                    )
                 wait = 0.0
                 if self._last_write is not None:
                     wait = max(0.0, self.delay_seconds - (self._clock() - self._last_write))
@@ -64,8 +72,11 @@ class WritePacer:
             if self._in_batch == 0:
                 self.batches_started += 1
             self._in_batch += 1
+            self._writing += 1
 
     def after_write(self) -> None:
         """Call after each write attempt (failed ones too: the partner saw them)."""
-        with self._lock:
+        with self._idle:
+            self._writing = max(0, self._writing - 1)
             self._last_write = self._clock()
+            self._idle.notify_all()

@@ -1,4 +1,5 @@
-"""Integration fixtures: one moto server per test process (reset per test), fresh sandboxes per test."""
+"""Integration fixtures: one moto server per test process (reset per test), fresh sandboxes per test, at the test
+limits (sandbox/server.py TEST_LIMITS) unless a test gives its own (make_stack(limits=...))."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import pytest
 
 from sandbox.local_aws import MotoServer
+from sandbox.server import TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack
 
 
@@ -22,7 +24,7 @@ def make_stack(moto_server):
     stacks = []
 
     def make(**kw) -> LocalStack:
-        stack = LocalStack(moto=moto_server, **kw).start()
+        stack = LocalStack(moto=moto_server, **{"limits": TEST_LIMITS, **kw}).start()
         stacks.append(stack)
         return stack
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import bisect
 import json
+from dataclasses import replace
 
-from sandbox.ninetynine_minds import NinetyNineMindsSandbox
+from sandbox.server import TEST_LIMITS
 
 from .conftest import notification
 
@@ -33,7 +34,7 @@ HISTORY = {
 def slow_stack(make_stack, ids: list[str]):
     """The local stack with 99minds limited to LIMIT per SECONDS, and a customer in iPaaS.com for each id."""
     stack = make_stack(
-        ninetynine=NinetyNineMindsSandbox(rate_limit=(LIMIT, SANDBOX_SECONDS)),
+        limits=replace(TEST_LIMITS, ninetynine=(LIMIT, SANDBOX_SECONDS)),
         subscription_overrides={
             "NinetyNineMindsSubscriptionSecret": {"API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}
         },

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -48,10 +48,8 @@ from ipaas_sync.clients.ninetynine_minds import NinetyNineMindsClient
 from ipaas_sync.mapping import giftcard_99minds as mapping
 from ipaas_sync.models.ipaas import IpaasGiftCard
 from ipaas_sync.replay import Replayer
-from sandbox.ipaas import IpaasSandbox
 from sandbox.local_aws import LambdaContext, sqs_event
-from sandbox.ninetynine_minds import NinetyNineMindsSandbox
-from sandbox.server import LOST_ANSWER, SandboxServer
+from sandbox.server import LOST_ANSWER, TEST_LIMITS, SandboxServer
 from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 from sandbox.stack import LocalStack
 
@@ -480,21 +478,12 @@ def verify_giftcards(stack: LocalStack, plan: Plan, run: Run) -> None:
 
 def ninetynine_stack() -> dict:
     # 99minds and iPaaS.com limits per 1 s windows here, so that the suite's 429 penalties (halving the rate for a few
-    # windows) cost seconds, not minutes; the sandboxes enforce the same limits as the subscription's settings
+    # windows) cost seconds, not minutes; the subscription's settings are the limits the sandboxes enforce
     return {
-        "ninetynine": NinetyNineMindsSandbox(rate_limit=(40, 1)),
-        "ipaas": IpaasSandbox(rate_limit=(100, 1)),
+        "limits": replace(TEST_LIMITS, ninetynine=(40, 1), ipaas=(100, 1)),
         # small batches and 5 concurrent invocations per queue: copies of a message run concurrently, and a record
         # waiting out a fault holds up few others (the template's defaults are 10 and 2)
         "parameters": {"BatchSize": 2, "NinetyNineMindsConcurrency": 5},
-        "subscription_overrides": {
-            "NinetyNineMindsSubscriptionSecret": {
-                "API Throttle Limit": 40,
-                "API Throttle Seconds": 1,
-                "API Throttle Limit (To iPaaS)": 100,
-                "API Throttle Seconds (To iPaaS)": 1,
-            }
-        },
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -12,12 +13,16 @@ from ipaas_sync import initialize
 from ipaas_sync.cli import main
 from ipaas_sync.initialize import LockHeld, Runs, build, transfer_time
 from sandbox.ipaas import IpaasSandbox
+from sandbox.server import PARTNER_LIMITS, TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID
 from tests.integration.conftest import add_customer
 
 QUEUE = "CustomerNinetyNineMindsQueue"
 TXN_QUEUE = "TransactionNinetyNineMindsQueue"
 SEARCH = "/customers/v2/Customers"
+# the estimates name the subscription's 99minds limit: the tests of them run at the partner's (the rest of the stack at
+# the test limits)
+AT_99MINDS_LIMIT = replace(TEST_LIMITS, ninetynine=PARTNER_LIMITS.ninetynine)
 
 
 def customers(stack, n: int, start: int = 1000) -> list[str]:
@@ -41,7 +46,8 @@ def run(stack, *args: str) -> int:
     )
 
 
-def test_pages_an_empty_last_page_and_a_page_that_fails_once(stack, capsys):
+def test_pages_an_empty_last_page_and_a_page_that_fails_once(make_stack, capsys):
+    stack = make_stack(limits=AT_99MINDS_LIMIT)  # initialize makes no 99minds call: the partner's limit costs nothing
     ids = customers(stack, 30)
     stack.ipaas.fail_page("customers", 2, status=503)
     assert run(stack) == 0
@@ -211,7 +217,8 @@ def test_an_unknown_destination_or_entity_route_is_a_clear_error(stack, capsys):
     assert "no subscription is configured for destination '9999'" in capsys.readouterr().err
 
 
-def test_the_transfer_time_of_100000_customers_at_99minds(stack):
+def test_the_transfer_time_of_100000_customers_at_99minds(make_stack):
+    make_stack(limits=AT_99MINDS_LIMIT)
     sub = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}).target.subscription
     assert "takes at least 11h06m40s" in transfer_time(100_000, sub)
 

@@ -15,7 +15,7 @@ from ipaas_sync.cli import main
 from ipaas_sync.initialize import Runs, build
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
-from .test_initialize import ShortContext
+from .test_initialize import AT_99MINDS_LIMIT, ShortContext
 
 Q = "FromNinetyNineMindsQueue"
 LIST = "/api/v1/ipaas/customers"
@@ -79,9 +79,10 @@ def drain(stack) -> None:
     stack.drain(max_seconds=60, functions=["LoyaltyTransferFunction"])
 
 
-def test_pages_to_an_empty_last_page_under_the_99minds_limiter_and_enqueues_what_a_webhook_would(stack, capsys):
+def test_pages_to_an_empty_last_page_under_the_99minds_limiter_and_enqueues_what_a_webhook_would(make_stack, capsys):
     import boto3
 
+    stack = make_stack(limits=AT_99MINDS_LIMIT)  # the reads are paced by the limit the estimate names
     ids = customers_in_99minds(stack, 7)
     stack.ninetynine.faults.fail(1, status=503, path=LIST, method="GET")  # the first page read fails once
     assert run() == 0

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.local_aws import sqs_event
+from sandbox.server import TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack
 
 Q = "CustomerNinetyNineMindsQueue"
@@ -20,7 +21,7 @@ FINAL = {"created", "updated", "duplicate", "skipped", "dead-lettered"}
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
-    s = LocalStack(moto=moto_server).start()
+    s = LocalStack(moto=moto_server, limits=TEST_LIMITS).start()
     yield s
     s.stop()
 

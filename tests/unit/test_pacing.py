@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 
 from ipaas_sync import deadline
@@ -39,6 +41,24 @@ def test_a_gap_that_already_passed_is_not_waited_again():
     clock.now += 1.5  # e.g. the next invocation started later
     writes(pacer, clock, 1)
     assert clock.slept == [0.5]
+
+
+def test_the_gap_starts_when_the_last_write_of_a_batch_still_under_way_ends():
+    # a batch's records run on threads: the next batch's first write waits for the full batch's writes to end, then
+    # for the gap (it used to find no write finished yet and go at once)
+    clock = Clock()
+    pacer = WritePacer(2, 2.0, clock=clock, sleep=clock.sleep)
+    pacer.before_write("record 0")
+    pacer.before_write("record 1")
+    third = threading.Thread(target=pacer.before_write, args=("record 2",))
+    third.start()
+    third.join(0.2)
+    assert third.is_alive()  # held while the batch's two writes are under way
+    pacer.after_write()
+    clock.now += 0.5
+    pacer.after_write()
+    third.join(5)
+    assert not third.is_alive() and clock.slept == [2.0] and pacer.batches_started == 2
 
 
 def test_no_pause_past_the_invocation():
