@@ -14,7 +14,7 @@ CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-z][a-zA-Z_-]*:.*##/ {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  (Python: make demo PYTHON=python3.12; 3.11 to 3.13 work locally, the Lambda runtime is python3.11)"
+	@echo "  (Python: make demo PYTHON=python3.12; 3.11 is tested, 3.12 and 3.13 are allowed, the Lambda runtime is python3.11)"
 
 # The venv: rebuilt from scratch when it was made by another Python or a previous install did not finish;
 # installed from the lock (requirements-dev.lock), then the project itself without resolving anything again.
