@@ -356,15 +356,12 @@ def run(args) -> int:
             log.flush()
             transfer_log_bytes = log.tell() - log_start
             left = sum(len(stack.messages(q)) for q in DLQS)
-            records = {(o["entity"], o["record_id"]) for o in stack.outcomes(deferrals=True)}
-            outcomes = Counter(o["status"] for o in stack.outcomes(deferrals=True))
-            done = {
-                (o["entity"], o["record_id"])
-                for o in stack.outcomes(deferrals=True)
-                if o["status"] in ("created", "sent", "updated", "duplicate")
-            }
+            logged = stack.outcomes(deferrals=True)
+            records = {(o["entity"], o["record_id"]) for o in logged}
+            outcomes = Counter(o["status"] for o in logged)
+            done = {(o["entity"], o["record_id"]) for o in logged if o["status"] in ("created", "sent", "updated", "duplicate")}
             transfer = per_record(meter, set(FUNCTIONS), max(1, len(records)), transfer_log_bytes, memory_gb)
-            ledger_wru = ledger_write_units(stack.outcomes(deferrals=True))
+            ledger_wru = ledger_write_units(logged)
             transfer["ledger_wru"] = ledger_wru / max(1, len(records))
             calls_by_op = Counter()
             for (w, s, op), count in sorted(meter.calls.items()):
@@ -429,16 +426,10 @@ def run(args) -> int:
         f"Retry-After kept the lane idle; busiest {args.seconds} s window {busiest_window(admitted, args.seconds)}"
         f" of {args.limit}"
     )
-    gaps = [b - a for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
+    idle = [(a, b - a) for a, b in zip(admitted, admitted[1:], strict=False) if b - a > 1.5 * spacing]
+    gaps = [g for _, g in idle]
     if args.show_gaps:
-        say(
-            "gaps at "
-            + ", ".join(
-                f"+{a - admitted[0]:.1f}:{b - a:.2f}"
-                for a, b in zip(admitted, admitted[1:], strict=False)
-                if b - a > 1.5 * spacing
-            )
-        )
+        say("gaps at " + ", ".join(f"+{a - admitted[0]:.1f}:{g:.2f}" for a, g in idle))
     say(
         f"lane idle           {sum(g - spacing for g in gaps):.1f} s in {len(gaps)} gaps longer than 1.5 slots "
         f"(the longest {max(gaps, default=0):.1f} s)"

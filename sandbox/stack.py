@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import boto3
@@ -95,8 +95,8 @@ class LocalStack:
 
     def __post_init__(self):
         if self.limits is not None:
-            for name in ("ipaas", "ninetynine", "stamped", "makini"):
-                getattr(self, name).rate_limit = RateLimit(*getattr(self.limits, name))
+            for name, (calls, seconds) in asdict(self.limits).items():  # RateLimits' fields name the sandboxes
+                getattr(self, name).rate_limit = RateLimit(calls, seconds)
         self.collector = OutcomeCollector()
         self.deployment: LocalDeployment | None = None
         self.handlers: dict[str, Any] = {}

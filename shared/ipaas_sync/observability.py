@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 if TYPE_CHECKING:  # for annotations only: Tracer is imported at first use (get_tracer), aws_xray_sdk costs cold start
     from aws_lambda_powertools import Tracer
@@ -179,7 +179,6 @@ __all__ = [
     "metrics",
     "redact",
     "register_secret",
-    "single_metric",
     "bound",
     "count_for_destination",
     "destination_metrics",

@@ -59,7 +59,6 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
 MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
 HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
-FIRST_SLOTS = 0  # slots admit() books on the lane for an admitted record (its first call; later calls reserve theirs)
 MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
 BURST_GRACE = 1.0  # a 429 this soon after a block ended belongs to the same burst (no slowdown for it)
 SLOWDOWN_STEP = 0.5  # each repeated 429 burst adds half an interval ...
@@ -120,8 +119,8 @@ def record_scope(
     slots). A record deferred until a time more than MAX_WAIT away (its delay was capped at SQS's 15 minutes) is
     deferred again at once, without asking DynamoDB."""
     now = clock()
-    booked = admission is not None and admission.limiter is not None and bool(admission.slots)
-    if deferred_until is not None and deferred_until - now > MAX_WAIT and not booked:
+    booked_on = admission.limiter if admission is not None and admission.slots else None
+    if deferred_until is not None and deferred_until - now > MAX_WAIT and booked_on is None:
         raise Deferred(
             f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
             until=deferred_until,
@@ -132,11 +131,10 @@ def record_scope(
         until=deferred_until or 0.0,
         admitted_at=now,
     )
-    if booked:
-        assert admission is not None and admission.limiter is not None
-        scope.slots[admission.limiter] = list(admission.slots)
+    if admission is not None and booked_on is not None:
+        scope.slots[booked_on] = list(admission.slots)
         if admission.earliest is not None:
-            scope.earliest[admission.limiter] = admission.earliest
+            scope.earliest[booked_on] = admission.earliest
     token = _scope.set(scope)
     try:
         yield scope
@@ -330,21 +328,18 @@ class DynamoRateLimiter:
             # early (SQS delays are whole seconds)
             latest = max(now + lead, ask.until or now) + MAX_WAIT
             if lane <= latest and (returning or horizon <= now or lane <= now + lead):
-                admitted.append((i, FIRST_SLOTS or need))
-                lane += (FIRST_SLOTS or need) * step
+                admitted.append((i, need))
+                lane += need * step
             else:
                 until = max(now, lane, horizon)
                 # at the limit's own pace, never the slowed one: a slowdown is over long before a backlog is
                 horizon = until + need * self.interval * HORIZON_PACE
                 plan[i] = Admission(until=until, reason=self._why(now, until))
-        first = True
-        for i, need in sorted(admitted):  # the slots in batch order
-            slots = [start + k * step for k in range(need)]
+        for n, (i, need) in enumerate(sorted(admitted)):  # the slots in batch order
             # the lane's first record may call before its booked slot, back to when the lane was free
-            earliest = free_from if first and free_from < start else None
-            plan[i] = Admission(slots=slots, limiter=self, earliest=earliest)
+            earliest = free_from if n == 0 and free_from < start else None
+            plan[i] = Admission(slots=[start + k * step for k in range(need)], limiter=self, earliest=earliest)
             start += need * step
-            first = False
         verdicts = [p for p in plan if p is not None]
         return verdicts, (start if admitted else None), (horizon if horizon != dtat0 else None)
 

@@ -75,6 +75,24 @@ def limiter(ddb, clock, limit=6, seconds=60, key="99minds:host"):
     return DynamoRateLimiter("throttle", key, limit, seconds, client=ddb, clock=clock, sleep=clock.sleep)
 
 
+def run_in_threads(worker, threads: int = 4) -> list[BaseException]:
+    """Run `worker` in `threads` threads at once (each one "container"); what any of them raised."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            worker()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts there is none
+            errors.append(exc)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(timeout=30)
+    return errors
+
+
 def busiest(times: list[float], seconds: float) -> int:
     times = sorted(times)
     return max((bisect.bisect_left(times, t + seconds) - i for i, t in enumerate(times)), default=0)
@@ -233,26 +251,17 @@ def test_threads_with_their_own_limiters_never_exceed_the_limit(served_ddb):
     limit, seconds, per_thread = 40, 1.0, 15
     slots: list[float] = []
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
     def worker():
         lim = DynamoRateLimiter("throttle", "99minds:threads", limit, seconds, client=served_ddb)
-        try:
-            for _ in range(per_thread):
-                slot = lim.acquire()
-                left = time.time()
-                with lock:
-                    slots.append(slot)
-                    if left < slot - lim.tolerance - 0.001:
-                        errors.append(AssertionError(f"left at {left}, before its slot {slot}"))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
+        for _ in range(per_thread):
+            slot = lim.acquire()
+            left = time.time()
+            with lock:
+                slots.append(slot)
+            assert left >= slot - lim.tolerance - 0.001, f"left at {left}, before its slot {slot}"
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    errors = run_in_threads(worker)
     assert not errors and len(slots) == 60
     assert len(set(slots)) == 60 and busiest(slots, seconds) <= limit
     assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999  # spaced: never faster than the rate
@@ -277,11 +286,7 @@ def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
                 with lock:
                     untils.append(d.until)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    assert run_in_threads(worker) == []
     assert len(untils) == 20
     gaps = [b - a for a, b in zip(sorted(untils), sorted(untils)[1:], strict=False)]
     assert min(gaps) >= 1.02 * throttle.HORIZON_PACE * 0.99  # never two deferred records on the same slot
@@ -382,28 +387,20 @@ def test_threads_admitting_batches_never_share_a_slot_or_exceed_the_limit(served
     limit, seconds = 40, 2.0
     slots: list[float] = []
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
     def worker():
         lim = DynamoRateLimiter("throttle", "99minds:admit", limit, seconds, client=served_ddb)
-        try:
-            for _ in range(4):
-                try:
-                    plan = lim.admit([throttle.Ask("customer") for _ in range(5)])
-                except TransientError:  # lost every round to the others: the records then reserve call by call
-                    continue
-                for admission in plan:
-                    with lock:
-                        slots.extend(admission.slots)
-                time.sleep(0.01)  # an invocation's work between two batches
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
+        for _ in range(4):
+            try:
+                plan = lim.admit([throttle.Ask("customer") for _ in range(5)])
+            except TransientError:  # lost every round to the others: the records then reserve call by call
+                continue
+            for admission in plan:
+                with lock:
+                    slots.extend(admission.slots)
+            time.sleep(0.01)  # an invocation's work between two batches
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    errors = run_in_threads(worker)
     assert not errors and slots
     assert len(set(slots)) == len(slots) and busiest(slots, seconds) <= limit
 
