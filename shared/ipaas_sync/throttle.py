@@ -6,9 +6,9 @@ Powertools has no rate limiter (and no distributed one exists in the libraries w
 written by hand.
 
 Algorithm: a generic cell rate algorithm (GCRA). The item keeps `tat`, the theoretical arrival time: the time of
-the next free slot. Slots are spaced `interval = seconds * (1 + SAFETY) / limit` apart, so the partner never sees
-more than `limit` requests in any window of `seconds` (the SAFETY share of the window absorbs network jitter and
-the late use of a slot allowed below). A reservation of n slots is one conditional write:
+the next free slot. Slots are spaced `interval = seconds * (1 + headroom) / limit` apart, so the partner never sees
+more than `limit` requests in any window of `seconds` (the headroom absorbs network jitter and the late use of a slot
+allowed below: SAFETY, 2% of the window, but at most MAX_HEADROOM_SECONDS of it). A reservation of n slots is one conditional write:
     lane idle  (tat <= now):   SET tat = now + n * interval      -> the slots start now
     lane busy  (tat >  now):   SET tat = tat + n * interval      -> the slots start at the old tat
 and the caller sleeps (locally, never polling DynamoDB) until its slot. Which branch to try first is guessed from
@@ -56,7 +56,10 @@ from .errors import Deferred, TransientError
 if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart
+SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroom) * seconds / limit apart ...
+# ... but never more than this many seconds of it: network jitter does not grow with the window, so a minute's window
+# (99minds') keeps as many seconds free as a short one does, and loses 1% of its slots instead of 2%
+MAX_HEADROOM_SECONDS = 0.6
 MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
 HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
 MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
@@ -171,10 +174,11 @@ class DynamoRateLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
-        headroom: float = SAFETY,
+        headroom: float | None = None,
     ):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
+        headroom = default_headroom(seconds) if headroom is None else headroom
         self.table_name, self.key, self.limit, self.seconds = table_name, key, limit, seconds
         self.interval = seconds * (1 + headroom) / limit
         # a slot may be used late by half the headroom (never early); the other half absorbs network and clock jitter
@@ -477,10 +481,15 @@ class DynamoRateLimiter:
         return self._item
 
 
-_limiters: dict[tuple[str, int, float, float], DynamoRateLimiter] = {}
+def default_headroom(seconds: float) -> float:
+    """The share of a window of `seconds` a destination's limiter keeps free: SAFETY, at most MAX_HEADROOM_SECONDS."""
+    return min(SAFETY, MAX_HEADROOM_SECONDS / seconds)
 
 
-def limiter_for(key: str, limit: int, seconds: float, *, headroom: float = SAFETY) -> DynamoRateLimiter | None:
+_limiters: dict[tuple[str, int, float, float | None], DynamoRateLimiter] = {}
+
+
+def limiter_for(key: str, limit: int, seconds: float, *, headroom: float | None = None) -> DynamoRateLimiter | None:
     """The shared limiter for a destination key, or None where no THROTTLE_TABLE is configured."""
     table = os.environ.get("THROTTLE_TABLE")
     if not table:
