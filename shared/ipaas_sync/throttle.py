@@ -8,7 +8,8 @@ written by hand.
 Algorithm: a generic cell rate algorithm (GCRA). The item keeps `tat`, the theoretical arrival time: the time of
 the next free slot. Slots are spaced `interval = seconds * (1 + headroom) / limit` apart, so the partner never sees
 more than `limit` requests in any window of `seconds` (the headroom absorbs network jitter and the late use of a slot
-allowed below: SAFETY, 2% of the window, but at most MAX_HEADROOM_SECONDS of it). A reservation of n slots is one conditional write:
+allowed below: SAFETY, 2% of the window, but at most MAX_HEADROOM_SECONDS of it). A reservation of n slots is one
+conditional write:
     lane idle  (tat <= now):   SET tat = now + n * interval      -> the slots start now
     lane busy  (tat >  now):   SET tat = tat + n * interval      -> the slots start at the old tat
 and the caller sleeps (locally, never polling DynamoDB) until its slot. Which branch to try first is guessed from
