@@ -375,6 +375,7 @@ def run(args) -> int:
             from ipaas_sync import throttle
 
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
+            late_wakeups = sum(lim.late_wakeups for lim in throttle._limiters.values())
             durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
             spans = [s for f in FUNCTIONS for s in zip(meter.started.get(f, []), meter.durations.get(f, []), strict=True)]
             ingress = hook_ingress(stack, meter, log, args.hooks, stack.deployment.function_memory(INGRESS) / 1024)
@@ -435,8 +436,8 @@ def run(args) -> int:
         f"(the longest {max(gaps, default=0):.1f} s)"
     )
     say(
-        f"429s from 99minds   {len(ours)} caused by our own traffic; {len(foreign)} injected foreign ones"
-        + (f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in foreign)} s)" if foreign and admitted else "")
+        f"429s from 99minds   {len(ours)} caused by our own traffic{_at(ours, admitted)}; {len(foreign)} injected "
+        f"foreign ones{_at(foreign, admitted)}; {late_wakeups} slots given up by a thread that woke up too late"
     )
     say(f"outcomes            {dict(outcomes)} (logged at INFO: a record's first deferral, its later ones at DEBUG)")
     say(
@@ -468,6 +469,13 @@ def run(args) -> int:
         say(line)
     say(prices_line(memory_mb))
     return 0 if len(done) == 3 * args.backlog and not left and not stats.errors else 1
+
+
+def _at(requests: list, admitted: list[float]) -> str:
+    """When these requests came, in seconds from the first answered one."""
+    if not requests or not admitted:
+        return ""
+    return f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in requests)} s)"
 
 
 def _blocked_idle(admitted: list[float], foreign: list[float], retry_after: float, spacing: float) -> float:

@@ -199,6 +199,7 @@ class DynamoRateLimiter:
         self.waited_seconds = 0.0
         self.ddb_calls = 0
         self.deferrals = 0
+        self.late_wakeups = 0  # slots given up because the thread woke up too late to use them
 
     # -- public -----------------------------------------------------------------------------------------
     def acquire(self) -> float:
@@ -211,6 +212,37 @@ class DynamoRateLimiter:
         # there), it has done its reads and waits for the lane's next slot, never more than about MAX_WAIT away
         # (admissions book the lane no further), rather than going back to its queue to read everything again.
         deferrable = scope is not None and not scope.wrote and not scope.calls.get(self) and self not in scope.slots
+        first = True
+        while True:
+            slot = self._take(scope, deferrable, first)
+            deferrable = first = False  # a slot given up below: the record has waited, it takes the next one
+            # never before its slot, nor before a 429's Retry-After is over
+            due = max(slot, _num(self._item, "blocked_until") or 0.0)
+            wait = due - self._clock()
+            if wait <= 0:
+                break
+            if wait + 0.5 > deadline.remaining():
+                raise TransientError(
+                    f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
+                    f"{wait:.0f} s away, after this invocation ends; redelivered later",
+                    retry_after=wait,
+                )
+            self.waited_seconds += wait
+            if self._on_wait is not None:
+                self._on_wait(wait)
+            self._sleep(wait)
+            if self._clock() <= due + self.tolerance:
+                break
+            # woke up later than the slot may be used (a busy machine: the thread waited for the CPU): the slot has
+            # expired, as an unused one does; using it now could put one request too many in the partner's window
+            self.late_wakeups += 1
+        if scope is not None:
+            scope.calls[self] = scope.calls.get(self, 0) + 1
+        return slot
+
+    def _take(self, scope: _Scope | None, deferrable: bool, first: bool) -> float:
+        """The slot for this call: the next one admit() booked for the record, else one of this container's
+        allowance, else a new reservation."""
         with self._lock:
             now = self._clock()
             own = scope.slots.get(self) if scope is not None else None
@@ -219,7 +251,7 @@ class DynamoRateLimiter:
             blocked = _num(self._item, "blocked_until") or 0.0
             if own and own[0] < blocked:  # booked before a 429's block: the block took those within it
                 own[:] = [t for t in own if t >= blocked]
-            if own and scope is not None and not scope.calls.get(self):  # the first call: how long the record took
+            if own and first and scope is not None and not scope.calls.get(self):  # its first call: how long it took
                 lead = now - scope.admitted_at
                 self._lead[scope.kind] = 0.8 * self._lead.get(scope.kind, lead) + 0.2 * lead
             if own:
@@ -229,29 +261,11 @@ class DynamoRateLimiter:
                     shift = own[0] - max(now, scope.earliest.pop(self))
                     if shift > 0:
                         own[:] = [t - shift for t in own]
-                slot = own.pop(0)  # booked for this record by admit()
-            else:
-                self._allowance = [s for s in self._allowance if s >= max(now - self.tolerance, blocked)]
-                if not self._allowance:
-                    self._allowance = self._reserve(now, deferrable, scope)
-                slot = self._allowance.pop(0)
-        if scope is not None:
-            scope.calls[self] = scope.calls.get(self, 0) + 1
-        # never before its slot, nor before a 429's Retry-After is over
-        wait = max(slot, _num(self._item, "blocked_until") or 0.0) - self._clock()
-        if wait <= 0:
-            return slot
-        if wait + 0.5 > deadline.remaining():
-            raise TransientError(
-                f"rate limit {self.limit}/{self.seconds:g}s for {self.key}: the next slot is "
-                f"{wait:.0f} s away, after this invocation ends; redelivered later",
-                retry_after=wait,
-            )
-        self.waited_seconds += wait
-        if self._on_wait is not None:
-            self._on_wait(wait)
-        self._sleep(wait)
-        return slot
+                return own.pop(0)  # booked for this record by admit()
+            self._allowance = [s for s in self._allowance if s >= max(now - self.tolerance, blocked)]
+            if not self._allowance:
+                self._allowance = self._reserve(now, deferrable, scope)
+            return self._allowance.pop(0)
 
     def penalize(self, retry_after: float | None) -> None:
         """The partner answered 429: every container holds off until Retry-After, once per burst."""

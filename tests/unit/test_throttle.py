@@ -127,6 +127,26 @@ def test_the_headroom_is_a_share_of_a_short_window_and_at_most_0_6_s_of_a_long_o
         assert worst == limit
 
 
+def test_a_slot_woken_up_for_too_late_is_given_up_for_the_next_one(ddb):
+    """A thread that wakes up after its slot's tolerance (the machine was busy) does not use the slot: sent then, it
+    could be one request too many in the partner's window. It takes the next slot instead."""
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=10)
+    first = lim.acquire()
+    overslept = []
+
+    def sleep(seconds: float) -> None:  # the first wait ends 0.3 s late, three times the 0.1 s tolerance
+        clock.sleep(seconds + (0.3 if not overslept else 0.0))
+        overslept.append(seconds)
+
+    lim._sleep = sleep
+    slot = lim.acquire()
+    assert lim.late_wakeups == 1 and len(overslept) == 1
+    assert slot > first + 2 * lim.interval  # not the slot it overslept (first + interval): the lane's next one ...
+    assert slot <= clock.now <= slot + lim.tolerance  # ... used on time
+    assert lim.acquire() == pytest.approx(slot + lim.interval)  # and the lane goes on from there
+
+
 def test_an_idle_lane_starts_now_and_never_catches_up_in_a_burst(ddb):
     clock = Clock()
     lim = limiter(ddb, clock)
