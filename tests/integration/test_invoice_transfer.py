@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 
+from sandbox.pipeline import transaction
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
 from .conftest import dlq_reasons, json_lines, notification
@@ -31,23 +32,12 @@ def add_customer(stack, ipaas_id: str = "42", *, linked: bool = True, in_99minds
 
 
 def txn(id_: str, number: str, **kw) -> dict:
-    return {
-        "id": id_,
-        "transaction_number": number,
-        "customer_id": "42",
-        "type": "Order",
-        "status": "Complete",
-        "subtotal": "90.00",
-        "tax_amount": "9.50",
-        "total": "99.50",
-        "total_qty": "3",
-        "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
-        "lines": [
-            {"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
-            {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "30"},
-        ],
-        **kw,
-    }
+    """A completed order of customer 42 (the demo's, sandbox.pipeline.transaction), its lines priced."""
+    lines = [
+        {"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
+        {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "30"},
+    ]
+    return transaction(id_, number, kw.pop("customer_id", "42"), **{"lines": lines, **kw})
 
 
 def put(stack, record: dict) -> dict:

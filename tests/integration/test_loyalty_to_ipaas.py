@@ -11,6 +11,7 @@ import copy
 
 import pytest
 
+from sandbox.pipeline import transaction
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
 from .conftest import add_customer, dlq_reasons, replay_dlq
@@ -39,21 +40,18 @@ def ninetynine_customer(stack, ipaas_id: str = "42", *, linked: bool = True) -> 
 
 
 def order(id_: str = "9001", number: str = "SO-1001") -> dict:
-    return {
-        "id": id_,
-        "transaction_number": number,
-        "customer_id": "42",
-        "type": "Order",
-        "status": "Complete",
-        "subtotal": "90.00",
-        "total": "120.00",
-        "total_qty": "3",
-        "custom_fields": [{"custom_field_name": "Gift Wrap", "value": "yes"}],
-        "lines": [
+    """A completed order of customer 42 (the demo's, sandbox.pipeline.transaction) with a custom field of its own."""
+    return transaction(
+        id_,
+        number,
+        "42",
+        total="120.00",
+        custom_fields=[{"custom_field_name": "Gift Wrap", "value": "yes"}],
+        lines=[
             {"id": f"{id_}1", "sku": "MUG-01", "qty": "2", "unit_price": "30"},
             {"id": f"{id_}2", "sku": "TEE-01", "qty": "1", "unit_price": "60"},
         ],
-    }
+    )
 
 
 def fields_of(record: dict) -> dict[str, str]:
