@@ -62,6 +62,7 @@ SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroo
 # (99minds') keeps as many seconds free as a short one does, and loses 1% of its slots instead of 2%
 MAX_HEADROOM_SECONDS = 0.6
 MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
+RETURNING_SLACK = 0.25  # a returning record may wait MAX_WAIT + this share of its own slots' span
 HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
 MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
 BURST_GRACE = 1.0  # a 429 this soon after a block ended belongs to the same burst (no slowdown for it)
@@ -156,6 +157,14 @@ def mark_written() -> None:
     scope = _scope.get()
     if scope is not None:
         scope.wrote = True
+
+
+def _returning_slack(need: int, step: float) -> float:
+    """How much longer than MAX_WAIT a record back from a deferral may wait: a share of its own slots' span. One that
+    may not wait is deferred again, to the end of the horizon, and its slots' worth of buffer goes with it: the lane,
+    booked ahead by less than a returning record's lateness (SQS delays are whole seconds), runs dry when the next one
+    comes back late (docs/throttling.md, "Measured")."""
+    return RETURNING_SLACK * need * step
 
 
 def _num(item: dict[str, Any], name: str) -> float | None:
@@ -345,7 +354,7 @@ class DynamoRateLimiter:
             returning = ask.until is not None
             # the wait is counted from the record's first call (now + lead), not from now; a returning record may be
             # early (SQS delays are whole seconds)
-            latest = max(now + lead, ask.until or now) + MAX_WAIT
+            latest = max(now + lead, ask.until or now) + MAX_WAIT + (_returning_slack(need, step) if returning else 0.0)
             if lane <= latest and (returning or horizon <= now or lane <= now + lead):
                 admitted.append((i, need))
                 lane += need * step
@@ -413,6 +422,8 @@ class DynamoRateLimiter:
             busy_condition += " AND tat <= :latest"
             # a returning record may be early (SQS delays are whole seconds): it may wait past its own slot
             values[":latest"] = max(now, scope.until if scope is not None and returning else now) + MAX_WAIT
+            if returning:
+                values[":latest"] += _returning_slack(self._expected_calls(kind), step)
             if not returning:  # while deferred records wait, a new one does not take a busy lane before them
                 busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
         # the first guess: the lane as this container last found it (it knows the item only from its own writes;

@@ -302,6 +302,30 @@ def test_threads_with_their_own_limiters_never_exceed_the_limit(served_ddb):
     assert max(slots) - min(slots) >= 59 * seconds * 1.02 / limit * 0.999  # spaced: never faster than the rate
 
 
+def test_a_returning_record_may_wait_longer_than_max_wait_by_part_of_its_own_slots(ddb):
+    """Back from a deferral, a gift card (3 slots) waits MAX_WAIT plus RETURNING_SLACK of its slots' span rather than
+    being deferred again to the end of the horizon (taking 3 slots of buffer from the lane with it); a new record
+    waits no longer than MAX_WAIT."""
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=6, seconds=6)  # one slot per 1.02 s
+    lim.observe(3, "giftcard")
+    slack = throttle.RETURNING_SLACK * 3 * lim.interval
+    assert slack > 0.5
+
+    def lane_booked_until(ahead: float) -> float:
+        tat = clock.now + ahead
+        ddb.put_item(TableName="throttle", Item={"pk": {"S": "99minds:host"}, "tat": {"N": f"{tat:.6f}"}})
+        return tat
+
+    tat = lane_booked_until(throttle.MAX_WAIT + slack - 0.1)
+    back, new = lim.admit([throttle.Ask("giftcard", until=clock.now), throttle.Ask("giftcard")])
+    assert back.slots == [pytest.approx(tat + k * lim.interval) for k in range(3)]
+    assert new.until is not None and not new.slots
+    lane_booked_until(throttle.MAX_WAIT + slack + 0.1)
+    (again,) = lim.admit([throttle.Ask("giftcard", until=clock.now)])
+    assert again.until is not None and not again.slots
+
+
 def test_threads_deferring_get_distinct_spaced_slots(served_ddb):
     ddb = served_ddb
     clock = Clock()
