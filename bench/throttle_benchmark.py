@@ -376,8 +376,9 @@ def run(args) -> int:
 
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             late_wakeups = sum(lim.late_wakeups for lim in throttle._limiters.values())
-            durations = [d for f in FUNCTIONS for d in meter.durations.get(f, [])]
+            # each invocation's (start, billed seconds)
             spans = [s for f in FUNCTIONS for s in zip(meter.started.get(f, []), meter.durations.get(f, []), strict=True)]
+            durations = [d for _, d in spans]
             ingress = hook_ingress(stack, meter, log, args.hooks, stack.deployment.function_memory(INGRESS) / 1024)
         finally:
             stop.set()

@@ -245,14 +245,18 @@ class LocalDeployment:
         return {k: str(self.resolve(v)) for k, v in env.items()}
 
     def function_timeout(self, name: str) -> int:
-        props = self.functions()[name]["Properties"]
-        return int(props.get("Timeout") or self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+        return int(self._function_setting(name, "Timeout", 3))
 
     def function_memory(self, name: str) -> int:
-        """The function's MemorySize in MB (its own, else the Globals', resolved: a template parameter)."""
-        props = self.functions()[name]["Properties"]
-        memory = props.get("MemorySize") or self.template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
-        return int(self.resolve(memory))
+        """The function's MemorySize in MB."""
+        return int(self._function_setting(name, "MemorySize", 128))
+
+    def _function_setting(self, name: str, key: str, default: Any) -> Any:
+        """A function property: its own, else the Globals', else Lambda's default; resolved (it may be a parameter)."""
+        value = self.functions()[name]["Properties"].get(key) or self.template.get("Globals", {}).get("Function", {}).get(
+            key, default
+        )
+        return self.resolve(value)
 
     def event_sources(self) -> list[EventSource]:
         out = []

@@ -159,12 +159,15 @@ def mark_written() -> None:
         scope.wrote = True
 
 
-def _returning_slack(need: int, step: float) -> float:
-    """How much longer than MAX_WAIT a record back from a deferral may wait: a share of its own slots' span. One that
-    may not wait is deferred again, to the end of the horizon, and its slots' worth of buffer goes with it: the lane,
-    booked ahead by less than a returning record's lateness (SQS delays are whole seconds), runs dry when the next one
-    comes back late (docs/throttling.md, "Measured")."""
-    return RETURNING_SLACK * need * step
+def _latest(first_call: float, until: float | None, need: int, step: float) -> float:
+    """The latest first slot a record may wait for, rather than be deferred: MAX_WAIT from its first call, or from its
+    slot for a record back from a deferral (SQS delays are whole seconds: it may be early). A returning record may wait
+    a share of its own slots' span longer: deferred again, it would go to the end of the horizon and take its slots'
+    worth of buffer with it, and the lane, booked ahead by less than a returning record's lateness, runs dry when the
+    next one comes back late (docs/throttling.md, "Measured")."""
+    if until is None:
+        return first_call + MAX_WAIT
+    return max(first_call, until) + MAX_WAIT + RETURNING_SLACK * need * step
 
 
 def _num(item: dict[str, Any], name: str) -> float | None:
@@ -352,9 +355,8 @@ class DynamoRateLimiter:
                 continue
             need = self._expected_calls(ask.kind)
             returning = ask.until is not None
-            # the wait is counted from the record's first call (now + lead), not from now; a returning record may be
-            # early (SQS delays are whole seconds)
-            latest = max(now + lead, ask.until or now) + MAX_WAIT + (_returning_slack(need, step) if returning else 0.0)
+            # the wait is counted from the record's first call (now + lead), not from now
+            latest = _latest(now + lead, ask.until, need, step)
             if lane <= latest and (returning or horizon <= now or lane <= now + lead):
                 admitted.append((i, need))
                 lane += need * step
@@ -420,10 +422,8 @@ class DynamoRateLimiter:
         values = {":now": now, ":step": n * step}
         if deferrable:
             busy_condition += " AND tat <= :latest"
-            # a returning record may be early (SQS delays are whole seconds): it may wait past its own slot
-            values[":latest"] = max(now, scope.until if scope is not None and returning else now) + MAX_WAIT
-            if returning:
-                values[":latest"] += _returning_slack(self._expected_calls(kind), step)
+            until = scope.until if scope is not None and returning else None
+            values[":latest"] = _latest(now, until, self._expected_calls(kind), step)
             if not returning:  # while deferred records wait, a new one does not take a busy lane before them
                 busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
         # the first guess: the lane as this container last found it (it knows the item only from its own writes;
