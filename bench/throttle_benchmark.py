@@ -375,7 +375,10 @@ def run(args) -> int:
             from ipaas_sync import throttle
 
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
+            first_slot = sum(lim.first_slot_wait_seconds for lim in throttle._limiters.values())
+            longest_first = max((lim.longest_first_slot_wait for lim in throttle._limiters.values()), default=0.0)
             late_wakeups = sum(lim.late_wakeups for lim in throttle._limiters.values())
+            expired = sum(lim.expired_slots for k, lim in throttle._limiters.items() if k[0].startswith("99minds"))
             # each invocation's (start, billed seconds)
             spans = [s for f in FUNCTIONS for s in zip(meter.started.get(f, []), meter.durations.get(f, []), strict=True)]
             durations = [d for _, d in spans]
@@ -438,7 +441,8 @@ def run(args) -> int:
     )
     say(
         f"429s from 99minds   {len(ours)} caused by our own traffic{_at(ours, admitted)}; {len(foreign)} injected "
-        f"foreign ones{_at(foreign, admitted)}; {late_wakeups} slots given up by a thread that woke up too late"
+        f"foreign ones{_at(foreign, admitted)}; {late_wakeups} slots given up by a thread that woke up too late; "
+        f"{expired} 99minds slots booked for a record or a container that passed unused"
     )
     say(f"outcomes            {dict(outcomes)} (logged at INFO: a record's first deferral, its later ones at DEBUG)")
     say(
@@ -460,6 +464,12 @@ def run(args) -> int:
         f"invocation {statistics.median(durations) if durations else 0:.2f} s), {transfer['invocations']:.2f} "
         f"invocations, {transfer['log_bytes']:.0f} log bytes; in steady state {steady_gb_s:.3f} GB-s "
         f"({steady_gb_s / memory_gb:.2f} s) per record"
+    )
+    say(
+        f"asleep per record   {slept / n:.2f} s = {first_slot / n:.2f} s for its first slot (the longest "
+        f"{longest_first:.2f} s; at most MAX_WAIT {throttle.MAX_WAIT:g} s, {throttle.RETURNING_SLACK:g} of its slots' "
+        f"span more for a record back from a deferral, or a 429's Retry-After) + {(slept - first_slot) / n:.2f} s between its own requests (a gift card's three are an "
+        f"interval apart)"
     )
     say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):

@@ -209,9 +209,14 @@ class DynamoRateLimiter:
         self._lead: dict[str, float] = {}  # kind -> seconds from admission to a record's first call (moving average)
         # counters (the benchmark and tests read them)
         self.waited_seconds = 0.0
+        # of it, asleep before a record's first call through this limiter (what MAX_WAIT bounds); the rest is the
+        # spacing between a record's own calls (a gift card's three requests are an interval apart whatever the load)
+        self.first_slot_wait_seconds = 0.0
+        self.longest_first_slot_wait = 0.0
         self.ddb_calls = 0
         self.deferrals = 0
         self.late_wakeups = 0  # slots given up because the thread woke up too late to use them
+        self.expired_slots = 0  # slots booked or reserved here whose time passed unused (each one a gap in the lane)
 
     # -- public -----------------------------------------------------------------------------------------
     def acquire(self) -> float:
@@ -225,6 +230,8 @@ class DynamoRateLimiter:
         # (admissions book the lane no further), rather than going back to its queue to read everything again.
         deferrable = scope is not None and not scope.wrote and not scope.calls.get(self) and self not in scope.slots
         first = True
+        first_call = scope is None or not scope.calls.get(self)
+        slept = 0.0
         while True:
             slot = self._take(scope, deferrable, first)
             deferrable = first = False  # a slot given up below: the record has waited, it takes the next one
@@ -240,6 +247,7 @@ class DynamoRateLimiter:
                     retry_after=wait,
                 )
             self.waited_seconds += wait
+            slept += wait
             if self._on_wait is not None:
                 self._on_wait(wait)
             self._sleep(wait)
@@ -248,6 +256,9 @@ class DynamoRateLimiter:
             # woke up later than the slot may be used (a busy machine: the thread waited for the CPU): the slot has
             # expired, as an unused one does; using it now could put one request too many in the partner's window
             self.late_wakeups += 1
+        if first_call and slept:
+            self.first_slot_wait_seconds += slept
+            self.longest_first_slot_wait = max(self.longest_first_slot_wait, slept)
         if scope is not None:
             scope.calls[self] = scope.calls.get(self, 0) + 1
         return slot
@@ -258,11 +269,12 @@ class DynamoRateLimiter:
         with self._lock:
             now = self._clock()
             own = scope.slots.get(self) if scope is not None else None
-            while own and own[0] < now - self.tolerance:
-                own.pop(0)  # expired: never used late beyond the tolerance
             blocked = _num(self._item, "blocked_until") or 0.0
             if own and own[0] < blocked:  # booked before a 429's block: the block took those within it
                 own[:] = [t for t in own if t >= blocked]
+            while own and own[0] < now - self.tolerance:
+                own.pop(0)  # expired: never used late beyond the tolerance
+                self.expired_slots += 1
             if own and first and scope is not None and not scope.calls.get(self):  # its first call: how long it took
                 lead = now - scope.admitted_at
                 self._lead[scope.kind] = 0.8 * self._lead.get(scope.kind, lead) + 0.2 * lead
@@ -274,7 +286,9 @@ class DynamoRateLimiter:
                     if shift > 0:
                         own[:] = [t - shift for t in own]
                 return own.pop(0)  # booked for this record by admit()
-            self._allowance = [s for s in self._allowance if s >= max(now - self.tolerance, blocked)]
+            allowance = [s for s in self._allowance if s >= blocked]  # the block took those within it
+            self._allowance = [s for s in allowance if s >= now - self.tolerance]
+            self.expired_slots += len(allowance) - len(self._allowance)
             if not self._allowance:
                 self._allowance = self._reserve(now, deferrable, scope)
             return self._allowance.pop(0)

@@ -421,6 +421,32 @@ def test_a_record_uses_its_booked_slots_without_dynamodb_and_gives_back_the_rest
     assert lim.ddb_calls == calls
 
 
+def test_sleep_for_a_records_first_slot_is_told_apart_from_the_spacing_of_its_own_calls(ddb):
+    """The benchmark reports the wait MAX_WAIT bounds (before a record's first call) apart from the wait between a
+    record's own calls, which no design avoids: a gift card's three requests are an interval apart."""
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=6)
+    lim.acquire()  # another container's request: the lane is busy for one interval
+    with record_scope("giftcard", clock=clock):
+        for _ in range(3):
+            lim.acquire()
+    assert lim.first_slot_wait_seconds == pytest.approx(lim.interval)
+    assert lim.longest_first_slot_wait == pytest.approx(lim.interval)
+    assert lim.waited_seconds - lim.first_slot_wait_seconds == pytest.approx(2 * lim.interval)
+
+
+def test_booked_slots_a_record_comes_too_late_for_are_counted_as_passed_unused(ddb):
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=10)
+    lim.acquire()  # the lane is busy: the booking starts after this slot
+    lim.observe(3, "giftcard")
+    (admission,) = lim.admit([throttle.Ask("giftcard")])
+    clock.now = admission.slots[1] + 1.5 * lim.tolerance  # its reads took too long: two of its slots have passed
+    with record_scope("giftcard", admission=admission, clock=clock):
+        assert lim.acquire() == admission.slots[2]
+    assert lim.expired_slots == 2
+
+
 def test_slots_booked_before_a_429_block_are_not_used_during_it(ddb):
     clock = Clock()
     lim = limiter(ddb, clock, limit=60, seconds=6)
