@@ -468,8 +468,8 @@ def run(args) -> int:
     say(
         f"asleep per record   {slept / n:.2f} s = {first_slot / n:.2f} s for its first slot (the longest "
         f"{longest_first:.2f} s; at most MAX_WAIT {throttle.MAX_WAIT:g} s, {throttle.RETURNING_SLACK:g} of its slots' "
-        f"span more for a record back from a deferral, or a 429's Retry-After) + {(slept - first_slot) / n:.2f} s between its own requests (a gift card's three are an "
-        f"interval apart)"
+        f"span more for a record back from a deferral, or a 429's Retry-After) + {(slept - first_slot) / n:.2f} s "
+        f"between its own requests (a gift card's three are an interval apart)"
     )
     say(f"AWS calls           {dict(calls_by_op)}; DynamoDB calls by table {calls_by_table}")
     for line in cost_lines(transfer, "transfers"):
