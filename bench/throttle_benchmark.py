@@ -444,6 +444,7 @@ def run(args) -> int:
         f"foreign ones{_at(foreign, admitted)}; {late_wakeups} slots given up by a thread that woke up too late; "
         f"{expired} 99minds slots booked for a record or a container that passed unused"
     )
+    say("after the 429s      " + recovery(admitted, foreign_times, args.foreign_retry_after, args.seconds, args.limit))
     say(f"outcomes            {dict(outcomes)} (logged at INFO: a record's first deferral, its later ones at DEBUG)")
     say(
         f"records             {len(done)} of {3 * args.backlog} transferred; left in DLQs {left}; invocation errors "
@@ -487,6 +488,24 @@ def _at(requests: list, admitted: list[float]) -> str:
     if not requests or not admitted:
         return ""
     return f" (at +{', +'.join(f'{r.at - admitted[0]:.1f}' for r in requests)} s)"
+
+
+def recovery(admitted: list[float], foreign: list[float], retry_after: float, seconds: float, limit: int) -> str:
+    """How the lane came back after the foreign 429s: the first answered request after the last one's Retry-After,
+    and how many requests the next window of `seconds` carried (the goal: back at the limit once the 429s stop)."""
+    if not foreign or not admitted:
+        return "no foreign 429s"
+    end = max(foreign) + retry_after
+    i = bisect.bisect_left(admitted, end)
+    if i == len(admitted):
+        return "the backlog was done before the last Retry-After ended"
+    start = admitted[i]
+    n = bisect.bisect_left(admitted, start + seconds) - i
+    tail = "; the backlog ended within it" if admitted[-1] < start + seconds else ""
+    return (
+        f"first request {start - end:.2f} s after the last Retry-After ended; the next {seconds:g} s window "
+        f"carried {n} of {limit} ({n / limit:.3f}){tail}"
+    )
 
 
 def _blocked_idle(admitted: list[float], foreign: list[float], retry_after: float, spacing: float) -> float:
