@@ -292,3 +292,79 @@ def test_a_page_that_keeps_failing_stops_the_run_resumably(stack, capsys, monkey
     assert (state.status, state.page, state.enqueued, state.lock_expires_at) == ("failed", 2, 10, 0)
     assert run(stack, "--resume") == 0
     assert sorted(b["id"] for b in queued(stack)) == ids
+
+
+def _consume(stack, queue: str = QUEUE) -> list[str]:
+    """What the transfer function would do to the queue: receive and delete everything visible (the record ids)."""
+    import boto3
+
+    sqs, url, ids = boto3.client("sqs"), stack.queue_url(queue), []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return ids
+        for m in got:
+            ids.append(json.loads(m["Body"])["id"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_a_run_keeps_the_queue_no_fuller_than_the_limit_drains_in_its_pacing_window(stack, monkeypatch):
+    """SQS delays a deferred record at most 15 minutes: a run waits before a page while the queue already holds what
+    the destination's limit drains in --pace-ahead seconds, so no record is enqueued further ahead than that."""
+    from ipaas_sync.clients.queues import queue_depth
+    from ipaas_sync.enqueue import Target
+
+    ids = customers(stack, 35)
+    # the test stack's 99minds subscription allows 150 calls a second (sandbox.server.TEST_LIMITS): 0.2 s is 30 customers
+    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10, "pace_ahead": 0.2})
+    assert init.pace is not None and init.pace.room == 30
+    depths: list[int] = []  # the queue's depth once each page is sent
+    send = Target.send
+
+    def counted_send(self, bodies):
+        sent = send(self, bodies)
+        depths.append(queue_depth(self.sqs, self.queue_url))
+        return sent
+
+    monkeypatch.setattr(Target, "send", counted_send)
+    consumed: list[str] = []
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # while the run waits, the function transfers what the queue holds
+        waits.append(seconds)
+        consumed.extend(_consume(stack))
+
+    init.pace.sleep = sleep
+    report = init.run(init.start())
+    assert report.status == "finished" and report.enqueued == 35
+    assert depths == [10, 20, 30, 5]  # the fourth page waited until the queue had room for it
+    assert waits == [initialize.PACE_POLL_SECONDS]
+    assert sorted(consumed + [b["id"] for b in queued(stack)]) == ids  # each enqueued once
+
+
+def test_the_function_hands_on_a_run_that_waits_for_room_at_its_margin(stack, monkeypatch):
+    customers(stack, 25)
+    monkeypatch.delenv("QUEUE_ROUTES")
+    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append(payload))
+    invoked: list[dict] = []
+    event = {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10, "pace_ahead": 0.1}
+    # the first page fills the queue's room (15 customers: 0.1 s of 150 calls a second); the function waits for room
+    # until its margin (reached at once here), then hands the run on as at a timeout, the page not read yet
+    result = stack.handlers["InitializeFunction"](event, ShortContext(0, pages=2))
+    assert result["status"] == "paused" and result["enqueued"] == 10 and result["continued"] == 1
+    assert invoked[0]["pace_ahead"] == event["pace_ahead"]
+    assert len(queued(stack)) == 10 and [p for p, _ in pages_read(stack)] == ["1"]
+    _consume(stack)  # the transfer function drained the queue: the continuation goes on
+    result = stack.handlers["InitializeFunction"](invoked[0], ShortContext(1, pages=2))
+    assert result["status"] == "paused" and result["enqueued"] == 20 and [p for p, _ in pages_read(stack)] == ["1", "2"]
+
+
+def test_pacing_room_is_the_limits_records_in_the_window(make_stack):
+    make_stack(limits=AT_99MINDS_LIMIT)
+    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID})
+    assert init.pace is not None and init.pace.room == 1500  # 150 per 60 s for 600 s, one request a customer
+    txn = build({"entity": "transaction", "destination": NINETYNINE_SYSTEM_ID})
+    assert txn.pace is not None and txn.pace.room == 750  # two requests an order
+    assert build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "pace_ahead": 0}).pace is None
+    with pytest.raises(ValueError, match="--pace-ahead"):
+        build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "pace_ahead": -1})

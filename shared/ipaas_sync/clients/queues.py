@@ -336,3 +336,16 @@ def send_all(
                 )
             sleep(backoff * 2 ** (attempt - 1))
     return sent
+
+
+def queue_depth(client: SQSClient, queue_url: str) -> int:
+    """Every message the queue holds: visible, in flight and delayed (deferred records waiting for their slot)."""
+    attributes = client.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
