@@ -989,6 +989,8 @@ def run_function(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
                     f"window ({room}): waiting for room"
                 ),
             )
+            if init.pace is not None:  # a wait between two checks never runs into the margin
+                init.pace.poll_seconds = min(init.pace.poll_seconds, margin / 2)
             if event.get("dry_run"):
                 return {**vars(init.run(None))}
             state = (
