@@ -1,7 +1,7 @@
 """Initialization (backfill): every existing record of an entity onto a destination's queue.
 
     ipaas-sync initialize --entity customer|transaction|giftcard --destination <iPaaS System Id>
-        [--since DATE] [--until DATE] [--dry-run] [--limit N] [--yes] [--resume | --restart]
+        [--since DATE] [--until DATE] [--dry-run] [--limit N] [--pace-ahead SECONDS] [--yes] [--resume | --restart]
 
 iPaaS.com does not initialize 99minds or Stamped.io itself. This pages through the iPaaS.com search endpoint of
 the entity (an Enumerator) and puts one `<entity>/initialize` notification per record on the queue the hooks
@@ -285,7 +285,7 @@ def _transaction_filter(entity: str, record: dict[str, Any], sub: SubscriptionSe
 # Why: SQS delays a message at most 15 minutes, so a record that the destination's limit cannot reach sooner is
 # deferred again every time it comes back (docs/throttling.md: about $4 per million transfers more for 100,000
 # customers at 99minds' 150 per 60 s), and a live hook's record waits behind the whole backlog. A run therefore keeps
-# the queue no fuller than the limit drains in PACE_AHEAD_SECONDS: before each page it waits for room (for free at a
+# the queue no fuller than the limit drains in --pace-ahead seconds: before each page it waits for room (for free at a
 # terminal; InitializeFunction until its margin, then it hands the run on as at its timeout).
 DEFAULT_PACE_AHEAD_SECONDS = 600.0
 PACE_POLL_SECONDS = 15.0
