@@ -178,7 +178,12 @@ def test_inline_record_is_used_without_fetching(stack):
     assert [o["status"] for o in stack.outcomes()] == ["created"]
 
 
-def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack):
+def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack, monkeypatch):
+    from ipaas_sync.http import ThrottledRetry
+
+    # every receive still makes its HTTP retries (urllib3 Retry), without their backoff: what is asserted is the
+    # receive count and the reason, and the backoff was 15 of this test's 20 seconds
+    monkeypatch.setattr(ThrottledRetry, "get_backoff_time", lambda self: 0.0)
     add_customer(stack, "16")
     stack.ipaas.faults.fail(50, status=500, path="/customers/v2/Customer/16")
     stack.send(Q, notification("16"))
