@@ -368,3 +368,16 @@ def test_pacing_room_is_the_limits_records_in_the_window(make_stack):
     assert build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "pace_ahead": 0}).pace is None
     with pytest.raises(ValueError, match="--pace-ahead"):
         build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "pace_ahead": -1})
+
+
+def test_a_queue_whose_depth_cannot_be_read_stops_the_run_resumably(stack):
+    from ipaas_sync.errors import TransientError
+
+    customers(stack, 3)
+    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10})
+    assert init.pace is not None
+    init.pace.target = replace(init.target, queue_url=init.target.queue_url + "-gone")
+    with pytest.raises(TransientError, match="could not read the depth of queue .*-gone"):
+        init.run(init.start())
+    state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
+    assert state.status == "failed" and state.enqueued == 0 and queued(stack) == []

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import TransientError
 from ..observability import redact
@@ -339,13 +340,17 @@ def send_all(
 
 
 def queue_depth(client: SQSClient, queue_url: str) -> int:
-    """Every message the queue holds: visible, in flight and delayed (deferred records waiting for their slot)."""
-    attributes = client.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
+    """Every message the queue holds: visible, in flight and delayed (deferred records waiting for their slot).
+    TransientError when SQS does not answer (botocore has retried it already)."""
+    try:
+        attributes = client.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+    except (ClientError, BotoCoreError) as exc:
+        raise TransientError(f"could not read the depth of queue {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
     return sum(int(value) for value in attributes.values())
