@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from pydantic import ValidationError
 
 from . import sync_99minds
+from .clients.queues import queue_depth
 from .enqueue import Target, notification, resolve_target
 from .errors import TransferError
 from .mapping.transaction_filter import rejection
@@ -302,7 +303,6 @@ class QueuePace:
     ahead: float
     page_size: int
     calls_per_record: int = 1
-    clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll_seconds: float = PACE_POLL_SECONDS
     on_wait: Callable[[int, int], None] | None = None  # (depth, room) when a wait starts
@@ -316,8 +316,6 @@ class QueuePace:
 
     def wait(self, give_up: Callable[[], bool]) -> bool:
         """Until a page fits (or the queue is empty); False when `give_up` says stop first (the run pauses)."""
-        from .clients.queues import queue_depth
-
         told = False
         while True:
             depth = queue_depth(self.target.sqs, self.target.queue_url)
@@ -328,9 +326,8 @@ class QueuePace:
             if not told and self.on_wait is not None:
                 self.on_wait(depth, self.room)
                 told = True
-            started = self.clock()
             self.sleep(self.poll_seconds)
-            self.waited += self.clock() - started
+            self.waited += self.poll_seconds
 
 
 @dataclass(frozen=True)

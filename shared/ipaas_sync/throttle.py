@@ -228,9 +228,9 @@ class DynamoRateLimiter:
         # admit() booked slots for: if they expired before its first call (it took longer than expected to get
         # there), it has done its reads and waits for the lane's next slot, never more than about MAX_WAIT away
         # (admissions book the lane no further), rather than going back to its queue to read everything again.
-        deferrable = scope is not None and not scope.wrote and not scope.calls.get(self) and self not in scope.slots
-        first = True
         first_call = scope is None or not scope.calls.get(self)
+        deferrable = first_call and scope is not None and not scope.wrote and self not in scope.slots
+        first = True
         slept = 0.0
         while True:
             slot = self._take(scope, deferrable, first)
