@@ -307,6 +307,7 @@ def run(args) -> int:
     injected: list[float] = []
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(
+            moto_process=args.moto == "process",
             ninetynine=NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds)),
             ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
             parameters={"NinetyNineMindsConcurrency": args.concurrency},
@@ -562,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0,
         help="bound on the drain (default: twice the backlog's time at the limit, plus a minute)",
+    )
+    parser.add_argument(
+        "--moto",
+        choices=("process", "thread"),
+        default="process",
+        help="moto in a child process (default: as AWS's services are outside the functions) or in this one",
     )
     parser.add_argument("--show-gaps", action="store_true", help="print every idle gap of the lane (when, how long)")
     parser.add_argument("--log", default=".local/bench.log", help="handler log lines go here")

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -39,27 +40,48 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """moto in server mode on 127.0.0.1: SQS, DynamoDB and Secrets Manager over real HTTP."""
+    """moto in server mode on 127.0.0.1: SQS, DynamoDB and Secrets Manager over real HTTP.
 
-    def __init__(self, port: int | None = None):
-        from moto.server import ThreadedMotoServer
+    In this process (threads) by default; `process=True` runs it in a child process of its own, as AWS's services
+    are outside the functions' processes: the benchmark uses it so that moto's CPU and garbage collections do not
+    stall the handlers it measures (they share one interpreter lock otherwise)."""
 
-        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
-        _cache_moto_module_list()
-        _serialize_dynamodb()
+    def __init__(self, port: int | None = None, *, process: bool = False):
         self.port = port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.process = process
+        self._child: subprocess.Popen | None = None
+        self._server = None if process else _threaded_moto(self.port)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
-        self._server.start()
-        return self
+        if self._server is not None:
+            self._server.start()
+            return self
+        self._child = subprocess.Popen([sys.executable, "-m", "sandbox.local_aws", str(self.port)], cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while True:  # bounded: the child answers within seconds or has failed
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self._child.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto did not start on 127.0.0.1:{self.port}") from None
+                time.sleep(0.05)
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
+        elif self._child is not None:
+            self._child.terminate()
+            try:
+                self._child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+            self._child = None
 
     def environment(self) -> dict[str, str]:
         return {
@@ -70,6 +92,15 @@ class MotoServer:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
+
+
+def _threaded_moto(port: int):
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per moto request otherwise
+    _cache_moto_module_list()
+    _serialize_dynamodb()
+    return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 def _serialize_dynamodb() -> None:
@@ -485,3 +516,9 @@ class EventSourcePoller:
 
 def apply_environment(env: dict[str, str]) -> None:
     os.environ.update(env)
+
+
+if __name__ == "__main__":  # MotoServer(process=True)'s child: moto on 127.0.0.1:<port> until terminated
+    server = _threaded_moto(int(sys.argv[1]))
+    server.start()
+    threading.Event().wait()

@@ -80,6 +80,7 @@ class LocalStack:
     retry_delay: int = 1
     moto: MotoServer | None = None
     own_moto: bool = True
+    moto_process: bool = False  # the moto this stack starts runs in a child process (MotoServer(process=True))
     ipaas: IpaasSandbox = field(default_factory=IpaasSandbox)
     ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
     stamped: StampedSandbox = field(default_factory=StampedSandbox)
@@ -172,7 +173,7 @@ class LocalStack:
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         if self.moto is None:
-            self.moto = MotoServer().start()
+            self.moto = MotoServer(process=self.moto_process).start()
         else:
             self.own_moto = False
             requests.post(f"{self.moto.url}/moto-api/reset", timeout=10)

@@ -44,13 +44,14 @@ def ddb():
         deadline.set_seconds(None)
 
 
-@pytest.fixture
-def served_ddb():
+@pytest.fixture(params=["thread", "process"])
+def served_ddb(request):
     """moto in server mode, with DynamoDB requests applied one at a time as DynamoDB applies the writes to one item
-    (sandbox.local_aws.MotoServer; moto's in-process mock and its plain server give threads no such guarantee)."""
+    (sandbox.local_aws.MotoServer; moto's in-process mock and its plain server give threads no such guarantee): in
+    this process, and in a child process (the benchmark's), which must apply them one at a time too."""
     from sandbox.local_aws import MotoServer
 
-    server = MotoServer().start()
+    server = MotoServer(process=request.param == "process").start()
     try:
         requests.post(f"{server.url}/moto-api/reset", timeout=10)  # the same backends as the in-process mock
         client = boto3.client(
