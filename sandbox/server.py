@@ -100,6 +100,8 @@ class Faults:
             self._ratio = 0.0
 
     def _add(self, fault: _Fault):
+        if fault.remaining <= 0:  # none asked for (e.g. the benchmark's --foreign-429s 0): nothing to inject
+            return
         with self._lock:
             self._queue.append(fault)
 

@@ -74,3 +74,10 @@ def test_malformed_json_is_transient_and_a_4xx_permanent(server, client):
     server.faults.fail(1, status=422)
     with pytest.raises(PermanentError, match="rejected thing 1: HTTP 422 on POST /thing: sandbox fault"):
         client.request("POST", "/thing", json_body={}, what="thing 1")
+
+
+def test_a_sandbox_asked_for_no_faults_injects_none(server, client):
+    # the benchmark's --foreign-429s 0 asks the sandbox for zero 429s: it once answered one anyway
+    server.faults.throttle(0, retry_after=2)
+    assert client.request("GET", "/thing", what="thing 1") == {"ok": True}
+    assert [c.status for c in server.calls("GET")] == [200]
