@@ -77,9 +77,9 @@ _function: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_fu
 @dataclass
 class Meter:
     """AWS calls (by service and operation), made inside a handler or by the event-source poller, and handler
-    durations; counted through botocore's event hooks: on the default session, which every client of ours is built
-    from, and on Powertools idempotency's client, which is not (until 2026-12-02 its two writes a record went
-    uncounted)."""
+    durations; counted through botocore's event hooks on the default session every client here is built from
+    (Powertools idempotency's too, since 2026-12-02: until then it built a session of its own, and its two writes a
+    record went uncounted)."""
 
     calls: Counter = field(default_factory=Counter)
     tables: Counter = field(default_factory=Counter)  # DynamoDB calls by the handlers, per table name
@@ -92,11 +92,7 @@ class Meter:
     on: bool = False
 
     def install(self) -> None:
-        self.watch(boto3._get_default_session().events)
-
-    def watch(self, events) -> None:
-        """Count the calls of every client built from these events: the default session's, or one client's own
-        (Powertools idempotency builds its DynamoDB client from a session of its own)."""
+        events = boto3._get_default_session().events
         events.register("before-call", self._before)
         events.register("before-parameter-build.dynamodb", self._params)
         events.register("after-call.sqs.ReceiveMessage", self._received)
@@ -329,9 +325,7 @@ def run(args) -> int:
         stack.start()
         memory_mb = stack.deployment.function_memory(FUNCTIONS[0])  # the template's FunctionMemorySize
         memory_gb = memory_mb / 1024
-        from ipaas_sync import idempotency, pending  # imported after start(), as in sandbox/pipeline.py
-
-        meter.watch(idempotency.persistence().client.meta.events)  # not built from the default session
+        from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
 
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         for name in (*FUNCTIONS, INGRESS):

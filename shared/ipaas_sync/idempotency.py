@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -40,13 +42,20 @@ config = IdempotencyConfig(
 )
 
 _persistence: DynamoDBPersistenceLayer | None = None
+_lock = threading.Lock()
 _once: Callable[..., Any] | None = None
 
 
 def persistence() -> DynamoDBPersistenceLayer:
+    """Built once per container, by the first transfer. Its client comes from boto3's default session, like every
+    other client of ours: left to itself Powertools builds a session of its own, which loads botocore's models again
+    (a cold container paid that once per thread of its first batch, several seconds in all under contention)."""
     global _persistence
-    if _persistence is None:
-        _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+    with _lock:
+        if _persistence is None:
+            _persistence = DynamoDBPersistenceLayer(
+                table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=boto3.client("dynamodb")
+            )
     return _persistence
 
 
