@@ -527,6 +527,7 @@ def default_headroom(seconds: float) -> float:
 
 
 _limiters: dict[tuple[str, int, float, float | None], DynamoRateLimiter] = {}
+_limiters_lock = threading.Lock()  # a cold batch's record threads ask at once: one limiter per key and container
 
 
 def limiter_for(key: str, limit: int, seconds: float, *, headroom: float | None = None) -> DynamoRateLimiter | None:
@@ -535,9 +536,10 @@ def limiter_for(key: str, limit: int, seconds: float, *, headroom: float | None 
     if not table:
         return None
     cache_key = (key, limit, seconds, headroom)
-    if cache_key not in _limiters:
-        _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
-    return _limiters[cache_key]
+    with _limiters_lock:
+        if cache_key not in _limiters:
+            _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
+        return _limiters[cache_key]
 
 
 def _wait_metric(seconds: float) -> None:

@@ -513,3 +513,30 @@ def test_a_record_on_an_idle_lane_that_calls_sooner_than_its_lead_time_does_not_
     other = limiter(ddb, clock, limit=60, seconds=6)  # another container: after the booked slot, not before it
     (after,) = other.admit([throttle.Ask("customer")])
     assert after.slots[0] >= admission.slots[-1] + lim.interval and after.earliest is None
+
+
+def test_the_record_threads_of_a_cold_batch_share_one_limiter_per_key(monkeypatch):
+    # one limiter per destination key and container: its lock and its booked slots are what the container's
+    # threads coordinate on. Building one takes a while (its client), so threads asking at once used to build several.
+    monkeypatch.setenv("THROTTLE_TABLE", "throttle")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr(throttle, "_limiters", {})
+    real = boto3.client
+
+    def slow_client(*args, **kwargs):
+        time.sleep(0.05)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", slow_client)
+    got, start = [], threading.Barrier(8)
+
+    def first_call():
+        start.wait()
+        got.append(throttle.limiter_for("99minds:host", 150, 60))
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(got) == 8 and len({id(lim) for lim in got}) == 1
