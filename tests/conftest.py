@@ -1,5 +1,6 @@
 import io
 import os
+import threading
 
 import pytest
 
@@ -22,3 +23,19 @@ def log_output():
     yield buffer
     handler.setStream(old)
     metrics.clear_metrics()  # metrics recorded without a Lambda invocation to flush them
+
+
+def at_once(call, threads: int = 8) -> list:
+    """What `call` returned in each of `threads` threads released together (a cold batch's record threads)."""
+    results, start = [], threading.Barrier(threads)
+
+    def run():
+        start.wait()
+        results.append(call())
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(timeout=30)
+    return results

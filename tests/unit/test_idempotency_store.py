@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import boto3
 import pytest
 
 from ipaas_sync import idempotency
+from tests.conftest import at_once
 
 
 @pytest.fixture
@@ -29,17 +28,7 @@ def fresh_store(monkeypatch):
 def test_the_record_threads_of_a_cold_batch_share_one_store_and_one_client(fresh_store):
     # a cold container's first batch runs its records in threads, all reaching the store at once: one of them
     # builds it; before, each built a botocore session of its own (several seconds in all under contention)
-    stores, start = [], threading.Barrier(8)
-
-    def first_transfer():
-        start.wait()
-        stores.append(idempotency.persistence())
-
-    threads = [threading.Thread(target=first_transfer) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    stores = at_once(idempotency.persistence)
     assert len(stores) == 8 and len({id(s) for s in stores}) == 1
     assert fresh_store == ["dynamodb"]  # through boto3.client: the default session, its models loaded once
     assert stores[0].client.meta.service_model.service_name == "dynamodb"

@@ -14,6 +14,7 @@ from moto import mock_aws
 from ipaas_sync import deadline, throttle
 from ipaas_sync.errors import Deferred, TransientError
 from ipaas_sync.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
+from tests.conftest import at_once
 
 
 class Clock:
@@ -78,20 +79,15 @@ def limiter(ddb, clock, limit=6, seconds=60, key="99minds:host"):
 
 def run_in_threads(worker, threads: int = 4) -> list[BaseException]:
     """Run `worker` in `threads` threads at once (each one "container"); what any of them raised."""
-    errors: list[BaseException] = []
 
-    def run():
+    def run() -> BaseException | None:
         try:
             worker()
         except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts there is none
-            errors.append(exc)
+            return exc
+        return None
 
-    started = [threading.Thread(target=run) for _ in range(threads)]
-    for t in started:
-        t.start()
-    for t in started:
-        t.join(timeout=30)
-    return errors
+    return [exc for exc in at_once(run, threads) if exc is not None]
 
 
 def busiest(times: list[float], seconds: float) -> int:
@@ -528,15 +524,5 @@ def test_the_record_threads_of_a_cold_batch_share_one_limiter_per_key(monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(boto3, "client", slow_client)
-    got, start = [], threading.Barrier(8)
-
-    def first_call():
-        start.wait()
-        got.append(throttle.limiter_for("99minds:host", 150, 60))
-
-    threads = [threading.Thread(target=first_call) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    got = at_once(lambda: throttle.limiter_for("99minds:host", 150, 60))
     assert len(got) == 8 and len({id(lim) for lim in got}) == 1
