@@ -92,10 +92,10 @@ class Meter:
     on: bool = False
 
     def install(self) -> None:
-        events = boto3._get_default_session().events
-        events.register("before-call", self._before)
-        events.register("before-parameter-build.dynamodb", self._params)
-        events.register("after-call.sqs.ReceiveMessage", self._received)
+        session = boto3._get_default_session()
+        session.events.register("before-call", self._before)
+        session.events.register("before-parameter-build.dynamodb", self._params)
+        session.events.register("after-call.sqs.ReceiveMessage", self._received)
 
     def _who(self) -> str:
         return _function.get() or "poller"

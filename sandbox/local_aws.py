@@ -48,7 +48,6 @@ class MotoServer:
 
     def __init__(self, port: int | None = None, *, process: bool = False):
         self.port = port or free_port()
-        self.process = process
         self._child: subprocess.Popen | None = None
         self._server = None if process else _threaded_moto(self.port)
 
