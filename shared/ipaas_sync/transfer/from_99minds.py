@@ -40,10 +40,9 @@ def _write_fields(ipaas: IpaasClient, entity: str, record_id: str, fields: list[
     """Set these custom fields on an iPaaS.com record: read it, PUT it back exactly as read with the fields
     merged. Returns False (and writes nothing) when it already has these values."""
     record = ipaas.get_record(entity, record_id)
-    merged = lt.with_custom_fields(record, fields)
-    if merged == record:
+    if lt.has_values(record, fields):
         return False
-    ipaas.update_record(entity, record_id, merged, what=what)
+    ipaas.update_record(entity, record_id, lt.with_custom_fields(record, fields), what=what)
     return True
 
 
