@@ -431,3 +431,39 @@ def test_partner_outages_are_retried_and_end_in_one_write(stack):
     assert len(tickets(stack)) == 1 and [w[0] for w in ipaas_writes(stack)] == ["POST"]
     statuses = [o["status"] for o in stack.outcomes() if o["entity"] == "loyalty"]
     assert statuses[-1] == "created" and set(statuses[:-1]) <= {"failed"} and stack.messages(DLQ) == []
+
+
+# -- the ledger answers for this direction too (issue 23, defect 2) ------------------------------------------------
+def test_status_answers_by_the_99minds_id_and_by_the_ipaas_id_and_report_counts_each_kind(stack, capsys):
+    from ipaas_sync.cli import main
+
+    customer_id = ninetynine_customer(stack)
+    txn = stack.ninetynine.adjust_points(customer_id, 7)
+    order_txn = stack.ninetynine.adjust_points(customer_id, 5)
+    stack.ipaas.put("transactions", order())
+    stack.ninetynine.loyalty_transactions[order_txn["id"]]["client_order_id"] = "SO-1001"  # points earned by that order
+    stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
+    stack.post_99minds_hook("loyalty_transaction/created", order_txn["id"])
+    stack.post_99minds_hook("customer/updated", customer_id)
+    drain(stack)
+    [ticket] = tickets(stack)
+    capsys.readouterr()
+
+    # by the id the 99minds operator holds
+    assert main(["status", "--source", "99minds", "--id", txn["id"]]) == 0
+    out = capsys.readouterr().out
+    assert f"99minds loyalty transaction {txn['id']} -> destination {NINETYNINE_SYSTEM_ID}: created" in out
+    assert f"into iPaaS.com transaction {ticket['id']}" in out
+    # by the iPaaS.com id: the Ticket, the order the points landed on, the customer
+    assert main(["status", "--entity", "transaction", "--id", ticket["id"]]) == 0
+    assert f"99minds loyalty transaction {txn['id']} -> destination" in capsys.readouterr().out
+    assert main(["status", "--entity", "transaction", "--id", "9001"]) == 0
+    assert f"99minds loyalty transaction {order_txn['id']} -> destination" in capsys.readouterr().out
+    assert main(["status", "--entity", "customer", "--id", "42"]) == 0
+    out = capsys.readouterr().out
+    assert f"99minds customer {customer_id} -> destination {NINETYNINE_SYSTEM_ID}" in out
+    assert "into iPaaS.com customer 42" in out
+    # report: each kind of this direction counted apart
+    assert main(["report", "--since", "1h"]) == 0
+    out = capsys.readouterr().out
+    assert "99minds loyalty transaction" in out and "99minds customer" in out

@@ -212,7 +212,16 @@ def _outcome(
         external_id=result["ipaas_id"],
         tracking_guid=msg.tracking_guid,
         reason=reason,
-        details={k: v for k, v in {**details, "recovered": result.get("recovered")}.items() if v is not None},
+        details={
+            k: v
+            for k, v in {
+                **details,
+                "recovered": result.get("recovered"),
+                # the iPaaS.com record written: the ledger finds this outcome by its id too (`ipaas-sync status`)
+                "ipaas_entity": "customer" if result["target"] == "customer" else "transaction",
+            }.items()
+            if v is not None
+        },
     )
 
 
