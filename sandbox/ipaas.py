@@ -3,8 +3,12 @@
 Behaves as the reference describes: bearer auth, {base}/{area}/v2/{endpoint} paths, LookupExternal
 answers the linked id as a JSON string or 404 when not linked, UpdateExternalId stores the link.
 
+Custom fields are served in iPaaS.com's published read shape, a list of `{id, custom_field_name, value}`
+(reference: to-ipaas-and-more.md, section 5), whatever shape a test stored them in; `custom_field_shape` serves
+the other shapes the references name instead ("name": `[{name, value}]`, "object": `{name: value}`).
 Writes (the 99minds -> iPaaS.com direction): POST creates a customer or transaction (nested `custom_fields`
-`{custom_field_name, value}`, never empty; nested `external_ids` become links; a TransactionNumber is unique),
+`[{custom_field_name, value}]`, the published write shape, never empty; nested `external_ids` become links; a
+TransactionNumber is unique),
 PUT replaces one. Every write is kept (`writes`, exactly as sent) so tests can assert field by field what was
 and was not touched, and each one queues the outbound hook iPaaS.com would fire (`outbox`:
 `{"scope": "transaction/updated", "id": ...}`), which a test or the demo posts to our hook ingress.
@@ -50,6 +54,8 @@ class IpaasSandbox(SandboxServer):
         self.outbox: list[dict] = []  # the outbound hook notifications those writes fire
         self._next_id = 900000
         self.nested_external_ids = True  # a create's nested external_ids become links (False: as if ignored)
+        self.custom_field_shape = "published"  # how reads serve custom fields: "published", "name" or "object"
+        self._next_field_id = 500
         super().__init__(rate_limit=rate_limit, **kw)
 
     def authorized(self, headers) -> bool:
@@ -58,8 +64,13 @@ class IpaasSandbox(SandboxServer):
     # -- test helpers -------------------------------------------------------------------------------
     def put(self, area: str, record: dict) -> dict:
         with self.lock:
-            self.records[area][str(record["id"])] = copy.deepcopy(record)
+            self.records[area][str(record["id"])] = self._stored(record)
         return record
+
+    def served(self, area: str, record_id: str) -> dict:
+        """The record as a GET answers it (custom fields in `custom_field_shape`)."""
+        with self.lock:
+            return self._served(self.records[area][str(record_id)])
 
     def link(self, system_id: str, table: str, internal_id: str) -> str | None:
         with self.lock:
@@ -97,7 +108,7 @@ class IpaasSandbox(SandboxServer):
             record = self.records[area].get(id)
             if record is None:
                 raise Reply(404, {"message": f"{AREAS[area][0]} {id} not found"})
-            return copy.deepcopy(record)
+            return self._served(record)
 
         return get
 
@@ -120,7 +131,7 @@ class IpaasSandbox(SandboxServer):
                     raise Reply(self._failing_status, {"message": "sandbox fault: search page failed"})
                 start = (page - self.first_page) * size
                 out = out[start : start + size]
-            return copy.deepcopy(out)
+            return [self._served(r) for r in out]
 
         return search
 
@@ -168,14 +179,40 @@ class IpaasSandbox(SandboxServer):
         if missing:
             raise Reply(400, {"message": f"VALD: required: {', '.join(missing)}"})
         fields = body.get("custom_fields") or []
-        for item in fields if isinstance(fields, list) else [{"custom_field_name": k, "value": v} for k, v in fields.items()]:
-            # `name`: the shape this project's older samples use for custom fields; accepted like custom_field_name
-            if (
-                not isinstance(item, dict)
-                or not (item.get("custom_field_name") or item.get("name"))
-                or item.get("value") in (None, "")
-            ):
+        if not isinstance(fields, list):
+            raise Reply(400, {"message": "VALD: custom_fields must be a list of {custom_field_name, value}"})
+        for item in fields:
+            if not isinstance(item, dict) or not item.get("custom_field_name") or item.get("value") in (None, ""):
                 raise Reply(400, {"message": "VALD: a custom field needs custom_field_name and a non-empty value"})
+
+    # -- custom fields: stored in the published shape, served in `custom_field_shape` --------------------------
+    def _stored(self, record: dict) -> dict:
+        """A copy of the record with its custom fields as [{id, custom_field_name, value}] (ids given to new ones);
+        a test may store them in any shape the references name."""
+        out = copy.deepcopy(record)
+        fields = out.get("custom_fields")
+        if fields is None:
+            return out
+        items = [{"custom_field_name": k, "value": v} for k, v in fields.items()] if isinstance(fields, dict) else fields
+        stored = []
+        for item in items:
+            name = item.get("custom_field_name", item.get("name", item.get("Name")))
+            ident = item.get("id")
+            if ident in (None, ""):
+                self._next_field_id += 1
+                ident = str(self._next_field_id)
+            stored.append({"id": ident, "custom_field_name": name, "value": item.get("value", item.get("Value"))})
+        out["custom_fields"] = stored
+        return out
+
+    def _served(self, record: dict) -> dict:
+        out = copy.deepcopy(record)
+        fields = out.get("custom_fields")
+        if isinstance(fields, list) and self.custom_field_shape == "name":
+            out["custom_fields"] = [{"name": f.get("custom_field_name"), "value": f.get("value")} for f in fields]
+        elif isinstance(fields, list) and self.custom_field_shape == "object":
+            out["custom_fields"] = {f.get("custom_field_name"): f.get("value") for f in fields}
+        return out
 
     def _fire(self, method: str, area: str, record_id: str, body: dict) -> None:
         self.writes.append({"method": method, "area": area, "id": record_id, "body": copy.deepcopy(body)})
@@ -190,12 +227,12 @@ class IpaasSandbox(SandboxServer):
             ):
                 raise Reply(409, {"message": "BIZL-1004: transaction_number is already used"})
             self._next_id += 1
-            record = {**copy.deepcopy(body), "id": str(self._next_id)}
+            record = self._stored({**body, "id": str(self._next_id)})
             for link in (record.get("external_ids") or []) if self.nested_external_ids else []:
                 self.links[(str(link["system_id"]), self.TABLES[area], record["id"])] = str(link["external_id"])
             self.records[area][record["id"]] = record
             self._fire("POST", area, record["id"], body)
-            return copy.deepcopy(record)
+            return self._served(record)
 
         return create
 
@@ -204,9 +241,9 @@ class IpaasSandbox(SandboxServer):
             if id not in self.records[area]:
                 raise Reply(404, {"message": f"NFND-1005: {AREAS[area][0]} {id} not found"})
             self._check(area, body)
-            self.records[area][id] = {**copy.deepcopy(body), "id": id}
+            self.records[area][id] = self._stored({**body, "id": id})
             self._fire("PUT", area, id, body)
-            return copy.deepcopy(self.records[area][id])
+            return self._served(self.records[area][id])
 
         return replace
 

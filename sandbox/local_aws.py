@@ -239,6 +239,7 @@ class LocalDeployment:
                 BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=props["AttributeDefinitions"],
                 KeySchema=props["KeySchema"],
+                **({"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if props.get("GlobalSecondaryIndexes") else {}),
             )
             if props.get("TimeToLiveSpecification"):
                 ddb.update_time_to_live(TableName=table, TimeToLiveSpecification=props["TimeToLiveSpecification"])

@@ -174,7 +174,7 @@ def transaction(id_: str, number: str, customer_id: str, **kw) -> dict:
         "tax_amount": "9.50",
         "total": "99.50",
         "total_qty": "3",
-        "custom_fields": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
+        "custom_fields": [{"id": "51", "custom_field_name": "LoyaltyPointsClaimed", "value": "150"}],
         "lines": [{"id": f"{id_}1", "sku": "MUG-01", "qty": "2"}, {"id": f"{id_}2", "sku": "TEE-01", "qty": "1"}],
         **kw,
     }
@@ -204,7 +204,7 @@ def seed_transactions(stack: LocalStack) -> list[tuple[str, object]]:
             subtotal="-30.00",
             total="-33.17",
             total_qty="1",
-            custom_fields=[{"name": "LoyaltyPointsClaimed", "value": "-50"}],
+            custom_fields=[{"id": "52", "custom_field_name": "LoyaltyPointsClaimed", "value": "-50"}],
             lines=[{"id": "20031", "sku": "MUG-01", "qty": "1"}],
         ),
     )
@@ -446,7 +446,7 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
         invocations += stack.drain(max_seconds=max_seconds, functions=LOYALTY_FUNCTIONS, on_batch=progress).invocations
     echoed_writes = len(nn.calls("POST")) - writes_to_99minds
     order = ip.records["transactions"]["3001"]
-    fields = {f.get("custom_field_name", f.get("name")): f["value"] for f in order.get("custom_fields") or []}
+    fields = {f["custom_field_name"]: f["value"] for f in order.get("custom_fields") or []}
     untouched = before == {k: v for k, v in order.items() if k != "custom_fields"}
     tickets = [r for r in ip.records["transactions"].values() if r.get("type") == "Ticket"]
     outcomes = [o for o in stack.outcomes() if o["entity"] == "loyalty" and o["status"] != "failed"]

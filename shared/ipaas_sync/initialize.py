@@ -20,12 +20,16 @@ an object holding the list under data/items/records/results/value (not published
 --since/--until: iPaaS.com publishes no date filter on its searches, so they are applied to each record's
 updated_datetime (else created_datetime) as it is read; every page is still read, undated records are kept.
 
-Resumable: after every page the cursor (page, offset) and the counts are checkpointed in the ledger table
-(pk "initialize#<entity>", sk the destination) together with a lock (owner + expiry, renewed at every
-checkpoint): at most one run per (entity, destination); a second one is refused naming the holder. Ctrl-C
-or a crash leaves the checkpoint; `--resume` continues it (once the lock is released or expired). A record is
-enqueued again only if the run stopped between a page's send and its checkpoint (at most one page; the
-handlers make that second delivery a duplicate).
+Resumable: after every page the cursor (page, offset, and the page size they count in) and the counts are
+checkpointed in the ledger table (pk "initialize#<entity>", sk the destination) together with a lock (owner +
+expiry, renewed at every checkpoint): at most one run per (entity, destination); a second one is refused naming
+the holder. Ctrl-C or a crash leaves the checkpoint; `--resume` continues it (once the lock is released or
+expired) at the exact next record whatever page size it uses: the cursor is the position in the source's stable
+order, (page - first page) x page size + offset, re-expressed in the resumed run's page size (realign()). Where
+that cannot be done (a checkpoint without its page size, or a source that decides its own page size) a resume
+with another size is refused, naming the size to use. A record is enqueued again only if the run stopped
+between a page's send and its checkpoint (at most one page; the handlers make that second delivery a
+duplicate).
 
 Reads from iPaaS.com take the subscription's "To iPaaS" limiter (IpaasClient); SendMessageBatch is never the
 bottleneck. InitializeFunction runs the same Initializer (functions/initialize/app.py).
@@ -142,6 +146,7 @@ class Enumerator(Protocol):
     """Pages of one source's records, in a stable order, from a page number. `describe()` names the source."""
 
     first_page: int
+    page_size: int | None  # records on every page but the last; None: the source decides (no size parameter sent)
 
     def page(self, number: int) -> Page: ...
 
@@ -154,6 +159,7 @@ class IpaasSearch:
     def __init__(self, client: IpaasClient, entity: str, paging: Paging):
         self.client, self.entity, self.paging = client, entity, paging
         self.first_page = paging.first_page
+        self.page_size = paging.page_size if paging.size_param else None
 
     def describe(self) -> str:
         return f"iPaaS.com {self.entity} search"
@@ -169,6 +175,7 @@ class NinetyNineMindsCustomers:
     def __init__(self, client: NinetyNineMindsClient, paging: Paging):
         self.client, self.paging = client, paging
         self.first_page = paging.first_page
+        self.page_size = paging.page_size if paging.size_param else None
         self._seen: dict[int, tuple[str, ...]] = {}  # page number -> its ids (to detect an ignored page_no)
 
     def describe(self) -> str:
@@ -446,6 +453,7 @@ class RunState:
     status: str = "running"
     page: int = 1
     offset: int = 0
+    page_size: int = 0  # the page size `page` and `offset` count in (0: not recorded, or the source decides)
     enqueued: int = 0
     filtered: int = 0
     outside_window: int = 0
@@ -465,6 +473,7 @@ class RunState:
         "status",
         "page",
         "offset",
+        "page_size",
         "enqueued",
         "filtered",
         "outside_window",
@@ -482,6 +491,7 @@ class RunState:
     NUMBER_FIELDS = (
         "page",
         "offset",
+        "page_size",
         "enqueued",
         "filtered",
         "outside_window",
@@ -663,7 +673,8 @@ def record_time(record: dict[str, Any], names: tuple[str, ...] = ("updated_datet
 class Report:
     run_id: str
     status: str  # finished | paused (a function continues it) | interrupted | limit | dry-run
-    enqueued: int
+    enqueued: int  # by the whole run, across its resumes and continuations
+    added: int  # by this invocation (a resumed run: what it added to the run's total)
     filtered: int
     outside_window: int
     without_id: int
@@ -675,8 +686,9 @@ class Report:
 
     def lines(self, target: Target | None = None) -> list[str]:
         verb = "would be enqueued" if self.status == "dry-run" else "enqueued"
+        total = "" if self.added == self.enqueued else f" by this run ({self.enqueued:,} in all by run {self.run_id})"
         out = [
-            f"{self.enqueued:,} record(s) {verb}" + (f" onto {target.queue}" if target else ""),
+            f"{self.added:,} record(s) {verb}" + (f" onto {target.queue}" if target else "") + total,
             f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)",
             f"{self.pages:,} page(s) read in {_duration(self.seconds)}"
             + (f", {_duration(self.paced)} of it waiting for the queue to drain (--pace-ahead)" if self.paced else ""),
@@ -739,6 +751,7 @@ class Initializer:
             run_id=uuid.uuid4().hex[:12],
             owner=self.owner,
             page=self.enumerator.first_page,
+            page_size=self.enumerator.page_size or 0,
             since=self.since.isoformat() if self.since else None,
             until=self.until.isoformat() if self.until else None,
             limit=self.limit,
@@ -761,13 +774,13 @@ class Initializer:
                 f"stopped at page {previous.page} ({previous.status}, {previous.enqueued} enqueued): "
                 "--resume continues it, --restart starts over"
             )
-        return previous if resume else None
+        return self.realign(previous) if resume and previous is not None else None
 
     def start(self, *, resume: bool = False, restart: bool = False) -> RunState:
         """Take the lock for a new run, or for the stopped run (`resume`)."""
         previous = self.preflight(resume=resume, restart=restart)
         if previous is not None:
-            state = replace(previous, owner=self.owner, status="running")
+            state = replace(self.realign(previous), owner=self.owner, status="running")
             self.since, self.until = parse_date(state.since, "since"), parse_date(state.until, "until")
             state.limit = self.limit  # the new --limit (a total for the run), or none: to the end
             self.checkpoints.acquire(state, expect_run=previous.run_id)
@@ -776,12 +789,33 @@ class Initializer:
         self.checkpoints.acquire(state)
         return state
 
+    def realign(self, state: RunState) -> RunState:
+        """The stopped run's cursor in this run's page size: the same next record (the source's order is stable),
+        or a ValueError naming the page size to resume with when the position cannot be re-expressed."""
+        size, first = self.enumerator.page_size or 0, self.enumerator.first_page
+        if state.page_size == size or (state.page == first and state.offset == 0):
+            return replace(state, page_size=size)
+        stopped = (
+            f"run {state.run_id} of initialize {self.run_entity} -> {self.target.destination} stopped at page "
+            f"{state.page} (offset {state.offset})"
+        )
+        if not state.page_size:  # a checkpoint written before the page size was recorded: it cannot be checked
+            logger.warning(f"initialize: {stopped}; its checkpoint does not say in which page size: resumed as recorded")
+            return replace(state, page_size=size)
+        if not size:
+            raise ValueError(
+                f"{stopped} reading {state.page_size} records per page, and the source now decides its page size: "
+                f"resume it with its page size parameter set and --page-size {state.page_size}"
+            )
+        page, offset = divmod((state.page - first) * state.page_size + state.offset, size)
+        return replace(state, page=first + page, offset=offset, page_size=size)
+
     # -- running -------------------------------------------------------------------------------------------
     def run(self, state: RunState | None = None) -> Report:
         """Enumerate from the state's cursor; `state` None is a dry run (no lock, no checkpoint, no send)."""
         dry = state is None
         state = state or self.new_state()
-        started = time.monotonic()
+        started, before = time.monotonic(), state.enqueued
         done_status = "dry-run" if dry else "finished"
         try:
             while True:
@@ -826,6 +860,7 @@ class Initializer:
             run_id=state.run_id,
             status=done_status,
             enqueued=state.enqueued,
+            added=state.enqueued - before,
             filtered=state.filtered,
             outside_window=state.outside_window,
             without_id=state.without_id,
@@ -1034,7 +1069,7 @@ def _take_over(init: Initializer, cont: dict[str, Any]) -> RunState:
     previous = init.checkpoints.get(init.run_entity, target.destination)
     if previous is None or previous.run_id != cont.get("run_id"):
         raise LockLost(f"run {cont.get('run_id')} is not the current run of initialize {init.run_entity} -> {target.destination}")
-    state = replace(previous, owner=init.owner, status="running")
+    state = replace(init.realign(previous), owner=init.owner, status="running")
     init.checkpoints.handoff_take(state, int(cont.get("sequence", -1)))
     init.since, init.until = parse_date(state.since, "since"), parse_date(state.until, "until")
     init.limit = state.limit
@@ -1133,8 +1168,8 @@ def _run_cli(args: argparse.Namespace) -> int:
     bar.close()
     for line in report.lines(target):
         print(line)
-    if report.enqueued and report.status != "dry-run":
-        print(init.source.transfer_time(report.enqueued, target.subscription))
+    if report.added and report.status != "dry-run":
+        print(init.source.transfer_time(report.added, target.subscription))
     return 130 if report.status == "interrupted" else 0
 
 

@@ -18,7 +18,13 @@ a new outcome status needs no change here.
 Initialize runs keep their checkpoint and lock in the same table under pk = "initialize#<entity>"
 (initialize.py); `report` and `status` read outcome items only (kind = "outcome").
 
-Commands: `ipaas-sync status --entity E --id ID [--destination D]` and `ipaas-sync report [--since 24h]`.
+Both directions: an iPaaS.com record sent to a destination is keyed by its iPaaS.com id ("customer#42"); a
+99minds record written into iPaaS.com by its 99minds id ("loyalty#transaction_a3c4..."), and its item also
+names the iPaaS.com record it wrote (`ipaas_ref`, "transaction#<id>", from the outcome's `ipaas_entity` and
+external id), which the sparse, keys-only index `by_ipaas_record` finds: so `status` answers by either id.
+
+Commands: `ipaas-sync status --entity E --id ID [--destination D]` (an iPaaS.com id, any direction),
+`ipaas-sync status --source 99minds --id ID` (a 99minds id) and `ipaas-sync report [--since 24h]`.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ MIN_REMAINING_SECONDS = 2.0
 # us-east-1 DynamoDB on-demand list price, standard table class (USD per million write request units), since
 # the on-demand price cut of November 2024 (https://aws.amazon.com/dynamodb/pricing/on-demand/)
 WRITE_PRICE_PER_MILLION_USD = 0.625
+IPAAS_RECORD_INDEX = "by_ipaas_record"  # template.yaml TransferLedgerTable
 
 
 def _env_int(name: str, default: int) -> int:
@@ -136,6 +143,10 @@ class Ledger:
         if outcome.platform:
             names["#p"], values[":p"] = "platform", {"S": outcome.platform}
             sets.append("#p = :p")
+        if ipaas_entity := (outcome.details or {}).get("ipaas_entity"):  # kept across later outcomes, like external_id
+            if outcome.external_id:
+                names["#i"], values[":i"] = "ipaas_ref", {"S": key(ipaas_entity, outcome.external_id, None)["pk"]}
+                sets.append("#i = :i")
         expression = "SET " + ", ".join(sets) + " ADD outcomes :one" + (" REMOVE " + ", ".join(removes) if removes else "")
         reply = self.client.update_item(
             TableName=self.table,
@@ -194,6 +205,29 @@ class Ledger:
             if not start:
                 return out
             request["ExclusiveStartKey"] = start
+
+    def items_by_ipaas_record(self, entity: str, record_id: str, destination: str | None = None) -> list[dict[str, Any]]:
+        """The items of the records written into this iPaaS.com record (the 99minds -> iPaaS.com direction)."""
+        request: QueryInputTypeDef = {
+            "TableName": self.table,
+            "IndexName": IPAAS_RECORD_INDEX,
+            "KeyConditionExpression": "ipaas_ref = :r",
+            "ExpressionAttributeValues": {":r": {"S": key(entity, record_id, None)["pk"]}},
+        }
+        out: list[dict[str, Any]] = []
+        for _ in range(100):  # bounded: 100 pages of keys
+            page = self.client.query(**request)
+            for keys in page.get("Items", []):
+                if destination and keys["sk"].get("S") != destination:
+                    continue
+                found = self.client.get_item(TableName=self.table, Key={"pk": keys["pk"], "sk": keys["sk"]}).get("Item")
+                if found:
+                    out.append(self._plain(found))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+            request["ExclusiveStartKey"] = start
+        return out
 
     def scan(self, since_epoch: int, destination: str | None = None, limit: int = 1_000_000) -> Iterator[dict[str, Any]]:
         """Outcome items whose latest outcome is at or after `since_epoch` (a full table Scan: an operator
@@ -379,19 +413,34 @@ def _dlq_name(url: str | None) -> str | None:
     return url.rstrip("/").rsplit("/", 1)[-1] if url else None
 
 
+def entity_label(item: dict[str, Any]) -> str:
+    """What an item is about: the entity of an iPaaS.com record sent to a destination, or, for the 99minds ->
+    iPaaS.com direction, the kind of 99minds record (from its id's prefix, as `sync --source 99minds` tells it)."""
+    from .models.inbound import ENTITY as FROM_99MINDS
+    from .sync_99minds import PREFIXES
+
+    entity = str(item.get("entity"))
+    if entity != FROM_99MINDS:
+        return entity
+    record_id = str(item.get("record_id") or "")
+    kind = next((k for prefix, k in PREFIXES.items() if record_id.startswith(prefix)), "record")
+    return f"99minds {kind.replace('_', ' ')}"
+
+
 def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> list[str]:
     if not items:
         return [f"no ledger entry for {entity} {record_id} (never transferred, or older than its TTL)"]
     lines = []
     for item in sorted(items, key=lambda i: i.get("at", ""), reverse=True):
-        ext = (
-            f", {item['platform']} id {item['external_id']}"
-            if item.get("external_id") and item.get("platform")
-            else (f", external id {item['external_id']}" if item.get("external_id") else "")
-        )
+        if item.get("ipaas_ref"):  # the 99minds -> iPaaS.com direction: the iPaaS.com record it wrote
+            ext = f", into iPaaS.com {str(item['ipaas_ref']).replace('#', ' ', 1)}"
+        elif item.get("external_id") and item.get("platform"):
+            ext = f", {item['platform']} id {item['external_id']}"
+        else:
+            ext = f", external id {item['external_id']}" if item.get("external_id") else ""
         lines.append(
-            f"{entity} {record_id} -> destination {item['destination']}: {item['status']} at {item['at']}"
-            f"{ext} ({item.get('outcomes', 0)} outcome(s) recorded)"
+            f"{entity_label(item)} {item.get('record_id', record_id)} -> destination {item['destination']}: "
+            f"{item['status']} at {item['at']}{ext} ({item.get('outcomes', 0)} outcome(s) recorded)"
         )
         for entry in reversed(item.get("history", [])):
             parts = [f"  {entry['t']}  {entry['s']:<14}"]
@@ -412,7 +461,7 @@ def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> li
             lines.append(f"    inspect: ipaas-sync dlq show {dlq} {item['dlq_message_id']}")
             reason = shlex.quote((item.get("reason") or f"{entity} {record_id}")[:60])
             lines.append(
-                f"    replay:  ipaas-sync dlq replay {dlq} --entity {entity} --destination "
+                f"    replay:  ipaas-sync dlq replay {dlq} --entity {item.get('entity', entity)} --destination "
                 f"{item['destination']} --reason {reason} --dry-run   (then without --dry-run)"
             )
     return lines
@@ -442,7 +491,7 @@ def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     counts: Counter[tuple[Any, ...]] = Counter()  # (destination, entity, status) as stored
     reasons: Counter[str] = Counter()
     for item in items:
-        counts[(item.get("destination"), item.get("entity"), item.get("status"))] += 1
+        counts[(item.get("destination"), entity_label(item), item.get("status"))] += 1
         if item.get("status") in ("failed", "dead-lettered", "mismatch"):
             reasons[reason_group(item)] += 1
     return {"counts": counts, "top_reasons": reasons.most_common(top)}
@@ -452,9 +501,9 @@ def report_lines(result: dict[str, Any], since: str) -> list[str]:
     counts: Counter[tuple[Any, ...]] = result["counts"]
     lines = [f"latest outcome per record, last {since}: {sum(counts.values())} record(s)"]
     if counts:
-        lines.append(f"  {'destination':<12} {'entity':<12} {'status':<14} {'records':>8}")
+        lines.append(f"  {'destination':<12} {'entity':<27} {'status':<14} {'records':>8}")
         for (dest, entity, status), n in sorted(counts.items(), key=lambda kv: (str(kv[0]), -kv[1])):
-            lines.append(f"  {dest!s:<12} {entity!s:<12} {status!s:<14} {n:>8}")
+            lines.append(f"  {dest!s:<12} {entity!s:<27} {status!s:<14} {n:>8}")
     if result["top_reasons"]:
         lines.append("top failure reasons (ids removed):")
         lines += [f"  {n:>6}  {reason}" for reason, n in result["top_reasons"]]
@@ -462,8 +511,19 @@ def report_lines(result: dict[str, Any], since: str) -> list[str]:
 
 
 def _status_cli(args: argparse.Namespace) -> int:
-    items = _ledger_from(args).items(args.entity, args.id, args.destination)
-    for line in status_lines(items, args.entity, args.id):
+    from .models.inbound import ENTITY as FROM_99MINDS
+
+    table = _ledger_from(args)
+    if args.source == "99minds":  # by the 99minds id (the kind is in its prefix)
+        entity, items = "99minds record", table.items(FROM_99MINDS, args.id, args.destination)
+    else:  # by the iPaaS.com id: sent to destinations, and written into it from 99minds
+        if not args.entity:
+            raise ValueError("name the record's --entity (customer, transaction, giftcard), or --source 99minds for a 99minds id")
+        entity = args.entity
+        items = table.items(entity, args.id, args.destination)
+        if entity in ("customer", "transaction"):
+            items += table.items_by_ipaas_record(entity, args.id, args.destination)
+    for line in status_lines(items, entity, args.id):
         print(line)
     return 0 if items else 1
 
@@ -485,8 +545,15 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     from .models.notification import ENTITIES
 
     st = subparsers.add_parser("status", help="what happened to one record: its ledger history, newest first")
-    st.add_argument("--entity", required=True, choices=ENTITIES)
-    st.add_argument("--id", required=True, help="the iPaaS.com record id")
+    st.add_argument(
+        "--source",
+        choices=("ipaas", "99minds"),
+        default="ipaas",
+        help="ipaas (default): --id is an iPaaS.com record id (both directions: sent to destinations, and written "
+        "into it from 99minds); 99minds: --id is a 99minds id (transaction_..., customer_...)",
+    )
+    st.add_argument("--entity", choices=ENTITIES, help="the iPaaS.com record's entity (required for --source ipaas)")
+    st.add_argument("--id", required=True, help="the iPaaS.com record id, or with --source 99minds the 99minds id")
     st.add_argument("--destination", metavar="SYSTEM_ID", help="only this subscription (iPaaS System Id)")
     st.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")
     st.set_defaults(run=_status_cli)

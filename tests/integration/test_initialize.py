@@ -112,7 +112,7 @@ def test_interrupted_after_a_page_and_resumed_without_enqueuing_twice(stack, cap
     assert run(stack, "--resume") == 0
     out = capsys.readouterr().out
     assert f"resuming run {report.run_id} at page 3 (20 enqueued so far)" in out
-    assert "35 record(s) enqueued" in out
+    assert "15 record(s) enqueued" in out and "by this run (35 in all by run" in out
     bodies = queued(stack)
     assert len(bodies) == 35 and sorted(b["id"] for b in bodies) == ids  # none twice
     assert pages_read(stack)[before:] == [("3", 502), ("3", 200), ("4", 200)]  # pages 1-2 not read again
@@ -194,7 +194,7 @@ def test_since_until_and_limit(stack, capsys):
     out = capsys.readouterr().out
     assert "5 record(s) enqueued" in out and "stopped at page 1 (offset 5)" in out
     assert run(stack, "--resume") == 0  # after a limit: the rest, from inside the page
-    assert "12 record(s) enqueued" in capsys.readouterr().out
+    assert "7 record(s) enqueued onto" in (out := capsys.readouterr().out) and "by this run (12 in all by run" in out
     assert len(queued(stack)) == 12 + 12
 
 
@@ -381,3 +381,93 @@ def test_a_queue_whose_depth_cannot_be_read_stops_the_run_resumably(stack):
         init.run(init.start())
     state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
     assert state.status == "failed" and state.enqueued == 0 and queued(stack) == []
+
+
+# -- resume at the exact next record, whatever page size either run uses (issue 23, defect 4) ------------------
+def _init(stack, *args: str) -> int:
+    return main(["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--yes", *args])
+
+
+def _stop_by_ctrl_c_after(pages: int, size: int) -> None:
+    def interrupt(state, elapsed):
+        if state.pages == pages:
+            raise KeyboardInterrupt
+
+    init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": size}, progress=interrupt)
+    assert init.run(init.start()).status == "interrupted"
+
+
+@pytest.mark.parametrize(
+    "stop,resume_size",
+    [
+        # the issue's two cases: --page-size 2 --limit 2 (a page end), resumed at the default size; Ctrl-C at size 1
+        (["--page-size", "2", "--limit", "2"], None),
+        ("ctrl-c:2:1", None),
+        (["--page-size", "2", "--limit", "3"], None),  # --limit inside a page, resumed at a larger size
+        (["--page-size", "4", "--limit", "5"], "3"),  # inside a page, resumed at a smaller size
+        (["--page-size", "3", "--limit", "3"], "2"),  # a page end, resumed at a smaller size
+        (["--page-size", "2", "--limit", "4"], "4"),  # a page end that is no page end in the new size
+        ("ctrl-c:1:4", "3"),  # Ctrl-C after a page, resumed at a smaller size
+        ("ctrl-c:2:2", "5"),
+    ],
+    ids=[
+        "limit-page-end-default",
+        "ctrl-c-size-1",
+        "limit-mid-page-larger",
+        "limit-mid-page-smaller",
+        "limit-page-end-smaller",
+        "limit-page-end-larger",
+        "ctrl-c-smaller",
+        "ctrl-c-larger",
+    ],
+)
+def test_a_resume_continues_at_the_exact_next_record_whatever_its_page_size(stack, capsys, stop, resume_size):
+    ids = customers(stack, 7)
+    if isinstance(stop, str):
+        _, pages, size = stop.split(":")
+        _stop_by_ctrl_c_after(int(pages), int(size))
+    else:
+        assert _init(stack, *stop) == 0
+    first = len(queued(stack))
+    capsys.readouterr()
+    assert _init(stack, "--resume", *(["--page-size", resume_size] if resume_size else [])) == 0
+    out = capsys.readouterr().out
+    bodies = queued(stack)
+    assert sorted(b["id"] for b in bodies) == ids  # every record once: none skipped, none twice
+    # the report counts what this run added and the run's total apart
+    assert f"{7 - first} record(s) enqueued onto" in out and "by this run (7 in all by run" in out
+    state = Runs(os.environ["LEDGER_TABLE"]).get("customer", NINETYNINE_SYSTEM_ID)
+    assert state.status == "finished" and state.enqueued == 7
+
+
+def test_the_function_resumes_exactly_when_its_page_size_changed_between_handoffs(stack, monkeypatch):
+    """A redeploy between two invocations of a run (IPAAS_SEARCH_PAGE_SIZE 2 -> 5): the continuation reads on
+    from the exact next record in its own page size."""
+    ids = customers(stack, 11)
+    monkeypatch.delenv("QUEUE_ROUTES")
+    handler = stack.handlers["InitializeFunction"]
+    invoked: list[tuple[str, dict]] = []
+    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
+    monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "2")
+    first = handler({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, ShortContext(0, pages=2))
+    assert first["status"] == "paused" and first["enqueued"] == 4 and first["page"] == 3
+    monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "5")
+    second = handler(invoked[-1][1], ShortContext(1, pages=10))
+    assert second["status"] == "finished" and second["added"] == 7 and second["enqueued"] == 11
+    assert sorted(b["id"] for b in queued(stack)) == ids
+
+
+def test_a_resume_that_cannot_be_realigned_is_refused_naming_the_page_size(stack, capsys, monkeypatch):
+    """A run that paged 3 at a time, resumed where the source decides its own page size (no size parameter
+    sent): its position cannot be re-expressed, so the resume is refused, naming the size, and nothing is lost."""
+    ids = customers(stack, 7)
+    assert _init(stack, "--page-size", "3", "--limit", "4") == 0
+    monkeypatch.setenv("IPAAS_SEARCH_SIZE_PARAM", "none")
+    capsys.readouterr()
+    assert _init(stack, "--resume") == 1
+    err = capsys.readouterr().err
+    assert "stopped at page 2 (offset 1) reading 3 records per page" in err and "--page-size 3" in err
+    assert len(queued(stack)) == 4  # nothing enqueued by the refused resume
+    monkeypatch.delenv("IPAAS_SEARCH_SIZE_PARAM")
+    assert _init(stack, "--resume", "--page-size", "3") == 0
+    assert sorted(b["id"] for b in queued(stack)) == ids

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import ANY
 
 import boto3
+import pytest
 
 from sandbox.pipeline import transaction
 from sandbox.stack import NINETYNINE_SYSTEM_ID
@@ -86,6 +88,28 @@ def test_completed_order_sync(stack):
     assert link.body["tracking_guid"] == "guid-9001"
     assert sent["details"] == {"transaction_number": "SO-1001", "trigger": "order_paid"}
     assert stack.messages(DLQ) == [] and stack.messages(Q) == []
+
+
+@pytest.mark.parametrize("shape", ["published", "name", "object"])
+def test_loyalty_points_claimed_is_read_in_every_custom_field_shape(stack, shape):
+    """iPaaS.com serves custom fields as [{id, custom_field_name, value}] (its published read shape); the older
+    shapes are read too. Before, the published shape lost LoyaltyPointsClaimed without a word."""
+    add_customer(stack)
+    stack.ipaas.custom_field_shape = shape
+    put(stack, txn("9001", "SO-1001", custom_fields=[{"custom_field_name": "LoyaltyPointsClaimed", "value": "150"}]))
+    served = stack.ipaas.served("transactions", "9001")["custom_fields"]
+    assert (
+        served
+        == {
+            "published": [{"id": ANY, "custom_field_name": "LoyaltyPointsClaimed", "value": "150"}],
+            "name": [{"name": "LoyaltyPointsClaimed", "value": "150"}],
+            "object": {"LoyaltyPointsClaimed": "150"},
+        }[shape]
+    )
+    stack.send(Q, note("9001"))
+    stack.drain()
+    [_] = stack.outcomes("sent")
+    assert stack.ninetynine.executions["SO-1001"]["loyalty_points_claimed"] == 150
 
 
 # -- seed scenario 2: Validated Return Sync --------------------------------------------------------------

@@ -8,9 +8,12 @@ sandbox and writes into the iPaaS.com sandbox, which keeps every write exactly a
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
+from ipaas_sync import ledger
+from ipaas_sync.transfer.from_99minds import LOST_ANSWER_RECOGNISED
 from sandbox.pipeline import transaction
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
@@ -182,9 +185,28 @@ def test_a_ticket_create_whose_reply_was_lost_makes_one_ticket(stack, nested_lin
     drain(stack)
     [ticket] = tickets(stack)
     assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "transaction", ticket["id"]) == "99minds" + txn["id"]
-    statuses = [o["status"] for o in stack.outcomes() if o["entity"] == "loyalty"]
-    assert statuses == ["failed", "skipped" if nested_links else "linked"]
+    outcomes = [o for o in stack.outcomes() if o["entity"] == "loyalty"]
+    # the truth: the first attempt created the Ticket, the retry recognised it (before: "skipped" / "linked")
+    assert [o["status"] for o in outcomes] == ["failed", "created"]
+    assert outcomes[1]["reason"] == LOST_ANSWER_RECOGNISED and outcomes[1]["details"]["recovered"] is True
+    assert outcomes[1]["external_id"] == ticket["id"]
     assert [w[0] for w in ipaas_writes(stack)] == ["POST"]
+    [item] = ledger.Ledger(os.environ["LEDGER_TABLE"]).items("loyalty", txn["id"])
+    assert item["status"] == "created" and item["external_id"] == ticket["id"]
+    assert [h["s"] for h in item["history"]] == ["failed", "created"] and "recognised" in item["history"][1]["r"]
+
+
+def test_a_ticket_found_without_a_lost_answer_is_not_reported_as_created(stack):
+    """A Ticket with this transaction's number that no attempt of ours left pending (made elsewhere, or by a
+    delivery whose answer was read) is linked, as before: only a lost answer of ours is recognised as created."""
+    customer_id = ninetynine_customer(stack)
+    stack.ipaas.nested_external_ids = False
+    txn = stack.ninetynine.adjust_points(customer_id, 9)
+    stack.ipaas.put("transactions", {"id": "777", "transaction_number": "99minds" + txn["id"], "type": "Ticket"})
+    stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
+    drain(stack)
+    [outcome] = [o for o in stack.outcomes() if o["entity"] == "loyalty"]
+    assert outcome["status"] == "linked" and outcome["external_id"] == "777"
 
 
 def test_a_real_update_of_the_same_transaction_goes_through(stack):
@@ -409,3 +431,39 @@ def test_partner_outages_are_retried_and_end_in_one_write(stack):
     assert len(tickets(stack)) == 1 and [w[0] for w in ipaas_writes(stack)] == ["POST"]
     statuses = [o["status"] for o in stack.outcomes() if o["entity"] == "loyalty"]
     assert statuses[-1] == "created" and set(statuses[:-1]) <= {"failed"} and stack.messages(DLQ) == []
+
+
+# -- the ledger answers for this direction too (issue 23, defect 2) ------------------------------------------------
+def test_status_answers_by_the_99minds_id_and_by_the_ipaas_id_and_report_counts_each_kind(stack, capsys):
+    from ipaas_sync.cli import main
+
+    customer_id = ninetynine_customer(stack)
+    txn = stack.ninetynine.adjust_points(customer_id, 7)
+    order_txn = stack.ninetynine.adjust_points(customer_id, 5)
+    stack.ipaas.put("transactions", order())
+    stack.ninetynine.loyalty_transactions[order_txn["id"]]["client_order_id"] = "SO-1001"  # points earned by that order
+    stack.post_99minds_hook("loyalty_transaction/created", txn["id"])
+    stack.post_99minds_hook("loyalty_transaction/created", order_txn["id"])
+    stack.post_99minds_hook("customer/updated", customer_id)
+    drain(stack)
+    [ticket] = tickets(stack)
+    capsys.readouterr()
+
+    # by the id the 99minds operator holds
+    assert main(["status", "--source", "99minds", "--id", txn["id"]]) == 0
+    out = capsys.readouterr().out
+    assert f"99minds loyalty transaction {txn['id']} -> destination {NINETYNINE_SYSTEM_ID}: created" in out
+    assert f"into iPaaS.com transaction {ticket['id']}" in out
+    # by the iPaaS.com id: the Ticket, the order the points landed on, the customer
+    assert main(["status", "--entity", "transaction", "--id", ticket["id"]]) == 0
+    assert f"99minds loyalty transaction {txn['id']} -> destination" in capsys.readouterr().out
+    assert main(["status", "--entity", "transaction", "--id", "9001"]) == 0
+    assert f"99minds loyalty transaction {order_txn['id']} -> destination" in capsys.readouterr().out
+    assert main(["status", "--entity", "customer", "--id", "42"]) == 0
+    out = capsys.readouterr().out
+    assert f"99minds customer {customer_id} -> destination {NINETYNINE_SYSTEM_ID}" in out
+    assert "into iPaaS.com customer 42" in out
+    # report: each kind of this direction counted apart
+    assert main(["report", "--since", "1h"]) == 0
+    out = capsys.readouterr().out
+    assert "99minds loyalty transaction" in out and "99minds customer" in out

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from ipaas_sync import ledger
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TRANSFER_FUNCTIONS = {
     "CustomerTransferFunction",
@@ -42,6 +44,10 @@ def test_the_ledger_table_is_on_demand_with_ttl_and_point_in_time_recovery(templ
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
+    # the 99minds -> iPaaS.com outcomes by the iPaaS.com record they wrote (ledger.IPAAS_RECORD_INDEX)
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ledger.IPAAS_RECORD_INDEX and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert index["KeySchema"] == [{"AttributeName": "ipaas_ref", "KeyType": "HASH"}]
     assert table["DeletionPolicy"] == "Retain"
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["LEDGER_TABLE"] == {"Ref": "TransferLedgerTable"} and env["LEDGER_TTL_DAYS"] == {"Ref": "LedgerTtlDays"}

@@ -121,6 +121,7 @@ def test_campaign_setting_is_used():
 @pytest.mark.parametrize(
     "fields",
     [
+        [{"id": 7, "custom_field_name": "Campaign Id", "value": "campaign_mapped"}],  # iPaaS.com's published read shape
         [{"name": "Campaign Id", "value": "campaign_mapped"}],
         [{"Name": "campaign_id", "Value": "campaign_mapped"}],
         {"Campaign Id": "campaign_mapped"},

@@ -84,6 +84,14 @@ def test_refund_amount(type_, total, expected):
     "fields,expected",
     [
         ([{"name": "LoyaltyPointsClaimed", "value": "120"}], D("120")),
+        # iPaaS.com's published read shape (GenericCustomFieldResponse)
+        (
+            [
+                {"id": 51, "custom_field_name": "Other", "value": "1"},
+                {"id": 52, "custom_field_name": "LoyaltyPointsClaimed", "value": "80"},
+            ],
+            D("80"),
+        ),
         ({"LoyaltyPointsClaimed": 7.5}, D("7.5")),
         ([{"name": "Other", "value": "1"}], None),
         ([{"name": "LoyaltyPointsClaimed", "value": " "}], None),

@@ -150,10 +150,29 @@ def test_custom_fields_are_merged_into_the_record_exactly_as_read():
         ],
     }
     assert record["custom_fields"][1]["value"] == "10"  # the input is not changed
-    assert lt.with_custom_fields({"custom_fields": {"A": "1"}}, [{"custom_field_name": "B", "value": "2"}]) == {
-        "custom_fields": {"A": "1", "B": "2"}
-    }
     assert lt.with_custom_fields(merged, [{"custom_field_name": "Points", "value": "150"}]) == merged
+    assert lt.has_values(merged, [{"custom_field_name": "Points", "value": "150"}])
+    assert not lt.has_values(record, [{"custom_field_name": "Points", "value": "150"}])
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        {"A": "1", "Points": "10"},  # a plain object
+        [{"name": "A", "value": "1"}, {"name": "Points", "value": "10"}],  # {name, value}
+        [{"Name": "A", "Value": "1"}, {"Name": "Points", "Value": "10"}],
+    ],
+)
+def test_custom_fields_read_in_an_older_shape_are_written_back_in_the_published_one(read):
+    """iPaaS.com's nested write takes [{custom_field_name, value}] (custom_field_name required): a record read in
+    another shape goes back in that one, every field kept."""
+    merged = lt.with_custom_fields({"id": "1", "custom_fields": read}, [{"custom_field_name": "Points", "value": "150"}])
+    assert merged == {
+        "id": "1",
+        "custom_fields": [{"custom_field_name": "A", "value": "1"}, {"custom_field_name": "Points", "value": "150"}],
+    }
+    assert lt.has_values({"custom_fields": read}, [{"custom_field_name": "Points", "value": "10"}])
+    assert not lt.has_values({"custom_fields": read}, [{"custom_field_name": "Points", "value": "150"}])
 
 
 # -- customer -----------------------------------------------------------------------------------------------------

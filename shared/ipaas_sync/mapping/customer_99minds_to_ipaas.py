@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidRecord, PermanentError
-from .common import normalize_phone, valid_email
+from .common import custom_field_item, normalize_phone, valid_email
 from .loyalty_transaction_to_ipaas import points, wire_points
 
 REQUIRED = ("email", "first_name", "last_name")
@@ -58,7 +58,7 @@ def loyalty_fields(card: dict[str, Any] | None, subject: str, *, card_field: str
         (card_field, str(card.get("id") or "").strip()),
         (points_field, wire_points(points(balance, f"{subject} loyalty card")) if balance is not None else None),
     )
-    return [{"custom_field_name": name, "value": value} for name, value in values if value not in (None, "")]
+    return [custom_field_item(name, value) for name, value in values if value not in (None, "")]
 
 
 def new_customer(

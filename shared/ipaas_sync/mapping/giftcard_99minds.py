@@ -54,7 +54,7 @@ from urllib.parse import quote
 from ..errors import ConfigurationError, InvalidRecord, PermanentError, Skip
 from ..models.ipaas import IpaasGiftCard, IpaasGiftCardActivity
 from ..settings import StoreRef
-from .common import clean
+from .common import clean, custom_field_values
 
 CURRENCY_PLACES = 2
 _QUANTUM = Decimal(1).scaleb(-CURRENCY_PLACES)  # 0.01
@@ -211,15 +211,7 @@ def _mapped_campaign(card: IpaasGiftCard) -> str | None:
     extra = (card.model_extra or {}).get("campaign_id")
     if isinstance(extra, (str, int)) and str(extra).strip():
         return str(extra).strip()
-    fields = card.custom_fields
-    pairs: list[tuple[Any, Any]] = []
-    if isinstance(fields, dict):
-        pairs = list(fields.items())
-    elif isinstance(fields, list):
-        for item in fields:
-            if isinstance(item, dict):
-                pairs.append((item.get("name", item.get("Name")), item.get("value", item.get("Value"))))
-    for name, value in pairs:
+    for name, value in custom_field_values(card.custom_fields).items():
         if _norm(str(name)) in CAMPAIGN_FIELD_NAMES and value is not None and str(value).strip():
             return str(value).strip()
     return None

@@ -40,7 +40,7 @@ from typing import Any
 from ..errors import InvalidRecord
 from ..models.ipaas import IpaasTransaction, IpaasTransactionLine
 from ..settings import StoreRef
-from .common import clean, present, require
+from .common import clean, custom_field, present, require
 
 ORDER = "Order"
 VALIDATED_RETURN = "Validated Return"
@@ -105,8 +105,8 @@ def refund_amount(txn_type: str | None, total: Decimal | None) -> Decimal | None
 
 
 def loyalty_points_claimed(txn: IpaasTransaction) -> Decimal | None:
-    """The custom field LOYALTY_POINTS_FIELD (custom_fields as [{name, value}] or {name: value}), else none."""
-    raw = _custom_field(txn.custom_fields, LOYALTY_POINTS_FIELD)
+    """The custom field LOYALTY_POINTS_FIELD (custom_fields in any shape common.custom_field_values reads), else none."""
+    raw = custom_field(txn.custom_fields, LOYALTY_POINTS_FIELD)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     try:
@@ -209,13 +209,4 @@ def execution_id_from_reply(body: Any) -> str | None:
     for candidate in (data.get("id"), execution.get("id"), data.get("execution_id"), data.get("workflow_execution_id")):
         if candidate not in (None, ""):
             return str(candidate)
-    return None
-
-
-def _custom_field(fields: Any, name: str) -> Any:
-    if isinstance(fields, dict):
-        return fields.get(name)
-    for item in fields or []:
-        if isinstance(item, dict) and str(item.get("name", "")).strip() == name:
-            return item.get("value")
     return None

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import InvalidRecord, PermanentError
+from .common import custom_field_item, custom_field_name, custom_field_values
 
 TICKET = "Ticket"
 # our field -> the 99minds JSON keys it may come in (first present wins)
@@ -133,7 +134,7 @@ def wire_points(amount: Decimal) -> str:
 
 def custom_fields(txn: LoyaltyTransaction, *, points_field: str, type_field: str, card_field: str) -> list[dict[str, str]]:
     values = ((points_field, wire_points(txn.amount)), (type_field, txn.type), (card_field, txn.card_id))
-    return [{"custom_field_name": name, "value": value} for name, value in values if value not in (None, "")]
+    return [custom_field_item(name, value) for name, value in values if value not in (None, "")]
 
 
 def ticket(
@@ -152,29 +153,36 @@ def ticket(
     }
 
 
-def _field_name(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return None
-    name = item.get("custom_field_name", item.get("name"))
-    return str(name).strip() if name is not None else None
+def has_values(record: dict[str, Any], fields: list[dict[str, str]]) -> bool:
+    """Whether the record (custom fields in any shape it is read in) already holds these values."""
+    current = custom_field_values(record.get("custom_fields"))
+    held = {name: str(value) for name, value in current.items() if value is not None}
+    return all(held.get(f["custom_field_name"]) == f["value"] for f in fields)
 
 
 def with_custom_fields(record: dict[str, Any], fields: list[dict[str, str]]) -> dict[str, Any]:
     """The record exactly as read, with these custom fields set (added or their values replaced); every other
-    field and every other custom field stays as it was. Works for customers and transactions alike."""
+    field and every other custom field stays as it was. The custom fields go back in iPaaS.com's write shape
+    (a list of {custom_field_name, value}, ids kept), whatever shape they were read in. Works for customers and
+    transactions alike."""
     out = copy.deepcopy(record)
     wanted = {f["custom_field_name"]: f["value"] for f in fields}
     current = out.get("custom_fields")
-    if isinstance(current, dict):  # {name: value}
-        out["custom_fields"] = {**current, **wanted}
-        return out
-    items = [copy.deepcopy(i) for i in (current or [])]
+    read = [{"custom_field_name": k, "value": v} for k, v in current.items()] if isinstance(current, dict) else current or []
+    items: list[Any] = []
     seen: set[str] = set()
-    for item in items:
-        name = _field_name(item)
-        if name in wanted:
-            item["value"] = wanted[name]
-            seen.add(name)
-    items.extend({"custom_field_name": n, "value": v} for n, v in wanted.items() if n not in seen)
+    for item in read:
+        name = custom_field_name(item)
+        if name is None:
+            items.append(copy.deepcopy(item))  # not a custom field we can name: left as it was
+            continue
+        value = wanted.get(name, custom_field_values([item])[name])
+        if "custom_field_name" in item:  # the published shape: kept as read (its id too), the value set
+            items.append({**item, "value": value})
+        else:
+            ident = {"id": item["id"]} if item.get("id") not in (None, "") else {}
+            items.append({**ident, "custom_field_name": name, "value": value})
+        seen.add(name)
+    items.extend(custom_field_item(n, v) for n, v in wanted.items() if n not in seen)
     out["custom_fields"] = items
     return out

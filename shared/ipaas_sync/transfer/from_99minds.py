@@ -13,6 +13,9 @@ Loyalty transaction, decided by what iPaaS.com holds, never by which webhook fir
   3. else a Ticket: the customer is resolved through its link (not resolvable -> DLQ, replayable); a Ticket
      already carrying the TransactionNumber (a create whose reply was lost) is linked, never created twice;
      otherwise it is created with the link nested, and the link is written.
+A Ticket create leaves a pending marker (pending.py, as gift card writes do) until its answer is read: a retry
+that finds the marker still pending and the Ticket in iPaaS.com (by its link or its TransactionNumber) records
+the truth, "created" by the earlier attempt and recognised on the retry, not "skipped" or "linked".
 Customer: linked -> only the loyalty custom fields change; else an iPaaS.com customer with the same email is
 linked (and gets the loyalty fields; its identity is kept); else it is created with identity + loyalty fields.
 Every write runs under Powertools idempotency keyed on the 99minds identity and a hash of what is written
@@ -32,6 +35,7 @@ from ..mapping import customer_99minds_to_ipaas as cm
 from ..mapping import loyalty_transaction_to_ipaas as lt
 from ..models.inbound import ENTITY, InboundMessage
 from ..models.outcome import Outcome
+from ..pending import PENDING, default_journal
 from ..settings import NinetyNineMindsSettings
 from .env import TransferEnv
 
@@ -40,10 +44,9 @@ def _write_fields(ipaas: IpaasClient, entity: str, record_id: str, fields: list[
     """Set these custom fields on an iPaaS.com record: read it, PUT it back exactly as read with the fields
     merged. Returns False (and writes nothing) when it already has these values."""
     record = ipaas.get_record(entity, record_id)
-    merged = lt.with_custom_fields(record, fields)
-    if merged == record:
+    if lt.has_values(record, fields):
         return False
-    ipaas.update_record(entity, record_id, merged, what=what)
+    ipaas.update_record(entity, record_id, lt.with_custom_fields(record, fields), what=what)
     return True
 
 
@@ -69,10 +72,23 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
         txn, points_field=sub.loyalty_points_field, type_field=sub.loyalty_type_field, card_field=sub.loyalty_card_field
     )
     ipaas = env.ipaas(sub)
+    journal = default_journal()
+    create_key = journal.key({"destination": sub.system_id, "direction": "to-ipaas", "ticket": number})
+
+    def recognised(ticket_id: str) -> dict[str, Any] | None:
+        """The Ticket an earlier attempt created though its answer was lost (its marker still pending), else None."""
+        marker = journal.get(create_key)
+        if marker is None or marker.state != PENDING:
+            return None
+        _write_fields(ipaas, "transaction", ticket_id, fields, f"{subject} (Ticket {ticket_id})")
+        journal.applied(create_key, after=None, card_id=ticket_id)
+        return {"action": "created", "target": "ticket", "ipaas_id": ticket_id, "written": True, "recovered": True}
 
     def write() -> dict[str, Any]:
         linked = ipaas.lookup_spaceport("transaction", TABLE_TRANSACTION, number)
         if linked:
+            if found := recognised(linked):
+                return found
             written = _write_fields(ipaas, "transaction", linked, fields, f"{subject} (Ticket {linked})")
             return {"action": "updated", "target": "ticket", "ipaas_id": linked, "written": written}
         if txn.client_order_id:
@@ -91,8 +107,11 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
             )
         existing = _find_transaction(ipaas, number, f"{subject} ({number})")
         if existing is not None:  # an earlier create whose reply was lost
+            if found := recognised(str(existing["id"])):
+                return found
             _write_fields(ipaas, "transaction", str(existing["id"]), fields, f"{subject} (Ticket {existing['id']})")
             return {"action": "linked", "target": "ticket", "ipaas_id": str(existing["id"]), "written": True}
+        journal.begin(create_key, operation="ticket", card=number, before=None)
         created = ipaas.create_record(
             "transaction",
             lt.ticket(
@@ -100,6 +119,7 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
             ),
             what=f"{subject} ({number})",
         )
+        journal.applied(create_key, after=None, card_id=str(created["id"]))
         return {"action": "created", "target": "ticket", "ipaas_id": str(created["id"]), "written": True}
 
     identity = {
@@ -167,6 +187,9 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
     return _outcome(msg, sub, result, replayed, {"kind": msg.kind, "event": msg.event, "target": "customer"})
 
 
+LOST_ANSWER_RECOGNISED = "created by an earlier attempt whose answer was lost; recognised on this retry, not created again"
+
+
 def _outcome(
     msg: InboundMessage, sub: NinetyNineMindsSettings, result: dict[str, Any], replayed: bool, details: dict[str, Any]
 ) -> Outcome:
@@ -175,6 +198,8 @@ def _outcome(
         status, reason = "duplicate", "already transferred to iPaaS.com with the same content"
     elif not result.get("written"):
         status, reason = "skipped", f"iPaaS.com {result['target']} {result['ipaas_id']} already has these values"
+    elif result.get("recovered"):
+        status, reason = "created", LOST_ANSWER_RECOGNISED
     else:
         status = result["action"]
         reason = "found in iPaaS.com; linked, nothing created" if status == "linked" else None
@@ -187,7 +212,16 @@ def _outcome(
         external_id=result["ipaas_id"],
         tracking_guid=msg.tracking_guid,
         reason=reason,
-        details={k: v for k, v in details.items() if v is not None},
+        details={
+            k: v
+            for k, v in {
+                **details,
+                "recovered": result.get("recovered"),
+                # the iPaaS.com record written: the ledger finds this outcome by its id too (`ipaas-sync status`)
+                "ipaas_entity": "customer" if result["target"] == "customer" else "transaction",
+            }.items()
+            if v is not None
+        },
     )
 
 
