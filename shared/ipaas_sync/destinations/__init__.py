@@ -11,6 +11,7 @@ from .spec import ENTITIES, ENTITY_BY_NAME, TO_IPAAS, Destination, Entity, load
 
 NINETYNINE_MINDS = Destination(
     platform="99minds",
+    package="ninetynine_minds",
     logical="NinetyNineMinds",
     display="99minds",
     name="99minds",
@@ -44,6 +45,7 @@ NINETYNINE_MINDS = Destination(
 )
 STAMPED = Destination(
     platform="stamped",
+    package="stamped",
     logical="Stamped",
     display="Stamped.io",
     name="Stamped.io",
@@ -59,6 +61,7 @@ STAMPED = Destination(
 )
 MAKINI = Destination(
     platform="makini",
+    package="makini",
     logical="Makini",
     display="Mintsoft (Makini)",
     name="Mintsoft via Makini",

@@ -41,6 +41,7 @@ class Destination:
     """One partner platform: its id (the subscription's "Platform" setting), its names, what it takes."""
 
     platform: str  # "99minds": the Platform setting, queue names (<stack>-customer-99minds), secret names
+    package: str  # "ninetynine_minds": its folder's name (and its sandbox's: sandbox/<package>.py)
     logical: str  # "NinetyNineMinds": the template's logical ids (CustomerNinetyNineMindsQueue, ...)
     display: str  # "Mintsoft (Makini)": how the operator knows it (alarm descriptions, docs)
     entities: tuple[str, ...]  # the ENTITIES it takes from iPaaS.com, in the template's order
