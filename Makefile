@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 LAYER  := .aws-sam/build/SharedLayer
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs secrets clean checkov
+.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs destinations clean checkov
 CHECKOV_VENV := .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
@@ -93,8 +93,9 @@ observability: $(STAMP)  ## rewrite the dashboard, alarms and Logs Insights quer
 docs: $(STAMP)  ## rewrite the stack parameter table in docs/deploy.md from template.yaml
 	$(BIN)/python scripts/stack_parameters.py
 
-secrets: $(STAMP)  ## rewrite the secrets' JSON shapes in template.yaml from the settings models
-	$(BIN)/python scripts/secret_shapes.py
+destinations: $(STAMP)  ## rewrite template.yaml's per-destination parts (queues, secrets, events, policies, routes, outputs) from the registry
+	$(BIN)/python scripts/destinations.py
+	$(BIN)/python scripts/observability.py
 
 clean:  ## remove the venv, the build and the local stack's files
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .local .pytest_cache

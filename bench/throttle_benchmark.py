@@ -310,7 +310,7 @@ def run(args) -> int:
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(
             moto_process=args.moto == "process",
-            ninetynine=NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds)),
+            partners={"ninetynine": NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds))},
             ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
             parameters={"NinetyNineMindsConcurrency": args.concurrency},
             subscription_overrides={

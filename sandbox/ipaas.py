@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 
-from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
+from .server import IPAAS_LIMIT, Reply, SandboxServer, bearer
 
 AREAS = {
     "customers": ("Customer", "customers"),
@@ -38,7 +38,7 @@ class IpaasSandbox(SandboxServer):
         self,
         token: str = "ipaas-sandbox-token",
         *,
-        rate_limit=PARTNER_LIMITS.ipaas,
+        rate_limit=IPAAS_LIMIT,
         page_param: str = "page",
         size_param: str = "page_size",
         first_page: int = 1,

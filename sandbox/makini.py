@@ -22,7 +22,10 @@ import math
 import re
 from urllib.parse import urlencode
 
-from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
+from .kit import SandboxKit
+from .server import Reply, SandboxServer, bearer
+
+LIMIT = (100, 60)  # Makini: not published, the subscription settings' default
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 15
@@ -39,7 +42,7 @@ class MakiniSandbox(SandboxServer):
         self,
         token: str = "makini-sandbox-token-0000",
         *,
-        rate_limit=PARTNER_LIMITS.makini,
+        rate_limit=LIMIT,
         paging: str = "pages",
         honour_filters: bool = True,
         **kw,
@@ -212,3 +215,39 @@ class MakiniSandbox(SandboxServer):
         self._check_order(body, key)
         self.sales_orders[key] = {"key": key, **copy.deepcopy(body)}
         return {"data": copy.deepcopy(self.sales_orders[key])}
+
+
+def _get(client, key: str) -> dict | None:
+    reply = client.get_customer(key, what="contract customer")
+    return None if reply is None else reply["data"]
+
+
+def _find(client, payload: dict) -> str | None:
+    found = client.find_customer(payload["code"], what="contract customer")
+    return None if not found else str(found["key"])
+
+
+SYSTEM_ID = "3001"
+KIT = SandboxKit(
+    attribute="makini",
+    system_id=SYSTEM_ID,
+    server=MakiniSandbox,
+    limit=LIMIT,
+    settings=lambda server: {
+        "API Url": server.url,
+        "API Token": server.token,
+        "Company Key": "07000268162057",
+        "Batch Size": 50,
+        "Batch Delay Seconds": 1,
+    },
+    webhook_key="whk-local-makini-3001-00000000000",
+    credential="API Token",
+    customer=lambda n: {"name": f"Ada L{n}", "code": f"C-{n}"},
+    create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["data"]["key"]),
+    get_customer=_get,
+    stored_customers=lambda server: len(server.customers),
+    update_customer=None,  # Makini's customer API has no update (transfer/customer.py skips a linked customer)
+    find_customer=_find,
+    read_path="/api/wms/customers",
+    write_path="/api/wms/customers",
+)

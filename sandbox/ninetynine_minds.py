@@ -35,7 +35,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .server import PARTNER_LIMITS, Reply, SandboxServer, bearer
+from .kit import SandboxKit
+from .server import Reply, SandboxServer, bearer
+
+LIMIT = (150, 60)  # 99minds: 150 requests per minute per IP address
 
 STORE_KEYS = ("store_ref_id", "client_store_id")
 
@@ -55,7 +58,7 @@ class NinetyNineMindsSandbox(SandboxServer):
         self,
         api_key: str = "99minds-sandbox-secret",
         *,
-        rate_limit=PARTNER_LIMITS.ninetynine,
+        rate_limit=LIMIT,
         reference_field: str = "reference_id",
         **kw,
     ):
@@ -437,3 +440,44 @@ WORKFLOW_TRIGGERS = ("order_paid", "order_refunded")
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _settings(server: NinetyNineMindsSandbox) -> dict[str, Any]:
+    return {
+        "API Url": server.url,
+        "API Secret Key": server.api_key,
+        "Store Ref Id": "store_b81a893dc2bc6e1a5d",
+        "Campaign Id": "campaign_local",
+    }
+
+
+def _customer(n: int) -> dict[str, Any]:
+    return {"email": f"ada{n}@example.com", "first_name": "Ada", "last_name": f"L{n}", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+
+
+def _created(client, payload: dict[str, Any]) -> str:
+    return str(client.upsert_customer(payload, what="contract customer")["data"]["customer"]["id"])
+
+
+def _get(client, key: str) -> Any:
+    reply = client.get_customer(key, what="contract customer")
+    return None if reply is None else reply["data"]["customer"]
+
+
+SYSTEM_ID = "1001"
+KIT = SandboxKit(
+    attribute="ninetynine",
+    system_id=SYSTEM_ID,
+    server=NinetyNineMindsSandbox,
+    limit=LIMIT,
+    settings=_settings,
+    webhook_key=None,  # the stack's own key: the 99minds subscription is the one the hook tests post for
+    credential="API Secret Key",
+    customer=_customer,
+    create_customer=_created,
+    get_customer=_get,
+    stored_customers=lambda server: len(server.customers),
+    update_customer=lambda client, key, payload: client.upsert_customer({**payload, "id": key}, what="contract customer"),
+    read_path="/api/v1/ipaas/customers",
+    write_path="/api/v1/ipaas/customers",
+)

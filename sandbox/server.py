@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -144,31 +144,44 @@ class RateLimit:
             return None
 
 
-@dataclass(frozen=True)
 class RateLimits:
-    """(calls, seconds) for each endpoint of the local stack (sandbox/stack.py LocalStack): what its sandbox answers
-    429 + Retry-After beyond, and what the subscriptions the stack writes say (API Throttle Limit / Seconds; iPaaS.com's
-    as "... (To iPaaS)"), so that our own traffic never draws a 429 while every sandbox still enforces a limit.
-    A subscription takes whole seconds: a sandbox counting over a fractional window (a margin over the subscription's
-    limit, as in tests/integration/test_deferral.py) goes with subscription_overrides that give the whole window."""
+    """(calls, seconds) per sandbox of the local stack (sandbox/stack.py LocalStack), by the stack's name for it:
+    `ipaas`, and each destination's sandbox (its kit's attribute: `ninetynine`, `stamped`, `makini`;
+    sandbox/destinations.py): what its sandbox answers 429 + Retry-After beyond, and what the subscriptions the stack
+    writes say (API Throttle Limit / Seconds; iPaaS.com's as "... (To iPaaS)"), so that our own traffic never draws a
+    429 while every sandbox still enforces a limit. A subscription takes whole seconds: a sandbox counting over a
+    fractional window (a margin over the subscription's limit, as in tests/integration/test_deferral.py) goes with
+    subscription_overrides that give the whole window. The partners' own limits and the tests' are
+    sandbox/destinations.py PARTNER_LIMITS and TEST_LIMITS."""
 
-    ipaas: tuple[int, float] = (500, 60)  # iPaaS.com publishes none: the subscription settings' default
-    ninetynine: tuple[int, float] = (150, 60)  # 99minds: 150 requests per minute per IP address
-    stamped: tuple[int, float] = (500, 60)  # Stamped.io: the subscription settings' default
-    makini: tuple[int, float] = (100, 60)  # Makini: not published, the subscription settings' default
+    def __init__(self, **limits: tuple[int, float]):
+        self._limits = dict(limits)
+
+    def __getattr__(self, name: str) -> tuple[int, float]:
+        try:
+            return self.__dict__["_limits"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def items(self):
+        return self._limits.items()
+
+    def replace(self, **limits: tuple[int, float]) -> RateLimits:
+        """The same limits, those named here changed."""
+        unknown = set(limits) - set(self._limits)
+        if unknown:
+            raise KeyError(f"no sandbox named {sorted(unknown)} (known: {sorted(self._limits)})")
+        return RateLimits(**{**self._limits, **limits})
 
     def faster(self, factor: int) -> RateLimits:
         """The same windows, `factor` times the calls in each."""
-        return RateLimits(**{name: (calls * factor, seconds) for name, (calls, seconds) in asdict(self).items()})
+        return RateLimits(**{name: (calls * factor, seconds) for name, (calls, seconds) in self._limits.items()})
+
+    def __repr__(self) -> str:
+        return f"RateLimits({self._limits})"
 
 
-# The partners' limits: each sandbox's own, and the local stack's unless it is given others (the demo, `make serve`,
-# the benchmark run at these).
-PARTNER_LIMITS = RateLimits()
-# The integration tests' limits: a minute's calls in every second, so the limiter's even spacing (seconds / calls
-# apart: 0.4 s a 99minds call at the partners' limits) costs milliseconds. A test of throttling, deferral or 429 gives
-# the limits it asserts on (tests/integration/test_deferral.py, test_fault_suite.py).
-TEST_LIMITS = PARTNER_LIMITS.faster(60)
+IPAAS_LIMIT = (500, 60)  # iPaaS.com publishes none: the subscription settings' default
 
 
 Route = tuple[str, re.Pattern, Callable[..., Any]]

@@ -11,30 +11,32 @@ import logging
 import os
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import requests
 
+from ipaas_sync.destinations import ENTITY_BY_NAME, REGISTRY
+
+from .destinations import kit, kits
 from .http_api import HttpApiServer
 from .ipaas import IpaasSandbox
 from .local_aws import EventSourcePoller, LocalDeployment, MotoServer, PollStats, apply_environment
-from .makini import MakiniSandbox
-from .ninetynine_minds import NinetyNineMindsSandbox
+from .makini import SYSTEM_ID as MAKINI_SYSTEM_ID
+from .ninetynine_minds import SYSTEM_ID as NINETYNINE_SYSTEM_ID
 from .server import RateLimit, RateLimits, SandboxServer
-from .stamped import StampedSandbox
+from .stamped import SYSTEM_ID as STAMPED_SYSTEM_ID
 
 SERVICE_LOGGER = "ipaas-sync"
-NINETYNINE_SYSTEM_ID = "1001"
-STAMPED_SYSTEM_ID = "2001"
-MAKINI_SYSTEM_ID = "3001"
-# destination (iPaaS System Id) -> (platform label, customer queue, customer DLQ)
+# destination (iPaaS System Id) -> (platform label, customer queue, customer DLQ), for every destination the
+# registry lists (each takes customers)
 CUSTOMER_QUEUES = {
-    NINETYNINE_SYSTEM_ID: ("99minds", "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"),
-    STAMPED_SYSTEM_ID: ("Stamped.io", "CustomerStampedQueue", "CustomerStampedDLQ"),
-    MAKINI_SYSTEM_ID: ("Makini", "CustomerMakiniQueue", "CustomerMakiniDLQ"),
+    kit(d).system_id: (d.display, d.queue(ENTITY_BY_NAME["customer"]), d.dlq(ENTITY_BY_NAME["customer"]))
+    for d in REGISTRY
+    if "customer" in d.entities
 }
+__all__ = ["CUSTOMER_QUEUES", "MAKINI_SYSTEM_ID", "NINETYNINE_SYSTEM_ID", "STAMPED_SYSTEM_ID", "LocalStack", "PollStats"]
 # Locally a failed message comes back after `retry_delay` (1 s) instead of the visibility timeout (180 s), so the time
 # a gift card retry waits while an earlier request may still be in flight (ipaas_sync.pending.IN_FLIGHT_SECONDS,
 # 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
@@ -82,10 +84,10 @@ class LocalStack:
     own_moto: bool = True
     moto_process: bool = False  # the moto this stack starts runs in a child process (MotoServer(process=True))
     ipaas: IpaasSandbox = field(default_factory=IpaasSandbox)
-    ninetynine: NinetyNineMindsSandbox = field(default_factory=NinetyNineMindsSandbox)
-    stamped: StampedSandbox = field(default_factory=StampedSandbox)
-    makini: MakiniSandbox = field(default_factory=MakiniSandbox)
-    # The rate limits: None keeps each sandbox's own (the partner's, sandbox/server.py PARTNER_LIMITS, unless the
+    # Each destination's sandbox by its kit's attribute (sandbox/destinations.py; stack.ninetynine, stack.stamped,
+    # ...): built from its kit unless given here (partners={"makini": MakiniSandbox(honour_filters=False)}).
+    partners: dict[str, SandboxServer] = field(default_factory=dict)
+    # The rate limits: None keeps each sandbox's own (the partner's, sandbox/destinations.py PARTNER_LIMITS, unless the
     # sandbox was built with another); RateLimits (the tests: TEST_LIMITS) sets every sandbox's, a sandbox given here
     # too. Either way each subscription's API Throttle Limit / Seconds are what its sandbox enforces.
     limits: RateLimits | None = None
@@ -95,8 +97,11 @@ class LocalStack:
     webhook_key: str = field(default_factory=lambda: f"whk-local-{uuid.uuid4().hex}")
 
     def __post_init__(self):
+        for k in kits().values():
+            if k.attribute not in self.partners:
+                self.partners[k.attribute] = k.server()
         if self.limits is not None:
-            for name, (calls, seconds) in asdict(self.limits).items():  # RateLimits' fields name the sandboxes
+            for name, (calls, seconds) in self.limits.items():  # RateLimits' names are the sandboxes'
                 getattr(self, name).rate_limit = RateLimit(calls, seconds)
         self.collector = OutcomeCollector()
         self.deployment: LocalDeployment | None = None
@@ -105,67 +110,24 @@ class LocalStack:
 
     # -- subscriptions pointing at the sandboxes ---------------------------------------------------------
     def subscriptions(self) -> dict[str, dict[str, Any]]:
-        """Secret logical id -> subscription settings JSON, with the names iPaaS.com users know."""
-        ninetynine = {
-            "Platform": "99minds",
-            "Name": "99minds - Local",
-            "iPaaS System Id": NINETYNINE_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url,
-            "iPaaS API Token": self.ipaas.token,
-            "API Url": self.ninetynine.url,
-            "API Secret Key": self.ninetynine.api_key,
-            "Store Ref Id": "store_b81a893dc2bc6e1a5d",
-            "Campaign Id": "campaign_local",
-            **throttle_settings(self.ninetynine, self.ipaas),
-            "Concurrent Connections": 2,
-        }
-        stamped = {
-            "Platform": "stamped",
-            "Name": "Stamped.io - Local",
-            "iPaaS System Id": STAMPED_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url,
-            "iPaaS API Token": self.ipaas.token,
-            "API Url": self.stamped.url,
-            "API Public Key": self.stamped.public_key,
-            "API Private Key": self.stamped.private_key,
-            "API Store Hash": self.stamped.store_hash,
-            "API User": self.stamped.public_key,
-            "API Password": self.stamped.private_key,
-            **throttle_settings(self.stamped, self.ipaas),
-            "Concurrent Connections": 2,
-            "Concurrent Batch Executions": 10,
-        }
-        makini = {
-            "Platform": "makini",
-            "Name": "Mintsoft via Makini - Local",
-            "iPaaS System Id": MAKINI_SYSTEM_ID,
-            "iPaaS API Url": self.ipaas.url,
-            "iPaaS API Token": self.ipaas.token,
-            "API Url": self.makini.url,
-            "API Token": self.makini.token,
-            "Company Key": "07000268162057",
-            "Batch Size": 50,
-            "Batch Delay Seconds": 1,
-            **throttle_settings(self.makini, self.ipaas),
-            "Concurrent Connections": 2,
-            "Concurrent Batch Executions": 10,
-        }
-        # the webhook keys live in their own secrets (the only ones the hook ingress reads)
-        keys = {
-            platform: {"Platform": platform, "Name": sub["Name"], "iPaaS System Id": sub["iPaaS System Id"]}
-            for platform, sub in (("99minds", ninetynine), ("stamped", stamped), ("makini", makini))
-        }
-        keys["99minds"]["Webhook API Key"] = self.webhook_key
-        keys["stamped"]["Webhook API Key"] = "whk-local-stamped-2001-0000000000"
-        keys["makini"]["Webhook API Key"] = "whk-local-makini-3001-00000000000"
-        subs = {
-            "NinetyNineMindsSubscriptionSecret": ninetynine,
-            "StampedSubscriptionSecret": stamped,
-            "MakiniSubscriptionSecret": makini,
-            "NinetyNineMindsWebhookKeySecret": keys["99minds"],
-            "StampedWebhookKeySecret": keys["stamped"],
-            "MakiniWebhookKeySecret": keys["makini"],
-        }
+        """Secret logical id -> subscription settings JSON, with the names iPaaS.com users know: one subscription and
+        one webhook key secret per destination of the registry, pointing at its sandbox (its kit's settings)."""
+        subs: dict[str, dict[str, Any]] = {}
+        for destination in REGISTRY:
+            k = kit(destination)
+            server = self.partners[k.attribute]
+            common = {"Platform": destination.platform, "Name": f"{destination.name} - Local", "iPaaS System Id": k.system_id}
+            subs[destination.subscription_secret] = {
+                **common,
+                "iPaaS API Url": self.ipaas.url,
+                "iPaaS API Token": self.ipaas.token,
+                **k.settings(server),
+                **throttle_settings(server, self.ipaas),
+                "Concurrent Connections": 2,
+                "Concurrent Batch Executions": 10,
+            }
+            # the webhook keys live in their own secrets (the only ones the hook ingress reads)
+            subs[destination.webhook_key_secret] = {**common, "Webhook API Key": k.webhook_key or self.webhook_key}
         for logical, override in self.subscription_overrides.items():
             subs[logical] = {k: v for k, v in {**subs.get(logical, {}), **override}.items() if v is not None}
         return subs
@@ -209,7 +171,14 @@ class LocalStack:
             self.moto.stop()
 
     def sandboxes(self) -> tuple:
-        return (self.ipaas, self.ninetynine, self.stamped, self.makini)
+        return (self.ipaas, *self.partners.values())
+
+    def __getattr__(self, name: str) -> SandboxServer:
+        """A destination's sandbox by its kit's attribute: stack.ninetynine, stack.stamped, stack.makini."""
+        partners = self.__dict__.get("partners") or {}
+        if name in partners:
+            return partners[name]
+        raise AttributeError(name)
 
     def __enter__(self):
         return self.start()

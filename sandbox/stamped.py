@@ -17,7 +17,10 @@ import copy
 import hmac
 import itertools
 
-from .server import PARTNER_LIMITS, Reply, SandboxServer
+from .kit import SandboxKit
+from .server import Reply, SandboxServer
+
+LIMIT = (500, 60)  # Stamped.io: the subscription settings' default
 
 FIELDS = ("email", "firstName", "lastName", "customCustomerId", "dateOfBirth", "tags")
 
@@ -31,7 +34,7 @@ class StampedSandbox(SandboxServer):
         private_key: str = "key-sandbox-secret-0000",
         store_hash: str = "270392",
         *,
-        rate_limit=PARTNER_LIMITS.stamped,
+        rate_limit=LIMIT,
         **kw,
     ):
         self.public_key, self.private_key, self.store_hash = public_key, private_key, store_hash
@@ -116,3 +119,33 @@ class StampedSandbox(SandboxServer):
             raise Reply(400, {"message": "Another customer already has this email."})
         self.customers[id].update(fields)
         return copy.deepcopy(self.customers[id])
+
+
+def _settings(server: StampedSandbox) -> dict:
+    return {
+        "API Url": server.url,
+        "API Public Key": server.public_key,
+        "API Private Key": server.private_key,
+        "API Store Hash": server.store_hash,
+        "API User": server.public_key,
+        "API Password": server.private_key,
+    }
+
+
+SYSTEM_ID = "2001"
+KIT = SandboxKit(
+    attribute="stamped",
+    system_id=SYSTEM_ID,
+    server=StampedSandbox,
+    limit=LIMIT,
+    settings=_settings,
+    webhook_key="whk-local-stamped-2001-0000000000",
+    credential="API Private Key",
+    customer=lambda n: {"email": f"ada{n}@example.com", "firstName": "Ada", "lastName": f"L{n}", "customCustomerId": str(n)},
+    create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["id"]),
+    get_customer=lambda client, key: client.get_customer(key, what="contract customer"),
+    stored_customers=lambda server: len(server.customers),
+    update_customer=lambda client, key, payload: client.update_customer(key, payload, what="contract customer"),
+    read_path="/api/v2/",
+    write_path="/api/v2/",
+)

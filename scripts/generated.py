@@ -1,5 +1,5 @@
 """The one command line of the scripts that write generated parts of the repository (observability.py,
-stack_parameters.py, secret_shapes.py): rewrite the file, or with --check say whether it is stale (exit 1)."""
+stack_parameters.py, destinations.py): rewrite the file, or with --check say whether it is stale (exit 1)."""
 
 from __future__ import annotations
 

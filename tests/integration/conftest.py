@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import MotoServer
-from sandbox.server import TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import bisect
 import json
-from dataclasses import replace
 
-from sandbox.server import TEST_LIMITS
+from sandbox.destinations import TEST_LIMITS
 
 from .conftest import notification
 
@@ -34,7 +33,7 @@ HISTORY = {
 def slow_stack(make_stack, ids: list[str]):
     """The local stack with 99minds limited to LIMIT per SECONDS, and a customer in iPaaS.com for each id."""
     stack = make_stack(
-        limits=replace(TEST_LIMITS, ninetynine=(LIMIT, SANDBOX_SECONDS)),
+        limits=TEST_LIMITS.replace(ninetynine=(LIMIT, SANDBOX_SECONDS)),
         subscription_overrides={
             "NinetyNineMindsSubscriptionSecret": {"API Throttle Limit": LIMIT, "API Throttle Seconds": SECONDS}
         },

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -48,8 +48,9 @@ from ipaas_sync.clients.ninetynine_minds import NinetyNineMindsClient
 from ipaas_sync.mapping import giftcard_99minds as mapping
 from ipaas_sync.models.ipaas import IpaasGiftCard
 from ipaas_sync.replay import Replayer
+from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import LambdaContext, sqs_event
-from sandbox.server import LOST_ANSWER, TEST_LIMITS, SandboxServer
+from sandbox.server import LOST_ANSWER, SandboxServer
 from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 from sandbox.stack import LocalStack
 
@@ -480,7 +481,7 @@ def ninetynine_stack() -> dict:
     # 99minds and iPaaS.com limits per 1 s windows here, so that the suite's 429 penalties (halving the rate for a few
     # windows) cost seconds, not minutes; the subscription's settings are the limits the sandboxes enforce
     return {
-        "limits": replace(TEST_LIMITS, ninetynine=(40, 1), ipaas=(100, 1)),
+        "limits": TEST_LIMITS.replace(ninetynine=(40, 1), ipaas=(100, 1)),
         # small batches and 5 concurrent invocations per queue: copies of a message run concurrently, and a record
         # waiting out a fault holds up few others (the template's defaults are 10 and 2)
         "parameters": {"BatchSize": 2, "NinetyNineMindsConcurrency": 5},

@@ -12,8 +12,8 @@ import pytest
 from ipaas_sync import initialize
 from ipaas_sync.cli import main
 from ipaas_sync.initialize import LockHeld, Runs, build, transfer_time
+from sandbox.destinations import PARTNER_LIMITS, TEST_LIMITS
 from sandbox.ipaas import IpaasSandbox
-from sandbox.server import PARTNER_LIMITS, TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID
 from tests.integration.conftest import add_customer
 
@@ -22,7 +22,7 @@ TXN_QUEUE = "TransactionNinetyNineMindsQueue"
 SEARCH = "/customers/v2/Customers"
 # the estimates name the subscription's 99minds limit: the tests of them run at the partner's (the rest of the stack at
 # the test limits)
-AT_99MINDS_LIMIT = replace(TEST_LIMITS, ninetynine=PARTNER_LIMITS.ninetynine)
+AT_99MINDS_LIMIT = TEST_LIMITS.replace(ninetynine=PARTNER_LIMITS.ninetynine)
 
 
 def customers(stack, n: int, start: int = 1000) -> list[str]:

@@ -29,7 +29,7 @@ def test_existence_check_then_create_with_name_code_company_and_link(stack):
 
 
 def test_existing_customer_found_by_paging_is_linked_not_created(make_stack):
-    stack = make_stack(makini=MakiniSandbox(honour_filters=False))
+    stack = make_stack(partners={"makini": MakiniSandbox(honour_filters=False)})
     for n in range(150):
         stack.makini.add_customer(f"OTHER-{n}")
     existing = stack.makini.add_customer("C-2", name="Ada L.")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import sqs_event
-from sandbox.server import TEST_LIMITS
 from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack
 
 Q = "CustomerNinetyNineMindsQueue"
