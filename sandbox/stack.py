@@ -25,7 +25,6 @@ from .ninetynine_minds import NinetyNineMindsSandbox
 from .server import RateLimit, RateLimits, SandboxServer
 from .stamped import StampedSandbox
 
-SERVICE_LOGGER = "ipaas-sync"
 NINETYNINE_SYSTEM_ID = "1001"
 STAMPED_SYSTEM_ID = "2001"
 MAKINI_SYSTEM_ID = "3001"
@@ -102,6 +101,7 @@ class LocalStack:
         self.deployment: LocalDeployment | None = None
         self.handlers: dict[str, Any] = {}
         self.http_api: HttpApiServer | None = None
+        self.service_logger: logging.Logger | None = None
 
     # -- subscriptions pointing at the sandboxes ---------------------------------------------------------
     def subscriptions(self) -> dict[str, dict[str, Any]]:
@@ -196,11 +196,17 @@ class LocalStack:
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
         self.http_api = HttpApiServer(self.deployment, self.handlers).start()
-        logging.getLogger(SERVICE_LOGGER).addHandler(self.collector)
+        # the handlers' logger is named after their service (POWERTOOLS_SERVICE_NAME: the stack's name in the template;
+        # whatever this process had when ipaas_sync was first imported)
+        from ipaas_sync.observability import logger
+
+        self.service_logger = logging.getLogger(logger.name)
+        self.service_logger.addHandler(self.collector)
         return self
 
     def stop(self) -> None:
-        logging.getLogger(SERVICE_LOGGER).removeHandler(self.collector)
+        if self.service_logger is not None:
+            self.service_logger.removeHandler(self.collector)
         if self.http_api is not None:
             self.http_api.stop()
         for server in self.sandboxes():

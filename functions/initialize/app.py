@@ -11,9 +11,10 @@ id: a million records need no human. Progress: `ipaas-sync report`/the log line 
 """
 
 from ipaas_sync.initialize import run_function
-from ipaas_sync.observability import logger
+from ipaas_sync.observability import logger, metrics
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics  # its iPaaS.com and partner requests count (PartnerThrottled): one EMF line per invocation
 def lambda_handler(event, context):
     return run_function(event, context)

@@ -84,6 +84,11 @@ def test_serve_writes_urls_and_keys_and_the_hook_event_is_accepted_then_transfer
     reply = json.loads(done.stdout.strip().splitlines()[-1])
     assert reply["statusCode"] == 202, (reply, done.stderr[-2000:])
     assert json.loads(reply["body"])["accepted"] == 2
+    # its metrics are the stack's own (template.yaml: namespace IpaasSync/<stack>, service <stack>), as in AWS
+    emf = [json.loads(ln) for ln in done.stdout.splitlines() if ln.startswith("{") and '"_aws"' in ln]
+    assert [line["HookRequests"] for line in emf] == [[1.0]], done.stdout[-2000:]
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "IpaasSync/ipaas-sync-local"
+    assert emf[0]["service"] == "ipaas-sync-local"
 
     # the poller transfers what was queued, with the real handler, in the serve process
     def transferred():
