@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import shlex
 import threading
 import time
@@ -36,6 +35,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .failure_groups import failure_group
 from .models.outcome import Outcome
 from .observability import MetricUnit, logger, metrics, redact
 
@@ -418,24 +418,11 @@ def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> li
     return lines
 
 
-_WORD = re.compile(r"[\w@/-]+(?:\.[\w@/-]+)*")
-
-
 def reason_group(item: dict[str, Any]) -> str:
-    """A failure reason without ids (any word with a digit: record ids, numbers, guids, emails; an HTTP status
-    code stays), so that like failures count together."""
-    text = item.get("reason") or ""
-
-    def strip(m: re.Match[str]) -> str:
-        word = m.group(0)
-        if not any(c.isdigit() for c in word) or (
-            len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5) : m.start()] == "HTTP "
-        ):
-            return word
-        return "<id>"
-
-    reason = _WORD.sub(strip, text)
-    return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
+    """`[kind:Class] reason` with the ids taken out (failure_groups: the same lines as `ipaas-sync dlq list`)."""
+    return failure_group(
+        item.get("failure_kind"), item.get("error"), item.get("reason"), (item.get("record_id"), item.get("tracking_guid"))
+    )
 
 
 def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def test_malformed_bodies_count_as_one_reason(stack):
     stack.drain()
     summary = Replayer().summary(stack.queue_url(DLQ), messages=True)
     assert summary["count"] == 3 and len(summary["by_reason"]) == 1, summary["by_reason"]
-    assert "<message id>" in next(iter(summary["by_reason"]))
+    assert "<id>" in next(iter(summary["by_reason"]))  # each message id taken out
     assert all(m["original_message_id"] and m["record_id"] is None for m in summary["messages"])
 
 
@@ -128,12 +128,19 @@ def test_cli_list_show_and_replay(stack, capsys):
         assert any_id in (shown["message_id"], shown["original_message_id"], shown["tracking_guid"], shown["record_id"])
     assert cli.main(["dlq", "show", dlq, "guid-1"]) == 0
     assert json.loads(capsys.readouterr().out)["record_id"] == "1"
-    assert cli.main(["dlq", "replay", dlq, "--entity", "customer", "--older-than", "1d", "--dry-run"]) == 0
+    assert cli.main(["dlq", "replay", dlq, "--entity", "customer", "--older-than", "1d", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["matched"] == 0
+    # the dry run, as text like `dlq list`: how many would move, to which queue, and why they were parked
     assert cli.main(["dlq", "replay", dlq, "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().out)["method"] in ("StartMessageMoveTask", "receive-send-delete")
+    out = capsys.readouterr().out.splitlines()
+    source = stack.deployment.physical[Q]["QueueName"]
+    assert out[0] == f"{dlq}: 3 of 3 message(s) would move (receive, send, delete) (dry run: nothing moved)", out
+    assert out[1].split() == ["3", "->", source], out
+    assert "  parked because:" in out and any("missing required field 'email_address'" in line for line in out)
+    assert len(stack.messages(DLQ)) == 3
     assert cli.main(["dlq", "replay", dlq, "--destination", "1001"]) == 0
-    assert json.loads(capsys.readouterr().out)["moved"] == 3
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{dlq}: 3 of 3 message(s) moved (receive, send, delete)" and out[1].split() == ["3", "->", source]
     assert cli.main(["dlq", "replay", dlq, "--older-than", "soon"]) == 1
 
 

@@ -1,0 +1,46 @@
+"""`ipaas-sync report` (the ledger) and `ipaas-sync dlq list` (the DLQs) count the same failures under the same
+lines: one grouping function (failure_groups), the same error class names, ids taken out, names kept."""
+
+from __future__ import annotations
+
+from ipaas_sync.cli import main
+from ipaas_sync.failure_groups import failure_group
+from sandbox.local_aws import LOCAL_STACK_NAME
+from tests.integration.conftest import add_customer, notification
+
+QUEUE = "CustomerNinetyNineMindsQueue"
+
+
+def _groups(text: str) -> set[str]:
+    """The group lines (`[kind:Class] reason`) of a command's output, without their counts."""
+    return {line.split(None, 1)[1] for line in text.splitlines() if line.strip().split(None, 1)[-1].startswith("[")}
+
+
+def test_report_and_dlq_list_group_the_same_failures_under_the_same_lines(stack, capsys):
+    add_customer(stack, "5101", email_address=None)  # a bad record: its id is in the reason
+    stack.send(QUEUE, notification("5101"))
+    stack.send(QUEUE, notification("5102"))  # not in iPaaS.com: HTTP 404
+    stack.send(QUEUE, "{not json")  # a body that is not a message
+    stack.drain()
+    capsys.readouterr()
+    assert main(["report", "--since", "1h"]) == 0
+    report = _groups(capsys.readouterr().out)
+    assert main(["dlq", "list", "--stack", LOCAL_STACK_NAME]) == 0
+    listed = _groups(capsys.readouterr().out)
+    assert len(report) == 3 and report == listed, (report, listed)
+    assert any(g.startswith("[permanent:InvalidMessage] ") for g in report), report  # not the private _MalformedBody
+    assert not any(c in " ".join(report) for c in ("5101", "5102")), report
+
+
+def test_ids_are_taken_out_and_names_kept():
+    group = failure_group(
+        "permanent",
+        "PermanentError",
+        "transaction SO-2007 (7c9e6679-7425-40de-944b-e07fc1f90ae7): 99minds answered HTTP 422 after 1.5s for "
+        "customer 505 (bob@example.com) on ipaas-sync-customer-99minds-dlq via /api/v2/customers/505",
+        ids=["SO-2007"],
+    )
+    assert group == (
+        "[permanent:PermanentError] transaction <id> (<id>): 99minds answered HTTP 422 after 1.5s for "
+        "customer <id> (<id>) on ipaas-sync-customer-99minds-dlq via /api/v2/customers/<id>"
+    )
