@@ -224,6 +224,17 @@ class LocalStack:
         self.stop()
 
     # -- using it ----------------------------------------------------------------------------------------------
+    def cli_environment(self) -> dict[str, str]:
+        """Everything the `ipaas-sync` CLI needs against this stack (`make serve` writes it to .local/env.sh): the
+        AWS clients pointed at moto, every subscription secret, the ledger table and the stack's name (its queues)."""
+        assert self.deployment is not None
+        return {
+            **self.moto.environment(),
+            "STACK_NAME": self.deployment.stack_name,
+            "SUBSCRIPTION_SECRET_ARNS": os.environ["SUBSCRIPTION_SECRET_ARNS"],
+            "LEDGER_TABLE": self.deployment.function_environment("InitializeFunction")["LEDGER_TABLE"],
+        }
+
     def queue_url(self, logical_id: str) -> str:
         return self.deployment.physical[logical_id]["Ref"]
 

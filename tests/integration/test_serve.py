@@ -37,7 +37,12 @@ def _wait_for(predicate, seconds: float, what: str):
 
 @pytest.fixture
 def served(tmp_path):
-    files = {"env": tmp_path / "sam-env.json", "stack": tmp_path / "stack.json", "log": tmp_path / "serve.log"}
+    files = {
+        "env": tmp_path / "sam-env.json",
+        "stack": tmp_path / "stack.json",
+        "log": tmp_path / "serve.log",
+        "cli": tmp_path / "env.sh",
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -51,6 +56,8 @@ def served(tmp_path):
             str(files["stack"]),
             "--log-file",
             str(files["log"]),
+            "--cli-env-file",
+            str(files["cli"]),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -58,7 +65,7 @@ def served(tmp_path):
         text=True,
     )
     try:
-        _wait_for(lambda: files["stack"].exists() and files["env"].exists(), 60, "the local stack's files")
+        _wait_for(lambda: all(files[f].exists() for f in ("stack", "env", "cli")), 60, "the local stack's files")
         yield proc, files
     finally:
         proc.terminate()
@@ -96,3 +103,22 @@ def test_serve_writes_urls_and_keys_and_the_hook_event_is_accepted_then_transfer
         return {o["outcome"]["record_id"] for o in lines if "outcome" in o and o["outcome"].get("record_id")} >= {"501", "502"}
 
     _wait_for(transferred, 60, "the poller to transfer records 501 and 502")
+
+
+def test_the_cli_environment_file_is_all_the_cli_needs(served):
+    """Sourced in a shell with no AWS or ipaas settings of its own, every CLI command reaches the local stack."""
+    _, files = served
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SUBSCRIPTION", "LEDGER", "STACK", "QUEUE_ROUTES"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
+    cli = f"{sys.executable} -m ipaas_sync.cli"
+    for command, expected in (
+        ("check-credentials", "ok"),
+        ('dlq list --stack "$STACK_NAME"', "ipaas-sync-local-customer-99minds-dlq: "),
+        ("report --since 1h", "latest outcome per record, last 1h"),
+        ("status --entity customer --id 501", "customer 501"),
+        ("initialize --entity customer --destination 1001 --dry-run", "customer"),
+    ):
+        done = subprocess.run(
+            ["bash", "-c", f". {files['cli']} && {cli} {command}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert expected in done.stdout, (command, done.stdout[-1500:], done.stderr[-1500:])
