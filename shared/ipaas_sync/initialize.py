@@ -59,7 +59,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -635,16 +635,11 @@ def holder(state: RunState) -> str:
 
 # -- the run -----------------------------------------------------------------------------------------------
 def parse_date(text: str | None, what: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            raise ValueError(f"{what} '{text}' is not a date (YYYY-MM-DD or an ISO date-time)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """--since/--until: an age before now (24h, 7d) or a date, as `ipaas-sync report --since` takes them; a run
+    stores the time it means (a resume does not move it)."""
+    from .replay import parse_moment
+
+    return parse_moment(text, what)
 
 
 def record_time(record: dict[str, Any], names: tuple[str, ...] = ("updated_datetime", "created_datetime")) -> datetime | None:
@@ -1151,8 +1146,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("--entity", required=True, choices=ENTITIES)
     p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
-    p.add_argument("--since", help="only records updated at or after this date (YYYY-MM-DD or ISO date-time)")
-    p.add_argument("--until", help="only records updated before this date")
+    p.add_argument(
+        "--since", help="only records updated at or after this: an age (24h, 7d) or a date (YYYY-MM-DD or ISO date-time)"
+    )
+    p.add_argument("--until", help="only records updated before this: an age (2h) or a date")
     p.add_argument("--dry-run", action="store_true", help="read and count; enqueue nothing, take no lock")
     p.add_argument("--limit", type=int, help="stop after enqueuing N records")
     p.add_argument(

@@ -435,9 +435,10 @@ def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     return {"counts": counts, "top_reasons": reasons.most_common(top)}
 
 
-def report_lines(result: dict[str, Any], since: str) -> list[str]:
+def report_lines(result: dict[str, Any], window: str) -> list[str]:
+    """`window`: "last 24h" or "since 2025-01-01"."""
     counts: Counter[tuple[Any, ...]] = result["counts"]
-    lines = [f"latest outcome per record, last {since}: {sum(counts.values())} record(s)"]
+    lines = [f"latest outcome per record, {window}: {sum(counts.values())} record(s)"]
     if counts:
         lines.append(f"  {'destination':<12} {'entity':<12} {'status':<14} {'records':>8}")
         for (dest, entity, status), n in sorted(counts.items(), key=lambda kv: (str(kv[0]), -kv[1])):
@@ -456,14 +457,15 @@ def _status_cli(args: argparse.Namespace) -> int:
 
 
 def _report_cli(args: argparse.Namespace) -> int:
-    from .replay import parse_age
+    from .replay import parse_moment
 
-    age = parse_age(args.since)
-    if age is None:
-        raise ValueError("--since must be an age such as 30m, 24h or 7d")
-    since_epoch = int(time.time() - age.total_seconds())
+    since = parse_moment(args.since, "--since")
+    if since is None:
+        raise ValueError("--since must be an age such as 30m, 24h or 7d, or a date such as 2025-01-01")
+    since_epoch = int(since.timestamp())
     result = report(_ledger_from(args).scan(since_epoch, args.destination), top=args.top)
-    for line in report_lines(result, args.since):
+    window = f"last {args.since}" if args.since.strip()[-1:] in "smhd" else f"since {args.since}"  # an age, or a date
+    for line in report_lines(result, window):
         print(line)
     return 0
 
@@ -478,7 +480,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     st.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")
     st.set_defaults(run=_status_cli)
     rp = subparsers.add_parser("report", help="records by destination x entity x latest status, and the top failure reasons")
-    rp.add_argument("--since", default="24h", help="e.g. 30m, 24h, 7d (default 24h)")
+    rp.add_argument("--since", default="24h", help="an age (30m, 24h, 7d; default 24h) or a date (YYYY-MM-DD or ISO date-time)")
     rp.add_argument("--destination", metavar="SYSTEM_ID")
     rp.add_argument("--top", type=int, default=10, help="failure reasons shown (default 10)")
     rp.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")

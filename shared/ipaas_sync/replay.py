@@ -22,7 +22,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
@@ -403,6 +403,28 @@ def parse_age(text: str | None) -> timedelta | None:
         return timedelta(seconds=float(text[:-1]) * units[text[-1]])
     except (KeyError, ValueError):
         raise ValueError(f"age '{text}' must be a number followed by s, m, h or d") from None
+
+
+def parse_moment(text: str | None, what: str, now: datetime | None = None) -> datetime | None:
+    """A point in time as an operator writes it, for every `--since`/`--until`: an age before now ('30m', '24h',
+    '7d') or a date ('2025-01-01', an ISO date-time; without a zone UTC)."""
+    if not text:
+        return None
+    text = text.strip()
+    if text[-1:] in "smhd" and text[:-1].replace(".", "", 1).isdigit():
+        age = parse_age(text)
+        assert age is not None
+        return (now or datetime.now(UTC)) - age
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        except ValueError:
+            raise ValueError(
+                f"{what} '{text[:40]}' is neither an age (30m, 24h, 7d) nor a date (YYYY-MM-DD or an ISO date-time)"
+            ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----

@@ -1,5 +1,6 @@
-"""`ipaas-sync report` (the ledger) and `ipaas-sync dlq list` (the DLQs) count the same failures under the same
-lines: one grouping function (failure_groups), the same error class names, ids taken out, names kept."""
+"""The operator's commands agree: `ipaas-sync report` (the ledger) and `ipaas-sync dlq list` (the DLQs) count the
+same failures under the same lines (one grouping function, failure_groups: the same error class names, ids taken
+out, names kept); `--since` takes an age or a date in both `report` and `initialize`."""
 
 from __future__ import annotations
 
@@ -44,3 +45,31 @@ def test_ids_are_taken_out_and_names_kept():
         "[permanent:PermanentError] transaction <id> (<id>): 99minds answered HTTP 422 after 1.5s for "
         "customer <id> (<id>) on ipaas-sync-customer-99minds-dlq via /api/v2/customers/<id>"
     )
+
+
+def test_since_takes_an_age_or_a_date_in_report_and_initialize(stack, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from ipaas_sync.replay import parse_moment
+    from sandbox.stack import NINETYNINE_SYSTEM_ID
+
+    now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    assert parse_moment("24h", "--since", now) == now - timedelta(hours=24)
+    assert parse_moment("2025-01-01", "--since", now) == datetime(2025, 1, 1, tzinfo=UTC)
+    add_customer(stack, "5201", updated_datetime="2025-01-15T10:00:00Z")
+    stack.send(QUEUE, notification("5201"))
+    stack.drain()
+    capsys.readouterr()
+    today = datetime.now(UTC).date().isoformat()
+    assert main(["report", "--since", today]) == 0
+    assert f"latest outcome per record, since {today}: 1 record(s)" in capsys.readouterr().out
+    assert main(["report", "--since", "1h"]) == 0
+    assert "latest outcome per record, last 1h: 1 record(s)" in capsys.readouterr().out
+    # initialize: the same forms (the record was updated in January 2025: more than 1 day ago)
+    args = ["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--dry-run"]
+    assert main([*args, "--since", "1d"]) == 0
+    assert "1 outside --since/--until" in capsys.readouterr().out
+    assert main([*args, "--since", "2025-01-01"]) == 0
+    assert "outside --since/--until" not in capsys.readouterr().out
+    assert main(["report", "--since", "yesterday"]) == 1
+    assert "neither an age (30m, 24h, 7d) nor a date" in capsys.readouterr().err
