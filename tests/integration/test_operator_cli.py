@@ -73,3 +73,23 @@ def test_since_takes_an_age_or_a_date_in_report_and_initialize(stack, capsys):
     assert "outside --since/--until" not in capsys.readouterr().out
     assert main(["report", "--since", "yesterday"]) == 1
     assert "neither an age (30m, 24h, 7d) nor a date" in capsys.readouterr().err
+
+
+def test_initialize_prompts_name_the_count(stack, capsys, monkeypatch):
+    import builtins
+    import sys
+
+    from sandbox.stack import NINETYNINE_SYSTEM_ID
+
+    for n in range(12):
+        add_customer(stack, str(6000 + n))
+    prompts: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(builtins, "input", lambda prompt: prompts.append(prompt) or "y")
+    args = ["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--page-size", "5"]
+    assert main([*args, "--limit", "5"]) == 0
+    assert main([*args, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert prompts[0].startswith("enqueue 12 record(s) onto ") and prompts[0].endswith("? [y/N] "), prompts
+    assert prompts[1].startswith("run ") and " enqueued 5 record(s) so far: enqueue the rest onto " in prompts[1], prompts
+    assert "transaction mapping filter" not in out

@@ -341,10 +341,12 @@ def test_the_loyalty_function_reads_only_the_99minds_secret_and_sends_only_to_it
     assert sends == {"FromNinetyNineMindsQueue", "FromNinetyNineMindsDLQ"}  # its own queue (deferral) and its DLQ
     alarms = [v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
     assert any(
-        a.get("Namespace") == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ" for a in alarms
+        a.get("Namespace") == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ"
+        for a in alarms
     )
     assert any(
-        a.get("Namespace") == {"Fn::Sub": "IpaasSync/${AWS::StackName}"} and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"]
+        a.get("Namespace") == {"Fn::Sub": "IpaasSync/${AWS::StackName}"}
+        and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"]
         for a in alarms
     )
 
@@ -675,7 +677,7 @@ def test_the_metrics_namespace_and_service_are_the_stacks_own_in_every_function_
     searches = [e for e in body.split("SEARCH(")[1:]]
     assert searches
     for search in searches:
-        assert 'IpaasSync/${AWS::StackName}' in search.split("MetricName")[0], search[:120]
+        assert "IpaasSync/${AWS::StackName}" in search.split("MetricName")[0], search[:120]
     assert "{IpaasSync," not in body and 'Namespace=\\"IpaasSync\\"' not in body
 
 
@@ -702,7 +704,7 @@ def test_every_outcome_metric_is_plotted_once_per_destination_and_entity(templat
         found = [e for e in searches.values() if f'MetricName="{metric}"' in e]
         assert found, f"{metric} is on no widget"
         for expression in found:
-            assert ',service,Entity,Destination}' in expression, expression
+            assert ",service,Entity,Destination}" in expression, expression
 
 
 def test_every_emitted_metric_is_on_a_widget_and_the_unparked_records_and_ledger_failures_alarm(template):
