@@ -166,6 +166,10 @@ def test_cli_help_speaks_to_users(capsys):
     out = capsys.readouterr().out
     assert "dispatcher" not in out and "register" not in out
     assert "check-credentials" in out and "dlq" in out
+    description = out.split("positional arguments:")[0]  # what the text says, beside argparse's list
+    for command in ("check-credentials", "initialize", "sync", "status", "report", "dlq list"):
+        assert command in description, command
+    assert "SUBSCRIPTION_SECRET_ARNS" in description and "LEDGER_TABLE" in description
 
 
 def test_replay_lambda_takes_the_cli_verbs_and_filters_and_acts_on_every_dlq(stack):
