@@ -25,7 +25,6 @@ import json
 import shlex
 import signal
 import threading
-import warnings
 from pathlib import Path
 
 from .pipeline import say, seed_customers, seed_giftcards, seed_transactions
@@ -122,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-poller", action="store_true", help="do not transfer what lands on the queues")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (default: until Ctrl-C)")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")  # see pipeline.run
     args.log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(args.log_file, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack().start()

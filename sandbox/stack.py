@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -172,6 +173,12 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        # Every handler runs in this one process and shares one Powertools Metrics object (in Lambda each function is
+        # its own process, one invocation at a time): concurrent invocations set the same dimension, and one
+        # invocation's flush can take another's metrics, leaving it none to publish. Both warnings are artifacts of
+        # running locally, not of the handlers.
+        warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         if self.moto is None:
             self.moto = MotoServer(process=self.moto_process).start()
         else:

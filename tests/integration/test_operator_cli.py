@@ -93,3 +93,18 @@ def test_initialize_prompts_name_the_count(stack, capsys, monkeypatch):
     assert prompts[0].startswith("enqueue 12 record(s) onto ") and prompts[0].endswith("? [y/N] "), prompts
     assert prompts[1].startswith("run ") and " enqueued 5 record(s) so far: enqueue the rest onto " in prompts[1], prompts
     assert "transaction mapping filter" not in out
+
+
+def test_an_invocation_with_no_metrics_warns_of_nothing(stack):
+    """Locally one invocation's flush can take another's metrics (one process, one Metrics object), and an
+    InitializeFunction run without a 429 adds none: neither prints Powertools' "No application metrics" warning."""
+    import warnings
+
+    from sandbox.stack import NINETYNINE_SYSTEM_ID
+
+    from ipaas_sync.observability import metrics
+
+    with warnings.catch_warnings(record=True) as caught:
+        stack.invoke("InitializeFunction", {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "dry_run": True})
+        metrics.flush_metrics()  # what a second concurrent invocation's log_metrics does locally, its metrics taken
+    assert not [w for w in caught if "No application metrics" in str(w.message)], [str(w.message) for w in caught]
