@@ -100,9 +100,8 @@ def test_an_invocation_with_no_metrics_warns_of_nothing(stack):
     InitializeFunction run without a 429 adds none: neither prints Powertools' "No application metrics" warning."""
     import warnings
 
-    from sandbox.stack import NINETYNINE_SYSTEM_ID
-
     from ipaas_sync.observability import metrics
+    from sandbox.stack import NINETYNINE_SYSTEM_ID
 
     with warnings.catch_warnings(record=True) as caught:
         stack.invoke("InitializeFunction", {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "dry_run": True})
