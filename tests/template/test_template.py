@@ -730,3 +730,17 @@ def test_every_emitted_metric_is_on_a_widget_and_the_unparked_records_and_ledger
         # one series per Entity value a transfer function writes (functions/*/app.py: process_batch(entity=...))
         assert sorted(d["Value"] for s in stats for d in s["Dimensions"] if d["Name"] == "Entity") == sorted([*ENTITIES, ENTITY])
         assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_function_and_the_layer_build_for_the_architecture_parameter(template):
+    """One Architecture (arm64 by default: docs/deploy.md says why) for the functions and the layer's build, which
+    sam build reads from the template, so a stack runs what it was built for."""
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+    assert template["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    for name, res in template["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function":
+            assert "Architectures" not in res["Properties"], name
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
