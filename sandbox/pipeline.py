@@ -326,7 +326,7 @@ def outcome_line(o: dict, result: str | None = None) -> str:
     """One outcome of the demo's list: status, record, destination, result (the header: the column names)."""
     ident = f"{o['entity']} {o.get('record_id') or '?'}" if o.get("status") != "status" else o["entity"]
     dest = destination_label(o) if o.get("status") != "status" else o["destination"]
-    return f"  {o['status']:<14} {ident:<22} {dest:<20} {describe(o) if result is None else result}"
+    return f"  {o['status']:<14} {ident:<38} {dest:<20} {describe(o) if result is None else result}"
 
 
 STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
