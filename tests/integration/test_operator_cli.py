@@ -107,3 +107,22 @@ def test_an_invocation_with_no_metrics_warns_of_nothing(stack):
         stack.invoke("InitializeFunction", {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "dry_run": True})
         metrics.flush_metrics()  # what a second concurrent invocation's log_metrics does locally, its metrics taken
     assert not [w for w in caught if "No application metrics" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_initialize_says_what_its_pacing_wait_compares(stack, capsys, monkeypatch):
+    from ipaas_sync.initialize import QueuePace
+    from sandbox.stack import NINETYNINE_SYSTEM_ID
+
+    add_customer(stack, "6100")
+
+    def full_once(self, give_up):  # the queue found full once (its depth 40), then room
+        self.on_wait(40, self.room)
+        return True
+
+    monkeypatch.setattr(QueuePace, "wait", full_once)
+    args = ["initialize", "--entity", "customer", "--destination", NINETYNINE_SYSTEM_ID, "--yes", "--pace-ahead", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    # the test stack's 99minds limit drains 150 customers a second: 150 in the 1 s window
+    assert "the queue holds 40 record(s); with the next page it would hold more than the 150 the destination's" in err
+    assert "limit drains in 1s (--pace-ahead): waiting for room" in err, err
