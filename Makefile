@@ -63,8 +63,13 @@ lint: $(STAMP)  ## ruff check, ruff format --check, mypy (strict on shared/ipaas
 format: $(STAMP)  ## ruff format the tree
 	$(BIN)/ruff format shared functions sandbox tests bench scripts
 
-build: $(STAMP)  ## sam build (functions + layer from shared/requirements.txt), then print the layer's size
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+CONFIG_ENV ?= default
+
+# ARCHITECTURE=x86_64 (or arm64) builds for another architecture than the template's default, for scripts/invoke-local
+# on this machine only: `make deploy` refuses it (a stack must run what it was built for: samconfig.toml says which)
+build: $(STAMP)  ## sam build (functions + layer from shared/requirements.txt), then print the layer's size (CONFIG_ENV=dev: samconfig.toml's [dev])
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build --config-env $(CONFIG_ENV) \
+		$(if $(ARCHITECTURE),--parameter-overrides Architecture=$(ARCHITECTURE),)
 	$(BIN)/python scripts/layer_size.py $(LAYER)
 
 validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
@@ -74,8 +79,9 @@ validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
 serve: $(STAMP)  ## keep the local stack running (moto + partner sandboxes) for scripts/invoke-local; Ctrl-C stops
 	$(BIN)/python -m sandbox.serve
 
-deploy: build  ## sam deploy with samconfig.toml (first time: make deploy GUIDED=1)
-	$(BIN)/sam deploy $(if $(GUIDED),--guided,)
+deploy: build  ## sam deploy with samconfig.toml (CONFIG_ENV=dev|prod: its environment; first time: make deploy GUIDED=1)
+	$(if $(ARCHITECTURE),$(error ARCHITECTURE is for local builds; set Architecture in samconfig.toml or the template),)
+	$(BIN)/sam deploy --config-env $(CONFIG_ENV) $(if $(GUIDED),--guided,)
 
 bench: $(STAMP)  ## cold start ratio, then the throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
 	-$(BIN)/python -m bench.cold_start

@@ -51,6 +51,7 @@ DLQS = ("CustomerNinetyNineMindsDLQ", "TransactionNinetyNineMindsDLQ", "Giftcard
 # AWS list prices, us-east-1, on-demand, as published on the services' pricing pages (checked 2026; no free tier)
 PRICE = {
     "lambda_gb_s": 0.0000166667,  # Lambda x86 duration, per GB-second
+    "lambda_gb_s_arm64": 0.0000133334,  # Lambda arm64 (Graviton) duration, per GB-second: the template's default
     "lambda_request": 0.20 / 1e6,  # Lambda, per invocation
     "ddb_wru": 0.625 / 1e6,  # DynamoDB on-demand, per write request unit (an item up to 1 KB)
     "ddb_rru": 0.125 / 1e6,  # DynamoDB on-demand, per read request unit (strongly consistent, 4 KB)
@@ -251,9 +252,13 @@ def cost_lines(per: dict[str, float], label: str) -> list[str]:
         "X-Ray": 0.0,
     }
     total = sum(items.values())
+    arm64_duration = per["gb_s"] * PRICE["lambda_gb_s_arm64"]
     lines = [
         f"cost per million {label}: ${total * 1e6:.2f} (goal <= $3.00 for transfers) = "
-        + ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in items.items() if v or k == "X-Ray")
+        + ", ".join(f"{k} ${v * 1e6:.2f}" for k, v in items.items() if v or k == "X-Ray"),
+        f"    on arm64 (Architecture=arm64, the default): ${(total - items['Lambda duration'] + arm64_duration) * 1e6:.2f} "
+        f"(Lambda duration ${arm64_duration * 1e6:.2f} at $0.0000133334/GB-s, for the same duration: Graviton's own "
+        "is not measured here); the line above is x86_64",
     ]
     lines.append(
         "    X-Ray $0: the template's Tracing parameter defaults to PassThrough; with Tracing=Active add "
@@ -292,7 +297,8 @@ def per_record(meter: Meter, functions: set[str], records: int, log_bytes: int, 
 
 def prices_line(memory_mb: int) -> str:
     return (
-        f"prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s + $0.20/M requests ({memory_mb} MB); DynamoDB "
+        f"prices (us-east-1 list, on-demand): Lambda $0.0000166667/GB-s x86_64, $0.0000133334/GB-s arm64, + $0.20/M "
+        f"requests ({memory_mb} MB); DynamoDB "
         "$0.625/M write units, $0.125/M read units; SQS $0.40/M requests; CloudWatch Logs $0.50/GB ingested + "
         "$0.03/GB-month; Secrets Manager $0.05/10k calls; HTTP API $1.00/M requests; X-Ray $5.00/M traces"
     )

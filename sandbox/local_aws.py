@@ -33,6 +33,11 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
+# the local stack's name: its queue and table names, and (as in AWS, from the template) its metrics namespace
+# IpaasSync/<stack> and service <stack>
+LOCAL_STACK_NAME = "ipaas-sync-local"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,7 +160,7 @@ class LocalDeployment:
     """The template's resources on moto. `physical[logical_id]` holds Ref / Arn / QueueName / Url."""
 
     template_path: Path = ROOT / "template.yaml"
-    stack_name: str = "ipaas-sync-local"
+    stack_name: str = LOCAL_STACK_NAME
     parameters: dict[str, Any] = field(default_factory=dict)
     secret_values: dict[str, Any] = field(default_factory=dict)
     physical: dict[str, dict[str, str]] = field(default_factory=dict)

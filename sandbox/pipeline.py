@@ -19,7 +19,6 @@ import contextlib
 import json
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,6 +311,24 @@ def describe(o: dict) -> str:
     return o.get("external_id") or o.get("reason") or ""
 
 
+def destination_label(o: dict) -> str:
+    """Where the record went: the destination's platform and subscription (99minds -> iPaaS.com for loyalty)."""
+    system_id = o.get("destination")
+    if not system_id:
+        return "?"
+    if o.get("entity") == "loyalty":
+        return f"iPaaS.com ({system_id})"
+    platform = CUSTOMER_QUEUES.get(str(system_id), (str(system_id),))[0]
+    return f"{platform} ({system_id})" if platform != str(system_id) else str(system_id)
+
+
+def outcome_line(o: dict, result: str | None = None) -> str:
+    """One outcome of the demo's list: status, record, destination, result (the header: the column names)."""
+    ident = f"{o['entity']} {o.get('record_id') or '?'}" if o.get("status") != "status" else o["entity"]
+    dest = destination_label(o) if o.get("status") != "status" else o["destination"]
+    return f"  {o['status']:<14} {ident:<38} {dest:<20} {describe(o) if result is None else result}"
+
+
 STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
 
 
@@ -475,9 +492,6 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
 
 
 def run(max_seconds: float, log_path: Path) -> int:
-    # Locally every handler runs in this one process and shares one Powertools Metrics object, so concurrent
-    # invocations of different functions set the same dimension; in Lambda each function is its own process.
-    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack(retry_delay=1)
@@ -541,11 +555,11 @@ def run(max_seconds: float, log_path: Path) -> int:
             say()
             elapsed = time.monotonic() - started
             say("outcomes:")
+            say(outcome_line({"status": "status", "entity": "record", "destination": "destination"}, "result"))
             for o in stack.outcomes():
                 if o["status"] == "failed":
                     continue  # a transient attempt; its final outcome is listed too
-                ident = f"{o['entity']} {o.get('record_id') or '?'}"
-                say(f"  {o['status']:<14} {ident:<18} {describe(o)}")
+                say(outcome_line(o))
             dlqs = sorted(k for k in stack.deployment.of_type("AWS::SQS::Queue") if k.endswith("DLQ"))
             in_dlq = 0
             for dlq in dlqs:

@@ -8,7 +8,8 @@ on 127.0.0.1, seeded with the demo's records and the records the events/ files n
 
 It prints, and writes to .local/stack.json, every URL (moto, iPaaS.com, 99minds, Stamped.io, Makini, the
 local hook ingress) and each subscription's webhook API key, and writes .local/sam-env.json: each function's
-template environment pointed at the local stack (what scripts/invoke-local gives the container).
+template environment pointed at the local stack (what scripts/invoke-local gives the container), and
+.local/env.sh: everything the `ipaas-sync` CLI needs against it (`. .local/env.sh`), printed too.
 
 An event-source poller runs too (unless --no-poller): whatever lands on a queue (a hook request through
 the local ingress or the container, a replay with `ipaas-sync dlq replay`, a message sent by hand) is
@@ -21,9 +22,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import signal
 import threading
-import warnings
 from pathlib import Path
 
 from .pipeline import say, seed_customers, seed_giftcards, seed_transactions
@@ -116,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, default=Path(".local/sam-env.json"))
     parser.add_argument("--stack-file", type=Path, default=Path(".local/stack.json"))
     parser.add_argument("--log-file", type=Path, default=Path(".local/serve.log"))
+    parser.add_argument("--cli-env-file", type=Path, default=Path(".local/env.sh"), help="the CLI's environment, to source")
     parser.add_argument("--no-poller", action="store_true", help="do not transfer what lands on the queues")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (default: until Ctrl-C)")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")  # see pipeline.run
     args.log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(args.log_file, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         stack = LocalStack().start()
@@ -152,7 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{label:<44} {described[name]}")
             for system_id, key in described["webhook_keys"].items():
                 say(f"webhook API key of {described['subscriptions'][system_id]} ({system_id}): {key}")
+            cli_env = stack.cli_environment()
+            args.cli_env_file.write_text(
+                "# written by `make serve`: the ipaas-sync CLI's environment against the local stack; source it:\n"
+                f"#   . {args.cli_env_file}\n" + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in cli_env.items())
+            )
             say(f"written: {args.stack_file} (the above), {args.env_file} (for scripts/invoke-local)")
+            say(f"for the ipaas-sync CLI: . {args.cli_env_file}   (then e.g. .venv/bin/ipaas-sync check-credentials)")
+            for name, value in cli_env.items():
+                say(f"  {name}={value}")
             stop = threading.Event()
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,6 @@ from .ninetynine_minds import SYSTEM_ID as NINETYNINE_SYSTEM_ID
 from .server import RateLimit, RateLimits, SandboxServer
 from .stamped import SYSTEM_ID as STAMPED_SYSTEM_ID
 
-SERVICE_LOGGER = "ipaas-sync"
 # destination (iPaaS System Id) -> (platform label, customer queue, customer DLQ), for every destination the
 # registry lists (each takes customers)
 CUSTOMER_QUEUES = {
@@ -107,6 +107,7 @@ class LocalStack:
         self.deployment: LocalDeployment | None = None
         self.handlers: dict[str, Any] = {}
         self.http_api: HttpApiServer | None = None
+        self.service_logger: logging.Logger | None = None
 
     # -- subscriptions pointing at the sandboxes ---------------------------------------------------------
     def subscriptions(self) -> dict[str, dict[str, Any]]:
@@ -134,6 +135,12 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        # Every handler runs in this one process and shares one Powertools Metrics object (in Lambda each function is
+        # its own process, one invocation at a time): concurrent invocations set the same dimension, and one
+        # invocation's flush can take another's metrics, leaving it none to publish. Both warnings are artifacts of
+        # running locally, not of the handlers.
+        warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         if self.moto is None:
             self.moto = MotoServer(process=self.moto_process).start()
         else:
@@ -158,11 +165,17 @@ class LocalStack:
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
         self.http_api = HttpApiServer(self.deployment, self.handlers).start()
-        logging.getLogger(SERVICE_LOGGER).addHandler(self.collector)
+        # the handlers' logger is named after their service (POWERTOOLS_SERVICE_NAME: the stack's name in the template;
+        # whatever this process had when ipaas_sync was first imported)
+        from ipaas_sync.observability import logger
+
+        self.service_logger = logging.getLogger(logger.name)
+        self.service_logger.addHandler(self.collector)
         return self
 
     def stop(self) -> None:
-        logging.getLogger(SERVICE_LOGGER).removeHandler(self.collector)
+        if self.service_logger is not None:
+            self.service_logger.removeHandler(self.collector)
         if self.http_api is not None:
             self.http_api.stop()
         for server in self.sandboxes():
@@ -187,6 +200,17 @@ class LocalStack:
         self.stop()
 
     # -- using it ----------------------------------------------------------------------------------------------
+    def cli_environment(self) -> dict[str, str]:
+        """Everything the `ipaas-sync` CLI needs against this stack (`make serve` writes it to .local/env.sh): the
+        AWS clients pointed at moto, every subscription secret, the ledger table and the stack's name (its queues)."""
+        assert self.deployment is not None
+        return {
+            **self.moto.environment(),
+            "STACK_NAME": self.deployment.stack_name,
+            "SUBSCRIPTION_SECRET_ARNS": os.environ["SUBSCRIPTION_SECRET_ARNS"],
+            "LEDGER_TABLE": self.deployment.function_environment("InitializeFunction")["LEDGER_TABLE"],
+        }
+
     def queue_url(self, logical_id: str) -> str:
         return self.deployment.physical[logical_id]["Ref"]
 

@@ -4,12 +4,17 @@ import threading
 
 import pytest
 
+from sandbox.local_aws import LOCAL_STACK_NAME
+
 # Defaults for every test process; the local stack overrides the AWS endpoint with its moto server.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ipaas-sync")
+# what template.yaml gives the local stack's functions (their stack's own service and metrics namespace): the
+# handlers run in this process, and ipaas_sync.observability reads both when first imported
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", LOCAL_STACK_NAME)
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", f"IpaasSync/{LOCAL_STACK_NAME}")
 
 
 @pytest.fixture

@@ -10,10 +10,16 @@ It enumerates until shortly before its timeout, checkpoints, and invokes itself 
 id: a million records need no human. Progress: `ipaas-sync report`/the log line of each invocation.
 """
 
+import warnings
+
 from ipaas_sync.initialize import run_function
-from ipaas_sync.observability import logger
+from ipaas_sync.observability import logger, metrics
+
+# most invocations add no metric (only a partner's 429 does): nothing to publish is expected, not worth a warning line
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics  # its iPaaS.com and partner requests count (PartnerThrottled): one EMF line per invocation
 def lambda_handler(event, context):
     return run_function(event, context)

@@ -1,7 +1,12 @@
 """ipaas-sync: operate a deployed ipaas-sync stack.
 
-Check each subscription's credentials before the first transfer, and inspect and replay the dead-letter
-queues. AWS credentials and region come from the usual AWS settings (AWS_PROFILE, AWS_REGION, ...).
+Going live:   check-credentials (prove each subscription's credentials, read-only), then initialize (enqueue
+              every existing record of an entity for a destination; resumable), sync (named records).
+Every day:    status (what happened to one record, from the transfer ledger), report (outcomes by destination,
+              entity and status, top failure reasons), dlq list | show | replay (the dead-letter queues).
+`ipaas-sync COMMAND --help` explains each. AWS credentials and region come from the usual AWS settings
+(AWS_PROFILE, AWS_REGION, ...); the stack's names from its outputs or environment: SUBSCRIPTION_SECRET_ARNS,
+LEDGER_TABLE, STACK_NAME (the local stack: `. .local/env.sh` after `make serve`). docs/README.md has the rest.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from .errors import ConfigurationError, describe
 from .observability import redact
-from .settings import load_registry
+from .settings import SECRET_SETTINGS, SubscriptionSettings, load_registry, subscription_sources
 from .transfer.env import PARTNER_CLIENTS, TransferEnv
 
 
@@ -39,32 +39,41 @@ def check_credentials(args: argparse.Namespace, out: TextIO | None = None) -> in
     if not ids:
         print("FAIL  no subscription has an iPaaS System Id", file=out)
         return 1
+    sources = subscription_sources()
     failures = 0
     for system_id in ids:
-        ok, line = _check_one(env, str(system_id))
+        ok, line = _check_one(env, str(system_id), sources.get(str(system_id), "its secret"))
         failures += 0 if ok else 1
         print(redact(line), file=out)
     print(f"{len(ids) - failures} of {len(ids)} subscription(s) ok", file=out)
     return 1 if failures else 0
 
 
-def _check_one(env: TransferEnv, system_id: str) -> tuple[bool, str]:
+def _credential_settings(sub: SubscriptionSettings, ipaas: bool) -> str:
+    """The settings one side's check proves: its URL and its secret settings (iPaaS.com's, or the partner's)."""
+    aliases = [f.alias for f in type(sub).model_fields.values() if f.alias]
+    names = [a for a in aliases if a.startswith("iPaaS API ") == ipaas and (a in SECRET_SETTINGS or a.endswith("API Url"))]
+    names += [a for a in aliases if not ipaas and a.startswith("API ") and "Key" in a and a not in names]  # public keys
+    return ", ".join(f"'{n}'" for n in names if not n.startswith("Webhook"))
+
+
+def _check_one(env: TransferEnv, system_id: str, source: str) -> tuple[bool, str]:
     try:
         sub = env.subscription(system_id)
     except ConfigurationError as exc:
-        return False, f"FAIL  {system_id}: {exc.message}"
+        return False, f"FAIL  {system_id}: {exc.message} (in {source})"
     label = f"{system_id} '{sub.name}' ({_system(sub.platform)})"
     results: list[str] = []
     ok = True
-    for side, check in (
-        ("iPaaS.com", lambda: env.ipaas(sub).check_credentials()),
-        (_system(sub.platform), lambda: env.partner(sub).check_credentials()),
+    for side, ipaas, check in (
+        ("iPaaS.com", True, lambda: env.ipaas(sub).check_credentials()),
+        (_system(sub.platform), False, lambda: env.partner(sub).check_credentials()),
     ):
         try:
             results.append(f"{side}: {check()}")
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its reason, none stops the others
             ok = False
-            results.append(f"{side}: {describe(exc)}")
+            results.append(f"{side}: {describe(exc)} (check the settings {_credential_settings(sub, ipaas)} in {source})")
     return ok, f"{'ok   ' if ok else 'FAIL '} {label}: " + "; ".join(results)
 
 

@@ -63,7 +63,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -645,16 +645,11 @@ def holder(state: RunState) -> str:
 
 # -- the run -----------------------------------------------------------------------------------------------
 def parse_date(text: str | None, what: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            raise ValueError(f"{what} '{text}' is not a date (YYYY-MM-DD or an ISO date-time)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """--since/--until: an age before now (24h, 7d) or a date, as `ipaas-sync report --since` takes them; a run
+    stores the time it means (a resume does not move it)."""
+    from .replay import parse_moment
+
+    return parse_moment(text, what)
 
 
 def record_time(record: dict[str, Any], names: tuple[str, ...] = ("updated_datetime", "created_datetime")) -> datetime | None:
@@ -689,7 +684,6 @@ class Report:
         total = "" if self.added == self.enqueued else f" by this run ({self.enqueued:,} in all by run {self.run_id})"
         out = [
             f"{self.added:,} record(s) {verb}" + (f" onto {target.queue}" if target else "") + total,
-            f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)",
             f"{self.pages:,} page(s) read in {_duration(self.seconds)}"
             + (f", {_duration(self.paced)} of it waiting for the queue to drain (--pace-ahead)" if self.paced else ""),
         ]
@@ -697,6 +691,8 @@ class Report:
             out.insert(2, f"{self.outside_window:,} outside --since/--until (not enqueued)")
         if self.without_id:
             out.insert(2, f"{self.without_id:,} without an id (logged, not enqueued)")
+        if self.filtered or (target is not None and target.entity == "transaction"):  # only transactions are filtered
+            out.insert(1, f"{self.filtered:,} skipped by the transaction mapping filter (not enqueued)")
         if self.status in ("interrupted", "limit", "paused"):
             out.append(f"stopped at page {self.page} (offset {self.offset}), run {self.run_id}: `--resume` continues it")
         return out
@@ -1017,8 +1013,8 @@ def run_function(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
                 owner=f"InitializeFunction request {context.aws_request_id}",
                 should_pause=should_pause,
                 on_wait=lambda depth, room: logger.info(
-                    f"initialize: the queue holds {depth} records, more than the limit drains in the pacing "
-                    f"window ({room}): waiting for room"
+                    f"initialize: the queue holds {depth:,} record(s); with the next page it would hold more than the "
+                    f"{room:,} the destination's limit drains in the pacing window (--pace-ahead): waiting for room"
                 ),
             )
             if init.pace is not None:  # a wait between two checks never runs into the margin
@@ -1078,21 +1074,28 @@ def _take_over(init: Initializer, cont: dict[str, Any]) -> RunState:
 
 # -- the command -------------------------------------------------------------------------------------------
 class ProgressBar:
-    """records, rate and ETA on one terminal line (stderr)."""
+    """records, rate and ETA on one terminal line (stderr). With pacing (`pace`), the ETA is at least the time the
+    destination's limit takes to drain what cannot fit in the queue: the run waits for it, however fast it reads."""
 
     def __init__(self, total: int | None, out: TextIO = sys.stderr, width: int = 30):
         self.total, self.out, self.width = total, out, width
+        self.verb = "enqueued"  # a dry run: "to enqueue"
+        self.pace: QueuePace | None = None
 
     def __call__(self, state: RunState, elapsed: float) -> None:
         done = state.enqueued + state.filtered + state.outside_window + state.without_id
         rate = done / elapsed if elapsed > 0 else 0.0
         if self.total:
             filled = min(self.width, int(self.width * done / self.total))
-            eta = _duration((self.total - done) / rate) if rate and done < self.total else "0s"
+            left = max(0, self.total - done)
+            seconds = left / rate if rate else 0.0
+            if self.pace is not None and self.pace.room:  # the records beyond the queue's room wait for the drain
+                seconds = max(seconds, max(0, left - self.pace.room) * self.pace.ahead / self.pace.room)
+            eta = _duration(seconds) if left else "0s"
             bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done:,}/{self.total:,}"
         else:
             bar, eta = f"{done:,} records", "?"
-        self.out.write(f"\r{bar}  page {state.pages}  {state.enqueued:,} enqueued  {rate:,.1f}/s  ETA {eta}   ")
+        self.out.write(f"\r{bar}  page {state.pages}  {state.enqueued:,} {self.verb}  {rate:,.1f}/s  ETA {eta}   ")
         self.out.flush()
 
     def close(self) -> None:
@@ -1117,13 +1120,16 @@ def _run_cli(args: argparse.Namespace) -> int:
 
     def waiting(depth: int, room: int) -> None:
         print(
-            f"\nthe queue holds {depth:,} records, more than the destination's limit drains in "
-            f"{_duration(init.pace.ahead if init.pace else 0)} ({room:,}): waiting for room (Ctrl-C stops; --resume "
-            "continues)",
+            f"\nthe queue holds {depth:,} record(s); with the next page it would hold more than the {room:,} the "
+            f"destination's limit drains in {_duration(init.pace.ahead if init.pace else 0)} (--pace-ahead): waiting "
+            "for room (Ctrl-C stops; --resume continues)",
             file=sys.stderr,
         )
 
     init = build(options, progress=bar, on_wait=waiting)
+    bar.pace = init.pace
+    if args.dry_run:
+        bar.verb = "to enqueue"
     target = init.target
     window = bool(init.since or init.until)
     direction = init.source.direction.format(entity=target.entity, destination=target.destination)
@@ -1134,9 +1140,13 @@ def _run_cli(args: argparse.Namespace) -> int:
     previous = None if args.dry_run else init.preflight(resume=args.resume, restart=args.restart)
     if previous is not None:
         print(f"resuming run {previous.run_id} at page {previous.page} ({previous.enqueued:,} enqueued so far)")
+        # no second estimate (page reads) for a resume: the prompt names what the run did so far
+        ask = f"run {previous.run_id} enqueued {previous.enqueued:,} record(s) so far: enqueue the rest onto {target.queue}?"
     else:
         found = estimate(init.enumerator)
         bar.total = found.records
+        upto = "up to " if window or target.entity == "transaction" else ""  # before the window and the filter
+        ask = f"enqueue {upto}{found.records:,} record(s) onto {target.queue}?"
         print(
             f"found {found.describe(window)}"
             + ("" if found.exact else " (probe limit reached: at least this many)")
@@ -1150,7 +1160,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         if not args.yes:
             if not sys.stdin.isatty():
                 raise ValueError("not a terminal: confirm with --yes")
-            if input(f"enqueue them onto {target.queue}? [y/N] ").strip().lower() not in ("y", "yes"):
+            if input(f"{ask} [y/N] ").strip().lower() not in ("y", "yes"):
                 print("nothing enqueued")
                 return 1
         state = init.start(resume=args.resume, restart=args.restart)
@@ -1186,8 +1196,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("--entity", required=True, choices=ENTITIES)
     p.add_argument("--destination", required=True, metavar="SYSTEM_ID", help="the subscription's iPaaS System Id")
-    p.add_argument("--since", help="only records updated at or after this date (YYYY-MM-DD or ISO date-time)")
-    p.add_argument("--until", help="only records updated before this date")
+    p.add_argument(
+        "--since", help="only records updated at or after this: an age (24h, 7d) or a date (YYYY-MM-DD or ISO date-time)"
+    )
+    p.add_argument("--until", help="only records updated before this: an age (2h) or a date")
     p.add_argument("--dry-run", action="store_true", help="read and count; enqueue nothing, take no lock")
     p.add_argument("--limit", type=int, help="stop after enqueuing N records")
     p.add_argument(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import shlex
 import threading
 import time
@@ -42,6 +41,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .failure_groups import failure_group
 from .models.outcome import Outcome
 from .observability import MetricUnit, logger, metrics, redact
 
@@ -467,24 +467,11 @@ def status_lines(items: list[dict[str, Any]], entity: str, record_id: str) -> li
     return lines
 
 
-_WORD = re.compile(r"[\w@/-]+(?:\.[\w@/-]+)*")
-
-
 def reason_group(item: dict[str, Any]) -> str:
-    """A failure reason without ids (any word with a digit: record ids, numbers, guids, emails; an HTTP status
-    code stays), so that like failures count together."""
-    text = item.get("reason") or ""
-
-    def strip(m: re.Match[str]) -> str:
-        word = m.group(0)
-        if not any(c.isdigit() for c in word) or (
-            len(word) == 3 and word.isdigit() and text[max(0, m.start() - 5) : m.start()] == "HTTP "
-        ):
-            return word
-        return "<id>"
-
-    reason = _WORD.sub(strip, text)
-    return f"[{item.get('failure_kind', '?')}:{item.get('error', '?')}] {reason[:140]}"
+    """`[kind:Class] reason` with the ids taken out (failure_groups: the same lines as `ipaas-sync dlq list`)."""
+    return failure_group(
+        item.get("failure_kind"), item.get("error"), item.get("reason"), (item.get("record_id"), item.get("tracking_guid"))
+    )
 
 
 def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
@@ -497,9 +484,10 @@ def report(items: Iterable[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     return {"counts": counts, "top_reasons": reasons.most_common(top)}
 
 
-def report_lines(result: dict[str, Any], since: str) -> list[str]:
+def report_lines(result: dict[str, Any], window: str) -> list[str]:
+    """`window`: "last 24h" or "since 2025-01-01"."""
     counts: Counter[tuple[Any, ...]] = result["counts"]
-    lines = [f"latest outcome per record, last {since}: {sum(counts.values())} record(s)"]
+    lines = [f"latest outcome per record, {window}: {sum(counts.values())} record(s)"]
     if counts:
         lines.append(f"  {'destination':<12} {'entity':<27} {'status':<14} {'records':>8}")
         for (dest, entity, status), n in sorted(counts.items(), key=lambda kv: (str(kv[0]), -kv[1])):
@@ -529,14 +517,15 @@ def _status_cli(args: argparse.Namespace) -> int:
 
 
 def _report_cli(args: argparse.Namespace) -> int:
-    from .replay import parse_age
+    from .replay import parse_moment
 
-    age = parse_age(args.since)
-    if age is None:
-        raise ValueError("--since must be an age such as 30m, 24h or 7d")
-    since_epoch = int(time.time() - age.total_seconds())
+    since = parse_moment(args.since, "--since")
+    if since is None:
+        raise ValueError("--since must be an age such as 30m, 24h or 7d, or a date such as 2025-01-01")
+    since_epoch = int(since.timestamp())
     result = report(_ledger_from(args).scan(since_epoch, args.destination), top=args.top)
-    for line in report_lines(result, args.since):
+    window = f"last {args.since}" if args.since.strip()[-1:] in "smhd" else f"since {args.since}"  # an age, or a date
+    for line in report_lines(result, window):
         print(line)
     return 0
 
@@ -558,7 +547,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     st.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")
     st.set_defaults(run=_status_cli)
     rp = subparsers.add_parser("report", help="records by destination x entity x latest status, and the top failure reasons")
-    rp.add_argument("--since", default="24h", help="e.g. 30m, 24h, 7d (default 24h)")
+    rp.add_argument("--since", default="24h", help="an age (30m, 24h, 7d; default 24h) or a date (YYYY-MM-DD or ISO date-time)")
     rp.add_argument("--destination", metavar="SYSTEM_ID")
     rp.add_argument("--top", type=int, default=10, help="failure reasons shown (default 10)")
     rp.add_argument("--table", help="ledger table (default: LEDGER_TABLE)")

@@ -59,6 +59,14 @@ def run_cli(args: argparse.Namespace) -> int:
         raise ValueError("--queue-url names the 99minds -> iPaaS.com queue: use it with --source 99minds")
     if not args.entity or not args.destination:
         raise ValueError("name the records' --entity and the --destination (its iPaaS System Id)")
+    not_ids = [i for i in ids if not i.isdigit()]
+    if not_ids:  # said now, not as a 404 in a DLQ later
+        shown = ", ".join(f"'{i[:40]}'" for i in not_ids[:5]) + (f" and {len(not_ids) - 5} more" if len(not_ids) > 5 else "")
+        number = " (a transaction is named by its id, not its transaction number)" if args.entity == "transaction" else ""
+        raise ValueError(
+            f"{shown}: not an iPaaS.com {args.entity} id; --id takes the record's iPaaS.com id, a number such as "
+            f"159865{number}; nothing was enqueued"
+        )
     target = resolve_target(args.entity, args.destination, stack=args.stack)
     sent = sync(target, ids)
     shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")

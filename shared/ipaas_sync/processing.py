@@ -351,13 +351,15 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
         )
         raise exc from lookup_error
     last_attempt = info.max_receive_count is not None and receive_count >= info.max_receive_count
+    # one error class for the ledger and the DLQ attribute (`report` and `dlq list` group by it alike)
+    error_class = "InvalidMessage" if isinstance(exc, (_MalformedBody, _WrongQueue)) else type(exc).__name__
     outcome = _outcome(
         msg,
         entity,
         status="failed",
         failure_kind=kind,
         reason=reason,
-        details={"attempt": receive_count, "error": type(exc).__name__},
+        details={"attempt": receive_count, "error": error_class},
     )
     if kind == "transient" and not last_attempt:
         _record(outcome)
@@ -376,7 +378,7 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
             MessageAttributes=failure_attributes(
                 previous=history_of(record.raw_event.get("messageAttributes")),
                 kind=kind,
-                error_class=type(exc).__name__ if not isinstance(exc, (_MalformedBody, _WrongQueue)) else "InvalidMessage",
+                error_class=error_class,
                 reason=reason,
                 entity=entity,
                 destination=msg.destination if msg else None,

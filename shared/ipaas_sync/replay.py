@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
@@ -31,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .clients.queues import ATTR
+from .failure_groups import failure_group
 
 if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
     from mypy_boto3_sqs import SQSClient
@@ -41,7 +41,6 @@ VISIBILITY_WHILE_READING = 30
 PROGRESS_FROM = 100  # listings of at least this many messages report their progress
 MAX_EMPTY_RECEIVES = 2  # a queue whose counted messages are in flight elsewhere: stop reading after this
 COMMANDS = ("list", "show", "replay")
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 
 
 class QueueNotFound(LookupError):
@@ -124,19 +123,12 @@ class DeadLetter:
         return {i for i in (self.message_id, self.original_message_id, self.record_id, self.tracking_guid) if i}
 
     def reason_key(self) -> str:
-        """`[kind:Class] reason` with this message's own ids taken out, so that like failures count together."""
-        reason = self.reason
-        for value, name in (
-            (self.original_message_id, "<message id>"),
-            (self.message_id, "<message id>"),
-            (self.tracking_guid, "<tracking guid>"),
-        ):
-            if value:
-                reason = reason.replace(value, name)
-        if self.record_id:
-            reason = re.sub(rf"(?<![\w-]){re.escape(self.record_id)}(?![\w-])", "<id>", reason)
-        reason = _UUID.sub("<id>", reason)
-        return f"[{self.attributes.get(f'{ATTR}error', 'redrive')}] {reason[:160]}"
+        """`[kind:Class] reason` with the ids taken out (failure_groups: the same lines as `ipaas-sync report`)."""
+        error = self.attributes.get(f"{ATTR}error")
+        kind, _, error_class = error.partition(":") if error else ("redrive", "", None)
+        return failure_group(
+            kind, error_class, self.reason, (self.original_message_id, self.message_id, self.tracking_guid, self.record_id)
+        )
 
     def age(self, now: datetime) -> timedelta:
         return now - self.failed_at
@@ -337,11 +329,17 @@ class Replayer:
                 continue
             report.matched += 1
             report.by_reason[msg.reason_key()] += 1
+            try:
+                target = self._target(url, msg)  # a dry run names where each message would go, too
+            except (ClientError, LookupError) as exc:
+                report.errors.append(f"{msg.message_id}: {exc}")
+                untouched.append(msg)
+                continue
             if dry_run:
+                report.by_target[target.rsplit("/", 1)[-1]] += 1
                 untouched.append(msg)
                 continue
             try:
-                target = self._target(url, msg)
                 if msg.raw_attributes:
                     self.sqs.send_message(QueueUrl=target, MessageBody=msg.body, MessageAttributes=msg.raw_attributes)
                 else:
@@ -405,6 +403,28 @@ def parse_age(text: str | None) -> timedelta | None:
         return timedelta(seconds=float(text[:-1]) * units[text[-1]])
     except (KeyError, ValueError):
         raise ValueError(f"age '{text}' must be a number followed by s, m, h or d") from None
+
+
+def parse_moment(text: str | None, what: str, now: datetime | None = None) -> datetime | None:
+    """A point in time as an operator writes it, for every `--since`/`--until`: an age before now ('30m', '24h',
+    '7d') or a date ('2025-01-01', an ISO date-time; without a zone UTC)."""
+    if not text:
+        return None
+    text = text.strip()
+    if text[-1:] in "smhd" and text[:-1].replace(".", "", 1).isdigit():
+        age = parse_age(text)
+        assert age is not None
+        return (now or datetime.now(UTC)) - age
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        except ValueError:
+            raise ValueError(
+                f"{what} '{text[:40]}' is neither an age (30m, 24h, 7d) nor a date (YYYY-MM-DD or an ISO date-time)"
+            ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # -- the command line (`ipaas-sync dlq ...`) and DlqReplayFunction: the same verbs, filters and results -----
@@ -494,6 +514,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     rp.add_argument("--newer-than", help="only messages dead-lettered more recently than this, e.g. 30m, 2h, 1d")
     rp.add_argument("--dry-run", action="store_true", help="report what would move and how, move nothing")
     rp.add_argument("--no-native", action="store_true", help="never use SQS StartMessageMoveTask")
+    rp.add_argument("--json", action="store_true", help="print the reports as JSON (for scripts)")
     dlq.set_defaults(run=run_cli)
 
 
@@ -533,5 +554,37 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(found[0] if len(found) == 1 else found, indent=2))
         return 0
     reports = result["reports"]
-    print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    else:
+        for line in replay_lines(reports):
+            print(line)
     return 1 if any(r["errors"] for r in reports) else 0
+
+
+def replay_lines(reports: list[dict[str, Any]]) -> list[str]:
+    """`dlq replay` as text, in the style of `dlq list`: per DLQ what moved (or would), to which queue, and why
+    it was parked."""
+    lines = []
+    for r in reports:
+        if r["task_handle"]:
+            lines.append(
+                f"{r['dlq']}: {r['moved']} message(s) moving back to their source queues (SQS StartMessageMoveTask, "
+                f"task {r['task_handle']})"
+            )
+            continue
+        verb = "would move" if r["dry_run"] else "moved"
+        count = r["matched"] if r["dry_run"] else r["moved"]
+        how = "SQS StartMessageMoveTask" if r["method"] == "StartMessageMoveTask" else "receive, send, delete"
+        lines.append(
+            f"{r['dlq']}: {count} of {r['examined']} message(s) {verb} ({how})"
+            + (" (dry run: nothing moved)" if r["dry_run"] else "")
+        )
+        lines += [f"  {n:>5}  -> {target}" for target, n in sorted(r["by_target"].items())]
+        if r["by_reason"]:
+            lines.append("  parked because:")
+            lines += [f"  {n:>5}  {reason}" for reason, n in sorted(r["by_reason"].items(), key=lambda kv: -kv[1])]
+        lines += [f"  not moved: {error}" for error in r["errors"]]
+    if any(r["matched"] or r["moved"] for r in reports):
+        lines.append(f"note: {reports[0]['note']}")
+    return lines

@@ -39,8 +39,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
-from .errors import ConfigurationError, describe_validation_error
+from .errors import ConfigurationError
 from .observability import register_secret
 
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
@@ -351,11 +352,27 @@ def secret_shape(model: type[BaseModel], **given: Any) -> dict[str, Any]:
 Settings = TypeVar("Settings", bound=SecretSettings)
 
 
+def _setting_problem(error: ErrorDetails) -> str:
+    """What is wrong with one setting, in an operator's words (pydantic speaks of lists: "at least 1 item")."""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "missing":
+        return "is missing: add it to the secret"
+    if error["type"] in ("too_short", "string_too_short"):
+        if not ctx.get("actual_length"):
+            return "is empty: fill it in"
+        return f"must be at least {ctx.get('min_length')} characters long"
+    return str(error["msg"])
+
+
 def _parse(model: type[Settings], raw: dict[str, Any], label: str) -> Settings:
     try:
         settings = model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigurationError(describe_validation_error(exc, label).replace("field '", "setting '")) from None
+        problems = [
+            f"setting '{'.'.join(str(p) for p in e['loc']) or '(secret)'}' {_setting_problem(e)}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError(f"{label}: " + "; ".join(problems)) from None
     for secret in settings.secret_values():
         register_secret(secret)
     return settings
@@ -438,9 +455,20 @@ WEBHOOK_KEY_SOURCES = ("WEBHOOK_KEY_SECRET_ARNS", "WEBHOOK_KEYS_FILE", "WEBHOOK_
 
 
 def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict[str, Any]]:
+    return [item for _, item in _load_sourced(sources)]
+
+
+def subscription_sources() -> dict[str, str]:
+    """iPaaS System Id -> where its settings are: the secret's name, or SUBSCRIPTIONS_FILE / SUBSCRIPTIONS_JSON (for
+    an operator's message: which secret to fix)."""
+    return {str(item.get("iPaaS System Id", "")).strip(): source for source, item in _load_sourced(SUBSCRIPTION_SOURCES)}
+
+
+def _load_sourced(sources: tuple[str, str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """(where it came from, subscription object) for every subscription of the first source that is set."""
     arns_var, file_var, json_var = sources
     arns = [a.strip() for a in os.environ.get(arns_var, "").split(",") if a.strip()]
-    items: list[Any] = []
+    items: list[tuple[str, Any]] = []
     value: Any  # a secret's JSON: one subscription object or a list of them
     if arns:
         for arn in arns:
@@ -452,7 +480,7 @@ def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict
                 name = arn.rsplit(":", 1)[-1]
                 cause = exc.__cause__ or exc.__context__ or exc
                 raise ConfigurationError(f"cannot read secret {name}: {type(cause).__name__}") from None
-            items.extend(value if isinstance(value, list) else [value])
+            items.extend((f"secret {arn.rsplit(':', 1)[-1]}", v) for v in (value if isinstance(value, list) else [value]))
     elif os.environ.get(file_var):
         path = os.environ[file_var]
         try:
@@ -460,19 +488,19 @@ def _load_raw(sources: tuple[str, str, str] = SUBSCRIPTION_SOURCES) -> list[dict
                 value = json.load(fh)
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot read {file_var} {path}: {type(exc).__name__}") from None
-        items.extend(value if isinstance(value, list) else [value])
+        items.extend((f"{file_var} {path}", v) for v in (value if isinstance(value, list) else [value]))
     elif os.environ.get(json_var):
         try:
             value = json.loads(os.environ[json_var])
         except ValueError:
             raise ConfigurationError(f"{json_var} is not valid JSON") from None
-        items.extend(value if isinstance(value, list) else [value])
+        items.extend((json_var, v) for v in (value if isinstance(value, list) else [value]))
     else:
         raise ConfigurationError(
             f"no {'webhook keys' if sources == WEBHOOK_KEY_SOURCES else 'subscriptions'} "
             f"configured: set {', '.join(sources[:2])} or {sources[2]}"
         )
-    if not all(isinstance(i, dict) for i in items):
+    if not all(isinstance(i, dict) for _, i in items):
         raise ConfigurationError("each subscription must be a JSON object")
     return items
 

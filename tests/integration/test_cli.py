@@ -86,3 +86,22 @@ def test_console_entry_point_exit_code(stack):
         check=False,
     )
     assert done.returncode == 1 and "Makini rejected the token" in done.stdout
+
+
+def test_a_failure_names_the_secret_and_the_settings_to_fix(make_stack, capsys):
+    make_stack(
+        subscription_overrides={
+            "StampedSubscriptionSecret": {"API Private Key": "key-BAD-0001", "API Password": "key-BAD-0001"},
+            "MakiniSubscriptionSecret": {"API Token": ""},  # a secret not filled in
+        }
+    )
+    assert main(["check-credentials"]) == 1
+    out = capsys.readouterr().out
+    stamped = next(line for line in out.splitlines() if line.startswith(f"FAIL  {STAMPED_SYSTEM_ID} "))
+    assert "Stamped.io rejected the credentials (HTTP 401)" in stamped
+    assert "(check the settings 'API Url', 'API Private Key', 'API Password', 'API Public Key' in secret " in stamped
+    assert "/subscriptions/stamped" in stamped, stamped
+    makini = next(line for line in out.splitlines() if line.startswith(f"FAIL  {MAKINI_SYSTEM_ID}"))
+    assert "setting 'API Token' is empty: fill it in" in makini and "item" not in makini, makini
+    assert "/subscriptions/makini" in makini, makini
+    assert "key-BAD-0001" not in out

@@ -62,3 +62,10 @@ def test_bad_input_is_refused_before_anything_is_enqueued(stack, tmp_path, capsy
     assert bodies(stack) == []
     many.write_text("\n".join(str(i) for i in range(MAX_IDS)), encoding="utf-8")  # exactly the maximum is taken
     assert len(read_ids(["0"], str(many))) == MAX_IDS  # (not enqueued here: 3,000 sends take moto minutes)
+
+
+def test_a_transaction_number_is_refused_at_once_naming_what_was_expected(stack, capsys):
+    assert main(["sync", "--entity", "transaction", "--destination", NINETYNINE_SYSTEM_ID, "--id", "SO-2001"]) == 1
+    err = capsys.readouterr().err
+    assert "'SO-2001': not an iPaaS.com transaction id" in err and "not its transaction number" in err, err
+    assert "nothing was enqueued" in err and stack.messages("TransactionNinetyNineMindsQueue") == []

@@ -52,7 +52,7 @@ def test_malformed_bodies_count_as_one_reason(stack):
     stack.drain()
     summary = Replayer().summary(stack.queue_url(DLQ), messages=True)
     assert summary["count"] == 3 and len(summary["by_reason"]) == 1, summary["by_reason"]
-    assert "<message id>" in next(iter(summary["by_reason"]))
+    assert "<id>" in next(iter(summary["by_reason"]))  # each message id taken out
     assert all(m["original_message_id"] and m["record_id"] is None for m in summary["messages"])
 
 
@@ -128,12 +128,19 @@ def test_cli_list_show_and_replay(stack, capsys):
         assert any_id in (shown["message_id"], shown["original_message_id"], shown["tracking_guid"], shown["record_id"])
     assert cli.main(["dlq", "show", dlq, "guid-1"]) == 0
     assert json.loads(capsys.readouterr().out)["record_id"] == "1"
-    assert cli.main(["dlq", "replay", dlq, "--entity", "customer", "--older-than", "1d", "--dry-run"]) == 0
+    assert cli.main(["dlq", "replay", dlq, "--entity", "customer", "--older-than", "1d", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["matched"] == 0
+    # the dry run, as text like `dlq list`: how many would move, to which queue, and why they were parked
     assert cli.main(["dlq", "replay", dlq, "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().out)["method"] in ("StartMessageMoveTask", "receive-send-delete")
+    out = capsys.readouterr().out.splitlines()
+    source = stack.deployment.physical[Q]["QueueName"]
+    assert out[0] == f"{dlq}: 3 of 3 message(s) would move (receive, send, delete) (dry run: nothing moved)", out
+    assert out[1].split() == ["3", "->", source], out
+    assert "  parked because:" in out and any("missing required field 'email_address'" in line for line in out)
+    assert len(stack.messages(DLQ)) == 3
     assert cli.main(["dlq", "replay", dlq, "--destination", "1001"]) == 0
-    assert json.loads(capsys.readouterr().out)["moved"] == 3
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{dlq}: 3 of 3 message(s) moved (receive, send, delete)" and out[1].split() == ["3", "->", source]
     assert cli.main(["dlq", "replay", dlq, "--older-than", "soon"]) == 1
 
 
@@ -159,6 +166,10 @@ def test_cli_help_speaks_to_users(capsys):
     out = capsys.readouterr().out
     assert "dispatcher" not in out and "register" not in out
     assert "check-credentials" in out and "dlq" in out
+    description = out.split("positional arguments:")[0]  # what the text says, beside argparse's list
+    for command in ("check-credentials", "initialize", "sync", "status", "report", "dlq list"):
+        assert command in description, command
+    assert "SUBSCRIPTION_SECRET_ARNS" in description and "LEDGER_TABLE" in description
 
 
 def test_replay_lambda_takes_the_cli_verbs_and_filters_and_acts_on_every_dlq(stack):

@@ -77,10 +77,37 @@ def test_samconfig_deploys_with_every_template_parameter_at_its_default():
     assert "CAPABILITY_IAM" in config["deploy"]["parameters"]["capabilities"]
 
 
-@pytest.mark.parametrize("path", ["samconfig.toml", "docs/deploy.md"])
+@pytest.mark.parametrize("env", ["default", "dev", "prod"])
+def test_each_samconfig_environment_is_a_stack_of_its_own_with_valid_parameters(env):
+    """`sam deploy --config-env <env>`: its own stack name, a region, and overrides the template accepts."""
+    from samcli.cli.types import CfnParameterOverridesType
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    names = {c["global"]["parameters"]["stack_name"] for e, c in config.items() if e != "version"}
+    assert len(names) == len(config) - 1  # one stack per environment
+    section = config[env]
+    assert section["global"]["parameters"]["region"]
+    deploy = section["deploy"]["parameters"]
+    assert "CAPABILITY_IAM" in deploy["capabilities"] and deploy["s3_prefix"] == section["global"]["parameters"]["stack_name"]
+    assert section["build"]["parameters"]
+    params = cfn_yaml.loads((ROOT / "template.yaml").read_text())["Parameters"]
+    for name, value in CfnParameterOverridesType().convert(deploy["parameter_overrides"], None, None).items():
+        assert name in params, name
+        allowed = params[name].get("AllowedValues")
+        assert allowed is None or value in [str(a) for a in allowed], (name, value)
+
+
+def _hook_routes_without_authorizer() -> int:
+    events = cfn_yaml.loads((ROOT / "template.yaml").read_text())["Resources"]["HookIngressFunction"]["Properties"]["Events"]
+    return sum(1 for e in events.values() if e["Type"] == "HttpApi" and "Auth" not in e["Properties"])
+
+
+@pytest.mark.parametrize("path", ["samconfig.toml", "docs/deploy.md", "README.md"])
 def test_the_no_authentication_question_is_answered(path):
+    """`sam deploy --guided` asks it once per route without an authorizer: the docs say how many times."""
     text = (ROOT / path).read_text()
     assert "no authentication" in text and "webhook" in text.lower()
+    assert _hook_routes_without_authorizer() == 2 and "twice" in text
 
 
 def test_the_stack_parameter_table_in_docs_is_generated_from_the_template():

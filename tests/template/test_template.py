@@ -350,9 +350,14 @@ def test_the_loyalty_function_reads_only_the_99minds_secret_and_sends_only_to_it
     assert sends == {"FromNinetyNineMindsQueue", "FromNinetyNineMindsDLQ"}  # its own queue (deferral) and its DLQ
     alarms = [v["Properties"] for v in template["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
     assert any(
-        a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ" for a in alarms
+        a.get("Namespace") == "AWS/SQS" and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "FromNinetyNineMindsDLQ"
+        for a in alarms
     )
-    assert any(a["Namespace"] == "IpaasSync" and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"] for a in alarms)
+    assert any(
+        a.get("Namespace") == {"Fn::Sub": "IpaasSync/${AWS::StackName}"}
+        and {"Name": "Entity", "Value": "loyalty"} in a["Dimensions"]
+        for a in alarms
+    )
 
 
 def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants(template):
@@ -372,7 +377,7 @@ def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants
     alarms = {
         v["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for v in resources.values()
-        if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"]["Namespace"] == "AWS/SQS"
+        if v["Type"] == "AWS::CloudWatch::Alarm" and v["Properties"].get("Namespace") == "AWS/SQS"
     }
     for queue in events:
         dlq = resources[queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -712,3 +717,105 @@ def test_tracing_is_a_parameter_and_off_by_default(template):
     function = template["Globals"]["Function"]
     assert function["Tracing"] == {"Ref": "Tracing"}
     assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingActive", "false", "true"]}
+
+
+# -- the metrics are the stack's own: two stacks in one account and region share no series, widget or alarm ------
+STACK_NAMESPACE = {"Fn::Sub": "IpaasSync/${AWS::StackName}"}
+
+
+def _custom_metric_alarms(template):
+    """Every alarm's custom (non AWS/...) metric: (alarm, namespace, dimensions), one per metric of a math alarm."""
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = res["Properties"]
+        metrics = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] or [props]
+        for metric in metrics:
+            if not str(metric["Namespace"]).startswith("AWS/"):
+                yield name, metric["Namespace"], metric["Dimensions"]
+
+
+def test_the_metrics_namespace_and_service_are_the_stacks_own_in_every_function_alarm_and_widget(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == STACK_NAMESPACE
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
+    for name, res in template["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function":
+            own = res["Properties"].get("Environment", {}).get("Variables", {})
+            assert not {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"} & set(own), name
+    alarms = list(_custom_metric_alarms(template))
+    assert {a for a, _, _ in alarms} >= {"CustomerConfigurationErrorAlarm", "GiftcardBalanceMismatchAlarm"}
+    for alarm, namespace, dimensions in alarms:
+        assert namespace == STACK_NAMESPACE, alarm
+        assert {"Name": "service", "Value": {"Ref": "AWS::StackName"}} in dimensions, alarm
+    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    searches = [e for e in body.split("SEARCH(")[1:]]
+    assert searches
+    for search in searches:
+        assert "IpaasSync/${AWS::StackName}" in search.split("MetricName")[0], search[:120]
+    assert "{IpaasSync," not in body and 'Namespace=\\"IpaasSync\\"' not in body
+
+
+def _dashboard_searches(template) -> dict[str, str]:
+    import re
+
+    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    return {
+        w["properties"]["title"]: m[0]["expression"]
+        for w in widgets
+        for m in w["properties"]["metrics"]
+        if isinstance(m[0], dict) and "expression" in m[0]
+    }
+
+
+def test_every_outcome_metric_is_plotted_once_per_destination_and_entity(template):
+    """Each outcome is written per {service, Entity} and per {service, Entity, Destination}: a widget's search by
+    metric name alone (the deferrals' once) plots every one twice."""
+    from ipaas_sync.processing import METRIC_BY_STATUS
+
+    searches = _dashboard_searches(template)
+    for metric in set(METRIC_BY_STATUS.values()):
+        found = [e for e in searches.values() if f'MetricName="{metric}"' in e]
+        assert found, f"{metric} is on no widget"
+        for expression in found:
+            assert ",service,Entity,Destination}" in expression, expression
+
+
+def test_every_emitted_metric_is_on_a_widget_and_the_unparked_records_and_ledger_failures_alarm(template):
+    import re
+
+    emitted = set()
+    for path in (ROOT / "shared" / "ipaas_sync").rglob("*.py"):
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', path.read_text()))
+    from ipaas_sync.processing import METRIC_BY_STATUS
+
+    emitted |= set(METRIC_BY_STATUS.values())
+    assert {"DeadLetterSendFailures", "LedgerWriteFailures", "HookNotificationsQueued", "HookEventsSkipped"} <= emitted
+    plotted = set(re.findall(r'MetricName="(\w+)"', " ".join(_dashboard_searches(template).values())))
+    assert emitted - plotted == set()
+    resources = template["Resources"]
+    from ipaas_sync.models.inbound import ENTITY
+    from ipaas_sync.models.notification import ENTITIES
+
+    for metric in ("DeadLetterSendFailures", "LedgerWriteFailures"):
+        props = resources[f"{metric}Alarm"]["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+        assert {s["MetricName"] for s in stats} == {metric}
+        # one series per Entity value a transfer function writes (functions/*/app.py: process_batch(entity=...))
+        assert sorted(d["Value"] for s in stats for d in s["Dimensions"] if d["Name"] == "Entity") == sorted([*ENTITIES, ENTITY])
+        assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_function_and_the_layer_build_for_the_architecture_parameter(template):
+    """One Architecture (arm64 by default: docs/deploy.md says why) for the functions and the layer's build, which
+    sam build reads from the template, so a stack runs what it was built for."""
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+    assert template["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    for name, res in template["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function":
+            assert "Architectures" not in res["Properties"], name
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]

@@ -110,7 +110,7 @@ def test_paging_settings_come_from_the_environment_with_defaults(monkeypatch):
 def test_dates():
     assert parse_date("2025-01-02", "since").isoformat() == "2025-01-02T00:00:00+00:00"
     assert parse_date("2025-01-02T10:00:00Z", "since").isoformat() == "2025-01-02T10:00:00+00:00"
-    with pytest.raises(ValueError, match="since 'yesterday' is not a date"):
+    with pytest.raises(ValueError, match="since 'yesterday' is neither an age .* nor a date"):
         parse_date("yesterday", "since")
     assert record_time({"created_datetime": "2025-03-01T00:00:00"}).isoformat() == "2025-03-01T00:00:00+00:00"
     assert record_time({"updated_datetime": "n/a"}) is None
