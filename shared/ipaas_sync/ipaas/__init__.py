@@ -1,0 +1,1 @@
+"""iPaaS.com, the side every destination shares: its API adapter and its custom fields."""
