@@ -5,6 +5,7 @@ reason; nothing any handler writes (log lines, EMF metric lines, DLQ attributes)
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -27,7 +28,12 @@ DONE = {"created", "updated", "sent", "linked", "duplicate", "skipped"}
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
-    s = LocalStack(moto=moto_server, limits=TEST_LIMITS).start()
+    # the 99minds webhook route reads its key from the body (a supported setting): the parse comes before authentication
+    s = LocalStack(
+        moto=moto_server,
+        limits=TEST_LIMITS,
+        subscription_overrides={"NinetyNineMindsWebhookKeySecret": {"Webhook Key Location": "body:$.key"}},
+    ).start()
     add_customer(s, "501", email_address="ada@example.com")
     seed_loyalty_event_records(s)
     yield s
@@ -179,3 +185,73 @@ def stack_sqs_delete(stack: LocalStack, logical_id: str, message: dict) -> None:
     import boto3
 
     boto3.client("sqs").delete_message(QueueUrl=stack.queue_url(logical_id), ReceiptHandle=message["ReceiptHandle"])
+
+
+ROUTES = ["/hooks", "/hooks/99minds/1001", "/hooks/99minds/no-such-id", "/hooks/99minds/2001/x/y"]
+
+
+def http_event(path: str, body: bytes, authorization: str | None) -> dict:
+    headers = {"content-type": "application/json", **({"authorization": authorization} if authorization else {})}
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "headers": headers,
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+        "requestContext": {"http": {"method": "POST", "path": path}, "requestId": str(uuid.uuid4())},
+    }
+
+
+def hostile_requests(key: str, secrets: list[str]) -> st.SearchStrategy[bytes]:
+    """Request bodies hostile by structure; some carry the 99minds webhook key where that route reads it."""
+    depth = st.integers(1_000, 40_000)
+    with_key = json.dumps({"key": key, "scope": "loyalty_transaction/created"})[:-1]
+    text = st.one_of(
+        depth.map(lambda n: "[" * n + "]" * n),
+        depth.map(lambda n: '{"notifications": [' + '{"a":' * n + "1" + "}" * n + "]}"),
+        depth.map(lambda n: with_key + ', "external_id": ' + '{"a":' * n + "1" + "}" * n + "}"),
+        depth.map(lambda n: '{"key": ' + "[" * n + "]" * n + "}"),
+        st.integers(1_000, 15_000).map(lambda n: json.dumps({f"k{i}": i for i in range(n)})),
+        st.integers(4_301, 60_000).map(lambda n: with_key + ', "external_id": ' + "9" * n + "}"),
+        st.integers(200_000, 400_000).map(lambda n: json.dumps({"key": "x" * n})),  # over the size limit, no key
+        st.integers(200_000, 400_000).map(lambda n: with_key + ', "pad": "' + "x" * n + '"}'),
+        st.sampled_from(secrets).map(lambda s: with_key + f', "external_id": "{s}"}}'),
+        st.sampled_from(secrets).map(lambda s: with_key.replace("loyalty_transaction/created", s) + ', "external_id": "1"}'),
+        st.sampled_from(secrets).map(
+            lambda s: json.dumps({"notifications": [{"scope": "customer/created", "id": s, "destination": "1001"}]})
+        ),
+        st.just(with_key + ', "key": {"key": 1}, "external_id": "1"}'),  # duplicate keys
+    ).map(lambda t: t.encode())
+    not_utf8 = st.binary(min_size=1, max_size=64).map(lambda b: b"\xff" + b)
+    return st.one_of(text, not_utf8)
+
+
+@pytest.mark.integration
+def test_no_hostile_request_gets_a_5xx_or_an_answer_that_differs_by_destination_or_carries_a_secret(stack):
+    secrets = partner_secrets(stack) + [stack.webhook_key, "whk-local-stamped-2001-0000000000"]
+    queued_before = len(stack.messages("FromNinetyNineMindsQueue")) + len(stack.messages("CustomerNinetyNineMindsQueue"))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(
+        body=hostile_requests(stack.webhook_key, secrets),
+        route=st.sampled_from(ROUTES),
+        authorization=st.sampled_from([None, f"Bearer {stack.webhook_key}", "Bearer wrong-key-0000000000000"]),
+    )
+    def check(body, route, authorization):
+        with everything_written() as (logs, metric_lines):
+            answer = stack.invoke("HookIngressFunction", http_event(route, body, authorization))
+        assert answer["statusCode"] in (202, 400, 401, 413), answer
+        if route.startswith("/hooks/99minds/") and answer["statusCode"] != 202:
+            # before authentication the answer is the same for an existing and an unknown destination
+            other = stack.invoke("HookIngressFunction", http_event("/hooks/99minds/no-such-id", body, authorization))
+            if answer["statusCode"] == 401 or other["statusCode"] == 401:
+                assert (answer["statusCode"], answer["body"]) == (other["statusCode"], other["body"])
+        written = json.dumps(answer) + logs.getvalue() + metric_lines.getvalue()
+        for secret in secrets:
+            assert secret not in written
+
+    check()
+    queued = stack.messages("FromNinetyNineMindsQueue") + stack.messages("CustomerNinetyNineMindsQueue")
+    assert len(queued) >= queued_before
+    for message in queued:
+        assert all(secret not in message["Body"] for secret in secrets)  # nothing queued carries a key or secret
