@@ -96,10 +96,10 @@ def process_batch(
     message_model: type[Message] = TransferMessage,
 ) -> PartialItemFailureResponse:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
-    with deadline.invocation(context), destination_metrics():
+    env = env or default_env()
+    with deadline.invocation(context), destination_metrics(known=env.destinations):
         register_lambda_context(context)
         metrics.add_dimension(name="Entity", value=entity)
-        env = env or default_env()
         queues = queues or default_queues()
         # a cold container: the secret values are registered for masking before the first record is handled, so
         # no log line or DLQ reason of the first batch can echo one a body carries
