@@ -637,3 +637,13 @@ def test_tracing_is_a_parameter_and_off_by_default(template):
     function = template["Globals"]["Function"]
     assert function["Tracing"] == {"Ref": "Tracing"}
     assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingActive", "false", "true"]}
+
+
+def test_the_gift_card_apply_window_is_a_parameter_with_the_codes_default(template):
+    from ipaas_sync import pending
+
+    parameter = template["Parameters"]["GiftCardApplyWindowSeconds"]
+    assert parameter["Default"] == pending.DEFAULT_APPLY_WINDOW_SECONDS
+    assert parameter["MinValue"] >= template["Globals"]["Function"]["Timeout"]  # never shorter than an invocation
+    env = template["Resources"]["GiftCardTransferFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["GIFTCARD_APPLY_WINDOW_SECONDS"] == {"Ref": "GiftCardApplyWindowSeconds"}
