@@ -6,7 +6,7 @@ order; each answer is final and nothing is queued unless every check passed:
 1. `Authorization: Bearer <key>` is the current or previous `Webhook API Key` of at least one subscription
    (`authenticate`: constant-time comparison with every key of every subscription)             else 401
 2. the body is at most `max_body_bytes` (measured before it is parsed; never more than the SQS message size,
-   clients/queues.SQS_MAX_MESSAGE_BYTES: the two limits are one)                                 else 413
+   clients/queues.SQS_MAX_MESSAGE_BYTES, the queues' MaximumMessageSize)                          else 413
 3. the body is a `HookRequest` (the same notification model the transfer handlers use)
                                                        else 400 naming the first invalid notification
 4. for every notification: the key is a webhook key of its `destination`                  else 401 (the same
@@ -14,7 +14,8 @@ order; each answer is final and nothing is queued unless every check passed:
                            no field holds a webhook key value (the transfer functions cannot read the keys,
                            so could not mask one: none is ever queued)                 else 400 naming it
                            a queue is routed for (entity, the subscription's platform) else 400 naming it
-                           its message fits the SQS message size                       else 413 naming it
+                           its message fits MAX_BODY_BYTES (the SQS message size, less
+                           room for a DLQ entry's reason)                              else 413 naming it
 5. SendMessageBatch to each queue (bounded retries of failed entries)     202 {"accepted": n}, else 503
 
 Unauthenticated is always 401 with the same body and header, whatever went wrong (no key, another scheme, a wrong
@@ -41,7 +42,7 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from .clients.queues import SQS_MAX_MESSAGE_BYTES
+from .clients.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
 from .errors import ConfigurationError, TransferError
 from .models.notification import ENTITIES, HookRequest
 from .observability import MetricUnit, bound, logger, metrics, redact
@@ -252,8 +253,8 @@ class HookIngress:
                 guids.append(guid)
             message_body = json.dumps(note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True))
             size = len(message_body.encode("utf-8"))  # ASCII (escaped): only characters SQS accepts in a body
-            if size > SQS_MAX_MESSAGE_BYTES:
-                message = f"{where}: {size} bytes as a queue message; at most {SQS_MAX_MESSAGE_BYTES} are accepted"
+            if size > MAX_BODY_BYTES:  # room is kept for the attributes of a DLQ entry (its reason)
+                message = f"{where}: {size} bytes as a queue message; at most {MAX_BODY_BYTES} are accepted"
                 return HookReply(413, {"message": message, "notification": index}, reason=message, **hook)
             by_queue.setdefault(queue, []).append(message_body)
             route_of[queue] = f"{note.entity}:{platform}"
