@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sandbox.local_aws import sqs_event
@@ -125,6 +125,10 @@ def hostile_bodies(scope: str, secrets: list[str], valid_body: dict) -> st.Searc
         st.sampled_from(secrets).map(lambda s: json.dumps({"scope": s, "id": s, "destination": s, "tracking_guid": s})),
         # a valid message naming a destination that is a secret, or 3 MB long: it reaches the metric lines' dimension
         st.sampled_from([*secrets, "d" * 200_000]).map(lambda d: json.dumps({**valid_body, "destination": d})),
+        # a valid message with a deferral time no delay can be computed from
+        st.sampled_from(["Infinity", "-Infinity", "NaN", "1e999"]).map(
+            lambda x: json.dumps(valid_body)[:-1] + f', "deferred_until": {x}, "deferrals": 1}}'
+        ),
     )
 
 
@@ -153,8 +157,15 @@ def test_one_hostile_body_fails_only_itself_and_is_parked_with_its_reason(stack,
     arn = stack.deployment.physical[queue]["Arn"]
     secrets = partner_secrets(stack)
 
+    sample = valid(stack, "x0")
+
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(hostile=hostile_bodies(scope, secrets, valid(stack, "x0")), position=st.integers(0, 2))
+    @given(hostile=hostile_bodies(scope, secrets, sample), position=st.integers(0, 2))
+    # the audit's cases, every run: too deep for json.loads, a valid message naming a secret as its destination, a
+    # deferral time no delay can be computed from
+    @example(hostile="[" * 5000 + "]" * 5000, position=1)
+    @example(hostile=json.dumps({**sample, "destination": secrets[1]}), position=0)
+    @example(hostile=json.dumps(sample)[:-1] + ', "deferred_until": Infinity}', position=2)
     def check(hostile, position):
         stack.collector.outcomes.clear()
         bodies = [json.dumps(valid(stack, uuid.uuid4().hex[:10])) for _ in range(2)]
