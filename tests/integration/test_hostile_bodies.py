@@ -175,7 +175,7 @@ def test_one_hostile_body_fails_only_itself_and_is_parked_with_its_reason(stack,
             stack_sqs_delete(stack, dlq, m)
         with everything_written() as (logs, metric_lines):
             reply = stack.invoke(function, sqs_event(messages, arn))  # never raises: one verdict per record
-            stack.drain(functions=[function], max_seconds=30)  # the valid records a rate-limit slot deferred
+            stack.drain(functions=[function], max_seconds=60)  # the valid records a rate-limit slot deferred (bound)
         assert reply["batchItemFailures"] == []
         hostile_id = messages[position]["MessageId"]
         final = [o for o in stack.collector.outcomes if o["status"] != "deferred"]
