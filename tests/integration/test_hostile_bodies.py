@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import sqs_event
 from sandbox.serve import EVENT_TRANSACTION, seed_loyalty_event_records
-from sandbox.server import TEST_LIMITS
 from sandbox.stack import LocalStack
 from tests.integration.conftest import add_customer, dlq_reasons
 
