@@ -135,7 +135,7 @@ def hostile_bodies(scope: str, secrets: list[str], valid_body: dict) -> st.Searc
 @contextlib.contextmanager
 def everything_written():
     """Every log line (the logger's stream) and every EMF metric line (stdout) written inside."""
-    from ipaas_sync.observability import logger
+    from ipaas_sync.core.observability import logger
 
     logs, stdout = io.StringIO(), io.StringIO()
     old = logger.registered_handler.setStream(logs)
