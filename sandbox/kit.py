@@ -21,7 +21,8 @@ class SandboxKit:
     webhook_key: str | None  # its webhook key secret's key; None: the stack's own (LocalStack.webhook_key)
     # -- the contract (tests/contract): every destination takes customers from iPaaS.com -------------------------
     credential: str  # a setting the partner checks: a wrong value is answered 401
-    customer: Callable[[int], dict[str, Any]]  # customer n's payload, as the destination's mapping writes it
+    # (n, last name) -> customer n's payload, as the destination's mapping writes it (last name "L<n>" unless given)
+    customer: Callable[..., dict[str, Any]]
     create_customer: Callable[[Any, dict[str, Any]], str]  # (client, payload) -> the customer's key there
     get_customer: Callable[[Any, str], Any]  # (client, key) -> the customer, or None when there is none
     stored_customers: Callable[[Any], int]  # (server) -> how many customers it holds

@@ -251,7 +251,7 @@ KIT = SandboxKit(
     },
     webhook_key="whk-local-makini-3001-00000000000",
     credential="API Token",
-    customer=lambda n: {"name": f"Ada L{n}", "code": f"C-{n}"},
+    customer=lambda n, last=None: {"name": f"Ada {last or f'L{n}'}", "code": f"C-{n}"},
     create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["data"]["key"]),
     get_customer=_get,
     stored_customers=lambda server: len(server.customers),

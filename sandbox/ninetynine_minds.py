@@ -486,8 +486,8 @@ def _settings(server: NinetyNineMindsSandbox) -> dict[str, Any]:
 _STORE = "store_b81a893dc2bc6e1a5d"
 
 
-def _customer(n: int) -> dict[str, Any]:
-    return {"email": f"ada{n}@example.com", "first_name": "Ada", "last_name": f"L{n}", "store_ref_id": _STORE}
+def _customer(n: int, last: str | None = None) -> dict[str, Any]:
+    return {"email": f"ada{n}@example.com", "first_name": "Ada", "last_name": last or f"L{n}", "store_ref_id": _STORE}
 
 
 def _create(client, payload: dict[str, Any]) -> str:

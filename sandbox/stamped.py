@@ -155,7 +155,12 @@ KIT = SandboxKit(
     settings=_settings,
     webhook_key="whk-local-stamped-2001-0000000000",
     credential="API Private Key",
-    customer=lambda n: {"email": f"ada{n}@example.com", "firstName": "Ada", "lastName": f"L{n}", "customCustomerId": str(n)},
+    customer=lambda n, last=None: {
+        "email": f"ada{n}@example.com",
+        "firstName": "Ada",
+        "lastName": last or f"L{n}",
+        "customCustomerId": str(n),
+    },
     create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["id"]),
     get_customer=lambda client, key: client.get_customer(key, what="contract customer"),
     stored_customers=lambda server: len(server.customers),
