@@ -256,6 +256,10 @@ class LocalDeployment:
                 Name=props.get("Name", name), SecretString=value if isinstance(value, str) else json.dumps(value)
             )["ARN"]
             self.physical[name] = {"Ref": arn, "Id": arn}
+        for name, res in self.of_type("AWS::SSM::Parameter").items():
+            props = self.resolve(res["Properties"])
+            boto3.client("ssm").put_parameter(Name=props["Name"], Value=props["Value"], Type=props["Type"], Overwrite=True)
+            self.physical[name] = {"Ref": props["Name"]}
         queues = self.of_type("AWS::SQS::Queue")
         # DLQs first: a queue's RedrivePolicy names its DLQ's Arn
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):

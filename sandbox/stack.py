@@ -147,6 +147,14 @@ class LocalStack:
             self.own_moto = False
             requests.post(f"{self.moto.url}/moto-api/reset", timeout=10)
         apply_environment(self.moto.environment())
+        # a new stack in a process that may have run one: nothing cached from the last one's moto (an SSM parameter
+        # has the same name in every local stack) and the ingress publishes this stack's key fingerprints afresh
+        from aws_lambda_powertools.utilities import parameters
+
+        from ipaas_sync.ingress.hooks import publish_fingerprints
+
+        parameters.clear_caches()
+        publish_fingerprints.forget()
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_DEV", "false")
         for server in self.sandboxes():

@@ -99,3 +99,25 @@ def _event(stack, sqs) -> dict:
         "Messages"
     ]
     return sqs_event(messages, stack.deployment.physical[Q]["Arn"])
+
+
+def test_a_webhook_key_put_on_a_queue_by_hand_is_masked_by_a_function_that_cannot_read_it(stack, log_output, monkeypatch):
+    """The customer transfer function may not read the webhook keys (least privilege) and the ingress refuses any
+    notification holding one; a message put on the queue by hand carries the key as its id, destination and guid.
+    The fingerprints the ingress published when it answered a hook request mask it in every line and attribute."""
+    assert stack.post_hook([notification("fp-1")]).status_code == 202  # the ingress publishes as it answers
+    key = stack.webhook_key
+    monkeypatch.setattr(observability, "_secrets", set())  # the transfer function's container: it never read a key
+    monkeypatch.setattr(observability, "_fingerprints", None)
+    monkeypatch.setattr(settings, "_cache", None)
+    monkeypatch.setattr(processing, "_env", None)
+    body = {"scope": "customer/created", "id": key, "destination": key, "tracking_guid": f"guid-{key}"}
+    stack.send(Q, body)
+    stack.drain()
+    [message] = [m for m in dlq_messages(stack) if json.loads(m["Body"]) == body]
+    attrs = attributes(message)
+    assert attrs["ipaas.error"].startswith("configuration:")
+    text = log_output.getvalue() + json.dumps(attrs)
+    assert key not in text
+    assert attrs["ipaas.destination"] == "***" and attrs["ipaas.tracking_guid"] == "guid-***"
+    assert '"record_id":"***"' in log_output.getvalue()  # the id it came with, masked where the line names it

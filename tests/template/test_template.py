@@ -187,9 +187,35 @@ def test_ingress_may_send_to_its_routed_queues_only(template, translated):
     assert granted == set(_routes(template).values()) | {env["FROM_99MINDS_QUEUE_URL"]["Ref"]}
     assert all(st["Effect"] == "Allow" for st in statements)
     others = {a for st in statements for a in _listed(st["Action"]) if not a.startswith("sqs:")}
-    assert others == {"secretsmanager:GetSecretValue"}
+    assert others == {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:PutParameter"}
+    [ssm] = [st for st in statements if "ssm:PutParameter" in _listed(st["Action"])]
+    assert ssm["Resource"] == FINGERPRINTS_ARN  # the fingerprints it publishes, nothing else of SSM
     # no SQS event on the function, so no managed SQS policy either
     assert not any("SQS" in arn for arn in role.get("ManagedPolicyArns", []))
+
+
+FINGERPRINTS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WebhookKeyFingerprints}"}
+
+
+def test_webhook_key_fingerprints_are_written_by_the_ingress_alone_and_read_by_every_transfer_function(template, translated):
+    """A key put on a queue by hand is masked by functions that may not read the keys (core/key_fingerprints.py)."""
+    resources = template["Resources"]
+    assert resources["WebhookKeyFingerprints"]["Type"] == "AWS::SSM::Parameter"
+    sqs_fed = sorted(
+        name
+        for name, res in resources.items()
+        if res["Type"] == "AWS::Serverless::Function"
+        and any(e["Type"] == "SQS" for e in res["Properties"].get("Events", {}).values())
+    )
+    assert len(sqs_fed) >= 4
+    for name in [*sqs_fed, "HookIngressFunction"]:
+        env = resources[name]["Properties"]["Environment"]["Variables"]
+        assert env["WEBHOOK_KEY_FINGERPRINTS_PARAMETER"] == {"Ref": "WebhookKeyFingerprints"}, name
+        _, statements = _role_statements(translated, name)
+        ssm = [st for st in statements if any(a.startswith("ssm:") for a in _listed(st["Action"]))]
+        actions = {a for st in ssm for a in _listed(st["Action"])}
+        writes = {"ssm:GetParameter", "ssm:PutParameter"} if name == "HookIngressFunction" else {"ssm:GetParameter"}
+        assert actions == writes and all(st["Resource"] == FINGERPRINTS_ARN for st in ssm), name
 
 
 def _secrets(template, kind: str) -> set[str]:

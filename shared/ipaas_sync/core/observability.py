@@ -23,6 +23,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from .key_fingerprints import KeyFingerprints
+
 if TYPE_CHECKING:  # for annotations only: Tracer is imported at first use (get_tracer), aws_xray_sdk costs cold start
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.logging.types import LogRecord
@@ -32,6 +34,8 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "IpaasSync")
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+# the webhook keys a function may not read, known by their fingerprints (core/key_fingerprints.py)
+_fingerprints: KeyFingerprints | None = None
 
 
 def register_secret(value: str | None) -> None:
@@ -41,11 +45,19 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+def register_fingerprints(fingerprints: KeyFingerprints | None) -> None:
+    """The webhook key fingerprints the hook ingress published (replacing the ones registered before: a key rotated
+    out is no longer a secret)."""
+    global _fingerprints
+    _fingerprints = fingerprints
+
+
 def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
-    return text
+    fingerprints = _fingerprints
+    return fingerprints.mask(text) if fingerprints is not None else text
 
 
 MAX_LOG_FIELD = 2000  # characters of any one logged string (a message, a reason, a key such as record_id)
@@ -201,6 +213,7 @@ __all__ = [
     "metrics",
     "redact",
     "register_secret",
+    "register_fingerprints",
     "bound",
     "count_for_destination",
     "destination_metrics",

@@ -42,6 +42,7 @@ from pydantic_core import ErrorDetails
 
 from ..destinations import PLATFORMS, by_platform, load
 from .errors import ConfigurationError
+from .key_fingerprints import is_b64token
 from .observability import register_secret
 
 SECRET_MAX_AGE_SECONDS = int(os.environ.get("SETTINGS_MAX_AGE_SECONDS", "300"))
@@ -113,6 +114,9 @@ def _webhook_key(value: Any) -> Any:
         return None
     if isinstance(value, str) and len(value.strip()) < WEBHOOK_KEY_MIN_LENGTH:
         raise ValueError(f"a webhook API key has at least {WEBHOOK_KEY_MIN_LENGTH} characters")
+    if isinstance(value, str) and not is_b64token(value.strip()):
+        # a Bearer credential (RFC 6750): also the shape the other functions' masking scans for (core/key_fingerprints)
+        raise ValueError("a webhook API key is letters, digits and -._~+/ (then = padding), as a Bearer token is")
     return value.strip() if isinstance(value, str) else value
 
 

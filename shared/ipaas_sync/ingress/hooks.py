@@ -40,6 +40,7 @@ from typing import Any, TypedDict, Unpack
 from pydantic import ValidationError
 
 from ..core.errors import ConfigurationError, TransferError
+from ..core.key_fingerprints import Publisher
 from ..core.models.notification import ENTITIES, HookRequest
 from ..core.observability import MetricUnit, bound, logger, metrics, redact
 from ..core.settings import SubscriptionRegistry, WebhookKeySettings, load_webhook_keys
@@ -304,8 +305,13 @@ def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     return f"notification {index}: {detail}", {"notification": index, "field": names[0]}
 
 
+publish_fingerprints = Publisher()
+
+
 def registry_keys(keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]]) -> frozenset[str]:
-    """Every webhook key value (current and previous) of every readable subscription."""
+    """Every webhook key value (current and previous) of every readable subscription. Called once an authenticated
+    request is being answered: the keys' fingerprints are published for the functions that may not read the keys
+    (core/key_fingerprints.py; read and written only when the keys changed or MAX_AGE_SECONDS passed)."""
     registry = keys()
     found: set[str] = set()
     for system_id in registry.system_ids():
@@ -313,7 +319,16 @@ def registry_keys(keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]]) 
             found.update(registry.get(system_id).webhook_keys())
         except ConfigurationError:
             continue
-    return frozenset(found)
+    keys_now = frozenset(found)
+    try:
+        if publish_fingerprints(keys_now):
+            logger.info("webhook key fingerprints published", extra={"parameter": publish_fingerprints.parameter})
+    except Exception as exc:  # noqa: BLE001 - tried again on the next request; the ingress refuses key values itself
+        logger.warning(
+            "webhook key fingerprints cannot be published; a key put on a queue by hand may go unmasked",
+            extra={"error": type(exc).__name__, "parameter": publish_fingerprints.parameter},
+        )
+    return keys_now
 
 
 def carries_key(value: Any, keys: frozenset[str]) -> bool:

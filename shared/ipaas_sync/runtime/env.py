@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..core import key_fingerprints
 from ..core.errors import ConfigurationError
+from ..core.observability import logger, register_fingerprints
 from ..core.settings import SubscriptionRegistry, SubscriptionSettings, load_registry
 from ..destinations import PLATFORMS, by_platform, load
 from ..ipaas.client import IpaasClient
@@ -27,6 +30,15 @@ class TransferEnv:
             self._load()
         except Exception:  # noqa: BLE001,S110 - reported per record by subscription()
             pass
+        # the webhook keys this function may not read, by the fingerprints the hook ingress publishes: a key put on
+        # a queue by hand is masked too (core/key_fingerprints.py)
+        try:
+            register_fingerprints(key_fingerprints.published())
+        except Exception as exc:  # noqa: BLE001 - masking goes on with the fingerprints it had (or none)
+            logger.warning(
+                "webhook key fingerprints cannot be read; keys put on a queue by hand may go unmasked",
+                extra={"error": type(exc).__name__, "parameter": os.environ.get(key_fingerprints.PARAMETER_ENV)},
+            )
 
     def destinations(self) -> list[str]:
         """The configured destinations (iPaaS System Ids): the only values a metric dimension takes."""
