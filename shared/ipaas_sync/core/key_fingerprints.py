@@ -17,6 +17,7 @@ be guessed. No library masks values it may only know by fingerprint, hence this 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -82,13 +83,8 @@ class KeyFingerprints:
         shortest = min(self.lengths)
         spans: list[tuple[int, int]] = []
         for run in B64TOKEN.finditer(text):
-            if run.end() - run.start() < shortest:
-                continue
-            token = run.group()
-            for length in self.lengths:
-                for i in range(len(token) - length + 1):
-                    if _digest(self.salt, token[i : i + length]) in self.digests:
-                        spans.append((run.start() + i, run.start() + i + length))
+            if run.end() - run.start() >= shortest:
+                spans.extend((run.start() + i, run.start() + j) for i, j in _key_spans(self, run.group()))
         if not spans:
             return text
         out, at = [], 0
@@ -100,6 +96,18 @@ class KeyFingerprints:
             at = end
         out.append(text[at:])
         return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_spans(fingerprints: KeyFingerprints, token: str) -> tuple[tuple[int, int], ...]:
+    """Where in one run of token characters a fingerprinted key is. Cached: most runs of a function's lines recur
+    (its name, ARN, log group, a destination's ids), and each costs a hash per window of each key length."""
+    return tuple(
+        (i, i + length)
+        for length in fingerprints.lengths
+        for i in range(len(token) - length + 1)
+        if _digest(fingerprints.salt, token[i : i + length]) in fingerprints.digests
+    )
 
 
 def _digest(salt: bytes, key: str) -> bytes:
