@@ -59,8 +59,13 @@ class Source:
 
     name: str
     fields: Mapping[str, str]
+    model: type[BaseModel] | None = None  # the record's model (None: a plain JSON object)
     computed: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     children: Mapping[str, str] = field(default_factory=dict)  # field -> the child Source's name
+
+    def parse(self, raw: Any) -> Any:
+        """A JSON record as the transfer hands it to a collection (its model, else the object itself)."""
+        return self.model.model_validate(raw) if self.model is not None else raw
 
     def names(self, record: Any, extra_fields: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The names a formula sees for this record: every field (None when absent), declared extra fields (the
@@ -92,11 +97,11 @@ def _phone(customer: Any) -> Any:
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        Source("customer", {**_model_fields(IpaasCustomer), "phone": "string"}, computed={"phone": _phone}),
-        Source("transaction", _model_fields(IpaasTransaction), children={"lines": "transaction_line"}),
-        Source("transaction_line", _model_fields(IpaasTransactionLine)),
-        Source("giftcard", _model_fields(IpaasGiftCard), children={"activities": "giftcard_activity"}),
-        Source("giftcard_activity", {**_model_fields(IpaasGiftCardActivity), "amount": "number"}),
+        Source("customer", {**_model_fields(IpaasCustomer), "phone": "string"}, IpaasCustomer, computed={"phone": _phone}),
+        Source("transaction", _model_fields(IpaasTransaction), IpaasTransaction, children={"lines": "transaction_line"}),
+        Source("transaction_line", _model_fields(IpaasTransactionLine), IpaasTransactionLine),
+        Source("giftcard", _model_fields(IpaasGiftCard), IpaasGiftCard, children={"activities": "giftcard_activity"}),
+        Source("giftcard_activity", {**_model_fields(IpaasGiftCardActivity), "amount": "number"}, IpaasGiftCardActivity),
         # 99minds records read back for iPaaS.com (published names not available: those this project assumes)
         Source(
             "99minds_customer",
