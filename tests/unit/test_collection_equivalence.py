@@ -16,8 +16,15 @@ from types import SimpleNamespace
 import pytest
 
 from ipaas_sync.errors import PermanentError, Skip
-from ipaas_sync.mapping import customer_99minds, customer_99minds_to_ipaas, customer_makini, customer_stamped
-from ipaas_sync.mapping import giftcard_99minds, invoice_99minds, sales_order_makini
+from ipaas_sync.mapping import (
+    customer_99minds,
+    customer_99minds_to_ipaas,
+    customer_makini,
+    customer_stamped,
+    giftcard_99minds,
+    invoice_99minds,
+    sales_order_makini,
+)
 from ipaas_sync.mapping.collection import load_defaults
 from ipaas_sync.mapping.evaluate import evaluate, verdict
 from ipaas_sync.mapping.transaction_filter import rejection
@@ -44,9 +51,9 @@ def event_records(scope_prefix: str) -> list[dict]:
     return out
 
 
-def outcome(run) -> str:
+def outcome(run, *args, **kwargs) -> str:
     try:
-        return "payload " + json.dumps(run())
+        return "payload " + json.dumps(run(*args, **kwargs))
     except Skip:
         return "skipped"
     except PermanentError:
@@ -97,16 +104,21 @@ def test_invoice_collection_is_the_python_mapping(raw):
     txn = IpaasTransaction.model_validate(raw)
     collection = COLLECTIONS[("99minds", "order_workflow")]
     for (ref, client), (customer_id, original) in itertools.product(STORES, [("c-1", "SO-0"), ("", None)]):
+        inputs = {
+            "linked_customer_id": customer_id or None,
+            "original_order_id": original,
+            "store_ref_id": ref,
+            "client_store_id": client,
+        }
+        expected = outcome(python_invoice, txn, customer_id, original, store_of(ref, client))
+        assert outcome(evaluate, collection, txn, inputs) == expected, (ref, client, customer_id)
 
-        def python():
-            reason = rejection(txn, TransactionFilter())
-            if reason:
-                raise Skip(reason)
-            store = store_of(ref, client)
-            return invoice_99minds.map_invoice(txn, customer_id=customer_id, original_order_id=original, store=store)
 
-        inputs = {"linked_customer_id": customer_id or None, "original_order_id": original, "store_ref_id": ref, "client_store_id": client}
-        assert outcome(lambda: evaluate(collection, txn, inputs)) == outcome(python), (ref, client, customer_id)
+def python_invoice(txn, customer_id, original, store):
+    reason = rejection(txn, TransactionFilter())
+    if reason:
+        raise Skip(reason)
+    return invoice_99minds.map_invoice(txn, customer_id=customer_id, original_order_id=original, store=store)
 
 
 @pytest.mark.parametrize("raw", transactions(), ids=lambda r: f"{r.get('type')}/{r.get('transaction_number')}/{r.get('total')}")
@@ -118,24 +130,27 @@ def test_sales_order_collection_is_the_python_mapping(raw):
     ]}  # fmt: skip
     for record in (raw, {**raw, **extra}):
         txn = IpaasTransaction.model_validate(record)
-        products = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
+        assert outcome(collection_sales_order, txn) == outcome(python_sales_order, txn)
 
-        def python():
-            reason = rejection(txn, TransactionFilter())
-            if reason:
-                raise Skip(reason)
-            sales_order_makini.required_skus(txn)  # kept in Python: what the transfer looks up before mapping
-            return sales_order_makini.map_sales_order(txn, customer_key="ck-1", product_keys=products)
 
-        def collection():
-            compiled = COLLECTIONS[("makini", "sales_order")]
-            reason = verdict(compiled, txn)
-            if reason:
-                raise Skip(reason)
-            sales_order_makini.required_skus(txn)
-            return evaluate(compiled, txn, {"linked_customer_key": "ck-1"}, tables={"products": products})
+PRODUCTS = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
 
-        assert outcome(collection) == outcome(python)
+
+def python_sales_order(txn):
+    reason = rejection(txn, TransactionFilter())
+    if reason:
+        raise Skip(reason)
+    sales_order_makini.required_skus(txn)  # kept in Python: what the transfer looks up before mapping
+    return sales_order_makini.map_sales_order(txn, customer_key="ck-1", product_keys=PRODUCTS)
+
+
+def collection_sales_order(txn):
+    compiled = COLLECTIONS[("makini", "sales_order")]
+    reason = verdict(compiled, txn)
+    if reason:
+        raise Skip(reason)
+    sales_order_makini.required_skus(txn)
+    return evaluate(compiled, txn, {"linked_customer_key": "ck-1"}, tables={"products": PRODUCTS})
 
 
 # -- customers ------------------------------------------------------------------------------------------------------
@@ -156,7 +171,10 @@ def customers() -> list[dict]:
         {"phone_number": "(555) 010-0199"},
         {"phone_number": "0044 20 7946 0958"},
         {"phone_number": "12ab"},
-        {"phone_number": None, "addresses": [{"phone_number": "5550100"}, {"is_primary_billing": True, "phone_number": "5550199"}]},
+        {
+            "phone_number": None,
+            "addresses": [{"phone_number": "5550100"}, {"is_primary_billing": True, "phone_number": "5550199"}],
+        },
     ):
         variants.append({**good, **change})
     return base + variants
@@ -167,15 +185,15 @@ def test_99minds_customer_collection_is_the_python_mapping(raw):
     customer = IpaasCustomer.model_validate(raw)
     collection = COLLECTIONS[("99minds", "customer")]
     for ref, client in STORES:
-        expected = outcome(lambda: customer_99minds.map_customer(customer, store_of(ref, client)))
-        assert outcome(lambda: evaluate(collection, customer, {"store_ref_id": ref, "client_store_id": client})) == expected
+        expected = outcome(customer_99minds.map_customer, customer, store_of(ref, client))
+        assert outcome(evaluate, collection, customer, {"store_ref_id": ref, "client_store_id": client}) == expected
 
 
 @pytest.mark.parametrize("raw", customers(), ids=lambda r: str(r.get("email_address")))
 def test_stamped_customer_collection_is_the_python_mapping(raw):
     customer = IpaasCustomer.model_validate(raw)
     collection = COLLECTIONS[("stamped", "customer")]
-    assert outcome(lambda: evaluate(collection, customer)) == outcome(lambda: customer_stamped.map_customer(customer))
+    assert outcome(evaluate, collection, customer) == outcome(customer_stamped.map_customer, customer)
 
 
 @pytest.mark.parametrize("raw", customers(), ids=lambda r: str(r.get("email_address")))
@@ -183,14 +201,21 @@ def test_stamped_customer_collection_is_the_python_mapping(raw):
 def test_makini_customer_collection_is_the_python_mapping(raw, company_key):
     customer = IpaasCustomer.model_validate(raw)
     collection = COLLECTIONS[("makini", "customer")]
-    expected = outcome(lambda: customer_makini.map_customer(customer, company_key))
-    assert outcome(lambda: evaluate(collection, customer, {"company_key": company_key})) == expected
+    expected = outcome(customer_makini.map_customer, customer, company_key)
+    assert outcome(evaluate, collection, customer, {"company_key": company_key}) == expected
 
 
 @pytest.mark.parametrize(
     "raw",
     [
-        {"id": "n-1", "email": " Bo@Example.com", "first_name": " Bo ", "last_name": "Li", "customer_number": None, "phone": "555 0100"},
+        {
+            "id": "n-1",
+            "email": " Bo@Example.com",
+            "first_name": " Bo ",
+            "last_name": "Li",
+            "customer_number": None,
+            "phone": "555 0100",
+        },
         {"id": "n-2", "email": "bo@example.com", "first_name": "Bo", "last_name": "Li", "customer_number": " 77 "},
         {"id": "n-3", "email": "bad", "first_name": "Bo", "last_name": "Li"},
         {"id": "n-4", "email": "bo@example.com", "first_name": "", "last_name": None},
@@ -202,11 +227,11 @@ def test_99minds_customer_to_ipaas_collection_is_the_python_mapping(raw, fields)
     subject = f"99minds customer {raw['id']}"
     collection = COLLECTIONS[("ipaas", "customer")]
     expected = outcome(
-        lambda: customer_99minds_to_ipaas.new_customer(raw, ninetynine_id=raw["id"], system_id="1001", fields=fields, subject=subject)
+        customer_99minds_to_ipaas.new_customer, raw, ninetynine_id=raw["id"], system_id="1001", fields=fields, subject=subject
     )
     inputs = {"ninetynine_id": raw["id"], "loyalty_custom_fields": fields,
               "external_ids": [{"system_id": "1001", "external_id": raw["id"]}]}  # fmt: skip
-    assert outcome(lambda: evaluate(collection, raw, inputs)) == expected
+    assert outcome(evaluate, collection, raw, inputs) == expected
 
 
 # -- gift cards ----------------------------------------------------------------------------------------------------
@@ -237,11 +262,10 @@ def test_giftcard_issue_collection_is_the_python_mapping(raw):
     card = IpaasGiftCard.model_validate(raw)
     collection = COLLECTIONS[("99minds", "giftcard")]
     for (ref, client), customer_id in itertools.product(STORES, ["nn-5", None]):
-        expected = outcome(
-            lambda: giftcard_99minds.issue_payload(card, campaign_id="camp-1", store=store_of(ref, client), customer_id=customer_id)
-        )
+        store = store_of(ref, client)
+        expected = outcome(giftcard_99minds.issue_payload, card, campaign_id="camp-1", store=store, customer_id=customer_id)
         inputs = {"campaign_id": "camp-1", "linked_customer_id": customer_id, "store_ref_id": ref, "client_store_id": client}
-        assert outcome(lambda: evaluate(collection, card, inputs)) == expected
+        assert outcome(evaluate, collection, card, inputs) == expected
 
 
 @pytest.mark.parametrize("raw", giftcards(), ids=lambda r: f"{r.get('number')}/{r.get('original_amount')}")

@@ -279,7 +279,11 @@ def test_deploy_validates_before_writing_history_and_rollback(ssm):
     assert store.deploy("1001", second) == 2
     assert store.rollback("1001") == (1, 3)
     assert store.current("1001").document == first
-    assert [v.description for v in store.history("1001")] == ["drop loyalty points", "ipaas-sync mapping deploy", "rollback to version 1"]
+    assert [v.description for v in store.history("1001")] == [
+        "drop loyalty points",
+        "ipaas-sync mapping deploy",
+        "rollback to version 1",
+    ]
 
 
 def test_a_subscription_with_a_broken_override_fails_alone(ssm):

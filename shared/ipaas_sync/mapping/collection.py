@@ -165,7 +165,7 @@ def apply_overrides(defaults: list[Collection], override: Any, where: str = "ove
     if override in (None, {}):
         return list(defaults)
     if not isinstance(override, dict) or not isinstance(override.get("collections"), list):
-        raise ConfigurationError(f"{where}: an override is {{\"collections\": [...]}}")
+        raise ConfigurationError(f'{where}: an override is {{"collections": [...]}}')
     by_name = {c.name: c for c in defaults}
     added: list[Collection] = []
     for i, change in enumerate(override["collections"]):
@@ -181,7 +181,9 @@ def apply_overrides(defaults: list[Collection], override: Any, where: str = "ove
             raise ConfigurationError(f"{label}: extends a collection that does not exist (known: {', '.join(sorted(by_name))})")
         unknown = sorted(set(change) - _OVERRIDABLE)
         if unknown:
-            raise ConfigurationError(f"{label}: '{unknown[0]}' cannot be overridden ({', '.join(sorted(_OVERRIDABLE - {'extends'}))} can)")
+            raise ConfigurationError(
+                f"{label}: '{unknown[0]}' cannot be overridden ({', '.join(sorted(_OVERRIDABLE - {'extends'}))} can)"
+            )
         document = base.model_dump()
         for key in ("status", "subject", "filter", "error_filter"):
             if key in change:

@@ -123,7 +123,9 @@ def _payload(
         try:
             value = convert(value, mapping.type)
         except FormulaRuntimeError as exc:
-            raise _fail(compiled, subject, label, compiled_field.formula.text if compiled_field.formula else "", str(exc)) from None
+            raise _fail(
+                compiled, subject, label, compiled_field.formula.text if compiled_field.formula else "", str(exc)
+            ) from None
         if value is None:
             if mapping.required:
                 raise InvalidRecord(f"{subject}: missing required field '{mapping.label or label}'")

@@ -48,6 +48,7 @@ Types = frozenset[str]  # formula types: string, number, boolean, datetime, list
 ANY: Types = frozenset({"any"})
 STRING, NUMBER, BOOLEAN, NULL = frozenset({"string"}), frozenset({"number"}), frozenset({"boolean"}), frozenset({"null"})
 
+
 def _ordered(compare: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
     """An ordering comparison with None on either side is false (as C#'s lifted comparisons in iPaaS.com formulas:
     `Total >= 0` is false when there is no Total)."""
@@ -164,7 +165,8 @@ def compile_formula(
 def _check_constant(node: ast.Constant, source: str) -> None:
     value = node.value
     if isinstance(value, float):  # the literal's own text: exact, never through binary floating point
-        node.value = Decimal(ast.get_source_segment(source, node) or repr(value))
+        # simpleeval gives a Constant's value as it is: the Decimal replaces the float in the tree
+        node.value = Decimal(ast.get_source_segment(source, node) or repr(value))  # type: ignore[assignment]
     elif isinstance(value, str) and len(value) > MAX_CONSTANT:
         raise _fail(f"a text literal is longer than {MAX_CONSTANT} characters", node)
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
@@ -308,7 +310,7 @@ class _Evaluator(SimpleEval):  # type: ignore[misc]  # simpleeval ships no type 
             operators=_OPERATORS, functions=functions, names=names,
             allowed_attrs={str: set(STRING_METHODS), Parent: set(ALL_FIELD_NAMES)},
         )  # fmt: skip
-        self.nodes = {k: v for k, v in self.nodes.items() if k in _ALLOWED_NODES}
+        self.nodes: dict[type, Callable[[Any], Any]] = {k: v for k, v in self.nodes.items() if k in _ALLOWED_NODES}
         self.nodes[ast.Tuple] = lambda node: tuple(self._eval(e) for e in node.elts)
         self.deadline = 0.0
 

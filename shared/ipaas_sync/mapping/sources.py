@@ -105,8 +105,14 @@ SOURCES: dict[str, Source] = {
         # 99minds records read back for iPaaS.com (published names not available: those this project assumes)
         Source(
             "99minds_customer",
-            {"id": "string", "email": "string", "first_name": "string", "last_name": "string", "customer_number": "string",
-             "phone": "string"},
+            {
+                "id": "string",
+                "email": "string",
+                "first_name": "string",
+                "last_name": "string",
+                "customer_number": "string",
+                "phone": "string",
+            },
         ),
     )
 }

@@ -104,9 +104,7 @@ class _Context:
         shown = f" in formula `{formula}`" if formula is not None else ""
         return ConfigurationError(f"{where}: {reason}{shown}")
 
-    def compile(
-        self, text: str, names: Mapping[str, str], *, field: str, parent: Mapping[str, str] | None = None
-    ) -> Formula:
+    def compile(self, text: str, names: Mapping[str, str], *, field: str, parent: Mapping[str, str] | None = None) -> Formula:
         try:
             return compile_formula(text, names, tables=self.collection.lookups, parent=parent)
         except FormulaSyntaxError as exc:
@@ -169,7 +167,9 @@ def _compile_child(ctx: _Context, mapping: FieldMapping, names: Mapping[str, str
         raise ctx.error(f"required line field '{unknown[0]}' is not a field of a {child_name}", field=label)
     return CompiledField(
         mapping=mapping,
-        child=CompiledChild(list_field=mapping.source or "", source=child_source, fields=fields, required=mapping.required_fields),
+        child=CompiledChild(
+            list_field=mapping.source or "", source=child_source, fields=fields, required=mapping.required_fields
+        ),
     )
 
 
