@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import InvalidRecord, PermanentError, Skip
-from .expressions import Formula, FormulaRuntimeError, Parent, Scope
+from .expressions import Formula, FormulaRuntimeError, Parent, Scope, decimal_context
 from .validate import CompiledChild, CompiledCollection, CompiledField
 
 _CENT = Decimal("0.01")
@@ -71,6 +71,17 @@ def evaluate(
     """The destination payload for this record (see the module doc for what it raises). `inputs`: the values the
     transfer resolved (only the collection's declared inputs are read); `tables`: rows the transfer looked up for a
     lookup table the collection declares (e.g. Makini products by SKU)."""
+    with decimal_context():
+        return _evaluate(compiled, record, inputs, tables, filter_only)
+
+
+def _evaluate(
+    compiled: CompiledCollection,
+    record: Any,
+    inputs: Mapping[str, Any] | None,
+    tables: Mapping[str, Mapping[str, Any]] | None,
+    filter_only: bool,
+) -> dict[str, Any]:
     collection = compiled.collection
     names = compiled.source.names(record, collection.source_fields)
     names.update(dict.fromkeys(collection.inputs, None))
@@ -153,11 +164,11 @@ def _children(
         missing = _missing(line_names, child.required)
         if missing:
             raise InvalidRecord(_missing_message(subject, [f"{child.list_field}[{index}].{m}" for m in missing]))
-        scope.evaluator.names = line_names
+        scope.names = line_names
         try:
             out.append(_payload(compiled, child.fields, scope, subject, line_names, run, f"{label}[{index}]."))
         finally:
-            scope.evaluator.names = names
+            scope.names = names
     return out
 
 

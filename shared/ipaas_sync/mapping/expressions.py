@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import ast
 import operator as op
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -128,6 +130,7 @@ class Formula:
     text: str
     tree: ast.expr
     result: Types  # what it may give (inferred at load)
+    name: str | None = None  # the formula is just this name (a field mapping): read without the evaluator
 
 
 def position(node: ast.AST) -> tuple[int, int]:
@@ -159,7 +162,8 @@ def compile_formula(
         if isinstance(node, ast.Constant):
             _check_constant(node, source)
     checker = _Checker(names, tables or {}, parent)
-    return Formula(text=text, tree=tree.body, result=checker.infer(tree.body))
+    bare = tree.body.id if isinstance(tree.body, ast.Name) else None
+    return Formula(text=text, tree=tree.body, result=checker.infer(tree.body), name=bare)
 
 
 def _check_constant(node: ast.Constant, source: str) -> None:
@@ -303,45 +307,64 @@ _clock = time.monotonic  # the budget's clock (a test may replace it)
 
 
 class _Evaluator(SimpleEval):  # type: ignore[misc]  # simpleeval ships no type information
-    """simpleeval with only the nodes the language has, and the wall-clock budget checked at every node."""
+    """simpleeval with only the nodes the language has, and the wall-clock budget checked at every node. One per
+    thread, reused record after record (its names and functions are set per record by Scope): building one costs
+    more than mapping a customer."""
 
-    def __init__(self, functions: dict[str, Callable[..., Any]], names: dict[str, Any]):
+    def __init__(self) -> None:
         super().__init__(
-            operators=_OPERATORS, functions=functions, names=names,
+            operators=_OPERATORS, functions={}, names={},
             allowed_attrs={str: set(STRING_METHODS), Parent: set(ALL_FIELD_NAMES)},
         )  # fmt: skip
         self.nodes: dict[type, Callable[[Any], Any]] = {k: v for k, v in self.nodes.items() if k in _ALLOWED_NODES}
         self.nodes[ast.Tuple] = lambda node: tuple(self._eval(e) for e in node.elts)
+        self.nodes[ast.Constant] = _constant  # literals are bounded when the formula loads
         self.deadline = 0.0
 
     def _eval(self, node: ast.AST) -> Any:
+        # simpleeval's own _eval also checks every result for modules and forbidden functions: a formula here can
+        # name nothing but the record's values and our functions (checked at load), so that check is skipped
         if _clock() > self.deadline:
             raise FormulaRuntimeError(f"took longer than {MAX_SECONDS:g} s; cut off")
-        return super()._eval(node)
+        return self.nodes[type(node)](node)
+
+
+def _constant(node: ast.Constant) -> Any:
+    return node.value
+
+
+_local = threading.local()
+
+
+def _evaluator() -> _Evaluator:
+    found: _Evaluator | None = getattr(_local, "evaluator", None)
+    if found is None:
+        found = _local.evaluator = _Evaluator()
+    return found
 
 
 class Scope:
-    """The names and functions of one record's evaluation. `subject` names the record in rejections."""
+    """The names and functions of one record's evaluation. `subject` names the record in rejections. Run it inside
+    `decimal_context()` (evaluate.py does, once per record)."""
 
     def __init__(self, names: dict[str, Any], *, subject: str, tables: Mapping[str, Any], custom_fields: Any = None):
         self.subject, self.tables, self._custom_fields = subject, tables, custom_fields
         self._custom: dict[str, Any] | None = None
-        self.evaluator = _Evaluator(
-            {
-                "text": _text, "words": _words, "coalesce": _coalesce, "decimal": _decimal, "amount": self._amount,
-                "round": _round, "abs": _number_fn(abs), "min": _number_fn(min), "max": _number_fn(max),
-                "email": self._email, "phone": self._phone, "custom_field": self._custom_field, "lookup": self._lookup,
-            },
-            names,
-        )  # fmt: skip
+        self.names = names
+        self.functions: dict[str, Callable[..., Any]] = {
+            **_PURE_FUNCTIONS, "amount": self._amount, "email": self._email, "phone": self._phone,
+            "custom_field": self._custom_field, "lookup": self._lookup,
+        }  # fmt: skip
 
     def run(self, formula: Formula) -> Any:
         """The formula's value; FormulaRuntimeError on failure (InvalidRecord, from email/phone/amount, passes as is)."""
-        self.evaluator.expr = formula.text
-        self.evaluator.deadline = _clock() + MAX_SECONDS
+        if formula.name is not None:
+            return self.names[formula.name]
+        evaluator = _evaluator()
+        evaluator.names, evaluator.functions, evaluator.expr = self.names, self.functions, formula.text
+        evaluator.deadline = _clock() + MAX_SECONDS
         try:
-            with localcontext(DECIMAL_CONTEXT):
-                return self.evaluator._eval(formula.tree)
+            return evaluator._eval(formula.tree)
         except (InvalidRecord, FormulaRuntimeError):
             raise
         except Exception as exc:  # any failure inside a formula is that record's, never the batch's
@@ -423,3 +446,14 @@ def _number_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args)
 
     return call
+
+
+_PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "text": _text, "words": _words, "coalesce": _coalesce, "decimal": _decimal, "round": _round,
+    "abs": _number_fn(abs), "min": _number_fn(min), "max": _number_fn(max),
+}  # fmt: skip
+
+
+def decimal_context() -> AbstractContextManager[Context]:
+    """The arithmetic of formulas: 28 digits, overflow and invalid operations trapped."""
+    return localcontext(DECIMAL_CONTEXT)

@@ -1,0 +1,133 @@
+"""Mapping collections benchmark (a script, not a test; part of `make bench`):
+
+1. loading and validating every default collection at cold start, in a fresh interpreter (goal: under 50 ms), and
+   what importing the engine (simpleeval included) adds to a transfer handler's imports (the handlers' cold start
+   against `import boto3` plus one client is bench/cold_start.py's);
+2. evaluation cost per record of each default collection against today's Python mapping on the same record
+   (CPU time, best of several rounds), printed as ratios and as the added microseconds per record; the added
+   share of a record's handler CPU time is that figure over the handler's CPU per record (`--handler-ms`, measured
+   by the throttle benchmark's run of the real handlers; goal: at most 5 %).
+
+    python -m bench.mapping_benchmark [--rounds 5] [--records 2000] [--handler-ms 2.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+COLD = """
+import time
+import ipaas_sync.errors, ipaas_sync.models.ipaas  # what every transfer handler imports anyway
+t0 = time.perf_counter()
+from ipaas_sync.mapping.collection import load_defaults
+from ipaas_sync.mapping.validate import compile_all
+t1 = time.perf_counter()
+compiled = compile_all(load_defaults())
+t2 = time.perf_counter()
+print(f"{(t1 - t0) * 1000:.2f} {(t2 - t1) * 1000:.2f} {len(compiled)}")
+"""
+
+
+def cold_start(runs: int) -> tuple[float, float, int]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "shared")}
+    imports, loads, count = [], [], 0
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", COLD], env=env, check=True, capture_output=True, text=True).stdout.split()
+        imports.append(float(out[0]))
+        loads.append(float(out[1]))
+        count = int(out[2])
+    return min(imports), min(loads), count
+
+
+def cpu_per_call(fn: Callable[[], Any], records: int, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(records):
+            fn()
+        best = min(best, (time.process_time() - started) / records)
+    return best
+
+
+def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
+    from ipaas_sync.mapping import customer_99minds, giftcard_99minds, invoice_99minds, sales_order_makini
+    from ipaas_sync.mapping.collection import load_defaults
+    from ipaas_sync.mapping.evaluate import evaluate
+    from ipaas_sync.mapping.transaction_filter import rejection
+    from ipaas_sync.mapping.validate import compile_all
+    from ipaas_sync.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
+    from ipaas_sync.settings import NinetyNineMindsSettings, TransactionFilter
+
+    compiled = compile_all(load_defaults())
+    store = NinetyNineMindsSettings.store.fget(SimpleNamespace(store_ref_id="store_main", client_store_id=None))  # type: ignore[attr-defined]
+    stores = {"store_ref_id": "store_main", "client_store_id": None}
+    txn = IpaasTransaction.model_validate(
+        {"id": "7001", "transaction_number": "SO-7001", "customer_id": "501", "type": "Order", "status": "Complete",
+         "subtotal": "90.00", "total": "99.50", "total_qty": "3", "created_datetime": "2025-03-01T10:00:00Z",
+         "custom_fields": [{"id": "51", "custom_field_name": "LoyaltyPointsClaimed", "value": "150"}],
+         "lines": [{"id": "70011", "sku": "MUG-01", "qty": "2", "unit_price": "4.50"},
+                   {"id": "70012", "sku": "TEE-01", "qty": "1", "unit_price": "19.99"}]}
+    )  # fmt: skip
+    customer = IpaasCustomer.model_validate(
+        {"id": "501", "first_name": "Ada", "last_name": "Lovelace", "email_address": "ada@example.com",
+         "customer_number": "C-501", "phone_number": "555 0100"}
+    )  # fmt: skip
+    card = IpaasGiftCard.model_validate({"id": "77", "number": "GC-77", "original_amount": "50.00", "status": "Active"})
+    products = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
+    invoice_inputs = {"linked_customer_id": "nn-501", **stores}
+
+    def python_invoice() -> Any:
+        rejection(txn, TransactionFilter())
+        return invoice_99minds.map_invoice(txn, customer_id="nn-501", original_order_id=None, store=store)
+
+    def python_sales_order() -> Any:
+        rejection(txn, TransactionFilter())
+        return sales_order_makini.map_sales_order(txn, customer_key="ck", product_keys=products)
+
+    return [
+        ("99minds order workflow", python_invoice, lambda: evaluate(compiled[("99minds", "order_workflow")], txn, invoice_inputs)),
+        ("99minds customer", lambda: customer_99minds.map_customer(customer, store),
+         lambda: evaluate(compiled[("99minds", "customer")], customer, stores)),
+        ("99minds gift card issue", lambda: giftcard_99minds.issue_payload(card, campaign_id="c", store=store, customer_id=None),
+         lambda: evaluate(compiled[("99minds", "giftcard")], card, {"campaign_id": "c", **stores})),
+        ("Makini sales order", python_sales_order,
+         lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck"}, tables={"products": products})),
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--handler-ms", type=float, default=None, help="a record's handler CPU time (ms), for the share")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "shared"))
+    imports, load, count = cold_start(args.rounds)
+    print(
+        f"mapping collections: load + validate all {count} default collections at cold start {load:.1f} ms "
+        f"(goal < 50 ms); the engine's own import (simpleeval included) {imports:.1f} ms"
+    )
+    ok = load < 50
+    for name, python, collection in cases():
+        py = cpu_per_call(python, args.records, args.rounds)
+        co = cpu_per_call(collection, args.records, args.rounds)
+        line = f"mapping {name:24s} python {py * 1e6:6.1f} us, collection {co * 1e6:6.1f} us: ratio {co / py:.2f}, +{(co - py) * 1e6:.1f} us"
+        if args.handler_ms:
+            share = (co - py) / (args.handler_ms / 1000) * 100
+            ok = ok and share <= 5
+            line += f" = {share:.1f} % of a record's handler CPU ({args.handler_ms} ms; goal <= 5 %)"
+        print(line)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
