@@ -68,7 +68,8 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     from ipaas_sync.settings import NinetyNineMindsSettings, TransactionFilter
 
     compiled = compile_all(load_defaults())
-    store = NinetyNineMindsSettings.store.fget(SimpleNamespace(store_ref_id="store_main", client_store_id=None))  # type: ignore[attr-defined]
+    settings = SimpleNamespace(store_ref_id="store_main", client_store_id=None)
+    store = NinetyNineMindsSettings.store.fget(settings)  # type: ignore[attr-defined]
     stores = {"store_ref_id": "store_main", "client_store_id": None}
     txn = IpaasTransaction.model_validate(
         {"id": "7001", "transaction_number": "SO-7001", "customer_id": "501", "type": "Order", "status": "Complete",
@@ -94,10 +95,12 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
         return sales_order_makini.map_sales_order(txn, customer_key="ck", product_keys=products)
 
     return [
-        ("99minds order workflow", python_invoice, lambda: evaluate(compiled[("99minds", "order_workflow")], txn, invoice_inputs)),
+        ("99minds order workflow", python_invoice,
+         lambda: evaluate(compiled[("99minds", "order_workflow")], txn, invoice_inputs)),
         ("99minds customer", lambda: customer_99minds.map_customer(customer, store),
          lambda: evaluate(compiled[("99minds", "customer")], customer, stores)),
-        ("99minds gift card issue", lambda: giftcard_99minds.issue_payload(card, campaign_id="c", store=store, customer_id=None),
+        ("99minds gift card issue",
+         lambda: giftcard_99minds.issue_payload(card, campaign_id="c", store=store, customer_id=None),
          lambda: evaluate(compiled[("99minds", "giftcard")], card, {"campaign_id": "c", **stores})),
         ("Makini sales order", python_sales_order,
          lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck"}, tables={"products": products})),
@@ -120,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, python, collection in cases():
         py = cpu_per_call(python, args.records, args.rounds)
         co = cpu_per_call(collection, args.records, args.rounds)
-        line = f"mapping {name:24s} python {py * 1e6:6.1f} us, collection {co * 1e6:6.1f} us: ratio {co / py:.2f}, +{(co - py) * 1e6:.1f} us"
+        line = (
+            f"mapping {name:24s} python {py * 1e6:6.1f} us, collection {co * 1e6:6.1f} us: "
+            f"ratio {co / py:.2f}, +{(co - py) * 1e6:.1f} us"
+        )
         if args.handler_ms:
             share = (co - py) / (args.handler_ms / 1000) * 100
             ok = ok and share <= 5

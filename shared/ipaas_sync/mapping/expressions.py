@@ -28,8 +28,8 @@ import operator as op
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
