@@ -84,6 +84,7 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     )  # fmt: skip
     card = IpaasGiftCard.model_validate({"id": "77", "number": "GC-77", "original_amount": "50.00", "status": "Active"})
     products = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
+    tables = {"products": products}
     invoice_inputs = {"linked_customer_id": "nn-501", **stores}
 
     def python_invoice() -> Any:
@@ -103,7 +104,7 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
          lambda: giftcard_99minds.issue_payload(card, campaign_id="c", store=store, customer_id=None),
          lambda: evaluate(compiled[("99minds", "giftcard")], card, {"campaign_id": "c", **stores})),
         ("Makini sales order", python_sales_order,
-         lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck"}, tables={"products": products})),
+         lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck"}, tables=tables)),
     ]  # fmt: skip
 
 
