@@ -71,6 +71,8 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     settings = SimpleNamespace(store_ref_id="store_main", client_store_id=None)
     store = NinetyNineMindsSettings.store.fget(settings)  # type: ignore[attr-defined]
     stores = {"store_ref_id": "store_main", "client_store_id": None}
+    rule = {"transaction_types": ("Order", "Validated Return"), "transaction_status": "Complete",
+            "excluded_transaction_suffixes": ("-D", "-GC")}  # fmt: skip
     txn = IpaasTransaction.model_validate(
         {"id": "7001", "transaction_number": "SO-7001", "customer_id": "501", "type": "Order", "status": "Complete",
          "subtotal": "90.00", "total": "99.50", "total_qty": "3", "created_datetime": "2025-03-01T10:00:00Z",
@@ -85,7 +87,7 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     card = IpaasGiftCard.model_validate({"id": "77", "number": "GC-77", "original_amount": "50.00", "status": "Active"})
     products = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
     tables = {"products": products}
-    invoice_inputs = {"linked_customer_id": "nn-501", **stores}
+    invoice_inputs = {"linked_customer_id": "nn-501", **stores, **rule}
 
     def python_invoice() -> Any:
         rejection(txn, TransactionFilter())
@@ -104,7 +106,7 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
          lambda: giftcard_99minds.issue_payload(card, campaign_id="c", store=store, customer_id=None),
          lambda: evaluate(compiled[("99minds", "giftcard")], card, {"campaign_id": "c", **stores})),
         ("Makini sales order", python_sales_order,
-         lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck"}, tables=tables)),
+         lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck", **rule}, tables=tables)),
     ]  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from ipaas_sync.mapping.evaluate import evaluate, verdict
 from ipaas_sync.mapping.transaction_filter import rejection
 from ipaas_sync.mapping.validate import compile_all
 from ipaas_sync.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
-from ipaas_sync.settings import NinetyNineMindsSettings, TransactionFilter
+from ipaas_sync.settings import MakiniSettings, NinetyNineMindsSettings, TransactionFilter
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = compile_all(load_defaults())
@@ -103,19 +103,30 @@ def transactions() -> list[dict]:
 def test_invoice_collection_is_the_python_mapping(raw):
     txn = IpaasTransaction.model_validate(raw)
     collection = COLLECTIONS[("99minds", "order_workflow")]
-    for (ref, client), (customer_id, original) in itertools.product(STORES, [("c-1", "SO-0"), ("", None)]):
-        inputs = {
-            "linked_customer_id": customer_id or None,
-            "original_order_id": original,
-            "store_ref_id": ref,
-            "client_store_id": client,
-        }
-        expected = outcome(python_invoice, txn, customer_id, original, store_of(ref, client))
-        assert outcome(evaluate, collection, txn, inputs) == expected, (ref, client, customer_id)
+    for (ref, client), (customer_id, original), rule in itertools.product(STORES, [("c-1", "SO-0"), ("", None)], FILTERS):
+        inputs = {"linked_customer_id": customer_id or None, "original_order_id": original, "store_ref_id": ref,
+                  "client_store_id": client, **filter_inputs(rule)}  # fmt: skip
+        expected = outcome(python_invoice, txn, customer_id, original, store_of(ref, client), rule)
+        assert outcome(evaluate, collection, txn, inputs) == expected, (ref, client, customer_id, rule)
 
 
-def python_invoice(txn, customer_id, original, store):
-    reason = rejection(txn, TransactionFilter())
+FILTERS = [
+    TransactionFilter(),
+    TransactionFilter(types=("Order",), status="Pending", excluded_suffixes=()),
+    TransactionFilter(types=("Order", "Quote"), excluded_suffixes=("-D", "-X", "-GC")),
+]
+
+
+def filter_inputs(rule: TransactionFilter) -> dict:
+    return {
+        "transaction_types": rule.types,
+        "transaction_status": rule.status,
+        "excluded_transaction_suffixes": rule.excluded_suffixes,
+    }
+
+
+def python_invoice(txn, customer_id, original, store, rule):
+    reason = rejection(txn, rule)
     if reason:
         raise Skip(reason)
     return invoice_99minds.map_invoice(txn, customer_id=customer_id, original_order_id=original, store=store)
@@ -130,27 +141,28 @@ def test_sales_order_collection_is_the_python_mapping(raw):
     ]}  # fmt: skip
     for record in (raw, {**raw, **extra}):
         txn = IpaasTransaction.model_validate(record)
-        assert outcome(collection_sales_order, txn) == outcome(python_sales_order, txn)
+        for rule in (TransactionFilter(types=("Order",)), *FILTERS):  # Makini's default: Orders only
+            assert outcome(collection_sales_order, txn, rule) == outcome(python_sales_order, txn, rule)
 
 
 PRODUCTS = {"MUG-01": "p-mug", "TEE-01": "p-tee"}
 
 
-def python_sales_order(txn):
-    reason = rejection(txn, TransactionFilter())
+def python_sales_order(txn, rule):
+    reason = rejection(txn, rule)
     if reason:
         raise Skip(reason)
     sales_order_makini.required_skus(txn)  # kept in Python: what the transfer looks up before mapping
     return sales_order_makini.map_sales_order(txn, customer_key="ck-1", product_keys=PRODUCTS)
 
 
-def collection_sales_order(txn):
+def collection_sales_order(txn, rule):
     compiled = COLLECTIONS[("makini", "sales_order")]
-    reason = verdict(compiled, txn)
+    reason = verdict(compiled, txn, filter_inputs(rule))
     if reason:
         raise Skip(reason)
     sales_order_makini.required_skus(txn)
-    return evaluate(compiled, txn, {"linked_customer_key": "ck-1"}, tables={"products": PRODUCTS})
+    return evaluate(compiled, txn, {"linked_customer_key": "ck-1", **filter_inputs(rule)}, tables={"products": PRODUCTS})
 
 
 # -- customers ------------------------------------------------------------------------------------------------------
@@ -197,11 +209,12 @@ def test_stamped_customer_collection_is_the_python_mapping(raw):
 
 
 @pytest.mark.parametrize("raw", customers(), ids=lambda r: str(r.get("email_address")))
-@pytest.mark.parametrize("company_key", ["ck-1", None, ""])
+@pytest.mark.parametrize("company_key", ["ck-1", None, "", " ck-2 "])
 def test_makini_customer_collection_is_the_python_mapping(raw, company_key):
     customer = IpaasCustomer.model_validate(raw)
     collection = COLLECTIONS[("makini", "customer")]
-    expected = outcome(customer_makini.map_customer, customer, company_key)
+    company = MakiniSettings.company.fget(SimpleNamespace(company_key=company_key))  # what the transfer passes today
+    expected = outcome(customer_makini.map_customer, customer, company)
     assert outcome(evaluate, collection, customer, {"company_key": company_key}) == expected
 
 

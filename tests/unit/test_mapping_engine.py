@@ -23,7 +23,9 @@ from ipaas_sync.models.ipaas import IpaasTransaction
 DEFAULTS = load_defaults()
 INVOICE = "99minds Invoice From iPaaS"
 NAMES = {"total": "number", "subtotal": "number", "type": "string", "transaction_number": "string", "lines": "list"}
-STORE = {"linked_customer_id": "nn-1", "store_ref_id": "store_main"}
+FILTER = {"transaction_types": ("Order", "Validated Return"), "transaction_status": "Complete",
+          "excluded_transaction_suffixes": ("-D", "-GC")}  # fmt: skip
+STORE = {"linked_customer_id": "nn-1", "store_ref_id": "store_main", **FILTER}
 
 
 def txn(**kw):
@@ -193,7 +195,9 @@ def test_a_formula_failing_on_one_record_dead_letters_that_record_only():
 
 def test_filter_skips_with_its_reason_and_error_filter_dead_letters_with_the_message():
     compiled = invoice()
-    with pytest.raises(Skip, match=r"^transaction SO-1-GC: not a Complete Order .* \(mapping filter of '99minds Invoice"):
+    with pytest.raises(
+        Skip, match=r"^transaction SO-1-GC: its type, status or number suffix .* \(mapping filter of '99minds Invoice"
+    ):
         evaluate(compiled, txn(transaction_number="SO-1-GC"), STORE)
     with pytest.raises(InvalidRecord, match="Invalid refund data"):
         evaluate(compiled, txn(type="Validated Return", total=None), STORE)
@@ -207,7 +211,7 @@ def test_filter_adjusted_to_orders_from_one_source():
     compiled = invoice(override)
     assert verdict(compiled, txn(source="Web")) is None
     assert "not a completed web order" in verdict(compiled, txn(source="POS"))
-    assert verdict(invoice(), txn(source="POS")) is None  # the default takes every source
+    assert verdict(invoice(), txn(source="POS"), FILTER) is None  # the default takes every source
 
 
 def test_loyalty_points_claimed_from_another_source_field():

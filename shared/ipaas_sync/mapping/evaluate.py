@@ -17,6 +17,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import SecretStr
+
 from ..errors import InvalidRecord, PermanentError, Skip
 from .expressions import Formula, FormulaRuntimeError, Parent, Scope, decimal_context
 from .validate import CompiledChild, CompiledCollection, CompiledField
@@ -49,6 +51,18 @@ def _missing(names: Mapping[str, Any], fields: list[str]) -> list[str]:
 def _missing_message(subject: str, missing: list[str]) -> str:
     listed = ", ".join(f"'{m}'" for m in missing)
     return f"{subject}: missing required field{'s' if len(missing) > 1 else ''} {listed}"
+
+
+def settings_inputs(compiled: CompiledCollection, settings: Any) -> dict[str, Any]:
+    """The collection's inputs that are subscription settings, read from the settings by the same name (e.g.
+    store_ref_id, campaign_id, transaction_types); a secret setting is never an input. The transfer adds the values
+    it resolves (linked_customer_id, ...)."""
+    out: dict[str, Any] = {}
+    for name in compiled.collection.inputs:
+        value = getattr(settings, name, None)
+        if value is not None and not isinstance(value, SecretStr):
+            out[name] = value
+    return out
 
 
 def verdict(compiled: CompiledCollection, record: Any, inputs: Mapping[str, Any] | None = None) -> str | None:
@@ -85,7 +99,9 @@ def _evaluate(
     collection = compiled.collection
     names = compiled.source.names(record, collection.source_fields)
     names.update(dict.fromkeys(collection.inputs, None))
-    names.update({k: v for k, v in (inputs or {}).items() if k in collection.inputs})
+    for key, value in (inputs or {}).items():
+        if key in collection.inputs:  # a list input is a tuple to formulas (what `.endswith(...)` takes)
+            names[key] = tuple(value) if collection.inputs[key] == "list" and isinstance(value, list) else value
     lookups = dict(compiled.tables)
     for name, rows in (tables or {}).items():
         if name in lookups:
