@@ -1,0 +1,62 @@
+"""The collections in effect, as a transfer uses them: the default collections (loaded and validated once per cold
+start) with the subscription's deployed override (overrides.py), by (destination platform, target entity).
+
+    reason = skip_reason(sub, "order_workflow", txn)        # the mapping filter's verdict (None: it passes)
+    payload = map_record(sub, "order_workflow", txn, {"linked_customer_id": ...})
+
+A subscription whose override does not validate raises ConfigurationError naming the collection, field and position:
+its records park in the DLQ with that reason; every other subscription goes on. MAPPING_PARAMETER_PREFIX (the stack
+sets it: /<stack name>) says where the overrides are; without it only the defaults apply.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import Skip
+from .collection import load_defaults
+from .evaluate import evaluate, settings_inputs, verdict
+from .overrides import SubscriptionCollections
+from .validate import CompiledCollection
+
+_loader: SubscriptionCollections | None = None
+
+
+def loader() -> SubscriptionCollections:
+    global _loader
+    if _loader is None:
+        _loader = SubscriptionCollections(load_defaults(), os.environ.get("MAPPING_PARAMETER_PREFIX") or None)
+    return _loader
+
+
+def reset() -> None:
+    """Forget the loaded collections (tests; a new override is otherwise read within its cache age)."""
+    global _loader
+    _loader = None
+
+
+def collection(sub: Any, target: str) -> CompiledCollection | None:
+    """The subscription's enabled collection writing this target entity (None: its collection is disabled)."""
+    return loader().get(str(sub.system_id)).get((str(sub.platform), target))
+
+
+def _required(sub: Any, target: str) -> CompiledCollection:
+    found = collection(sub, target)
+    if found is None:
+        raise Skip(f"the {sub.platform} {target} mapping collection is disabled for subscription {sub.system_id}")
+    return found
+
+
+def skip_reason(sub: Any, target: str, record: Any, resolved: Mapping[str, Any] | None = None) -> str | None:
+    compiled = _required(sub, target)
+    return verdict(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})})
+
+
+def map_record(
+    sub: Any, target: str, record: Any, resolved: Mapping[str, Any] | None = None, *, tables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The payload for this record: the subscription's settings and the values the transfer resolved as inputs."""
+    compiled = _required(sub, target)
+    return evaluate(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})}, tables=tables)
