@@ -23,6 +23,7 @@ from ipaas_sync.mapping import (
     customer_stamped,
     giftcard_99minds,
     invoice_99minds,
+    loyalty_transaction_to_ipaas,
     sales_order_makini,
 )
 from ipaas_sync.mapping.collection import load_defaults
@@ -290,3 +291,27 @@ def test_giftcard_activity_store_collection_is_the_python_store(raw):
         for activity in card.activities or [None]:
             record = activity if activity is not None else {"id": "a-1", "activity_type": "Reload", "amount": "5"}
             assert evaluate(collection, record, {"store_ref_id": ref, "client_store_id": client}) == {store.kind: store.value}
+
+
+# -- 99minds loyalty transactions -> iPaaS.com Tickets --------------------------------------------------------------
+@pytest.mark.parametrize("amount, type_, card", [("50", "earn", "card_1"), ("-12.5", "redeem", None), ("0.1", "adjust", "c")])
+@pytest.mark.parametrize("prefix, separator, status", [("99minds", "", "Complete"), ("LOY", "-", "Pending")])
+def test_loyalty_ticket_collection_is_the_python_mapping(amount, type_, card, prefix, separator, status):
+    raw = {
+        "id": "transaction_9",
+        "transaction_amount": amount,
+        "transaction_type": type_,
+        "customer_id": "cust_1",
+        "card_id": card,
+    }
+    txn = loyalty_transaction_to_ipaas.parse(raw, "99minds loyalty transaction transaction_9", "transaction_9")
+    number = loyalty_transaction_to_ipaas.transaction_number(txn.id, prefix, separator)
+    fields = loyalty_transaction_to_ipaas.custom_fields(txn, points_field="Points", type_field="Type", card_field="Card")
+    expected = loyalty_transaction_to_ipaas.ticket(
+        txn, number=number, status=status, customer_id="501", system_id="1001", fields=fields
+    )
+    inputs = {"loyalty_transaction_number_prefix": prefix, "loyalty_transaction_number_separator": separator,
+              "loyalty_ticket_status": status, "linked_customer_id": "501", "system_id": "1001", "loyalty_custom_fields": fields,
+              "external_ids": [{"system_id": "1001", "external_id": number}]}  # fmt: skip
+    collection = COLLECTIONS[("ipaas", "loyalty_ticket")]
+    assert outcome(evaluate, collection, txn, inputs) == "payload " + json.dumps(expected)

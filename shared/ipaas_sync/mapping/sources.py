@@ -8,6 +8,7 @@ extra field is read through its shortest text, so 0.1 stays 0.1).
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -76,6 +77,8 @@ class Source:
             for key, value in (record.model_extra or {}).items():
                 if key in out:
                     out[key] = exact(value)
+        elif dataclasses.is_dataclass(record) and not isinstance(record, type):
+            out.update({k: exact(v) for k, v in vars(record).items()})
         elif isinstance(record, Mapping):
             out.update(dict.fromkeys(self.fields, None))
             for key, value in record.items():
@@ -114,6 +117,18 @@ SOURCES: dict[str, Source] = {
                 "phone": "string",
             },
         ),
+        # a 99minds loyalty card transaction as the transfer parsed it (mapping/loyalty_transaction_to_ipaas.py)
+        Source(
+            "99minds_loyalty_transaction",
+            {
+                "id": "string",
+                "amount": "number",
+                "type": "string",
+                "customer_id": "string",
+                "card_id": "string",
+                "client_order_id": "string",
+            },
+        ),  # fmt: skip
     )
 }
 
