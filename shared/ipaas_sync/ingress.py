@@ -6,13 +6,16 @@ order; each answer is final and nothing is queued unless every check passed:
 1. `Authorization: Bearer <key>` is the current or previous `Webhook API Key` of at least one subscription
    (`authenticate`: constant-time comparison with every key of every subscription)             else 401
 2. the body is at most `max_body_bytes` (measured before it is parsed; never more than the SQS message size,
-   clients/queues.SQS_MAX_MESSAGE_BYTES: the two limits are one)                                 else 413
+   clients/queues.SQS_MAX_MESSAGE_BYTES, the queues' MaximumMessageSize)                          else 413
 3. the body is a `HookRequest` (the same notification model the transfer handlers use)
                                                        else 400 naming the first invalid notification
 4. for every notification: the key is a webhook key of its `destination`                  else 401 (the same
    answer whether the destination exists or not: nothing about it is revealed before authentication)
+                           no field holds a webhook key value (the transfer functions cannot read the keys,
+                           so could not mask one: none is ever queued)                 else 400 naming it
                            a queue is routed for (entity, the subscription's platform) else 400 naming it
-                           its message fits the SQS message size                       else 413 naming it
+                           its message fits MAX_BODY_BYTES (the SQS message size, less
+                           room for a DLQ entry's reason)                              else 413 naming it
 5. SendMessageBatch to each queue (bounded retries of failed entries)     202 {"accepted": n}, else 503
 
 Unauthenticated is always 401 with the same body and header, whatever went wrong (no key, another scheme, a wrong
@@ -39,10 +42,10 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from .clients.queues import SQS_MAX_MESSAGE_BYTES
+from .clients.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
 from .errors import ConfigurationError, TransferError
 from .models.notification import ENTITIES, HookRequest
-from .observability import MetricUnit, logger, metrics
+from .observability import MetricUnit, bound, logger, metrics, redact
 from .settings import NinetyNineMindsWebhookSettings, SubscriptionRegistry, WebhookKeySettings, load_webhook_keys
 
 DEFAULT_MAX_BODY_BYTES = SQS_MAX_MESSAGE_BYTES
@@ -100,7 +103,8 @@ class HookReply:
         return {
             "statusCode": self.status,
             "headers": {"Content-Type": "application/json", **self.headers},
-            "body": json.dumps(self.body),
+            # masked and bounded like every log line: an answer never echoes a registered secret value
+            "body": redact(json.dumps(bound(self.body))),
             "isBase64Encoded": False,
         }
 
@@ -229,6 +233,7 @@ class HookIngress:
         by_queue: dict[str, list[str]] = {}
         route_of: dict[str, str] = {}
         guids: list[str] = []
+        webhook_keys = registry_keys(self.keys)
         for index, note in enumerate(request.notifications):
             where = f"notification {index} ({note.describe()})"
             if not auth.opens(note.destination):  # unknown or another subscription's: the same 401
@@ -242,12 +247,14 @@ class HookIngress:
                 )
                 return HookReply(400, {"message": message, "notification": index, "field": "scope"}, reason=message, **hook)
             guid = note.tracking_guid or correlation
+            if carries_key([note.model_dump(), guid], webhook_keys):
+                return _carries_key_reply(f"notification {index}", index, hook)
             if guid:
                 guids.append(guid)
             message_body = json.dumps(note.model_copy(update={"tracking_guid": guid}).model_dump(exclude_none=True))
             size = len(message_body.encode("utf-8"))  # ASCII (escaped): only characters SQS accepts in a body
-            if size > SQS_MAX_MESSAGE_BYTES:
-                message = f"{where}: {size} bytes as a queue message; at most {SQS_MAX_MESSAGE_BYTES} are accepted"
+            if size > MAX_BODY_BYTES:  # room is kept for the attributes of a DLQ entry (its reason)
+                message = f"{where}: {size} bytes as a queue message; at most {MAX_BODY_BYTES} are accepted"
                 return HookReply(413, {"message": message, "notification": index}, reason=message, **hook)
             by_queue.setdefault(queue, []).append(message_body)
             route_of[queue] = f"{note.entity}:{platform}"
@@ -298,6 +305,39 @@ def _first_invalid(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     names = [".".join(str(p) for p in e["loc"][2:]) or "(notification)" for e in fields]
     detail = "; ".join(f"field '{n}': {e['msg']}" for n, e in zip(names, fields, strict=True))
     return f"notification {index}: {detail}", {"notification": index, "field": names[0]}
+
+
+def registry_keys(keys: Callable[[], SubscriptionRegistry[WebhookKeySettings]]) -> frozenset[str]:
+    """Every webhook key value (current and previous) of every readable subscription."""
+    registry = keys()
+    found: set[str] = set()
+    for system_id in registry.system_ids():
+        try:
+            found.update(registry.get(system_id).webhook_keys())
+        except ConfigurationError:
+            continue
+    return frozenset(found)
+
+
+def carries_key(value: Any, keys: frozenset[str]) -> bool:
+    """Whether any string in `value` (a parsed notification, at most the parser's depth) holds a webhook key value.
+    The transfer functions cannot read the webhook keys (least privilege), so they could not mask one: none is
+    ever queued."""
+    if isinstance(value, str):
+        return any(key in value for key in keys)
+    if isinstance(value, dict):
+        return any(carries_key(k, keys) or carries_key(v, keys) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(carries_key(v, keys) for v in value)
+    return False
+
+
+def _carries_key_reply(where: str, index: int | None, hook: HookIdentity | None = None) -> HookReply:
+    message = f"{where}: a field holds a webhook API key value; refused, a key is never queued"
+    extra = {"notification": index} if index is not None else {}
+    if hook is None:
+        return HookReply(400, {"message": message, **extra}, reason=message)
+    return HookReply(400, {"message": message, **extra}, reason=message, **hook)
 
 
 def unauthorized(reason: str, **kw: Unpack[ReplyDetails]) -> HookReply:
@@ -471,14 +511,16 @@ class NinetyNineMindsHookIngress:
             else NinetyNineMindsWebhookSettings(Name="?", Platform="99minds", **{"iPaaS System Id": "?"})
         )
 
+        # Before authentication every answer is 401, whether the destination exists or not: a body that carries the
+        # key but is too large to read, or cannot be read as JSON, has no key (the size and parse limits answer the
+        # same for every destination; 413 and 400 come only after authentication)
         document: Any = None
-        if _location(routing.webhook_key_location)[0] == "body":  # the key cannot be read without parsing: bound first
+        if _location(routing.webhook_key_location)[0] == "body":  # the key cannot be read without parsing
             if len(body) > self.max_body_bytes:
-                return _too_large(len(body), self.max_body_bytes)
-            try:
-                document = json.loads(body)
-            except ValueError:
-                return unauthorized("99minds webhook: the body (which carries the key) is not JSON")
+                return unauthorized(f"99minds webhook: the body (which carries the key) is over {self.max_body_bytes} bytes")
+            document = _parse_json(body)
+            if document is None:
+                return unauthorized("99minds webhook: the body (which carries the key) cannot be read as JSON")
         key = _read(routing.webhook_key_location, headers, document, segments)
         auth = authenticate(f"Bearer {key}" if key else None, destination=system_id, keys=lambda: registry)
         if not auth or not known:
@@ -493,10 +535,9 @@ class NinetyNineMindsHookIngress:
         if document is None and any(
             _location(loc)[0] == "body" for loc in (routing.webhook_event_location, routing.webhook_record_id_location)
         ):
-            try:
-                document = json.loads(body)
-            except ValueError as exc:
-                message = f"the body is not valid JSON ({type(exc).__name__})"
+            document = _parse_json(body)
+            if document is None:
+                message = "the body cannot be read as JSON (not JSON, not UTF-8, or nested too deep)"
                 return HookReply(400, {"message": message}, reason=message)
         event = _read(routing.webhook_event_location, headers, document, segments)
         if event is None:
@@ -505,7 +546,7 @@ class NinetyNineMindsHookIngress:
         kind = kind_of(event, routing)
         if kind is None:
             reason = f"99minds event '{event[:80]}' is not transferred; skipped"
-            return HookReply(202, {"accepted": 0, "skipped": event[:80]}, reason=reason, skipped=1)
+            return HookReply(202, {"accepted": 0, "skipped": 1}, reason=reason, skipped=1)  # never echoes the event
         record_id = _read(routing.webhook_record_id_location, headers, document, segments)
         if record_id is None:
             message = f"no record id at {routing.webhook_record_id_location}"
@@ -518,6 +559,8 @@ class NinetyNineMindsHookIngress:
             field_name = ".".join(str(p) for p in first["loc"])
             message = f"99minds {kind} webhook: field '{field_name}': {first['msg']}"
             return HookReply(400, {"message": message, "field": field_name}, reason=message)
+        if carries_key(message_body.model_dump(), registry_keys(lambda: registry)):
+            return _carries_key_reply(f"99minds {kind} webhook", None)
         route = f"{kind}:99minds->ipaas"
         try:
             queued = self.send(self.queue_url, [message_body.model_dump_json(exclude_none=True)])
@@ -532,6 +575,15 @@ class NinetyNineMindsHookIngress:
             queued={route: queued},
             tracking_guids=(guid,),
         )
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body as JSON, or None for any body that cannot be read as such (not JSON, not UTF-8, nested deeper than
+    the parser goes, a number too long): whatever it raises is the caller's 400 or 401, never a 500."""
+    try:
+        return json.loads(body)
+    except Exception:  # noqa: BLE001 - RecursionError, ValueError, UnicodeDecodeError, ...: all the same answer
+        return None
 
 
 def _too_large(size: int, limit: int) -> HookReply:

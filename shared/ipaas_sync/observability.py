@@ -8,11 +8,12 @@ Powertools has no redaction of arbitrary values, hence this small formatter subc
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 if TYPE_CHECKING:  # for annotations only: Tracer is imported at first use (get_tracer), aws_xray_sdk costs cold start
     from aws_lambda_powertools import Tracer
@@ -94,46 +96,66 @@ metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
 # Counted during the invocation and written as one EMF line per (entity, destination) at its end, not one line per
 # record (each line is about 250 bytes of CloudWatch Logs; a deferral is counted too). Powertools' EphemeralMetrics
 # writes each line; only the counting per invocation is ours (Metrics holds one dimension set per flush).
-_destination_counts: ContextVar[tuple[threading.Lock, Counter[tuple[str, str, str]]] | None] = ContextVar(
+# A metric dimension takes only values the product itself knows: a destination that is not a configured subscription's
+# iPaaS System Id (a body can name any string, even a secret) is counted as UNKNOWN_DESTINATION.
+UNKNOWN_DESTINATION = "unknown"
+Counts = Counter[tuple[str, str, str]]
+_destination_counts: ContextVar[tuple[threading.Lock, Counts, Callable[[], Collection[str]]] | None] = ContextVar(
     "ipaas_sync_destination_counts", default=None
 )
 
 
+def _no_destinations() -> Collection[str]:
+    return ()
+
+
 def count_for_destination(entity: str, destination: str, name: str) -> None:
     """One more `name` for this entity and destination (written at the end of the invocation's `destination_metrics`,
-    or at once outside one)."""
+    or at once outside one, where no destination is known)."""
     held = _destination_counts.get()
     if held is None:
-        _flush_destination_counts(Counter({(entity, destination, name): 1}))
+        _flush_destination_counts(Counter({(entity, destination, name): 1}), _no_destinations)
         return
-    lock, counts = held
+    lock, counts, _ = held
     with lock:
         counts[(entity, destination, name)] += 1
 
 
 @contextmanager
-def destination_metrics() -> Iterator[None]:
-    """Around one invocation: its per-destination counts (from every record thread) written once, at its end."""
-    counts: Counter[tuple[str, str, str]] = Counter()
-    token = _destination_counts.set((threading.Lock(), counts))
+def destination_metrics(known: Callable[[], Collection[str]] = _no_destinations) -> Iterator[None]:
+    """Around one invocation: its per-destination counts (from every record thread) written once, at its end.
+    `known`: the configured destinations (iPaaS System Ids), the only values the Destination dimension takes."""
+    counts: Counts = Counter()
+    token = _destination_counts.set((threading.Lock(), counts, known))
     try:
         yield
     finally:
         _destination_counts.reset(token)
-        _flush_destination_counts(counts)
+        _flush_destination_counts(counts, known)
 
 
-def _flush_destination_counts(counts: Counter[tuple[str, str, str]]) -> None:
+def _flush_destination_counts(counts: Counts, known: Callable[[], Collection[str]]) -> None:
+    if not counts:
+        return
+    try:
+        configured = set(known())
+    except Exception:  # noqa: BLE001 - settings unreadable: every destination is unknown, the counts are still written
+        configured = set()
     by_pair: dict[tuple[str, str], dict[str, int]] = {}
     for (entity, destination, name), n in counts.items():
-        by_pair.setdefault((entity, destination), {})[name] = n
+        pair = (entity, destination if destination in configured else UNKNOWN_DESTINATION)
+        values = by_pair.setdefault(pair, {})
+        values[name] = values.get(name, 0) + n
     for (entity, destination), values in by_pair.items():
         line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
         line.add_dimension(name="Entity", value=entity)
         line.add_dimension(name="Destination", value=destination)
         for name, n in values.items():
             line.add_metric(name=name, unit=MetricUnit.Count, value=n)
-        line.flush_metrics()
+        # written here rather than by line.flush_metrics() (a plain print): masked and bounded like every log line
+        if not is_metrics_disabled():
+            print(redact(json.dumps(bound(line.serialize_metric_set()), separators=(",", ":"))))
+        line.clear_metrics()
 
 
 _tracer: Tracer | None = None

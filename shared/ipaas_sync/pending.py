@@ -15,8 +15,8 @@ a refusal (4xx: nothing was applied); otherwise it stays until its TTL.
 
 A request whose answer we gave up on may still be in flight: 99minds can apply it after our read timeout.
 A balance read during that time says "not applied", and a retry would then apply it a second time. So a
-pending marker younger than IN_FLIGHT_SECONDS is not judged at all (the retry fails as transient and comes
-back later); only an older one is judged from the card.
+pending marker younger than IN_FLIGHT_SECONDS (the apply window) is not judged at all (the delivery is deferred back
+to its queue until the window has passed); only an older one is judged from the card.
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 PREFIX = "pending#"
 PENDING, APPLIED = "pending", "applied"
 
-# How long after a request left 99minds may still apply it: NOT published, assumed here (the one place to adjust).
-# Well past our read timeout (http.READ_TIMEOUT, 10 s) and the function timeout (30 s), and shorter than the queues'
-# visibility timeout (180 s), so an ordinary redelivery is never held back by it: only a duplicate delivered
-# meanwhile is (it fails as transient and comes back after the visibility timeout).
-IN_FLIGHT_SECONDS = 120.0
+# The apply window: how long after a request left 99minds may still apply it, or its card history may still not list
+# it. NOT published: a setting (GIFTCARD_APPLY_WINDOW_SECONDS, the template's GiftCardApplyWindowSeconds), 120 s by
+# default, well past our read timeout (http.READ_TIMEOUT, 10 s) and the function timeout (30 s). A delivery that finds
+# a pending marker younger than this does not judge the card at all: it is deferred back to its queue until the window
+# has passed (transfer/giftcard.py), never slept out in a Lambda.
+DEFAULT_APPLY_WINDOW_SECONDS = 120.0
+IN_FLIGHT_SECONDS = float(os.environ.get("GIFTCARD_APPLY_WINDOW_SECONDS") or DEFAULT_APPLY_WINDOW_SECONDS)
 SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600  # AWS: the longest a queue (here: a DLQ) keeps a message
 
 
@@ -57,6 +59,10 @@ class Marker:
 
     def age(self, now: float | None = None) -> float | None:
         return None if self.started_at is None else (time.time() if now is None else now) - self.started_at
+
+    def window_ends(self) -> float | None:
+        """When the apply window of its request ends (epoch seconds)."""
+        return None if self.started_at is None else self.started_at + IN_FLIGHT_SECONDS
 
     def in_flight(self, now: float | None = None) -> bool:
         """Pending, and its request left less than IN_FLIGHT_SECONDS ago: 99minds may still apply it."""

@@ -28,6 +28,7 @@ import contextvars
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -63,6 +64,7 @@ METRIC_BY_STATUS = {
     "deferred": "TransfersDeferred",
 }
 
+MAX_GUID_CHARS = 128  # a tracking guid read from a body that is not a message (as the ingress bounds one)
 MAX_RECORD_THREADS = 10  # an SQS batch holds at most 10 records (the template's BatchSize maximum)
 
 _env: TransferEnv | None = None
@@ -94,18 +96,26 @@ def process_batch(
     message_model: type[Message] = TransferMessage,
 ) -> PartialItemFailureResponse:
     """Handle an SQS batch; returns the partial batch reply (ReportBatchItemFailures)."""
-    with deadline.invocation(context), destination_metrics():
+    env = env or default_env()
+    with deadline.invocation(context), destination_metrics(known=env.destinations):
         register_lambda_context(context)
         metrics.add_dimension(name="Entity", value=entity)
-        env = env or default_env()
         queues = queues or default_queues()
         # a cold container: the secret values are registered for masking before the first record is handled, so
         # no log line or DLQ reason of the first batch can echo one a body carries
         env.register_secrets()
         # every record gets its own verdict, even when all fail: a partial reply listing them all, never an
         # invocation error
-        processor = ConcurrentBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        admissions = admit_batch(event.get("Records") or [], entity=entity, env=env, queues=queues, message_model=message_model)
+        records = event.get("Records") or []
+        # every body is read once, here, before anything else touches it: what it cannot be read as is that record's
+        # own permanent failure (handle_record parks it), never an exception in grouping, admission or logging
+        screened = {str(raw.get("messageId")): screen(raw.get("body"), message_model) for raw in records}
+        processor = ConcurrentBatchProcessor(
+            event_type=EventType.SQS,
+            raise_on_entire_batch_failure=False,
+            group_of=lambda raw: _same_record_key(raw, screened.get(str(raw.get("messageId")))),
+        )
+        admissions = admit_batch(records, entity=entity, env=env, queues=queues, screened=screened)
 
         def record_handler(record: SQSRecord) -> str:
             return handle_record(
@@ -116,6 +126,7 @@ def process_batch(
                 queues=queues,
                 message_model=message_model,
                 admission=admissions.get(record.message_id),
+                screened=screened.get(record.message_id),
             ).status
 
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -129,12 +140,16 @@ class ConcurrentBatchProcessor(BatchProcessor):
     each record still goes through Powertools' own _process_record (its success and failure bookkeeping, the partial
     batch reply). Each record runs in a copy of the invocation's context (its deadline). Records that name the same
     record stay in one worker, in batch order: a duplicate in the batch meets its first copy's finished
-    idempotency record, never an in-progress one."""
+    idempotency record, never an in-progress one. `group_of` names what a record is about (it never raises)."""
+
+    def __init__(self, *args: Any, group_of: Callable[[dict[str, Any]], str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._group_of = group_of or (lambda raw: _same_record_key(raw, None))
 
     def process(self) -> list[Any]:
         groups: dict[str, list[int]] = {}
         for index, record in enumerate(self.records):
-            groups.setdefault(_same_record_key(record), []).append(index)
+            groups.setdefault(self._group_of(record), []).append(index)
         results: list[Any] = [()] * len(self.records)
 
         def run(indices: list[int]) -> None:
@@ -151,15 +166,33 @@ class ConcurrentBatchProcessor(BatchProcessor):
         return results
 
 
-def _same_record_key(record: dict[str, Any]) -> str:
-    """What a record is about (entity, id and destination), from its body; its message id when the body names none."""
+@dataclass(frozen=True)
+class Screened:
+    """What a body is: a message (`msg`), or why it is not one: `invalid` (it is JSON but not the queue's message
+    contract) or `unreadable` (any other exception reading it: nested too deep, a number too long, ...)."""
+
+    msg: Message | None = None
+    invalid: ValidationError | None = None
+    unreadable: str | None = None
+
+
+def screen(body: Any, message_model: type[Message] = TransferMessage) -> Screened:
+    """Read one body as the queue's message, once; never raises (nothing one record holds may fail another)."""
     try:
-        body = json.loads(record.get("body") or "")
-        if isinstance(body, dict) and body.get("id") is not None:
-            entity = str(body.get("scope") or "").split("/", 1)[0].lower()
-            return f"{entity}|{body['id']}|{body.get('destination')}"
-    except ValueError:
-        pass
+        msg = message_model.model_validate_json(body if isinstance(body, str) else "")
+        json.loads(body)  # what a deferral parses again to send it back: it must be readable that way too
+        return Screened(msg=msg)
+    except ValidationError as exc:
+        return Screened(invalid=exc)
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile body raises is that record's permanent failure
+        return Screened(unreadable=type(exc).__name__)
+
+
+def _same_record_key(record: dict[str, Any], screened: Screened | None) -> str:
+    """What a record is about (entity, id and destination); its message id when it is not a message."""
+    msg = screened.msg if screened is not None else None
+    if msg is not None:
+        return f"{msg.entity}|{msg.id}|{msg.destination}"
     return f"message|{record.get('messageId')}"
 
 
@@ -169,21 +202,20 @@ def admit_batch(
     entity: str,
     env: TransferEnv,
     queues: QueueDirectory,
-    message_model: type[Message] = TransferMessage,
+    screened: dict[str, Screened],
 ) -> dict[str, throttle.Admission]:
     """Book the batch's rate-limit slots, destination by destination, and send back the records that have none soon.
 
     Returns the verdict per SQS message id: slots booked (the record runs now and uses them), or deferred (already
     back on its queue: the record only reports it). A record with no verdict (a body that is not a message, no
-    limiter for its destination, the booking or the send failing) reserves its slots call by call as before."""
-    if message_model is not TransferMessage:  # 99minds -> iPaaS.com: iPaaS.com's generous limit needs no admission
-        return {}
+    limiter for its destination, the booking or the send failing) reserves its slots call by call as before.
+    `screened`: each body as process_batch read it (only TransferMessages are admitted: the 99minds -> iPaaS.com
+    queue needs no admission, iPaaS.com's limit is generous)."""
     lanes: dict[Any, list[tuple[dict[str, Any], TransferMessage]]] = {}
     for raw in records:
-        try:
-            msg = TransferMessage.model_validate_json(raw.get("body") or "")
-        except ValidationError:
-            continue  # reported by its own record handler
+        msg = screened[str(raw.get("messageId"))].msg
+        if not isinstance(msg, TransferMessage):
+            continue  # not a message (reported by its own record handler) or not one admission is for
         limiter = env.partner_limiter(msg.destination) if msg.entity == entity else None
         if limiter is not None:
             lanes.setdefault(limiter, []).append((raw, msg))
@@ -225,21 +257,26 @@ def handle_record(
     queues: QueueDirectory,
     message_model: type[Message] = TransferMessage,
     admission: throttle.Admission | None = None,
+    screened: Screened | None = None,
 ) -> Outcome:
     """`message_model`: the body's contract (TransferMessage; models.inbound.InboundMessage for 99minds ->
     iPaaS.com). It has id, destination, tracking_guid, scope, entity and describe(). `admission`: admit_batch's
-    verdict for it (slots booked, or already sent back to its queue)."""
+    verdict for it (slots booked, or already sent back to its queue). `screened`: its body as process_batch read it
+    (read here when not given)."""
     msg: Message | None = None
     # The correlation id of every line about this record is its own tracking guid (none for a body that is not
     # a message), never one left over from an earlier request: a thread-local key overrides any global one.
     logger.thread_safe_append_keys(correlation_id=None, sqs_message_id=record.message_id)
     try:
         try:
-            try:
-                msg = message_model.model_validate_json(record.body)
-            except ValidationError as exc:
-                logger.thread_safe_append_keys(correlation_id=_tracking_guid_of(record.body))
-                raise _MalformedBody(describe_validation_error(exc, f"message {record.message_id}: malformed body")) from None
+            screened = screened or screen(record.raw_event.get("body"), message_model)
+            if screened.msg is None:
+                logger.thread_safe_append_keys(correlation_id=_tracking_guid_of(record.raw_event.get("body")))
+                subject = f"message {str(record.raw_event.get('messageId'))[:100]}"
+                if screened.invalid is not None:
+                    raise _MalformedBody(describe_validation_error(screened.invalid, f"{subject}: malformed body"))
+                raise _MalformedBody(f"{subject}: the body cannot be read as a message ({screened.unreadable})")
+            msg = screened.msg
             logger.thread_safe_append_keys(
                 correlation_id=msg.tracking_guid,
                 tracking_guid=msg.tracking_guid,
@@ -275,13 +312,13 @@ def handle_record(
         logger.thread_safe_remove_keys(["correlation_id", "sqs_message_id", "tracking_guid", "record_id", "destination", "scope"])
 
 
-def _tracking_guid_of(body: str) -> str | None:
+def _tracking_guid_of(body: Any) -> str | None:
     """The tracking guid of a body that is not a valid message, where it is JSON that names one."""
     try:
         guid = json.loads(body).get("tracking_guid")
-    except (ValueError, AttributeError):
+    except Exception:  # noqa: BLE001 - any body at all (too deep, not JSON, not an object): it names none
         return None
-    return guid if isinstance(guid, str) and guid.strip() else None
+    return guid[:MAX_GUID_CHARS] if isinstance(guid, str) and guid.strip() else None
 
 
 class _MalformedBody(Exception):

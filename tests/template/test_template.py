@@ -819,3 +819,27 @@ def test_every_function_and_the_layer_build_for_the_architecture_parameter(templ
     layer = template["Resources"]["SharedLayer"]
     assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
     assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+
+
+def test_the_gift_card_apply_window_is_a_parameter_with_the_codes_default(template):
+    from ipaas_sync import pending
+
+    parameter = template["Parameters"]["GiftCardApplyWindowSeconds"]
+    assert parameter["Default"] == pending.DEFAULT_APPLY_WINDOW_SECONDS
+    assert parameter["MinValue"] >= template["Globals"]["Function"]["Timeout"]  # never shorter than an invocation
+    env = template["Resources"]["GiftCardTransferFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["GIFTCARD_APPLY_WINDOW_SECONDS"] == {"Ref": "GiftCardApplyWindowSeconds"}
+
+
+def test_every_queue_is_created_with_the_message_size_the_code_assumes(template):
+    """The code bounds every message (a DLQ entry's attributes, the ingress's 413) by SQS_MAX_MESSAGE_BYTES; a queue
+    created without MaximumMessageSize gets whatever SQS's default is at the time (1 MiB since 2025)."""
+    from ipaas_sync.clients.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
+
+    queues = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
+    assert queues
+    assert {k: v["Properties"].get("MaximumMessageSize") for k, v in queues.items()} == dict.fromkeys(
+        queues, SQS_MAX_MESSAGE_BYTES
+    )
+    assert template["Parameters"]["HookMaxBodyBytes"]["MaxValue"] == SQS_MAX_MESSAGE_BYTES
+    assert MAX_BODY_BYTES < SQS_MAX_MESSAGE_BYTES

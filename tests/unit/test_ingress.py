@@ -369,3 +369,28 @@ def test_the_deployed_ingress_is_built_from_the_environment_and_refuses_bad_rout
     monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": ')
     with pytest.raises(ConfigurationError, match="QUEUE_ROUTES is not valid JSON"):
         module.default_ingress()
+
+
+def test_a_notification_whose_fields_hold_a_webhook_key_is_refused_and_nothing_is_queued():
+    ingress, sender = make()
+    for note in (
+        {"scope": "customer/created", "id": f"1-{KEY_B}", "destination": "1001"},
+        {"scope": "customer/created", "id": "1", "destination": "1001", "tracking_guid": KEY_A},
+        {"scope": "customer/created", "id": "1", "destination": "1001", "external_id": f"x{KEY_A_OLD}x"},
+    ):
+        reply = ingress.handle({"Authorization": f"Bearer {KEY_A}"}, json.dumps({"notifications": [note]}).encode())
+        assert reply.status == 400 and reply.body["notification"] == 0, reply
+        assert "webhook API key" in reply.body["message"] and all(k not in json.dumps(reply.body) for k in (KEY_A, KEY_B))
+    assert sender.calls == []
+
+
+def test_a_notification_too_large_to_park_with_its_reason_is_413_naming_it():
+    """A queued message leaves room for its DLQ entry's error and reason (MAX_BODY_BYTES); one that would fill the
+    whole SQS message was accepted and, when it failed, parked with no attributes at all."""
+    from ipaas_sync.clients.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
+
+    ingress, sender = make(max_body_bytes=SQS_MAX_MESSAGE_BYTES)
+    big = note(external_id="x" * (MAX_BODY_BYTES + 100))
+    reply = ingress.handle({"Authorization": f"Bearer {KEY_A}"}, json.dumps({"notifications": [big]}).encode())
+    assert reply.status == 413 and reply.body["notification"] == 0 and f"at most {MAX_BODY_BYTES}" in reply.body["message"]
+    assert sender.calls == []

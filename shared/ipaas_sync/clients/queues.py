@@ -9,7 +9,8 @@ failed is the DLQ message's own SentTimestamp.
 
 Every attribute value is redacted (a body may carry a secret value), cut to the characters SQS accepts (moto
 accepts any, AWS refuses the whole send), and bounded; body plus attributes stay within SQS_MAX_MESSAGE_BYTES
-(the reasons are shortened first, then the least useful attributes left off). The body is never altered.
+(the reasons are shortened first, then the least useful attributes left off; the error class and a short reason are
+always kept: the product queues no body larger than MAX_BODY_BYTES). The body is never altered.
 """
 
 from __future__ import annotations
@@ -37,14 +38,20 @@ if TYPE_CHECKING:  # the boto3 service stubs are development packages (types onl
 ATTR = "ipaas."
 MAX_REASON = 2000  # an UncertainOutcome reason carries its evidence and the steps to settle it
 MAX_ATTRIBUTE = 256  # every other attribute value (a tracking guid, a destination id) at most this long
-# The one message size limit: the template's queues keep SQS's classic 256 KiB maximum (MaximumMessageSize), the
-# hook ingress refuses larger bodies (HookMaxBodyBytes), and a message plus its DLQ attributes stays within it.
+# The one message size limit: every queue and DLQ of the template is created with this MaximumMessageSize (256 KiB;
+# SQS allows up to 1 MiB since 2025, but a Lambda SQS batch of ten such messages would pass the 6 MB invocation
+# payload), tested against template.yaml. Body and message attributes count against it.
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
+# Room kept in every message the product itself queues for the attributes it may carry to a DLQ (its failure reason,
+# history): the largest body the product queues (hook ingress, manual sync, initialize) is the rest.
+FAILURE_ATTRIBUTES_RESERVE = 16 * 1024
+MAX_BODY_BYTES = SQS_MAX_MESSAGE_BYTES - FAILURE_ATTRIBUTES_RESERVE
 BATCH_ENTRIES = 10  # SendMessageBatch: at most 10 entries ...
 BATCH_BYTES = SQS_MAX_MESSAGE_BYTES  # ... and at most 256 KiB of bodies per call
 # SQS accepts in attribute values only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
 _NOT_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# left off first when body plus attributes would exceed the message size (the error and reason go last)
+# left off first when body plus attributes would exceed the message size (the error and the reason never: the
+# reason is cut instead)
 _DROP_ORDER = (
     "first_failed_at",
     "first_reason",
@@ -54,7 +61,6 @@ _DROP_ORDER = (
     "tracking_guid",
     "destination",
     "entity",
-    "reason",
 )
 SEND_ATTEMPTS = 3  # calls per chunk before the failed entries are given up on (raised)
 
@@ -152,19 +158,27 @@ def failure_attributes(
         "first_failed_at": attribute_value(previous.get(f"{ATTR}first_failed_at") or now),
     }
     attrs = {f"{ATTR}{k}": _s(v) for k, v in values.items()}
-    for name in ("first_reason", "reason"):  # shorten the long ones first ...
+    for name in ("first_reason",):  # shorten the long one first ...
         excess = message_bytes(body, attrs) - SQS_MAX_MESSAGE_BYTES
         if excess > 0:
             text = attrs[f"{ATTR}{name}"]["StringValue"]
             attrs[f"{ATTR}{name}"] = _s(
                 text.encode("utf-8")[: max(0, len(text.encode()) - excess - 3)].decode("utf-8", "ignore") + "…"
             )
-    for name in _DROP_ORDER:  # ... then leave the least useful ones off
+    for name in _DROP_ORDER:  # ... then leave the least useful ones off (never the error class or the reason)
         if message_bytes(body, attrs) <= SQS_MAX_MESSAGE_BYTES:
             break
         attrs.pop(f"{ATTR}{name}", None)
+    excess = message_bytes(body, attrs) - SQS_MAX_MESSAGE_BYTES
+    if excess > 0:  # the reason cut to the room the body leaves (a body the product queued leaves plenty)
+        encoded = attrs[f"{ATTR}reason"]["StringValue"].encode("utf-8")
+        keep = len(encoded) - excess - len("…".encode())
+        if keep > 0:
+            attrs[f"{ATTR}reason"] = _s(encoded[:keep].decode("utf-8", "ignore") + "…")
+        else:
+            attrs.pop(f"{ATTR}reason")
     if message_bytes(body, attrs) > SQS_MAX_MESSAGE_BYTES:
-        attrs = {}  # the body alone fills the message: it goes without its reason (the outcome line has it)
+        attrs = {}  # the body alone fills the message (put on a queue by hand): the outcome's log line has the reason
     return attrs
 
 
@@ -282,8 +296,10 @@ def _chunks(bodies: Sequence[str]) -> list[list[tuple[str, str]]]:
     size = 0
     for index, body in enumerate(bodies):
         n = len(body.encode("utf-8"))
-        if n > BATCH_BYTES:
-            raise QueueSendError(f"message {index} is {n} bytes; SQS takes at most {BATCH_BYTES}")
+        if n > MAX_BODY_BYTES:
+            raise QueueSendError(
+                f"message {index} is {n} bytes; at most {MAX_BODY_BYTES} are queued (FAILURE_ATTRIBUTES_RESERVE)"
+            )
         if current and (len(current) == BATCH_ENTRIES or size + n > BATCH_BYTES):
             chunks.append(current)
             current, size = [], 0

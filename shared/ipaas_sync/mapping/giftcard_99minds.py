@@ -44,6 +44,7 @@ Policies (decided here, documented in the README):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -403,21 +404,86 @@ class Verdict:
     evidence: str
 
 
-def judge_history(body: Any, *, reference: str, reference_field: str, activity: PlannedActivity) -> Verdict:
-    """Did an attempt whose answer was lost apply? Only the card's history, looked up by the attempt's reference,
-    can tell (the balance cannot: the card may be spent or reloaded elsewhere meanwhile).
+# The card-history lookup may answer in pages. 99minds publishes no paging fields for it beyond `page_no` (its list
+# endpoints' parameter): any of the usual signs that more follow is honoured (a `next_page`, a `last_page` /
+# `total_pages` past this page, `has_more`), a `total` larger than what was read means "not read to its end", and the
+# reading is bounded. Absence is proof only once every page was read.
+HISTORY_PAGE_PARAM = "page_no"
+MAX_HISTORY_PAGES = 20
 
-    No entry -> not applied (apply it); exactly one entry, of this kind and amount where the entry says -> applied
-    (record it, never apply again); anything else -> undecidable: park it, never guess. An answer that is not the
-    assumed shape, or lists entries with another (or no) reference (the lookup did not filter by reference as
-    assumed, so an empty answer would not prove anything either), is undecidable too.
-    """
-    act = f"{activity.kind.value} {wire_amount(activity.amount)}"
-    what = f"{act} with {reference_field} '{reference}'"
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[dict[str, Any]] | None  # None: the answer is not the assumed shape
+    more: bool  # the answer says more pages follow
+    total: int | None  # how many entries the answer says the lookup holds, where it says
+
+
+def history_page(body: Any, page: int) -> HistoryPage:
+    """One page of the card-history lookup: `{code, message, data: {transactions: [...], <paging>}}` (paging fields
+    read from `data` or the top level)."""
     data = body.get("data") if isinstance(body, dict) else None
     entries = data.get("transactions") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        return Verdict(Decision.UNDECIDABLE, "the card-history lookup answered without a data.transactions list")
+        entries = None
+    places = [d for d in (data, body) if isinstance(d, dict)]
+
+    def field(*names: str) -> Any:
+        return next((d[n] for d in places for n in names if d.get(n) not in (None, "", False)), None)
+
+    last = _count(field("last_page", "total_pages", "page_count"))
+    more = field("next_page", "next_page_url", "next") is not None or field("has_more", "has_more_pages") is True
+    return HistoryPage(entries, more or (last is not None and page < last), _count(field("total", "total_count")))
+
+
+def history_page_path(path: str, page: int) -> str:
+    """The lookup's path for page `page` (2, 3, ...)."""
+    return f"{path}{'&' if '?' in path else '?'}{HISTORY_PAGE_PARAM}={page}"
+
+
+def _count(value: Any) -> int | None:
+    try:
+        return int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
+def judge_history(fetch: Callable[[int], Any], *, reference: str, reference_field: str, activity: PlannedActivity) -> Verdict:
+    """judge_entries over every page of the card-history lookup: `fetch(page)` answers page 1, 2, ... (None: HTTP
+    404). A lookup that cannot be read to its end (not the assumed shape, a `total` larger than what its pages hold,
+    more than MAX_HISTORY_PAGES pages) proves nothing: undecidable."""
+    entries: list[dict[str, Any]] = []
+    for number in range(1, MAX_HISTORY_PAGES + 1):
+        body = fetch(number)
+        if body is None:
+            where = "" if number == 1 else f", page {number}"
+            return Verdict(Decision.UNDECIDABLE, f"the card-history lookup was refused (HTTP 404{where})")
+        page = history_page(body, number)
+        if page.entries is None:
+            return Verdict(Decision.UNDECIDABLE, "the card-history lookup answered without a data.transactions list")
+        entries.extend(page.entries)
+        if not page.more:
+            if page.total is not None and page.total > len(entries):
+                return Verdict(
+                    Decision.UNDECIDABLE,
+                    f"the card-history lookup says it holds {page.total} entries but its {number} page(s) listed "
+                    f"{len(entries)}: not read to its end",
+                )
+            return judge_entries(entries, reference=reference, reference_field=reference_field, activity=activity)
+    return Verdict(Decision.UNDECIDABLE, f"the card-history lookup could not be read to its end within {MAX_HISTORY_PAGES} pages")
+
+
+def judge_entries(entries: list[dict[str, Any]], *, reference: str, reference_field: str, activity: PlannedActivity) -> Verdict:
+    """Did an attempt whose answer was lost apply? Only the card's history, looked up by the attempt's reference,
+    can tell (the balance cannot: the card may be spent or reloaded elsewhere meanwhile).
+
+    `entries`: every entry of every page of the lookup (read to its end). No entry -> not applied (apply it);
+    exactly one entry, of this kind and amount where the entry says -> applied (record it, never apply again);
+    anything else -> undecidable: park it, never guess. Entries with another (or no) reference (the lookup did not
+    filter by reference as assumed, so an empty answer would not prove anything either) are undecidable too.
+    """
+    act = f"{activity.kind.value} {wire_amount(activity.amount)}"
+    what = f"{act} with {reference_field} '{reference}'"
     others = [e for e in entries if str(e.get(reference_field, "")) != reference]
     if others:
         return Verdict(

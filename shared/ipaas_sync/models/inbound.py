@@ -28,8 +28,8 @@ class InboundMessage(BaseModel):
     event: str = Field(min_length=1, max_length=200, description="the webhook's event name, or manual_sync")
     tracking_guid: str | None = None
     # set when the shared rate limit deferred the message (processing.py), as on TransferMessage
-    deferred_until: float | None = None
-    deferrals: int = 0
+    deferred_until: float | None = Field(default=None, allow_inf_nan=False)  # as TransferMessage's
+    deferrals: int = Field(default=0, ge=0)
 
     @property
     def entity(self) -> str:

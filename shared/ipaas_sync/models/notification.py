@@ -58,8 +58,9 @@ class TransferMessage(HookNotification):
 
     record: dict[str, Any] | None = None
     # set when the shared rate limit deferred the message (processing.py): when its slot comes, and how often
-    deferred_until: float | None = None
-    deferrals: int = 0
+    # finite and non-negative: a deferral's delay is computed from them (an infinite one could never be sent back)
+    deferred_until: float | None = Field(default=None, allow_inf_nan=False)
+    deferrals: int = Field(default=0, ge=0)
 
 
 class HookRequest(BaseModel):

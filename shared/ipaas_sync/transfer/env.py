@@ -43,6 +43,10 @@ class TransferEnv:
         except Exception:  # noqa: BLE001,S110 - reported per record by subscription()
             pass
 
+    def destinations(self) -> list[str]:
+        """The configured destinations (iPaaS System Ids): the only values a metric dimension takes."""
+        return self._load().system_ids()
+
     def subscription(self, system_id: str) -> SubscriptionSettings:
         return self._load().get(system_id)
 

@@ -8,8 +8,9 @@ Gift cards are money, so every write is guarded three ways (README, "Gift cards"
 3. a pending marker (pending.py) written right before each non-idempotent POST: a retry after an
    uncertain outcome asks 99minds for proof before writing again: an issue by looking the card up by its
    number, a reload/redemption by looking its reference up in the card's history (docs/giftcards.md); without
-   proof it stops (UncertainOutcome -> DLQ, with the evidence and the steps to settle it). While the earlier
-   request may still be in flight (pending.IN_FLIGHT_SECONDS) it does not check at all, it waits.
+   proof it stops (UncertainOutcome -> DLQ, with the evidence and the steps to settle it). Until the apply window
+   has passed since the earlier attempt (pending.IN_FLIGHT_SECONDS) it does not check at all: the message is
+   deferred back to its queue until then.
 After applying, the 99minds balance is compared with the iPaaS.com balance; a difference is reported as a
 "mismatch" outcome, never corrected.
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 from .. import pending
 from ..clients.ipaas import TABLE_CUSTOMER, TABLE_GIFT_CARD, TABLE_GIFT_CARD_ACTIVITY, IpaasClient
-from ..errors import ConfigurationError, PermanentError, TransientError, UncertainOutcome
+from ..errors import ConfigurationError, Deferred, PermanentError, UncertainOutcome
 from ..idempotency import run_once
 from ..mapping import giftcard_99minds as m
 from ..models.ipaas import IpaasGiftCard
@@ -35,6 +36,7 @@ from .env import TransferEnv
 from .records import Destination, dispatch
 
 ENTITY = "giftcard"
+APPLY_WINDOW_MARGIN = 1.0  # seconds after the window a deferred delivery comes back (SQS delays are whole seconds)
 
 
 class _NinetyNineMindsCard:
@@ -172,18 +174,14 @@ class _NinetyNineMindsCard:
             )
         else:
             path = m.history_path(self.sub.activity_history_path, card_id=card_id, number=self.number, reference=reference)
-            refused: str | None
+
+            def page(number: int) -> Any:
+                return self.client.giftcard_history(path if number == 1 else m.history_page_path(path, number), what=what)
+
             try:
-                body = self.client.giftcard_history(path, what=what)
+                verdict = m.judge_history(page, reference=reference, reference_field=field, activity=act)
             except PermanentError as exc:  # answered and refused (4xx): the lookup is not as assumed
-                body, refused = None, exc.message
-            else:
-                refused = "HTTP 404" if body is None else None
-            verdict = (
-                m.Verdict(m.Decision.UNDECIDABLE, f"the card-history lookup was refused ({refused[:200]})")
-                if refused
-                else m.judge_history(body, reference=reference, reference_field=field, activity=act)
-            )
+                verdict = m.Verdict(m.Decision.UNDECIDABLE, f"the card-history lookup was refused ({exc.message[:200]})")
         if verdict.decision is m.Decision.UNDECIDABLE:
             expected = (
                 f"; balance before it {marker.before}, now {now} (not proof: the card may have been used "
@@ -213,12 +211,16 @@ class _NinetyNineMindsCard:
 
 
 def _not_in_flight(marker: Marker, what: str) -> None:
-    """An earlier attempt's request may still be applied by 99minds: judging the card now could see "not applied"
-    just before it lands and apply it twice. Wait (transient: SQS brings the message back later)."""
+    """An earlier attempt's request may still be applied by 99minds, or not be listed in the card's history yet:
+    judging the card now could see "not applied" just before it lands and apply it twice. Absence counts as proof only
+    once the apply window has passed since that attempt: until then the message goes back to its queue (Deferred),
+    delayed until the window ends; it is never slept out."""
     if marker.in_flight():
-        raise TransientError(
-            f"{what}: an earlier attempt's request left {marker.age():.0f}s ago and may still be in flight at 99minds "
-            f"(assumed up to {pending.IN_FLIGHT_SECONDS:.0f}s); the card is checked on a later delivery"
+        raise Deferred(
+            f"{what}: an earlier attempt's request left {marker.age():.0f}s ago and may still be applied at 99minds "
+            f"(apply window {pending.IN_FLIGHT_SECONDS:.0f}s, GIFTCARD_APPLY_WINDOW_SECONDS); the card is checked "
+            "once the window has passed",
+            until=(marker.window_ends() or 0.0) + APPLY_WINDOW_MARGIN,
         )
 
 
