@@ -147,7 +147,7 @@ class NinetyNineMindsSandbox(SandboxServer):
             )
             self.notify("customer/updated", customer["id"])
         elif same_email is not None:
-            # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
+            # assumed (see destinations/ninetynine_minds/mapping/customer.py): one customer per email; a create answers it
             customer = same_email
             customer.update(body, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
             self.notify("customer/updated", customer["id"])

@@ -9,10 +9,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ipaas_sync import http, pending
-from ipaas_sync.mapping import giftcard_99minds as mapping
-from ipaas_sync.models.ipaas import IpaasGiftCard
-from ipaas_sync.pending import PendingJournal
+from ipaas_sync.core.models.ipaas import IpaasGiftCard
+from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as mapping
+from ipaas_sync.platform import http
+from ipaas_sync.runtime import pending
+from ipaas_sync.runtime.pending import PendingJournal
 from sandbox.local_aws import sqs_event
 from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import sqs_event
 from sandbox.serve import EVENT_TRANSACTION, seed_loyalty_event_records
-from sandbox.server import TEST_LIMITS
 from sandbox.stack import LocalStack
 from tests.integration.conftest import add_customer, dlq_reasons
 
@@ -135,7 +135,7 @@ def hostile_bodies(scope: str, secrets: list[str], valid_body: dict) -> st.Searc
 @contextlib.contextmanager
 def everything_written():
     """Every log line (the logger's stream) and every EMF metric line (stdout) written inside."""
-    from ipaas_sync.observability import logger
+    from ipaas_sync.core.observability import logger
 
     logs, stdout = io.StringIO(), io.StringIO()
     old = logger.registered_handler.setStream(logs)

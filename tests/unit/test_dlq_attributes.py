@@ -7,15 +7,9 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipaas_sync.clients.queues import (
-    MAX_BODY_BYTES,
-    SQS_MAX_MESSAGE_BYTES,
-    attribute_value,
-    failure_attributes,
-    message_bytes,
-)
-from ipaas_sync.errors import classify, describe
-from ipaas_sync.observability import MAX_LOG_FIELD, bound, register_secret
+from ipaas_sync.core.errors import classify, describe
+from ipaas_sync.core.observability import MAX_LOG_FIELD, bound, register_secret
+from ipaas_sync.platform.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES, attribute_value, failure_attributes, message_bytes
 
 SQS_OK = set("\t\n\r") | {chr(c) for c in range(0x20, 0xD800)} | {chr(c) for c in range(0xE000, 0xFFFE)}
 

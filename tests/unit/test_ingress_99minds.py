@@ -1,4 +1,4 @@
-"""The 99minds webhook decision (ipaas_sync.ingress.NinetyNineMindsHookIngress): same authentication and answers
+"""The 99minds webhook decision (ipaas_sync.ingress.webhooks.NinetyNineMindsHookIngress): same authentication and answers
 as the iPaaS.com hook route, with the key / event / record id read where the subscription's settings say."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from ipaas_sync.clients.queues import QueueSendError
-from ipaas_sync.ingress import UNAUTHORIZED, NinetyNineMindsHookIngress, json_path
-from ipaas_sync.models.inbound import InboundMessage
-from ipaas_sync.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.core.models.inbound import InboundMessage
+from ipaas_sync.core.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.ingress.hooks import UNAUTHORIZED
+from ipaas_sync.ingress.webhooks import NinetyNineMindsHookIngress, json_path
+from ipaas_sync.platform.queues import QueueSendError
 
 from .test_ingress import KEY_A, KEY_A_OLD, KEY_B, SUB_A, SUB_B, FakeSender
 
@@ -156,7 +157,7 @@ def test_invalid_webhook_settings_are_401_and_unreadable_ones_503():
     assert ingress.handle(PATH, bearer(), hook()).status == 401
 
     def unreadable():
-        from ipaas_sync.errors import ConfigurationError
+        from ipaas_sync.core.errors import ConfigurationError
 
         raise ConfigurationError("cannot read secret webhook-keys/99minds: AccessDeniedException")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ipaas_sync.observability import count_for_destination, destination_metrics, register_secret
+from ipaas_sync.core.observability import count_for_destination, destination_metrics, register_secret
 
 SECRET = "sk-metric-line-secret-0001"
 
