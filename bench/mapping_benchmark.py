@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 COLD = """
 import time
-import ipaas_sync.errors, ipaas_sync.models.ipaas  # what every transfer handler imports anyway
+import ipaas_sync.core.errors, ipaas_sync.core.models.ipaas  # what every transfer handler imports anyway
 t0 = time.perf_counter()
 from ipaas_sync.mapping.collection import load_defaults
 from ipaas_sync.mapping.validate import compile_all
@@ -61,13 +61,17 @@ def cpu_per_call(fn: Callable[[], Any], records: int, rounds: int) -> float:
 
 
 def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
-    from ipaas_sync.mapping import customer_99minds, giftcard_99minds, invoice_99minds, sales_order_makini
+    from ipaas_sync.core.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
+    from ipaas_sync.core.settings import TransactionFilter
+    from ipaas_sync.destinations.makini.mapping import transaction as sales_order_makini
+    from ipaas_sync.destinations.ninetynine_minds.mapping import customer as customer_99minds
+    from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as giftcard_99minds
+    from ipaas_sync.destinations.ninetynine_minds.mapping import transaction as invoice_99minds
+    from ipaas_sync.destinations.ninetynine_minds.settings import NinetyNineMindsSettings
     from ipaas_sync.mapping.collection import load_defaults
     from ipaas_sync.mapping.evaluate import evaluate
     from ipaas_sync.mapping.transaction_filter import rejection
     from ipaas_sync.mapping.validate import compile_all
-    from ipaas_sync.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
-    from ipaas_sync.settings import NinetyNineMindsSettings, TransactionFilter
 
     compiled = compile_all(load_defaults())
     settings = SimpleNamespace(store_ref_id="store_main", client_store_id=None)

@@ -15,23 +15,23 @@ from types import SimpleNamespace
 
 import pytest
 
-from ipaas_sync.errors import PermanentError, Skip
-from ipaas_sync.mapping import (
-    customer_99minds,
-    customer_99minds_to_ipaas,
-    customer_makini,
-    customer_stamped,
-    giftcard_99minds,
-    invoice_99minds,
-    loyalty_transaction_to_ipaas,
-    sales_order_makini,
-)
+from ipaas_sync.core.errors import PermanentError, Skip
+from ipaas_sync.core.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
+from ipaas_sync.core.settings import TransactionFilter
+from ipaas_sync.destinations.makini.mapping import customer as customer_makini
+from ipaas_sync.destinations.makini.mapping import transaction as sales_order_makini
+from ipaas_sync.destinations.makini.settings import MakiniSettings
+from ipaas_sync.destinations.ninetynine_minds.mapping import customer as customer_99minds
+from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as giftcard_99minds
+from ipaas_sync.destinations.ninetynine_minds.mapping import transaction as invoice_99minds
+from ipaas_sync.destinations.ninetynine_minds.settings import NinetyNineMindsSettings
+from ipaas_sync.destinations.ninetynine_minds.to_ipaas import customer_mapping as customer_99minds_to_ipaas
+from ipaas_sync.destinations.ninetynine_minds.to_ipaas import loyalty_mapping as loyalty_transaction_to_ipaas
+from ipaas_sync.destinations.stamped.mapping import customer as customer_stamped
 from ipaas_sync.mapping.collection import load_defaults
 from ipaas_sync.mapping.evaluate import evaluate, verdict
 from ipaas_sync.mapping.transaction_filter import rejection
 from ipaas_sync.mapping.validate import compile_all
-from ipaas_sync.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
-from ipaas_sync.settings import MakiniSettings, NinetyNineMindsSettings, TransactionFilter
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = compile_all(load_defaults())

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ipaas_sync.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
+from ipaas_sync.core.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
+from ipaas_sync.core.models.ipaas import IpaasTransaction
 from ipaas_sync.mapping import expressions
 from ipaas_sync.mapping.collection import Collection, apply_overrides, load_defaults
 from ipaas_sync.mapping.evaluate import MappingFormulaError, evaluate, verdict
@@ -18,7 +19,6 @@ from ipaas_sync.mapping.expressions import FormulaSyntaxError, compile_formula
 from ipaas_sync.mapping.overrides import OverrideStore, SubscriptionCollections
 from ipaas_sync.mapping.samples import run_samples
 from ipaas_sync.mapping.validate import compile_all, compile_collection
-from ipaas_sync.models.ipaas import IpaasTransaction
 
 DEFAULTS = load_defaults()
 INVOICE = "99minds Invoice From iPaaS"

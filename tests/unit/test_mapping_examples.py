@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ipaas_sync.errors import Skip
+from ipaas_sync.core.errors import Skip
+from ipaas_sync.core.models.ipaas import IpaasGiftCardActivity, IpaasTransaction
 from ipaas_sync.mapping.collection import load_defaults
 from ipaas_sync.mapping.evaluate import evaluate
 from ipaas_sync.mapping.overrides import compile_with
-from ipaas_sync.models.ipaas import IpaasGiftCardActivity, IpaasTransaction
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mappings"
 DEFAULTS = load_defaults()

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import ConfigurationError
+from ..core.errors import ConfigurationError
 
 FieldType = Literal["string", "number", "money", "decimal", "integer", "boolean", "date", "datetime", "any"]
 # the destination packages whose collections/ folder holds default collections

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any, Literal, TypeVar, overload
 
 from ..core.errors import InvalidRecord
 
@@ -58,3 +59,54 @@ def normalize_phone(raw: str | None, subject: str, field: str = "phone_number") 
 def clean(payload: dict[str, Any]) -> dict[str, Any]:
     """Drop keys whose value is None so that an absent field never overwrites a destination value."""
     return {k: v for k, v in payload.items() if v is not None}
+
+
+# -- money amounts: the one parser (gift card amounts, the formula language's amount()) -----------------------------
+CURRENCY_PLACES = 2
+CENT = Decimal(1).scaleb(-CURRENCY_PLACES)  # 0.01
+
+
+# -- amounts --------------------------------------------------------------------------------------------
+@overload
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal: ...
+
+
+@overload
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None: ...
+
+
+def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool = True) -> Decimal | None:
+    """A non-negative currency amount as Decimal with two places, or InvalidRecord naming subject and field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidRecord(f"{subject}: missing required field '{field}'")
+        return None
+    if isinstance(value, bool):
+        raise InvalidRecord(f"{subject}: field '{field}' is not a number (a boolean)")
+    try:
+        if isinstance(value, Decimal):
+            amount = value
+        elif isinstance(value, int):
+            amount = Decimal(value)
+        elif isinstance(value, float):
+            amount = Decimal(repr(value))  # the shortest text that round-trips: no binary noise added
+        elif isinstance(value, str):
+            amount = Decimal(value.strip())
+        else:
+            raise InvalidRecord(f"{subject}: field '{field}' is not a number (a {type(value).__name__})")
+    except InvalidOperation:
+        raise InvalidRecord(f"{subject}: field '{field}' is not a number") from None
+    if not amount.is_finite():
+        raise InvalidRecord(f"{subject}: field '{field}' is not a finite number (NaN or Infinity)")
+    if amount < 0:
+        raise InvalidRecord(f"{subject}: field '{field}' is negative ({amount})")
+    try:
+        rounded = amount.quantize(CENT, rounding=ROUND_DOWN)
+    except InvalidOperation:
+        raise InvalidRecord(f"{subject}: field '{field}' is too large") from None
+    if rounded != amount:
+        raise InvalidRecord(
+            f"{subject}: field '{field}' has more than {CURRENCY_PLACES} decimal places ({amount}); not rounded on a guess"
+        )
+    amount = rounded
+    return amount.copy_abs() if amount == 0 else amount

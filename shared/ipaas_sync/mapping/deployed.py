@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import Skip
+from ..core.errors import Skip
 from .collection import load_defaults
 from .evaluate import evaluate, settings_inputs, verdict
 from .overrides import SubscriptionCollections

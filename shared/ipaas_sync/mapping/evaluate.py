@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..errors import InvalidRecord, PermanentError, Skip
+from ..core.errors import InvalidRecord, PermanentError, Skip
 from .expressions import Formula, FormulaRuntimeError, Parent, Scope, decimal_context
 from .validate import CompiledChild, CompiledCollection, CompiledField
 

@@ -35,7 +35,9 @@ from typing import Any
 
 from simpleeval import SimpleEval, safe_add, safe_mult
 
-from ..errors import InvalidRecord
+from ..core.errors import InvalidRecord
+from ..ipaas.custom_fields import custom_field_values  # the one custom-field reader (iPaaS.com's shapes)
+from .common import normalize_phone, parse_amount, valid_email
 from .sources import ALL_FIELD_NAMES
 
 MAX_LENGTH = 2000  # characters of one formula
@@ -373,8 +375,6 @@ class Scope:
     # functions that need the record
     def _custom_field(self, name: str) -> Any:
         if self._custom is None:
-            from .common import custom_field_values  # the one custom-field reader (iPaaS.com's shapes)
-
             self._custom = custom_field_values(self._custom_fields)
         return self._custom.get(name)
 
@@ -383,18 +383,12 @@ class Scope:
         return found.rows.get("" if key is None else str(key).strip(), found.default)
 
     def _email(self, value: Any, field: str = "email_address") -> str:
-        from .common import valid_email
-
         return valid_email(str(value), self.subject, field)
 
     def _phone(self, value: Any, field: str = "phone_number") -> str | None:
-        from .common import normalize_phone
-
         return normalize_phone(value, self.subject, field)
 
     def _amount(self, value: Any, field: str = "amount") -> Decimal:
-        from .giftcard_99minds import parse_amount
-
         return parse_amount(value, self.subject, field)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..core.errors import ConfigurationError
 from .collection import Collection, apply_overrides
 from .validate import CompiledCollection, compile_all
 

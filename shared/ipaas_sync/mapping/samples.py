@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import PermanentError, Skip
+from ..core.errors import PermanentError, Skip
 from .evaluate import evaluate
 from .validate import CompiledCollection
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasGiftCardActivity, IpaasTransaction, IpaasTransactionLine
+from ..core.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasGiftCardActivity, IpaasTransaction, IpaasTransactionLine
 
 _TYPE_OF: dict[Any, str] = {
     str: "string",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..core.errors import ConfigurationError
 from .collection import Collection, FieldMapping, Lookup
 from .expressions import ANY, NULL, Formula, FormulaSyntaxError, Types, compile_formula
 from .sources import SOURCES, Source

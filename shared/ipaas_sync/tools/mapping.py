@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, PermanentError, Skip
+from ..core.errors import ConfigurationError, PermanentError, Skip
 from ..mapping.collection import load_defaults
 from ..mapping.evaluate import evaluate, settings_inputs
 from ..mapping.overrides import OverrideStore, compile_with, parse_document
@@ -123,7 +123,7 @@ def placeholder_resolver(compiled: CompiledCollection, record: Any) -> dict[str,
 
 # -- commands --------------------------------------------------------------------------------------------------
 def _subscription(system_id: str) -> Any:
-    from ..settings import load_registry
+    from ..core.settings import load_registry
 
     return load_registry().get(system_id)
 
@@ -144,7 +144,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from ..clients.ipaas import IpaasClient
+    from ..ipaas.client import IpaasClient
 
     sub = _subscription(args.destination)
     defaults = load_defaults()

@@ -47,19 +47,18 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import quote
 
 from ....core.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
 from ....core.models.ipaas import IpaasGiftCard, IpaasGiftCardActivity
 from ....ipaas.custom_fields import custom_field_values
-from ....mapping.common import clean
+from ....mapping.common import CENT, clean, parse_amount
 from ..settings import StoreRef
 
-CURRENCY_PLACES = 2
-_QUANTUM = Decimal(1).scaleb(-CURRENCY_PLACES)  # 0.01
+_QUANTUM = CENT  # amounts: mapping/common.py parses them (parse_amount), for the formula language's amount() too
 
 
 def _norm(text: str | None) -> str:
@@ -92,52 +91,6 @@ class Decision(StrEnum):
 
 
 REFERENCE_PREFIX = "ipaas-"
-
-
-# -- amounts --------------------------------------------------------------------------------------------
-@overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal: ...
-
-
-@overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None: ...
-
-
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool = True) -> Decimal | None:
-    """A non-negative currency amount as Decimal with two places, or InvalidRecord naming subject and field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidRecord(f"{subject}: missing required field '{field}'")
-        return None
-    if isinstance(value, bool):
-        raise InvalidRecord(f"{subject}: field '{field}' is not a number (a boolean)")
-    try:
-        if isinstance(value, Decimal):
-            amount = value
-        elif isinstance(value, int):
-            amount = Decimal(value)
-        elif isinstance(value, float):
-            amount = Decimal(repr(value))  # the shortest text that round-trips: no binary noise added
-        elif isinstance(value, str):
-            amount = Decimal(value.strip())
-        else:
-            raise InvalidRecord(f"{subject}: field '{field}' is not a number (a {type(value).__name__})")
-    except InvalidOperation:
-        raise InvalidRecord(f"{subject}: field '{field}' is not a number") from None
-    if not amount.is_finite():
-        raise InvalidRecord(f"{subject}: field '{field}' is not a finite number (NaN or Infinity)")
-    if amount < 0:
-        raise InvalidRecord(f"{subject}: field '{field}' is negative ({amount})")
-    try:
-        rounded = amount.quantize(_QUANTUM, rounding=ROUND_DOWN)
-    except InvalidOperation:
-        raise InvalidRecord(f"{subject}: field '{field}' is too large") from None
-    if rounded != amount:
-        raise InvalidRecord(
-            f"{subject}: field '{field}' has more than {CURRENCY_PLACES} decimal places ({amount}); not rounded on a guess"
-        )
-    amount = rounded
-    return amount.copy_abs() if amount == 0 else amount
 
 
 def wire_amount(amount: Decimal) -> str:
