@@ -55,8 +55,8 @@ def event_records(scope_prefix: str) -> list[dict]:
 def outcome(run, *args, **kwargs) -> str:
     try:
         return "payload " + json.dumps(run(*args, **kwargs))
-    except Skip:
-        return "skipped"
+    except Skip as skip:
+        return f"skipped: {skip.reason}"  # the filter's reason too: the ledger and the logs show it
     except PermanentError:
         return "rejected"
 

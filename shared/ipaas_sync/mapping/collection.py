@@ -51,6 +51,7 @@ class _Strict(BaseModel):
 class Filter(_Strict):
     formula: str
     reason: str = "excluded by the mapping filter"
+    reason_formula: str | None = None  # a formula giving the reason (names what failed), instead of `reason`
 
 
 class ErrorFilter(_Strict):

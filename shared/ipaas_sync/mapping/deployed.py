@@ -54,6 +54,27 @@ def skip_reason(sub: Any, target: str, record: Any, resolved: Mapping[str, Any] 
     return verdict(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})})
 
 
+def source_skip_reason(sub: Any, source: str, record: Any) -> str | None:
+    """The mapping filter of the subscription's enabled collection reading this kind of record (a transaction's:
+    the order workflow's for 99minds, the sales order's for Makini); None when it passes or none filters."""
+    found = [
+        c for (platform, _), c in loader().get(str(sub.system_id)).items() if platform == sub.platform and c.source.name == source
+    ]
+    for compiled in found:
+        reason = verdict(compiled, record, settings_inputs(compiled, sub))
+        if reason:
+            return reason
+    return None
+
+
+def precheck(sub: Any, target: str, record: Any) -> None:
+    """Everything the collection can check on the record alone (required fields, the error filter, every formula),
+    before the transfer's lookups: a bad record fails without a call. Linked values are stand-ins here."""
+    compiled = _required(sub, target)
+    stand_ins = {name: f"<{name}>" for name in compiled.collection.inputs if name.startswith("linked_")}
+    evaluate(compiled, record, {**settings_inputs(compiled, sub), **stand_ins})
+
+
 def map_record(
     sub: Any, target: str, record: Any, resolved: Mapping[str, Any] | None = None, *, tables: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -116,8 +116,8 @@ def _evaluate(
             raise _fail(compiled, subject, field, formula.text, str(exc)) from None
 
     if compiled.filter is not None and not run(compiled.filter, "filter"):
-        reason = collection.filter.reason if collection.filter else ""
-        raise Skip(f"{subject}: {reason} (mapping filter of '{compiled.name}')")
+        reason = run(compiled.filter_reason, "filter.reason_formula") if compiled.filter_reason else None
+        raise Skip(f"{subject}: {reason or (collection.filter.reason if collection.filter else '')}")
     if filter_only:
         return {}
     missing = _missing(names, collection.required)

@@ -124,6 +124,9 @@ FUNCTIONS: dict[str, Function] = {
     "phone": Function(STRING | NULL, 1, 2),  # digits or +international digits (rejects the record otherwise)
     "custom_field": Function(ANY, 1, 1),  # the record's custom field by name (any shape iPaaS.com sends)
     "lookup": Function(ANY, 2, 2),  # lookup("table", key): the translation table's row, else its default
+    "str": Function(STRING, 1, 1),  # any value as text (None -> 'None', as Python writes it)
+    "join": Function(STRING, 2, 2),  # join(", ", items): the items' text joined
+    "ending": Function(STRING | NULL, 2, 2),  # ending(text, suffixes): the first suffix the text ends with, else None
 }
 
 
@@ -442,8 +445,17 @@ def _number_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _join(separator: str, items: Any) -> str:
+    return str(separator).join(str(i) for i in items)
+
+
+def _ending(text: Any, suffixes: Any) -> str | None:
+    return next((s for s in suffixes if str(text or "").endswith(s)), None)
+
+
 _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "text": _text, "words": _words, "coalesce": _coalesce, "decimal": _decimal, "round": _round,
+    "str": str, "join": _join, "ending": _ending, "text": _text, "words": _words, "coalesce": _coalesce,
+    "decimal": _decimal, "round": _round,
     "abs": _number_fn(abs), "min": _number_fn(min), "max": _number_fn(max),
 }  # fmt: skip
 

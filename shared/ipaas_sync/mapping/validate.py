@@ -54,6 +54,7 @@ class CompiledCollection:
     source: Source
     subject: Formula
     filter: Formula | None
+    filter_reason: Formula | None
     error_filter: Formula | None
     fields: list[CompiledField]
     tables: Mapping[str, Lookup] = field(default_factory=dict)
@@ -188,6 +189,9 @@ def compile_collection(collection: Collection) -> CompiledCollection:
         source=source,
         subject=ctx.compile(collection.subject, names, field="subject"),
         filter=ctx.compile(collection.filter.formula, names, field="filter") if collection.filter else None,
+        filter_reason=ctx.compile(collection.filter.reason_formula, names, field="filter.reason_formula")
+        if collection.filter and collection.filter.reason_formula
+        else None,
         error_filter=ctx.compile(collection.error_filter.formula, names, field="error_filter")
         if collection.error_filter
         else None,
