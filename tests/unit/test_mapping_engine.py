@@ -195,9 +195,7 @@ def test_a_formula_failing_on_one_record_dead_letters_that_record_only():
 
 def test_filter_skips_with_its_reason_and_error_filter_dead_letters_with_the_message():
     compiled = invoice()
-    with pytest.raises(
-        Skip, match=r"^transaction SO-1-GC: transaction number ends with '-GC' \(excluded by the filter\)$"
-    ):
+    with pytest.raises(Skip, match=r"^transaction SO-1-GC: transaction number ends with '-GC' \(excluded by the filter\)$"):
         evaluate(compiled, txn(transaction_number="SO-1-GC"), STORE)
     with pytest.raises(InvalidRecord, match="Invalid refund data"):
         evaluate(compiled, txn(type="Validated Return", total=None), STORE)

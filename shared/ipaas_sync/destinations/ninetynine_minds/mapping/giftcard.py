@@ -185,6 +185,7 @@ class PlannedActivity:
     key: str
     link_id: str
     label: str
+    record: IpaasGiftCardActivity | None = None  # the activity as iPaaS.com sent it (its location chooses the store)
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,15 @@ def plan_activities(card: IpaasGiftCard) -> Plan:
         key = hashlib.sha256(identity.encode()).hexdigest()[:32]
         link_id = str(act.id).strip() if act.id not in (None, "") else f"{card.id}-{key}"
         planned = PlannedActivity(
-            kind=kind, amount=amount, timestamp=ts, reference=reference, identity=identity, key=key, link_id=link_id, label=label
+            kind=kind,
+            amount=amount,
+            timestamp=ts,
+            reference=reference,
+            identity=identity,
+            key=key,
+            link_id=link_id,
+            label=label,
+            record=act,
         )
         if kind is Kind.ISSUE:
             covered.append(planned)
@@ -298,11 +307,14 @@ def activity_reference(activity: PlannedActivity) -> str:
     return REFERENCE_PREFIX + activity.key
 
 
-def activity_payload(number: str, activity: PlannedActivity, store: StoreRef, reference_field: str | None) -> dict[str, Any]:
+def activity_payload(
+    number: str, activity: PlannedActivity, store: StoreRef | dict[str, Any], reference_field: str | None
+) -> dict[str, Any]:
+    """`store`: the subscription's store, or the store fields the "Gift Card Activity Store" collection gave."""
     amount_key = {Kind.RELOAD: "reload_amount", Kind.REDEEM: "redemption_amount"}[activity.kind]
-    body = {
+    body: dict[str, Any] = {
         "giftcard": {"data": [{"giftcard_number": number, amount_key: wire_amount(activity.amount)}]},
-        store.kind: store.value,
+        **(store if isinstance(store, dict) else {store.kind: store.value}),
     }
     if reference_field:
         body[reference_field] = activity_reference(activity)
