@@ -17,6 +17,7 @@ import sys
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import credentials, ledger_reports, replay_cli
+from . import mapping as mapping_cli
 from . import sync as manual_sync
 from .initialize import cli as initialize
 
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     credentials.register_cli(subparsers)
     replay_cli.register_cli(subparsers)
     initialize.register_cli(subparsers)
+    mapping_cli.register_cli(subparsers)
     manual_sync.register_cli(subparsers)
     ledger_reports.register_cli(subparsers)
     return top
