@@ -32,6 +32,14 @@ def invoice(example: str | None, **record):
     return evaluate(collections(example)[("99minds", "order_workflow")], txn, INPUTS)
 
 
+def test_the_walkthrough_names_every_example():
+    doc = (EXAMPLES.parents[2] / "docs" / "mappings.md").read_text()
+    assert sorted(p.name for p in EXAMPLES.glob("*.json")) == [
+        "loyalty-points-source.json", "refund-formula.json", "store-per-location.json", "web-orders-only.json"
+    ]  # fmt: skip
+    assert all(f"docs/examples/mappings/{p.name}" in doc for p in EXAMPLES.glob("*.json"))
+
+
 def test_orders_from_one_source_only():
     assert invoice("web-orders-only.json")["idempotent_id"] == "SO-7001"
     with pytest.raises(Skip, match="not a completed order or validated return from the web shop"):

@@ -2,6 +2,8 @@
 
 Going live:   check-credentials (prove each subscription's credentials, read-only), then initialize (enqueue
               every existing record of an entity for a destination; resumable), sync (named records).
+Mappings:     mapping show | preview | test | deploy | rollback | history (a subscription's mapping collections,
+              changed by data alone: docs/mappings.md)
 Every day:    status (what happened to one record, from the transfer ledger), report (outcomes by destination,
               entity and status, top failure reasons), dlq list | show | replay (the dead-letter queues).
 `ipaas-sync COMMAND --help` explains each. AWS credentials and region come from the usual AWS settings
