@@ -22,6 +22,7 @@ hand in the console that does not validate parks that subscription's records wit
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +140,7 @@ class SubscriptionCollections:
         self._default_compiled: dict[tuple[str, str], CompiledCollection] | None = None
         self._compiled: dict[str, tuple[str, dict[tuple[str, str], CompiledCollection]]] = {}
         self._provider: Any = None
+        self._missing: dict[str, float] = {}  # parameter -> when it was found absent
 
     def _override_text(self, subscription_id: str) -> str | None:
         from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
@@ -146,12 +148,17 @@ class SubscriptionCollections:
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._ssm) if self._ssm is not None else SSMProvider()
         name = parameter_name(self.prefix or "", subscription_id)
+        missing_since = self._missing.get(name)
+        if missing_since is not None and time.monotonic() - missing_since < CACHE_SECONDS:
+            return None  # Powertools caches values, not their absence: a subscription without an override asks again
         try:
             value = self._provider.get(name, max_age=CACHE_SECONDS)
         except GetParameterError as exc:
             if "ParameterNotFound" in repr(exc.__cause__) or "ParameterNotFound" in str(exc):
+                self._missing[name] = time.monotonic()
                 return None
             raise
+        self._missing.pop(name, None)
         return value if isinstance(value, str) else None
 
     def get(self, subscription_id: str) -> dict[tuple[str, str], CompiledCollection]:

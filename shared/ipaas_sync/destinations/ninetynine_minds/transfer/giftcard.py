@@ -120,6 +120,9 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
 
+        # the store it is recorded at (collections/giftcard_activity.json): mapped before anything is marked in flight
+        store = map_record(self.sub, "giftcard_activity", act.record or {})
+
         def apply_once() -> dict[str, Any]:
             if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
                 return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
@@ -142,7 +145,6 @@ class _NinetyNineMindsCard:
                 logger.info(f"{what}: an earlier attempt had not applied it ({verdict.evidence}); applying")
             self.journal.begin(key, operation=act.kind.value, card=self.number, before=now)
             post = self.client.reload_giftcard if act.kind is m.Kind.RELOAD else self.client.redeem_giftcard
-            store = map_record(self.sub, "giftcard_activity", act.record or {})  # collections/giftcard_activity.json
             payload = m.activity_payload(self.number, act, store, self.sub.reference_field)
             reply = self._write(key, post, payload, what)
             after = m.giftcard_from_reply(reply, self.subject, need_balance=False).balance
