@@ -79,7 +79,7 @@ def test_deploy_history_rollback(ssm, tmp_path, capsys):
     assert run("deploy", "--destination", "1001", "--file", write(tmp_path, "empty.json", {"collections": []})) == 0
     assert run("rollback", "--destination", "1001") == 0
     assert "version 1 restored as version 3" in capsys.readouterr().out
-    assert json.loads(ssm.get_parameter(Name="/ipaas-sync/mappings/1001")["Parameter"]["Value"]) == json.load(open(good))
+    assert json.loads(ssm.get_parameter(Name="/ipaas-sync/mappings/99minds/1001")["Parameter"]["Value"]) == json.load(open(good))
     assert run("history", "--destination", "1001") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in lines] == ["1", "2", "3"]

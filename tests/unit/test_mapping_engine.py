@@ -289,11 +289,27 @@ def test_deploy_validates_before_writing_history_and_rollback(ssm):
 
 
 def test_a_subscription_with_a_broken_override_fails_alone(ssm):
-    ssm.put_parameter(Name="/ipaas-sync/mappings/1001", Value='{"collections": [{"extends": "Nope"}]}', Type="String")
+    ssm.put_parameter(Name="/ipaas-sync/mappings/99minds/1001", Value='{"collections": [{"extends": "Nope"}]}', Type="String")
     loader = SubscriptionCollections(DEFAULTS, "/ipaas-sync", ssm)
-    with pytest.raises(ConfigurationError, match="/ipaas-sync/mappings/1001.*extends a collection that does not exist"):
-        loader.get("1001")
-    assert ("99minds", "order_workflow") in loader.get("1002")  # no override: the defaults
+    with pytest.raises(ConfigurationError, match="/ipaas-sync/mappings/99minds/1001.*extends a collection that does not exist"):
+        loader.get("99minds", "1001")
+    assert ("99minds", "order_workflow") in loader.get("99minds", "1002")  # no override: the defaults
+
+
+def test_an_override_is_stored_under_its_destinations_platform_and_found_by_the_system_id_alone(ssm):
+    """The parameter name carries the platform (each function's role reads only its destinations' overrides:
+    template.yaml's MappingOverrides, written per destination by scripts/destinations.py)."""
+    store = OverrideStore(ssm, "/ipaas-sync", DEFAULTS)
+    stamped = {"collections": [{"extends": "Stamped.io Customer From iPaaS", "status": "Disabled"}]}
+    store.deploy("2002", stamped)
+    assert ssm.get_parameter(Name="/ipaas-sync/mappings/stamped/2002")["Parameter"]["Version"] == 1
+    assert store.locate("2002") == "stamped" and store.current("2002").document == stamped
+    assert store.deploy("2002", {"collections": []}) == 2  # no collection named: the deployed one's platform
+    mixed = {"collections": [stamped["collections"][0], {"extends": INVOICE, "status": "Disabled"}]}
+    with pytest.raises(ConfigurationError, match="subscription 2003: it changes collections of 99minds, stamped"):
+        store.deploy("2003", mixed)
+    with pytest.raises(ConfigurationError, match="subscription 2004: it names no destination's collection"):
+        store.deploy("2004", {"collections": []})
 
 
 def test_money_in_a_default_payload_is_the_records_decimal():

@@ -39,7 +39,7 @@ def reset() -> None:
 
 def collection(sub: Any, target: str) -> CompiledCollection | None:
     """The subscription's enabled collection writing this target entity (None: its collection is disabled)."""
-    return loader().get(str(sub.system_id)).get((str(sub.platform), target))
+    return loader().get(str(sub.platform), str(sub.system_id)).get((str(sub.platform), target))
 
 
 def _required(sub: Any, target: str) -> CompiledCollection:
@@ -58,7 +58,9 @@ def source_skip_reason(sub: Any, source: str, record: Any) -> str | None:
     """The mapping filter of the subscription's enabled collection reading this kind of record (a transaction's:
     the order workflow's for 99minds, the sales order's for Makini); None when it passes or none filters."""
     found = [
-        c for (platform, _), c in loader().get(str(sub.system_id)).items() if platform == sub.platform and c.source.name == source
+        c
+        for (platform, _), c in loader().get(str(sub.platform), str(sub.system_id)).items()
+        if platform == sub.platform and c.source.name == source
     ]
     for compiled in found:
         reason = verdict(compiled, record, settings_inputs(compiled, sub))

@@ -1,5 +1,7 @@
 """Where a subscription's mapping override lives: one SSM Parameter Store parameter per subscription,
-`<prefix>/mappings/<subscription id>` (prefix: the stack's, e.g. /ipaas-sync), holding the override's JSON.
+`<prefix>/mappings/<platform>/<subscription id>` (prefix: the stack's, e.g. /ipaas-sync; platform: the destination's,
+e.g. 99minds), holding the override's JSON. The platform is in the name so that each function's role may read the
+overrides of the destinations it serves and no other (scripts/destinations.py writes those grants per destination).
 
 Why SSM Parameter Store (docs/mappings.md has the comparison):
 - every change is a new parameter version with its time and the IAM identity that made it, kept by AWS (the last
@@ -34,8 +36,18 @@ from .validate import CompiledCollection, compile_all
 CACHE_SECONDS = 60  # how long a Lambda keeps an override before reading it again (a change takes effect within it)
 
 
-def parameter_name(prefix: str, subscription_id: str) -> str:
-    return f"{prefix.rstrip('/')}/mappings/{subscription_id}"
+def parameter_name(prefix: str, platform: str, subscription_id: str) -> str:
+    return f"{prefix.rstrip('/')}/mappings/{platform}/{subscription_id}"
+
+
+def platforms_of(defaults: list[Collection], override: Any) -> set[str]:
+    """The destination platforms an override document changes (each change's collection's `destination`)."""
+    by_name = {c.name: c.destination for c in defaults}
+    changes = override.get("collections", []) if isinstance(override, dict) else []
+    found = {
+        by_name.get(c.get("extends"), "") if "extends" in c else c.get("destination", "") for c in changes if isinstance(c, dict)
+    }
+    return found - {""}
 
 
 @dataclass(frozen=True)
@@ -66,12 +78,40 @@ class OverrideStore:
     def __init__(self, ssm: Any, prefix: str, defaults: list[Collection]):
         self.ssm, self.prefix, self.defaults = ssm, prefix, defaults
 
-    def name(self, subscription_id: str) -> str:
-        return parameter_name(self.prefix, subscription_id)
+    def name(self, platform: str, subscription_id: str) -> str:
+        return parameter_name(self.prefix, platform, subscription_id)
+
+    def locate(self, subscription_id: str) -> str | None:
+        """The platform of the subscription's deployed override (None: it has none), found under <prefix>/mappings:
+        the operator names a subscription by its iPaaS System Id alone, as in every other command."""
+        kwargs: dict[str, Any] = {"Path": f"{self.prefix.rstrip('/')}/mappings", "Recursive": True}
+        for _ in range(100):  # bounded: a stack holds one parameter per subscription, 10 per page
+            page = self.ssm.get_parameters_by_path(**kwargs)
+            for item in page.get("Parameters", []):
+                platform, _, sid = item["Name"].rpartition("/mappings/")[2].partition("/")
+                if sid == subscription_id:
+                    return platform
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        return None
+
+    def platform_for(self, subscription_id: str, document: Any = None) -> str:
+        """Where a deploy writes: the one platform the override's collections belong to, else the deployed one."""
+        found = platforms_of(self.defaults, document) or {p for p in [self.locate(subscription_id)] if p}
+        if len(found) != 1:
+            what = "changes collections of " + ", ".join(sorted(found)) if found else "names no destination's collection"
+            raise ConfigurationError(
+                f"override for subscription {subscription_id}: it {what}; an override is for one destination's subscription"
+            )
+        return found.pop()
 
     def current(self, subscription_id: str) -> Version | None:
+        platform = self.locate(subscription_id)
+        if platform is None:
+            return None
         try:
-            found = self.ssm.get_parameter(Name=self.name(subscription_id))["Parameter"]
+            found = self.ssm.get_parameter(Name=self.name(platform, subscription_id))["Parameter"]
         except self.ssm.exceptions.ParameterNotFound:
             return None
         where = f"mapping override {found['Name']} version {found['Version']}"
@@ -80,7 +120,10 @@ class OverrideStore:
     def history(self, subscription_id: str) -> list[Version]:
         """Every kept version, oldest first."""
         out: list[Version] = []
-        kwargs: dict[str, Any] = {"Name": self.name(subscription_id)}
+        platform = self.locate(subscription_id)
+        if platform is None:
+            return []
+        kwargs: dict[str, Any] = {"Name": self.name(platform, subscription_id)}
         try:
             for _ in range(100):  # bounded: AWS keeps at most 100 versions, 50 per page
                 page = self.ssm.get_parameter_history(**kwargs)
@@ -106,7 +149,7 @@ class OverrideStore:
         """Validate the override over the defaults, then store it as the next version; the version number."""
         compile_with(self.defaults, document, f"override for subscription {subscription_id}")
         reply = self.ssm.put_parameter(
-            Name=self.name(subscription_id),
+            Name=self.name(self.platform_for(subscription_id, document), subscription_id),
             Value=json.dumps(document, indent=1, sort_keys=False),
             Type="String",
             Overwrite=True,
@@ -142,12 +185,12 @@ class SubscriptionCollections:
         self._provider: Any = None
         self._missing: dict[str, float] = {}  # parameter -> when it was found absent
 
-    def _override_text(self, subscription_id: str) -> str | None:
+    def _override_text(self, platform: str, subscription_id: str) -> str | None:
         from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
 
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._ssm) if self._ssm is not None else SSMProvider()
-        name = parameter_name(self.prefix or "", subscription_id)
+        name = parameter_name(self.prefix or "", platform, subscription_id)
         missing_since = self._missing.get(name)
         if missing_since is not None and time.monotonic() - missing_since < CACHE_SECONDS:
             return None  # Powertools caches values, not their absence: a subscription without an override asks again
@@ -161,15 +204,15 @@ class SubscriptionCollections:
         self._missing.pop(name, None)
         return value if isinstance(value, str) else None
 
-    def get(self, subscription_id: str) -> dict[tuple[str, str], CompiledCollection]:
+    def get(self, platform: str, subscription_id: str) -> dict[tuple[str, str], CompiledCollection]:
         if self._default_compiled is None:
             self._default_compiled = compile_all(self.defaults)
-        text = self._override_text(subscription_id) if self.prefix else None
+        text = self._override_text(platform, subscription_id) if self.prefix else None
         if text is None:
             return self._default_compiled
         cached = self._compiled.get(subscription_id)
         if cached is None or cached[0] != text:
-            where = f"mapping override {parameter_name(self.prefix or '', subscription_id)}"
+            where = f"mapping override {parameter_name(self.prefix or '', platform, subscription_id)}"
             cached = (text, compile_with(self.defaults, parse_document(text, where), where))
             self._compiled[subscription_id] = cached
         return cached[1]

@@ -10,8 +10,8 @@
     mapping history  --destination SYS                            every kept version: when, who, what
 
 A FILE is an override ({"collections": [...]}) or one collection or one change ({"extends": "<name>", ...}).
-The overrides are SSM parameters `<prefix>/mappings/<SYS>`; the prefix is --prefix, else MAPPING_PARAMETER_PREFIX,
-else "/" + STACK_NAME (the stack's name).
+The overrides are SSM parameters `<prefix>/mappings/<platform>/<SYS>` (the platform: that of the collections an
+override changes); the prefix is --prefix, else MAPPING_PARAMETER_PREFIX, else "/" + STACK_NAME (the stack's name).
 """
 
 from __future__ import annotations
