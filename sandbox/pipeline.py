@@ -497,13 +497,10 @@ DEMO_OVERRIDE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "
 def deploy_demo_override(stack: LocalStack) -> str:
     """One subscription with a mapping override (docs/mappings.md), deployed as `ipaas-sync mapping deploy` does:
     the 99minds subscription's refund amount leaves out shipping (the demo's returns carry none: same numbers)."""
-    import boto3
-
-    from ipaas_sync.mapping.collection import load_defaults
-    from ipaas_sync.mapping.overrides import OverrideStore
-
-    store = OverrideStore(boto3.client("ssm"), f"/{stack.deployment.stack_name}", load_defaults())
-    version = store.deploy(NINETYNINE_SYSTEM_ID, json.loads(DEMO_OVERRIDE.read_text()), "demo: refund amount without shipping")
+    version = stack.mappings().deploy(
+        NINETYNINE_SYSTEM_ID, json.loads(DEMO_OVERRIDE.read_text()), "demo: refund amount without shipping"
+    )
+    stack.mapping_takes_effect()
     return (
         f"mapping override  subscription {NINETYNINE_SYSTEM_ID} (99minds): version {version} of "
         f"docs/examples/mappings/refund-formula.json, the refund amount without shipping "

@@ -310,6 +310,9 @@ def test_an_override_is_stored_under_its_destinations_platform_and_found_by_the_
         store.deploy("2003", mixed)
     with pytest.raises(ConfigurationError, match="subscription 2004: it names no destination's collection"):
         store.deploy("2004", {"collections": []})
+    ticket = {"collections": [{"extends": "99minds to iPaaS.com Loyalty Ticket", "subject": "'loyalty ' + id"}]}
+    store.deploy("1001", ticket)  # 99minds -> iPaaS.com: the 99minds subscription's (what the loyalty function reads)
+    assert store.locate("1001") == "99minds"
 
 
 def test_money_in_a_default_payload_is_the_records_decimal():

@@ -37,15 +37,17 @@ def reset() -> None:
     _loader = None
 
 
-def collection(sub: Any, target: str) -> CompiledCollection | None:
-    """The subscription's enabled collection writing this target entity (None: its collection is disabled)."""
-    return loader().get(str(sub.platform), str(sub.system_id)).get((str(sub.platform), target))
+def collection(sub: Any, target: str, destination: str | None = None) -> CompiledCollection | None:
+    """The subscription's enabled collection writing this target entity (None: its collection is disabled).
+    `destination`: the system written to, when not the subscription's platform ("ipaas": 99minds -> iPaaS.com)."""
+    return loader().get(str(sub.platform), str(sub.system_id)).get((destination or str(sub.platform), target))
 
 
-def _required(sub: Any, target: str) -> CompiledCollection:
-    found = collection(sub, target)
+def _required(sub: Any, target: str, destination: str | None = None) -> CompiledCollection:
+    found = collection(sub, target, destination)
     if found is None:
-        raise Skip(f"the {sub.platform} {target} mapping collection is disabled for subscription {sub.system_id}")
+        where = destination or sub.platform
+        raise Skip(f"the {where} {target} mapping collection is disabled for subscription {sub.system_id}")
     return found
 
 
@@ -78,8 +80,14 @@ def precheck(sub: Any, target: str, record: Any) -> None:
 
 
 def map_record(
-    sub: Any, target: str, record: Any, resolved: Mapping[str, Any] | None = None, *, tables: Mapping[str, Any] | None = None
+    sub: Any,
+    target: str,
+    record: Any,
+    resolved: Mapping[str, Any] | None = None,
+    *,
+    tables: Mapping[str, Any] | None = None,
+    destination: str | None = None,
 ) -> dict[str, Any]:
     """The payload for this record: the subscription's settings and the values the transfer resolved as inputs."""
-    compiled = _required(sub, target)
+    compiled = _required(sub, target, destination)
     return evaluate(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})}, tables=tables)

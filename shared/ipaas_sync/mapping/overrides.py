@@ -31,6 +31,7 @@ from typing import Any
 
 from ..core.errors import ConfigurationError
 from .collection import Collection, apply_overrides
+from .sources import subscription_platform
 from .validate import CompiledCollection, compile_all
 
 CACHE_SECONDS = 60  # how long a Lambda keeps an override before reading it again (a change takes effect within it)
@@ -41,11 +42,15 @@ def parameter_name(prefix: str, platform: str, subscription_id: str) -> str:
 
 
 def platforms_of(defaults: list[Collection], override: Any) -> set[str]:
-    """The destination platforms an override document changes (each change's collection's `destination`)."""
-    by_name = {c.name: c.destination for c in defaults}
-    changes = override.get("collections", []) if isinstance(override, dict) else []
+    """The platforms of the subscriptions whose collections an override document changes (sources.subscription_platform:
+    the 99minds -> iPaaS.com collections are the 99minds subscription's)."""
+    by_name = {c.name: subscription_platform(c.destination, c.source) for c in defaults}
+    changes = [c for c in (override.get("collections", []) if isinstance(override, dict) else []) if isinstance(c, dict)]
     found = {
-        by_name.get(c.get("extends"), "") if "extends" in c else c.get("destination", "") for c in changes if isinstance(c, dict)
+        by_name.get(c["extends"], "")
+        if "extends" in c
+        else subscription_platform(str(c.get("destination")), str(c.get("source")))
+        for c in changes
     }
     return found - {""}
 
@@ -90,7 +95,7 @@ class OverrideStore:
             for item in page.get("Parameters", []):
                 platform, _, sid = item["Name"].rpartition("/mappings/")[2].partition("/")
                 if sid == subscription_id:
-                    return platform
+                    return str(platform)
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]

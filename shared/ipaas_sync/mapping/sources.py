@@ -63,6 +63,7 @@ class Source:
     model: type[BaseModel] | None = None  # the record's model (None: a plain JSON object)
     computed: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     children: Mapping[str, str] = field(default_factory=dict)  # field -> the child Source's name
+    platform: str | None = None  # the destination platform the records come from (None: iPaaS.com records)
 
     def parse(self, raw: Any) -> Any:
         """A JSON record as the transfer hands it to a collection (its model, else the object itself)."""
@@ -116,6 +117,7 @@ SOURCES: dict[str, Source] = {
                 "customer_number": "string",
                 "phone": "string",
             },
+            platform="99minds",
         ),
         # a 99minds loyalty card transaction as the transfer parsed it (mapping/loyalty_transaction_to_ipaas.py)
         Source(
@@ -128,9 +130,20 @@ SOURCES: dict[str, Source] = {
                 "card_id": "string",
                 "client_order_id": "string",
             },
+            platform="99minds",
         ),  # fmt: skip
     )
 }
+
+
+def subscription_platform(destination: str, source: str) -> str:
+    """The platform of the subscription a collection belongs to: its destination's, or for a collection writing
+    iPaaS.com ("ipaas") the platform its source records come from (99minds -> iPaaS.com: the 99minds subscription)."""
+    if destination == "ipaas":
+        found = SOURCES.get(source)
+        return (found.platform if found else None) or ""
+    return destination
+
 
 # every name a source may expose: the only attributes `parent.<name>` may read at run time (expressions.py)
 ALL_FIELD_NAMES: frozenset[str] = frozenset(name for s in SOURCES.values() for name in s.fields)
