@@ -288,6 +288,18 @@ def test_deploy_validates_before_writing_history_and_rollback(ssm):
     ]
 
 
+def test_rolling_back_the_first_override_restores_the_defaults(ssm):
+    """The walkthrough's deploy-then-rollback on a subscription's first change (before: "no earlier version")."""
+    store = OverrideStore(ssm, "/ipaas-sync", DEFAULTS)
+    with pytest.raises(ConfigurationError, match="no mapping override to roll back"):
+        store.rollback("1001")
+    store.deploy("1001", {"collections": [{"extends": INVOICE, "status": "Disabled"}]})
+    assert store.rollback("1001") == (0, 2)
+    assert store.current("1001").document == {"collections": []}
+    assert store.history("1001")[-1].description == "rollback to the defaults"
+    assert ("99minds", "order_workflow") in SubscriptionCollections(DEFAULTS, "/ipaas-sync", ssm).get("99minds", "1001")
+
+
 def test_a_subscription_with_a_broken_override_fails_alone(ssm):
     ssm.put_parameter(Name="/ipaas-sync/mappings/99minds/1001", Value='{"collections": [{"extends": "Nope"}]}', Type="String")
     loader = SubscriptionCollections(DEFAULTS, "/ipaas-sync", ssm)

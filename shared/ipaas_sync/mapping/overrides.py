@@ -153,22 +153,31 @@ class OverrideStore:
     def deploy(self, subscription_id: str, document: Any, note: str = "") -> int:
         """Validate the override over the defaults, then store it as the next version; the version number."""
         compile_with(self.defaults, document, f"override for subscription {subscription_id}")
+        platform = self.platform_for(subscription_id, document)
+        return self._put(subscription_id, platform, document, note or "ipaas-sync mapping deploy")
+
+    def _put(self, subscription_id: str, platform: str, document: Any, note: str) -> int:
         reply = self.ssm.put_parameter(
-            Name=self.name(self.platform_for(subscription_id, document), subscription_id),
+            Name=self.name(platform, subscription_id),
             Value=json.dumps(document, indent=1, sort_keys=False),
             Type="String",
             Overwrite=True,
             Tier="Intelligent-Tiering",
-            Description=(note or "ipaas-sync mapping deploy")[:1024],
+            Description=note[:1024],
         )
         return int(reply["Version"])
 
     def rollback(self, subscription_id: str, to_version: int | None = None) -> tuple[int, int]:
-        """Re-deploy an earlier version (default: the one before the current) as a new version, validated like any
-        deploy. Returns (the version restored, the new version number)."""
+        """Re-deploy an earlier version (default: the one before the current; before the first: the defaults, an
+        empty override) as a new version, validated like any deploy. Returns (the version restored, 0 for the
+        defaults; the new version number)."""
         versions = self.history(subscription_id)
-        if len(versions) < 2 and to_version is None:
-            raise ConfigurationError(f"subscription {subscription_id}: no earlier mapping override version to roll back to")
+        if not versions:
+            raise ConfigurationError(f"subscription {subscription_id}: no mapping override to roll back (the defaults apply)")
+        if to_version is None and len(versions) == 1:
+            return 0, self._put(
+                subscription_id, self.locate(subscription_id) or "", {"collections": []}, "rollback to the defaults"
+            )
         target = versions[-2] if to_version is None else next((v for v in versions if v.version == to_version), None)
         if target is None:
             known = ", ".join(str(v.version) for v in versions) or "none"

@@ -6,7 +6,8 @@
                      and with a candidate FILE the difference from the deployed one. Writes nothing anywhere.
     mapping test     [--destination SYS] [--collection FILE]      runs the collections' own sample records
     mapping deploy   --destination SYS --file FILE [--note TEXT]  validates, then stores the override (a new version)
-    mapping rollback --destination SYS [--to-version N]           re-deploys an earlier version (a new version)
+    mapping rollback --destination SYS [--to-version N]           re-deploys an earlier version (a new version;
+                                                                  before the first: the defaults)
     mapping history  --destination SYS                            every kept version: when, who, what
 
 A FILE is an override ({"collections": [...]}) or one collection or one change ({"extends": "<name>", ...}).
@@ -189,7 +190,8 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     restored, version = store_of(args).rollback(args.destination, args.to_version)
-    print(f"subscription {args.destination}: version {restored} restored as version {version} (in effect within a minute)")
+    what = f"version {restored}" if restored else "the default collections (no change)"
+    print(f"subscription {args.destination}: {what} restored as version {version} (in effect within a minute)")
     return 0
 
 
