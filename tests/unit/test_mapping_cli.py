@@ -101,7 +101,7 @@ def test_preview_prints_the_verdict_the_payload_and_the_difference():
            "subtotal": "-40.00", "total": "-40.25", "shipping_amount": "5", "total_qty": "-1", "lines": []}  # fmt: skip
     lines = cli_mapping.preview_lines(
         deployed, candidate, destination="99minds", source="transaction", raw=raw, settings=settings,
-        resolve=lambda compiled, record: {"linked_customer_id": "customer_501"},
+        resolve=lambda compiled, record: cli_mapping.Resolved({"linked_customer_id": "customer_501"}),
     )  # fmt: skip
     text = "\n".join(lines)
     assert "deployed: '99minds Invoice From iPaaS' (99minds order_workflow): passes the filter" in text
@@ -109,6 +109,6 @@ def test_preview_prints_the_verdict_the_payload_and_the_difference():
     assert '-  "refund_amount": 40.25,' in text and '+  "refund_amount": 35.25,' in text
     skipped = cli_mapping.preview_lines(
         deployed, None, destination="99minds", source="transaction", raw={**raw, "transaction_number": "RT-7003-GC"},
-        settings=settings, resolve=lambda c, r: {},
+        settings=settings, resolve=lambda c, r: cli_mapping.Resolved(),
     )  # fmt: skip
     assert any("skipped by the filter" in line for line in skipped)

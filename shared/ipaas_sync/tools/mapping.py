@@ -23,6 +23,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,21 @@ from ..mapping.samples import run_samples
 from ..mapping.validate import CompiledCollection
 
 ENTITIES = ("customer", "transaction", "giftcard")
-# What a preview cannot know without doing the transfer's lookups: each linked id is shown as this placeholder.
-Resolver = Callable[[CompiledCollection, Any], dict[str, Any]]
+
+
+@dataclass
+class Resolved:
+    """What a preview gives a collection besides the record and the settings: the linked values the transfer would
+    look up (inputs, lookup tables), each read without writing, or a placeholder `<...>` naming the link that does
+    not exist yet; `notes` say which is which (printed with the payload)."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+Resolver = Callable[[CompiledCollection, Any], Resolved]
+PLACEHOLDER_NOTE = "a value shown as <...> is a placeholder for a link that does not exist yet (the transfer would wait for it)"
 
 
 def read_candidate(path: str) -> Any:
@@ -63,10 +77,12 @@ def store_of(args: argparse.Namespace) -> OverrideStore:
     return OverrideStore(boto3.client("ssm"), prefix_of(args), load_defaults())
 
 
-def outcome(compiled: CompiledCollection, record: Any, inputs: dict[str, Any]) -> tuple[str, str]:
+def outcome(
+    compiled: CompiledCollection, record: Any, inputs: dict[str, Any], tables: dict[str, Any] | None = None
+) -> tuple[str, str]:
     """(the verdict line, the payload as sent: JSON in the order it goes on the wire)."""
     try:
-        payload = evaluate(compiled, record, inputs)
+        payload = evaluate(compiled, record, inputs, tables=tables or None)
     except Skip as skip:
         return f"skipped by the filter: {skip.reason}", ""
     except PermanentError as exc:  # the record would be dead-lettered with this reason
@@ -103,9 +119,11 @@ def preview_lines(
                 results.append("")
                 continue
             record = compiled.source.parse(raw)
-            inputs = {**settings_inputs(compiled, settings), **resolve(compiled, record)}
-            verdict, payload = outcome(compiled, record, inputs)
+            resolved = resolve(compiled, record)
+            inputs = {**settings_inputs(compiled, settings), **resolved.inputs}
+            verdict, payload = outcome(compiled, record, inputs, resolved.tables)
             lines.append(f"{label}: '{compiled.name}' ({destination} {key[1]}): {verdict}")
+            lines.extend(f"  linked: {note}" for note in resolved.notes)
             lines.extend("  " + line for line in payload.splitlines())
             results.append(payload)
         if len(results) == 2:
@@ -117,18 +135,49 @@ def preview_lines(
     return lines
 
 
-def placeholder_resolver(compiled: CompiledCollection, record: Any) -> dict[str, Any]:
-    """Linked ids (linked_customer_id, ...) as placeholders; the transfer looks them up when it runs."""
-    return {name: f"<{name} resolved by the transfer>" for name in compiled.collection.inputs if name.startswith("linked_")}
+class LinkReader:
+    """The linked values a transfer looks up, read without writing anything: the iPaaS.com links (LookupExternal),
+    a return's original order (its parent's number) and, for a Makini sales order, its lines' products (by SKU).
+    Where a link does not exist yet, a placeholder naming it (the transfer would park the record until it does).
+    The transfers' own lookups can write (Makini links a customer it finds by number); this only reads."""
+
+    def __init__(self, sub: Any, ipaas: Any, partner: Callable[[], Any]):
+        self.sub, self.ipaas, self.partner = sub, ipaas, partner
+
+    def __call__(self, compiled: CompiledCollection, record: Any) -> Resolved:
+        from ..ipaas.client import TABLE_CUSTOMER
+
+        out = Resolved()
+        wanted = compiled.collection.inputs
+        for name in ("linked_customer_id", "linked_customer_key"):
+            customer = getattr(record, "customer_id", None)
+            if name not in wanted or not customer:
+                continue
+            found = self.ipaas.lookup_external("customer", str(customer), TABLE_CUSTOMER)
+            link = f"iPaaS.com customer {customer}'s {self.sub.platform} link"
+            out.inputs[name] = found or f"<{name}: {link} does not exist yet>"
+            out.notes.append(f"{name} = {found} ({link})" if found else f"{name}: {link} does not exist yet (placeholder)")
+        parent = getattr(record, "transaction_parent_id", None)
+        if "original_order_id" in wanted and parent and str(getattr(record, "type", "")).lower() == "validated return":
+            number = str(self.ipaas.get_record("transaction", str(parent)).get("transaction_number") or "").strip()
+            out.inputs["original_order_id"] = number or f"<original_order_id: transaction {parent} has no number>"
+            out.notes.append(f"original_order_id = {number or '(none)'} (parent transaction {parent})")
+        if "products" in compiled.collection.lookups:
+            products: dict[str, str] = {}
+            for line in getattr(record, "lines", None) or []:
+                sku = str(line.sku or "").strip()
+                if sku and sku not in products:
+                    found_product = self.partner().find_product(sku, what=f"preview SKU {sku}")
+                    key = str((found_product or {}).get("key") or "")
+                    products[sku] = key or f"<no Makini product with SKU {sku} yet>"
+                    out.notes.append(f"product {sku} = {key}" if key else f"product {sku}: not in Makini yet (placeholder)")
+            out.tables["products"] = products
+        if any(str(v).startswith("<") for v in [*out.inputs.values(), *out.tables.get("products", {}).values()]):
+            out.notes.append(PLACEHOLDER_NOTE)
+        return out
 
 
 # -- commands --------------------------------------------------------------------------------------------------
-def _subscription(system_id: str) -> Any:
-    from ..core.settings import load_registry
-
-    return load_registry().get(system_id)
-
-
 def _deployed_override(args: argparse.Namespace) -> Any:
     found = store_of(args).current(args.destination)
     return found.document if found else None
@@ -145,17 +194,20 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from ..ipaas.client import IpaasClient
+    from ..runtime.env import TransferEnv
 
-    sub = _subscription(args.destination)
+    env = TransferEnv()
+    sub = env.subscription(args.destination)
     defaults = load_defaults()
     where = f"subscription {args.destination}"
     deployed = compile_with(defaults, _deployed_override(args), where)
     candidate = compile_with(defaults, read_candidate(args.collection), args.collection) if args.collection else None
-    raw = IpaasClient(sub).get_record(args.entity, args.id)
+    ipaas = env.ipaas(sub)
+    raw = ipaas.get_record(args.entity, args.id)
     print(f"{args.entity} {args.id} for subscription {args.destination} ({sub.name}, {sub.platform}); nothing is written")
+    resolve = LinkReader(sub, ipaas, lambda: env.partner(sub))
     for line in preview_lines(
-        deployed, candidate, destination=sub.platform, source=args.entity, raw=raw, settings=sub, resolve=placeholder_resolver
+        deployed, candidate, destination=sub.platform, source=args.entity, raw=raw, settings=sub, resolve=resolve
     ):
         print(line)
     return 0
