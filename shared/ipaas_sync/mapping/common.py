@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar, overload
 
@@ -54,6 +55,18 @@ def normalize_phone(raw: str | None, subject: str, field: str = "phone_number") 
     if not 7 <= len(digits) <= 15:
         raise InvalidRecord(f"{subject}: field '{field}' must have 7 to 15 digits (found {len(digits)})")
     return f"+{digits}" if international else digits
+
+
+def finite_decimal(value: Any, error: Callable[[str], Exception]) -> Decimal:
+    """A JSON number or text as an exact Decimal (a float through its shortest text: no binary noise). Otherwise
+    raises error("is not a number") or error("is not a finite number"), the caller's exception naming the value."""
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise error("is not a number") from None
+    if not number.is_finite():
+        raise error("is not a finite number")
+    return number
 
 
 def clean(payload: dict[str, Any]) -> dict[str, Any]:

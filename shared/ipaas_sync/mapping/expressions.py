@@ -37,7 +37,7 @@ from simpleeval import SimpleEval, safe_add, safe_mult
 
 from ..core.errors import InvalidRecord
 from ..ipaas.custom_fields import custom_field_values  # the one custom-field reader (iPaaS.com's shapes)
-from .common import normalize_phone, parse_amount, valid_email
+from .common import finite_decimal, normalize_phone, parse_amount, valid_email
 from .sources import ALL_FIELD_NAMES
 
 MAX_LENGTH = 2000  # characters of one formula
@@ -423,13 +423,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool):
         raise FormulaRuntimeError("decimal(): a boolean is not a number")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise FormulaRuntimeError(f"decimal(): '{str(value)[:40]}' is not a number") from None
-    if not number.is_finite():
-        raise FormulaRuntimeError(f"decimal(): '{str(value)[:40]}' is not a finite number")
-    return number
+    return finite_decimal(value, lambda problem: FormulaRuntimeError(f"decimal(): '{str(value)[:40]}' {problem}"))
 
 
 def _round(value: Decimal, places: int) -> Decimal:

@@ -55,7 +55,7 @@ from urllib.parse import quote
 from ....core.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
 from ....core.models.ipaas import IpaasGiftCard, IpaasGiftCardActivity
 from ....ipaas.custom_fields import custom_field_values
-from ....mapping.common import CENT, clean, parse_amount
+from ....mapping.common import CENT, clean, finite_decimal, parse_amount
 from ..settings import StoreRef
 
 _QUANTUM = CENT  # amounts: mapping/common.py parses them (parse_amount), for the formula language's amount() too
@@ -99,13 +99,9 @@ def wire_amount(amount: Decimal) -> str:
 
 def balance_from_wire(value: Any, subject: str) -> Decimal:
     """A balance 99minds answered (string or number): Decimal, or a PermanentError naming the card."""
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PermanentError(f"{subject}: 99minds answered a balance that is not a number") from None
-    if not amount.is_finite():
-        raise PermanentError(f"{subject}: 99minds answered a balance that is not a finite number")
-    return amount.quantize(_QUANTUM)
+    return finite_decimal(
+        value, lambda problem: PermanentError(f"{subject}: 99minds answered a balance that {problem}")
+    ).quantize(_QUANTUM)
 
 
 # -- the card -----------------------------------------------------------------------------------------------
