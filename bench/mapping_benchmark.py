@@ -68,6 +68,7 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as giftcard_99minds
     from ipaas_sync.destinations.ninetynine_minds.mapping import transaction as invoice_99minds
     from ipaas_sync.destinations.ninetynine_minds.settings import NinetyNineMindsSettings
+    from ipaas_sync.destinations.ninetynine_minds.to_ipaas import loyalty_mapping as lt
     from ipaas_sync.mapping.collection import load_defaults
     from ipaas_sync.mapping.evaluate import evaluate
     from ipaas_sync.mapping.transaction_filter import rejection
@@ -95,6 +96,13 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
     tables = {"products": products}
     invoice_inputs = {"linked_customer_id": "nn-501", **stores, **rule}
 
+    points = lt.parse({"id": "t9", "transaction_amount": "25.50", "transaction_type": "adjustment", "customer_id": "c1",
+                       "card_id": "card_1"}, "99minds loyalty transaction t9", "t9")  # fmt: skip
+    fields = lt.custom_fields(points, points_field="Points", type_field="Type", card_field="Card")
+    ticket_inputs = {"loyalty_transaction_number_prefix": "99minds", "loyalty_transaction_number_separator": "",
+                     "loyalty_ticket_status": "Complete", "linked_customer_id": "501", "system_id": "1001",
+                     "loyalty_custom_fields": fields, "external_ids": lt.link("1001", "99mindst9")}  # fmt: skip
+
     def python_invoice() -> Any:
         rejection(txn, TransactionFilter())
         return invoice_99minds.map_invoice(txn, customer_id="nn-501", original_order_id=None, store=store)
@@ -113,6 +121,10 @@ def cases() -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
          lambda: evaluate(compiled[("99minds", "giftcard")], card, {"campaign_id": "c", **stores})),
         ("Makini sales order", python_sales_order,
          lambda: evaluate(compiled[("makini", "sales_order")], txn, {"linked_customer_key": "ck", **rule}, tables=tables)),
+        # 99minds -> iPaaS.com (LoyaltyTransferFunction; its share is taken of the invoice handler's record CPU)
+        ("99minds -> iPaaS Ticket",
+         lambda: lt.ticket(points, number="99mindst9", status="Complete", customer_id="501", system_id="1001", fields=fields),
+         lambda: evaluate(compiled[("ipaas", "loyalty_ticket")], points, ticket_inputs)),
     ]  # fmt: skip
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Skip
-from .collection import load_defaults
-from .evaluate import evaluate, settings_inputs, verdict
-from .overrides import SubscriptionCollections
-from .validate import CompiledCollection
+
+if TYPE_CHECKING:  # the engine (simpleeval, the collection models) loads with the first record, not at import:
+    from .overrides import SubscriptionCollections  # a handler's cold start stays that of its imports (make bench)
+    from .validate import CompiledCollection
 
 _loader: SubscriptionCollections | None = None
 
@@ -27,6 +27,9 @@ _loader: SubscriptionCollections | None = None
 def loader() -> SubscriptionCollections:
     global _loader
     if _loader is None:
+        from .collection import load_defaults
+        from .overrides import SubscriptionCollections
+
         _loader = SubscriptionCollections(load_defaults(), os.environ.get("MAPPING_PARAMETER_PREFIX") or None)
     return _loader
 
@@ -52,6 +55,8 @@ def _required(sub: Any, target: str, destination: str | None = None) -> Compiled
 
 
 def skip_reason(sub: Any, target: str, record: Any, resolved: Mapping[str, Any] | None = None) -> str | None:
+    from .evaluate import settings_inputs, verdict
+
     compiled = _required(sub, target)
     return verdict(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})})
 
@@ -59,6 +64,8 @@ def skip_reason(sub: Any, target: str, record: Any, resolved: Mapping[str, Any] 
 def source_skip_reason(sub: Any, source: str, record: Any) -> str | None:
     """The mapping filter of the subscription's enabled collection reading this kind of record (a transaction's:
     the order workflow's for 99minds, the sales order's for Makini); None when it passes or none filters."""
+    from .evaluate import settings_inputs, verdict
+
     found = [
         c
         for (platform, _), c in loader().get(str(sub.platform), str(sub.system_id)).items()
@@ -74,6 +81,8 @@ def source_skip_reason(sub: Any, source: str, record: Any) -> str | None:
 def precheck(sub: Any, target: str, record: Any) -> None:
     """Everything the collection can check on the record alone (required fields, the error filter, every formula),
     before the transfer's lookups: a bad record fails without a call. Linked values are stand-ins here."""
+    from .evaluate import evaluate, settings_inputs
+
     compiled = _required(sub, target)
     stand_ins = {name: f"<{name}>" for name in compiled.collection.inputs if name.startswith("linked_")}
     evaluate(compiled, record, {**settings_inputs(compiled, sub), **stand_ins})
@@ -89,5 +98,7 @@ def map_record(
     destination: str | None = None,
 ) -> dict[str, Any]:
     """The payload for this record: the subscription's settings and the values the transfer resolved as inputs."""
+    from .evaluate import evaluate, settings_inputs
+
     compiled = _required(sub, target, destination)
     return evaluate(compiled, record, {**settings_inputs(compiled, sub), **(resolved or {})}, tables=tables)
