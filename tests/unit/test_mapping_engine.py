@@ -300,6 +300,40 @@ def test_rolling_back_the_first_override_restores_the_defaults(ssm):
     assert ("99minds", "order_workflow") in SubscriptionCollections(DEFAULTS, "/ipaas-sync", ssm).get("99minds", "1001")
 
 
+def test_a_batchs_first_records_asking_together_compile_the_collections_once(monkeypatch):
+    """Records of a batch run in threads; CPython 3.11's ast.parse is not thread-safe ("AST constructor recursion depth
+    mismatch" failed a record in the suite): the collections are compiled by one thread, once."""
+    import threading
+    import time
+
+    from ipaas_sync.mapping import overrides
+
+    calls, real = [], overrides.compile_all
+
+    def slow_compile(collections):
+        calls.append(threading.get_ident())
+        time.sleep(0.05)  # the window in which the other threads ask
+        return real(collections)
+
+    monkeypatch.setattr(overrides, "compile_all", slow_compile)
+    loader = SubscriptionCollections(DEFAULTS, None)
+    start, results, errors = threading.Barrier(8), [], []
+
+    def ask():
+        start.wait()
+        try:
+            results.append(loader.get("99minds", "1001"))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == [] and len(calls) == 1 and len(results) == 8 and all(r is results[0] for r in results)
+
+
 def test_a_subscription_with_a_broken_override_fails_alone(ssm):
     ssm.put_parameter(Name="/ipaas-sync/mappings/99minds/1001", Value='{"collections": [{"extends": "Nope"}]}', Type="String")
     loader = SubscriptionCollections(DEFAULTS, "/ipaas-sync", ssm)

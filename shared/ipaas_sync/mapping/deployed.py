@@ -12,6 +12,7 @@ sets it: /<stack name>) says where the overrides are; without it only the defaul
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +23,18 @@ if TYPE_CHECKING:  # the engine (simpleeval, the collection models) loads with t
     from .validate import CompiledCollection
 
 _loader: SubscriptionCollections | None = None
+_loading = threading.Lock()  # a batch's first records (threads) ask together: one loads, the others wait
 
 
 def loader() -> SubscriptionCollections:
     global _loader
     if _loader is None:
-        from .collection import load_defaults
-        from .overrides import SubscriptionCollections
+        with _loading:
+            if _loader is None:
+                from .collection import load_defaults
+                from .overrides import SubscriptionCollections
 
-        _loader = SubscriptionCollections(load_defaults(), os.environ.get("MAPPING_PARAMETER_PREFIX") or None)
+                _loader = SubscriptionCollections(load_defaults(), os.environ.get("MAPPING_PARAMETER_PREFIX") or None)
     return _loader
 
 

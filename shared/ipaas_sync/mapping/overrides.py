@@ -24,6 +24,7 @@ hand in the console that does not validate parks that subscription's records wit
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,6 +199,10 @@ class SubscriptionCollections:
         self._compiled: dict[str, tuple[str, dict[tuple[str, str], CompiledCollection]]] = {}
         self._provider: Any = None
         self._missing: dict[str, float] = {}  # parameter -> when it was found absent
+        # A batch's records run in threads and the first ones all ask at once: collections are compiled by one thread
+        # at a time, once (CPython 3.11's ast.parse is not safe across threads: "AST constructor recursion depth
+        # mismatch" SystemErrors were seen when a cold container's first records compiled together).
+        self._compiling = threading.Lock()
 
     def _override_text(self, platform: str, subscription_id: str) -> str | None:
         from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
@@ -220,13 +225,18 @@ class SubscriptionCollections:
 
     def get(self, platform: str, subscription_id: str) -> dict[tuple[str, str], CompiledCollection]:
         if self._default_compiled is None:
-            self._default_compiled = compile_all(self.defaults)
+            with self._compiling:
+                if self._default_compiled is None:
+                    self._default_compiled = compile_all(self.defaults)
         text = self._override_text(platform, subscription_id) if self.prefix else None
         if text is None:
             return self._default_compiled
         cached = self._compiled.get(subscription_id)
         if cached is None or cached[0] != text:
-            where = f"mapping override {parameter_name(self.prefix or '', platform, subscription_id)}"
-            cached = (text, compile_with(self.defaults, parse_document(text, where), where))
-            self._compiled[subscription_id] = cached
+            with self._compiling:
+                cached = self._compiled.get(subscription_id)
+                if cached is None or cached[0] != text:
+                    where = f"mapping override {parameter_name(self.prefix or '', platform, subscription_id)}"
+                    cached = (text, compile_with(self.defaults, parse_document(text, where), where))
+                    self._compiled[subscription_id] = cached
         return cached[1]
