@@ -83,8 +83,9 @@ deploy: build  ## sam deploy with samconfig.toml (CONFIG_ENV=dev|prod: its envir
 	$(if $(ARCHITECTURE),$(error ARCHITECTURE is for local builds; set Architecture in samconfig.toml or the template),)
 	$(BIN)/sam deploy --config-env $(CONFIG_ENV) $(if $(GUIDED),--guided,)
 
-bench: $(STAMP)  ## cold start ratio, then the throttle benchmark: three functions share one 99minds limit (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
+bench: $(STAMP)  ## cold start ratio, mapping collections (load time, cost vs Python), then the throttle benchmark (make bench BENCH_ARGS="--limit 150 --seconds 60 --backlog 75")
 	-$(BIN)/python -m bench.cold_start
+	-$(BIN)/python -m bench.mapping_benchmark
 	$(BIN)/python -m bench.throttle_benchmark $(BENCH_ARGS)
 
 lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the layer) and requirements-dev.lock

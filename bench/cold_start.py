@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("customer_transfer", "invoice_transfer", "giftcard_transfer", "hook_ingress")
+FUNCTIONS = ("customer_transfer", "invoice_transfer", "giftcard_transfer", "loyalty_transfer", "hook_ingress")
 BASELINE = "import boto3; boto3.client('dynamodb')"
 ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "bench",

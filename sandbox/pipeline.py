@@ -491,6 +491,23 @@ def loyalty_round_trip(stack: LocalStack, max_seconds: float, progress) -> tuple
     return lines, counts, invocations
 
 
+DEMO_OVERRIDE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "mappings" / "refund-formula.json"
+
+
+def deploy_demo_override(stack: LocalStack) -> str:
+    """One subscription with a mapping override (docs/mappings.md), deployed as `ipaas-sync mapping deploy` does:
+    the 99minds subscription's refund amount leaves out shipping (the demo's returns carry none: same numbers)."""
+    version = stack.mappings().deploy(
+        NINETYNINE_SYSTEM_ID, json.loads(DEMO_OVERRIDE.read_text()), "demo: refund amount without shipping"
+    )
+    stack.mapping_takes_effect()
+    return (
+        f"mapping override  subscription {NINETYNINE_SYSTEM_ID} (99minds): version {version} of "
+        f"docs/examples/mappings/refund-formula.json, the refund amount without shipping "
+        f"(ipaas-sync mapping history --destination {NINETYNINE_SYSTEM_ID})"
+    )
+
+
 def run(max_seconds: float, log_path: Path) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
@@ -511,6 +528,7 @@ def run(max_seconds: float, log_path: Path) -> int:
             say(f"deployed from template.yaml: {', '.join(sorted(stack.deployment.physical))}")
             say()
             say(f"hook ingress      {stack.hooks_url}")
+            say(deploy_demo_override(stack))
             say()
             started = time.monotonic()
             errors: list[str] = []

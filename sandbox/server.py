@@ -40,6 +40,7 @@ class Recorded:
     # the fault injected into this request, if any ("fail" for error_rate too): lets a test tell a request whose
     # answer was lost (slow, apply_then_hang, malformed: applied, the client saw no usable answer) from a clean one
     fault: str | None = None
+    raw: bytes = b""  # the body exactly as it came on the wire (the equivalence tests compare these bytes)
 
 
 # faults after which the request was applied but the client got no usable answer (a retry may repeat it)
@@ -328,6 +329,7 @@ class SandboxServer(LoopbackServer):
             status,
             fault.kind if fault else None,
             arrived,
+            raw,
         )
         if fault and fault.kind == "apply_then_hang":
             time.sleep(fault.seconds)
@@ -356,9 +358,9 @@ class SandboxServer(LoopbackServer):
                 return (200, result) if not (isinstance(result, tuple) and len(result) == 2) else result
         raise Reply(404, {"message": f"no route {method} {path}"})
 
-    def _record(self, method, path, query, body, status, fault=None, arrived=None):
+    def _record(self, method, path, query, body, status, fault=None, arrived=None, raw=b""):
         with self.lock:
-            self.requests.append(Recorded(method, path, query, body, status, at=arrived or time.time(), fault=fault))
+            self.requests.append(Recorded(method, path, query, body, status, at=arrived or time.time(), fault=fault, raw=raw))
 
 
 def bearer(headers, token: str) -> bool:

@@ -172,6 +172,9 @@ class LocalStack:
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
+        from ipaas_sync.mapping import deployed
+
+        deployed.reset()  # a new stack is a cold start: no override read by an earlier stack in this process is kept
         self.http_api = HttpApiServer(self.deployment, self.handlers).start()
         # the handlers' logger is named after their service (POWERTOOLS_SERVICE_NAME: the stack's name in the template;
         # whatever this process had when ipaas_sync was first imported)
@@ -218,6 +221,20 @@ class LocalStack:
             "SUBSCRIPTION_SECRET_ARNS": os.environ["SUBSCRIPTION_SECRET_ARNS"],
             "LEDGER_TABLE": self.deployment.function_environment("InitializeFunction")["LEDGER_TABLE"],
         }
+
+    # -- mapping overrides (docs/mappings.md) -----------------------------------------------------------------
+    def mappings(self):  # -> ipaas_sync.mapping.overrides.OverrideStore (imported late: after the environment)
+        """The stack's mapping overrides (moto SSM), as `ipaas-sync mapping deploy|rollback|history` uses them."""
+        from ipaas_sync.mapping.collection import load_defaults
+        from ipaas_sync.mapping.overrides import OverrideStore
+
+        return OverrideStore(boto3.client("ssm"), f"/{self.deployment.stack_name}", load_defaults())
+
+    def mapping_takes_effect(self) -> None:
+        """What the handlers' 60-second cache age does in AWS after a deploy or a rollback: they read it again."""
+        from ipaas_sync.mapping import deployed
+
+        deployed.reset()
 
     def queue_url(self, logical_id: str) -> str:
         return self.deployment.physical[logical_id]["Ref"]

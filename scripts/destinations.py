@@ -8,8 +8,9 @@ CloudFormation has no loop over a list of destinations, so every part of the sta
 destination, or once per (entity, destination), is written here from REGISTRY: the concurrency parameters, the
 reserved-concurrency defaults, the subscription and webhook-key secrets (their SecretString from the settings
 models, the one definition of each secret's JSON shape), a queue, a DLQ and a DLQ depth alarm per flow, each
-entity function's SQS events and its role's resource lists, the hook ingress's routes, the replay and
-initialize functions' lists, and the outputs. Each part sits between two marker lines in template.yaml:
+entity function's SQS events and its role's resource lists (its destinations' mapping override parameters among
+them), the hook ingress's routes, the replay and initialize functions' lists, and the outputs. Each part sits
+between two marker lines in template.yaml:
 
     <indent># >>> destinations: KIND [SELECTOR]
     <indent># <<< destinations
@@ -233,6 +234,13 @@ def subscription_secrets(selector: str | None) -> list[str]:
     return [f"- !Ref {d.subscription_secret}" for d in destinations(selector)]
 
 
+def mapping_parameters(selector: str | None) -> list[str]:
+    """The mapping override parameters a function may read: those of the destinations it serves
+    (mapping/overrides.py: <stack>/mappings/<platform>/<iPaaS System Id>)."""
+    arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/mappings"
+    return [f"- !Sub {arn}/{d.platform}/*" for d in destinations(selector)]
+
+
 def webhook_key_secrets(selector: str | None) -> list[str]:
     return [f"- !Ref {d.webhook_key_secret}" for d in destinations(selector)]
 
@@ -276,6 +284,7 @@ PARTS: dict[str, Callable[[str | None], list[str]]] = {
     "dlq-arns": dlq_arns,
     "dlq-refs": dlq_refs,
     "subscription-secrets": subscription_secrets,
+    "mapping-parameters": mapping_parameters,
     "webhook-key-secrets": webhook_key_secrets,
     "queue-routes": queue_routes,
     "outputs": outputs,

@@ -1,18 +1,17 @@
-"""Completed iPaaS.com orders -> Makini sales orders: destinations/makini/transfer/transaction.transfer called in-process
-with the local stack's environment (moto idempotency table, subscription secrets, iPaaS.com and Makini
-sandboxes). The transaction handler registers it in its DESTINATIONS table."""
+"""Completed iPaaS.com orders -> Makini sales orders: the transaction route (runtime/transfers.transfer_transaction:
+the mapping filter, then destinations/makini/transfer/transaction.transfer) called in-process with the local stack's
+environment (moto idempotency table, SSM mapping overrides, subscription secrets, iPaaS.com and Makini sandboxes)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ipaas_sync.core.errors import InvalidRecord, Skip, TransientError
-from ipaas_sync.core.models.ipaas import IpaasTransaction
 from ipaas_sync.core.models.notification import TransferMessage
-from ipaas_sync.destinations.makini.transfer.transaction import transfer as to_makini
 from ipaas_sync.platform import deadline
 from ipaas_sync.runtime.env import TransferEnv
 from ipaas_sync.runtime.idempotency import register_lambda_context
+from ipaas_sync.runtime.transfers import transfer_transaction
 from sandbox.local_aws import LambdaContext
 from sandbox.stack import MAKINI_SYSTEM_ID
 
@@ -55,8 +54,7 @@ def send(env, record, scope="transaction/created"):
     msg = TransferMessage(
         scope=scope, id=record["id"], destination=MAKINI_SYSTEM_ID, tracking_guid=f"g-{record['id']}", record=record
     )
-    sub = env.subscription(MAKINI_SYSTEM_ID)
-    return to_makini(IpaasTransaction.model_validate(record), msg, sub, env)
+    return transfer_transaction(msg, env)
 
 
 def test_completed_order_becomes_a_sales_order_and_is_linked(stack, env):

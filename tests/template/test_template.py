@@ -339,6 +339,27 @@ def test_each_function_reads_only_the_secrets_of_the_platforms_it_serves(templat
     assert _platforms_served(template, "InvoiceTransferFunction") == {"99minds", "makini"}
 
 
+def test_each_function_reads_only_the_mapping_overrides_of_the_platforms_it_serves(template, translated):
+    """The override parameters are <stack>/mappings/<platform>/<system id> (mapping/overrides.py): each function
+    that maps records may read those of the destinations whose queues feed it, nothing else of SSM."""
+    from ipaas_sync.mapping.overrides import parameter_name
+
+    # the loyalty function is fed by 99minds webhooks (its queue is not an ingress route)
+    served = {n: _platforms_served(template, n) for n in _sqs_functions(template) if n != "LoyaltyTransferFunction"}
+    served["LoyaltyTransferFunction"] = {"99minds"}
+    prefix = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+    for name, platforms in served.items():
+        _, statements = _role_statements(translated, name)
+        ssm = [st for st in statements if any(a.startswith("ssm:") for a in _listed(st["Action"]))]
+        assert [_listed(st["Action"]) for st in ssm] == [["ssm:GetParameter"]], name
+        granted = {r["Fn::Sub"] for r in _listed(ssm[0]["Resource"])}
+        assert granted == {prefix + parameter_name("/${AWS::StackName}", p, "*") for p in platforms}, name
+    for name, res in translated["Resources"].items():  # and no other role reads them
+        if res["Type"] == "AWS::IAM::Role" and name.removesuffix("Role") not in served:
+            statements = [st for p in res["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+            assert not [a for st in statements for a in _listed(st["Action"]) if str(a).startswith("ssm:")], name
+
+
 def test_the_template_secret_shapes_are_the_settings_models(template):
     """One definition of each secret's JSON: the settings models the registry names (settings.secret_shape); the
     template's secrets are what they produce, the webhook keys included."""

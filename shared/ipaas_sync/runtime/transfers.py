@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..core.models.ipaas import IpaasCustomer, IpaasGiftCard, IpaasTransaction
 from ..core.models.notification import TransferMessage
 from ..core.models.outcome import Outcome
-from ..mapping.transaction_filter import rejection
+from ..mapping.deployed import source_skip_reason
 from .dispatch import dispatch
 from .env import TransferEnv
 
@@ -24,7 +24,7 @@ def transfer_transaction(msg: TransferMessage, env: TransferEnv) -> Outcome:
         IpaasTransaction,
         noun="transaction",
         delete_reason=f"transaction {msg.id}: deletes are not transferred to {{platform}} (a completed order is not withdrawn)",
-        check=lambda txn, sub: rejection(txn, sub.transaction_filter),
+        check=lambda txn, sub: source_skip_reason(sub, "transaction", txn),  # the mapping filter: data (docs/mappings.md)
     )
 
 

@@ -2,6 +2,8 @@
 
 Going live:   check-credentials (prove each subscription's credentials, read-only), then initialize (enqueue
               every existing record of an entity for a destination; resumable), sync (named records).
+Mappings:     mapping show | preview | test | deploy | rollback | history (a subscription's mapping collections,
+              changed by data alone: docs/mappings.md)
 Every day:    status (what happened to one record, from the transfer ledger), report (outcomes by destination,
               entity and status, top failure reasons), dlq list | show | replay (the dead-letter queues).
 `ipaas-sync COMMAND --help` explains each. AWS credentials and region come from the usual AWS settings
@@ -17,6 +19,7 @@ import sys
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import credentials, ledger_reports, replay_cli
+from . import mapping as mapping_cli
 from . import sync as manual_sync
 from .initialize import cli as initialize
 
@@ -27,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     credentials.register_cli(subparsers)
     replay_cli.register_cli(subparsers)
     initialize.register_cli(subparsers)
+    mapping_cli.register_cli(subparsers)
     manual_sync.register_cli(subparsers)
     ledger_reports.register_cli(subparsers)
     return top

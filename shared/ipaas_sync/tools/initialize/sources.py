@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ...core.models.ipaas import IpaasTransaction
 from ...core.models.notification import ENTITIES
 from ...core.settings import SubscriptionRegistry, SubscriptionSettings, load_registry
-from ...mapping.transaction_filter import rejection
+from ...mapping.deployed import source_skip_reason
 from ...platform.queues import queue_depth
 from .. import sync_99minds
 from ..enqueue import Target, notification, resolve_target
@@ -236,10 +236,11 @@ def _duration(seconds: float) -> str:
 
 
 def filtered_out(record: dict[str, Any], sub: SubscriptionSettings) -> bool:
-    """The handlers' transaction mapping filter, applied before enqueuing. A record the model rejects is
+    """The handlers' transaction mapping filter (the subscription's collection, its override included), applied
+    before enqueuing. A record the model rejects is
     enqueued: its handler dead-letters it with the reason (never dropped here)."""
     try:
         txn = IpaasTransaction.model_validate(record)
     except ValidationError:
         return False
-    return rejection(txn, sub.transaction_filter) is not None
+    return source_skip_reason(sub, "transaction", txn) is not None

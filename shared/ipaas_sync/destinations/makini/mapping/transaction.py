@@ -72,14 +72,21 @@ def line_total(line: IpaasTransactionLine, where: str = "the line") -> Decimal:
     return qty * unit_price - (line.discount_amount or Decimal(0))
 
 
+def check_products(txn: IpaasTransaction, product_keys: Mapping[str, str]) -> None:
+    """Every line's SKU has a Makini product (the transfer found them); else the first line without one is named."""
+    for index, line in enumerate(txn.lines):
+        sku = str(line.sku or "").strip()
+        if sku not in product_keys:
+            raise InvalidRecord(f"{_line_subject(txn, index, line)}: SKU '{sku[:60]}' has no Makini product")
+
+
 def map_sales_order(txn: IpaasTransaction, *, customer_key: str | None, product_keys: Mapping[str, str]) -> dict[str, Any]:
     required_skus(txn)
+    check_products(txn, product_keys)
     lines = []
     for index, line in enumerate(txn.lines):
         where = _line_subject(txn, index, line)
         sku = present(line.sku, where, "sku").strip()
-        if sku not in product_keys:
-            raise InvalidRecord(f"{where}: SKU '{sku[:60]}' has no Makini product")
         lines.append(
             clean(
                 {

@@ -7,6 +7,7 @@ from ....core.models.ipaas import IpaasCustomer
 from ....core.models.notification import TransferMessage
 from ....core.models.outcome import Outcome
 from ....ipaas.client import TABLE_CUSTOMER
+from ....mapping.deployed import map_record
 from ....runtime.env import TransferEnv
 from ....runtime.linked import Found, upsert_linked
 from ..client import MakiniClient
@@ -17,7 +18,7 @@ from ..settings import MakiniSettings
 def transfer(customer: IpaasCustomer, msg: TransferMessage, sub: MakiniSettings, env: TransferEnv) -> Outcome:
     """Existence check by code (a paged read) before creating, so a create whose reply was lost is linked on
     redelivery instead of created twice. Makini's customer API has no update: a linked customer is skipped."""
-    payload = customer_makini.map_customer(customer, sub.company)
+    payload = map_record(sub, "customer", customer)  # the mapping collection (collections/customer.json)
     client: MakiniClient = env.partner(sub)
     what = f"customer {customer.id}"
 

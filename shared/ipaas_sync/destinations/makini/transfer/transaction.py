@@ -3,12 +3,14 @@
 `transfer(txn, msg, sub, env)` has the signature of a transaction DESTINATIONS entry (as runtime/transfers.py
 has for customers); the transaction handler registers it under "makini".
 
-Steps: the transaction filter (mapping/transaction_filter.py; a Makini subscription accepts orders only
-unless its Transaction Types say otherwise) -> validate the order and its lines -> the Makini customer
-(the iPaaS.com customer link; else found by customer number and linked; a guest order has none) -> the
-Makini product of each SKU (paged reads) -> map -> create or update through the iPaaS.com transaction
-link, with an existence check by code before creating (a create whose reply was lost is linked, never
-created twice).
+Steps: the mapping filter (the sales order collection's, collections/sales_order.json, applied by
+runtime/transfers.py before this runs; a Makini subscription accepts orders only unless its Transaction Types or
+its override say otherwise) -> validate the order and its lines (required_skus: which SKUs to look up stays in
+Python) -> the Makini customer (the iPaaS.com customer link; else found by customer number and linked; a guest
+order has none) -> the Makini product of each SKU (paged reads) -> map through the subscription's sales order
+collection (its `products` table filled with what was found) -> create or update through the iPaaS.com
+transaction link, with an existence check by code before creating (a create whose reply was lost is linked,
+never created twice).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ....core.models.notification import TransferMessage
 from ....core.models.outcome import Outcome
 from ....core.settings import SubscriptionSettings
 from ....ipaas.client import TABLE_CUSTOMER, TABLE_TRANSACTION
-from ....mapping.transaction_filter import rejection
+from ....mapping.deployed import map_record
 from ....runtime.env import TransferEnv
 from ....runtime.linked import Found, upsert_linked
 from ..client import MakiniClient
@@ -27,14 +29,13 @@ from ..mapping import transaction as sales_order_makini
 from ..mapping.customer import key_from_reply
 from ..settings import MakiniSettings
 
+COLLECTION_TARGET = "sales_order"  # collections/sales_order.json
+
 
 def transfer(txn: IpaasTransaction, msg: TransferMessage, sub: MakiniSettings, env: TransferEnv) -> Outcome:
     what = sales_order_makini.subject_of(txn)
     if msg.verb == "deleted":
         raise Skip(f"{what}: transaction deletes are not transferred to Makini")
-    reason = rejection(txn, sub.transaction_filter)
-    if reason:
-        raise Skip(reason)
     skus = sales_order_makini.required_skus(txn)  # a bad order fails here, before any call
     client: MakiniClient = env.partner(sub)
     customer_key = _customer_key(txn, msg, sub, env, client, what)
@@ -43,7 +44,8 @@ def transfer(txn: IpaasTransaction, msg: TransferMessage, sub: MakiniSettings, e
         found = client.find_product(sku, what=f"{what} SKU {sku}")
         if found and found.get("key"):
             products[sku] = str(found["key"])
-    payload = sales_order_makini.map_sales_order(txn, customer_key=customer_key, product_keys=products)
+    sales_order_makini.check_products(txn, products)  # names the line, before the collection maps it
+    payload = map_record(sub, COLLECTION_TARGET, txn, {"linked_customer_key": customer_key}, tables={"products": products})
 
     def create() -> str | Found:
         existing = client.find_sales_order(payload["code"], what=what)

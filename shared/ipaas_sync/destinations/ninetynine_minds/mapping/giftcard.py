@@ -47,19 +47,18 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import quote
 
 from ....core.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
 from ....core.models.ipaas import IpaasGiftCard, IpaasGiftCardActivity
 from ....ipaas.custom_fields import custom_field_values
-from ....mapping.common import clean
+from ....mapping.common import CENT, clean, finite_decimal, parse_amount
 from ..settings import StoreRef
 
-CURRENCY_PLACES = 2
-_QUANTUM = Decimal(1).scaleb(-CURRENCY_PLACES)  # 0.01
+_QUANTUM = CENT  # amounts: mapping/common.py parses them (parse_amount), for the formula language's amount() too
 
 
 def _norm(text: str | None) -> str:
@@ -94,65 +93,15 @@ class Decision(StrEnum):
 REFERENCE_PREFIX = "ipaas-"
 
 
-# -- amounts --------------------------------------------------------------------------------------------
-@overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: Literal[True] = True) -> Decimal: ...
-
-
-@overload
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool) -> Decimal | None: ...
-
-
-def parse_amount(value: Any, subject: str, field: str = "amount", *, required: bool = True) -> Decimal | None:
-    """A non-negative currency amount as Decimal with two places, or InvalidRecord naming subject and field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidRecord(f"{subject}: missing required field '{field}'")
-        return None
-    if isinstance(value, bool):
-        raise InvalidRecord(f"{subject}: field '{field}' is not a number (a boolean)")
-    try:
-        if isinstance(value, Decimal):
-            amount = value
-        elif isinstance(value, int):
-            amount = Decimal(value)
-        elif isinstance(value, float):
-            amount = Decimal(repr(value))  # the shortest text that round-trips: no binary noise added
-        elif isinstance(value, str):
-            amount = Decimal(value.strip())
-        else:
-            raise InvalidRecord(f"{subject}: field '{field}' is not a number (a {type(value).__name__})")
-    except InvalidOperation:
-        raise InvalidRecord(f"{subject}: field '{field}' is not a number") from None
-    if not amount.is_finite():
-        raise InvalidRecord(f"{subject}: field '{field}' is not a finite number (NaN or Infinity)")
-    if amount < 0:
-        raise InvalidRecord(f"{subject}: field '{field}' is negative ({amount})")
-    try:
-        rounded = amount.quantize(_QUANTUM, rounding=ROUND_DOWN)
-    except InvalidOperation:
-        raise InvalidRecord(f"{subject}: field '{field}' is too large") from None
-    if rounded != amount:
-        raise InvalidRecord(
-            f"{subject}: field '{field}' has more than {CURRENCY_PLACES} decimal places ({amount}); not rounded on a guess"
-        )
-    amount = rounded
-    return amount.copy_abs() if amount == 0 else amount
-
-
 def wire_amount(amount: Decimal) -> str:
     return str(amount.quantize(_QUANTUM))
 
 
 def balance_from_wire(value: Any, subject: str) -> Decimal:
     """A balance 99minds answered (string or number): Decimal, or a PermanentError naming the card."""
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PermanentError(f"{subject}: 99minds answered a balance that is not a number") from None
-    if not amount.is_finite():
-        raise PermanentError(f"{subject}: 99minds answered a balance that is not a finite number")
-    return amount.quantize(_QUANTUM)
+    return finite_decimal(
+        value, lambda problem: PermanentError(f"{subject}: 99minds answered a balance that {problem}")
+    ).quantize(_QUANTUM)
 
 
 # -- the card -----------------------------------------------------------------------------------------------
@@ -232,6 +181,7 @@ class PlannedActivity:
     key: str
     link_id: str
     label: str
+    record: IpaasGiftCardActivity | None = None  # the activity as iPaaS.com sent it (its location chooses the store)
 
 
 @dataclass(frozen=True)
@@ -288,7 +238,15 @@ def plan_activities(card: IpaasGiftCard) -> Plan:
         key = hashlib.sha256(identity.encode()).hexdigest()[:32]
         link_id = str(act.id).strip() if act.id not in (None, "") else f"{card.id}-{key}"
         planned = PlannedActivity(
-            kind=kind, amount=amount, timestamp=ts, reference=reference, identity=identity, key=key, link_id=link_id, label=label
+            kind=kind,
+            amount=amount,
+            timestamp=ts,
+            reference=reference,
+            identity=identity,
+            key=key,
+            link_id=link_id,
+            label=label,
+            record=act,
         )
         if kind is Kind.ISSUE:
             covered.append(planned)
@@ -345,11 +303,14 @@ def activity_reference(activity: PlannedActivity) -> str:
     return REFERENCE_PREFIX + activity.key
 
 
-def activity_payload(number: str, activity: PlannedActivity, store: StoreRef, reference_field: str | None) -> dict[str, Any]:
+def activity_payload(
+    number: str, activity: PlannedActivity, store: StoreRef | dict[str, Any], reference_field: str | None
+) -> dict[str, Any]:
+    """`store`: the subscription's store, or the store fields the "Gift Card Activity Store" collection gave."""
     amount_key = {Kind.RELOAD: "reload_amount", Kind.REDEEM: "redemption_amount"}[activity.kind]
-    body = {
+    body: dict[str, Any] = {
         "giftcard": {"data": [{"giftcard_number": number, amount_key: wire_amount(activity.amount)}]},
-        store.kind: store.value,
+        **(store if isinstance(store, dict) else {store.kind: store.value}),
     }
     if reference_field:
         body[reference_field] = activity_reference(activity)

@@ -137,6 +137,11 @@ def custom_fields(txn: LoyaltyTransaction, *, points_field: str, type_field: str
     return [custom_field_item(name, value) for name, value in values if value not in (None, "")]
 
 
+def link(system_id: str, external_id: str) -> list[dict[str, str]]:
+    """The external-id link nested in a create (the record never exists unlinked): this subscription's id for it."""
+    return [{"system_id": system_id, "external_id": external_id}]
+
+
 def ticket(
     txn: LoyaltyTransaction, *, number: str, status: str, customer_id: str, system_id: str, fields: list[dict[str, str]]
 ) -> dict[str, Any]:
@@ -149,7 +154,7 @@ def ticket(
         "customer_id": customer_id,
         "system_id": system_id,
         "custom_fields": copy.deepcopy(fields),
-        "external_ids": [{"system_id": system_id, "external_id": number}],
+        "external_ids": link(system_id, number),
     }
 
 

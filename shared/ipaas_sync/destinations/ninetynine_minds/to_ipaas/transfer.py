@@ -32,6 +32,7 @@ from ....core.errors import ConfigurationError, InvalidRecord, PermanentError, S
 from ....core.models.inbound import ENTITY, InboundMessage
 from ....core.models.outcome import Outcome
 from ....ipaas.client import TABLE_CUSTOMER, TABLE_TRANSACTION, IpaasClient
+from ....mapping.deployed import map_record
 from ....runtime.env import TransferEnv
 from ....runtime.idempotency import payload_hash, run_once
 from ....runtime.pending import PENDING, default_journal
@@ -113,14 +114,14 @@ def _loyalty_transaction(msg: InboundMessage, sub: NinetyNineMindsSettings, env:
                 return found
             _write_fields(ipaas, "transaction", str(existing["id"]), fields, f"{subject} (Ticket {existing['id']})")
             return {"action": "linked", "target": "ticket", "ipaas_id": str(existing["id"]), "written": True}
+        resolved = {
+            "linked_customer_id": customer,
+            "loyalty_custom_fields": fields,
+            "external_ids": lt.link(sub.system_id, number),
+        }
+        body = map_record(sub, "loyalty_ticket", txn, resolved, destination="ipaas")  # collections/loyalty_ticket.json
         journal.begin(create_key, operation="ticket", card=number, before=None)
-        created = ipaas.create_record(
-            "transaction",
-            lt.ticket(
-                txn, number=number, status=sub.loyalty_ticket_status, customer_id=customer, system_id=sub.system_id, fields=fields
-            ),
-            what=f"{subject} ({number})",
-        )
+        created = ipaas.create_record("transaction", body, what=f"{subject} ({number})")
         journal.applied(create_key, after=None, card_id=str(created["id"]))
         return {"action": "created", "target": "ticket", "ipaas_id": str(created["id"]), "written": True}
 
@@ -163,7 +164,8 @@ def _customer(msg: InboundMessage, sub: NinetyNineMindsSettings, env: TransferEn
         if linked:
             written = bool(fields) and _write_fields(ipaas, "customer", linked, fields, f"{subject} ({linked})")
             return {"action": "updated", "target": "customer", "ipaas_id": linked, "written": written}
-        new = cm.new_customer(raw, ninetynine_id=msg.id, system_id=sub.system_id, fields=fields, subject=subject)
+        resolved = {"ninetynine_id": msg.id, "loyalty_custom_fields": fields, "external_ids": lt.link(sub.system_id, msg.id)}
+        new = map_record(sub, "customer", raw, resolved, destination="ipaas")  # collections/customer_to_ipaas.json
         same_email = [
             c
             for c in ipaas.search("customer", what=subject, EmailAddress=new["email_address"])

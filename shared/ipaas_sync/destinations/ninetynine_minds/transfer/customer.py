@@ -7,6 +7,7 @@ from ....core.models.ipaas import IpaasCustomer
 from ....core.models.notification import TransferMessage
 from ....core.models.outcome import Outcome
 from ....ipaas.client import TABLE_CUSTOMER
+from ....mapping.deployed import map_record
 from ....runtime.env import TransferEnv
 from ....runtime.linked import upsert_linked
 from ..client import NinetyNineMindsClient
@@ -16,7 +17,7 @@ from ..to_ipaas import customer_mapping as customer_99minds_to_ipaas
 
 
 def transfer(customer: IpaasCustomer, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv) -> Outcome:
-    payload = customer_99minds.map_customer(customer, sub.store)
+    payload = map_record(sub, "customer", customer)  # the mapping collection (collections/customer.json)
     client: NinetyNineMindsClient = env.partner(sub)
     what = f"customer {customer.id}"
 

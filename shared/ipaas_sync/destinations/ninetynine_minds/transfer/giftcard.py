@@ -27,6 +27,7 @@ from ....core.models.notification import TransferMessage
 from ....core.models.outcome import Outcome
 from ....core.observability import logger
 from ....ipaas.client import TABLE_CUSTOMER, TABLE_GIFT_CARD, TABLE_GIFT_CARD_ACTIVITY, IpaasClient
+from ....mapping.deployed import map_record
 from ....runtime import pending
 from ....runtime.env import TransferEnv
 from ....runtime.idempotency import run_once
@@ -72,7 +73,8 @@ class _NinetyNineMindsCard:
         customer_id = None
         if self.card.customer_id:
             customer_id = self.ipaas.lookup_external("customer", self.card.customer_id, TABLE_CUSTOMER)
-        payload = m.issue_payload(self.card, campaign_id=campaign, store=self.sub.store, customer_id=customer_id)
+        resolved = {"campaign_id": campaign, "linked_customer_id": customer_id}
+        payload = map_record(self.sub, "giftcard", self.card, resolved)  # the mapping collection (collections/giftcard.json)
         identity = {**self.base, "operation": "issue"}
         key = self.journal.key(identity)
         what = f"{self.subject} (issue)"
@@ -118,6 +120,9 @@ class _NinetyNineMindsCard:
         key = self.journal.key(identity)
         what = f"{self.subject}, {act.label} ({act.kind.value} {m.wire_amount(act.amount)})"
 
+        # the store it is recorded at (collections/giftcard_activity.json): mapped before anything is marked in flight
+        store = map_record(self.sub, "giftcard_activity", act.record or {})
+
         def apply_once() -> dict[str, Any]:
             if self.ipaas.lookup_external(ENTITY, act.link_id, TABLE_GIFT_CARD_ACTIVITY):
                 return {"action": "linked"}  # applied by an earlier delivery; the record survives in iPaaS.com
@@ -140,7 +145,7 @@ class _NinetyNineMindsCard:
                 logger.info(f"{what}: an earlier attempt had not applied it ({verdict.evidence}); applying")
             self.journal.begin(key, operation=act.kind.value, card=self.number, before=now)
             post = self.client.reload_giftcard if act.kind is m.Kind.RELOAD else self.client.redeem_giftcard
-            payload = m.activity_payload(self.number, act, self.sub.store, self.sub.reference_field)
+            payload = m.activity_payload(self.number, act, store, self.sub.reference_field)
             reply = self._write(key, post, payload, what)
             after = m.giftcard_from_reply(reply, self.subject, need_balance=False).balance
             self.journal.applied(key, after=after, card_id=card_id)

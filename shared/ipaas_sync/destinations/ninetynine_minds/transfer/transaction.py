@@ -11,11 +11,14 @@ from ....core.models.outcome import Outcome
 from ....core.settings import SubscriptionSettings
 from ....ipaas.client import TABLE_CUSTOMER, TABLE_TRANSACTION
 from ....mapping.common import present
+from ....mapping.deployed import map_record, precheck
 from ....runtime.env import TransferEnv
 from ....runtime.idempotency import payload_hash, run_once
 from ..client import NinetyNineMindsClient
 from ..mapping import transaction as invoice_99minds
 from ..settings import NinetyNineMindsSettings
+
+COLLECTION_TARGET = "order_workflow"  # collections/invoice.json
 
 
 def _resolve_customer(txn: IpaasTransaction, sub: SubscriptionSettings, env: TransferEnv, client: NinetyNineMindsClient) -> str:
@@ -57,15 +60,16 @@ def _original_order_id(txn: IpaasTransaction, sub: SubscriptionSettings, env: Tr
 
 def transfer(txn: IpaasTransaction, msg: TransferMessage, sub: NinetyNineMindsSettings, env: TransferEnv) -> Outcome:
     subject = invoice_99minds.subject_of(txn)
-    invoice_99minds.validate(txn)  # a bad record fails before any lookup
+    precheck(sub, COLLECTION_TARGET, txn)  # a bad record fails before any lookup
     client: NinetyNineMindsClient = env.partner(sub)
-    payload = invoice_99minds.map_invoice(
-        txn,
-        customer_id=_resolve_customer(txn, sub, env, client),
-        original_order_id=_original_order_id(txn, sub, env),
-        store=sub.store,
-    )
-    number = payload[invoice_99minds.WIRE_KEYS["IdempotentId"]]
+    resolved = {
+        "linked_customer_id": _resolve_customer(txn, sub, env, client),
+        "original_order_id": _original_order_id(txn, sub, env),
+    }
+    payload = map_record(sub, COLLECTION_TARGET, txn, resolved)  # the mapping collection (docs/mappings.md)
+    number = payload.get(invoice_99minds.WIRE_KEYS["IdempotentId"])
+    if not number:
+        raise InvalidRecord(f"{subject}: the mapping collection gives no '{invoice_99minds.WIRE_KEYS['IdempotentId']}'")
     digest, summary = payload_hash(payload), invoice_99minds.summary(payload)
     identity = {"destination": sub.system_id, "platform": sub.platform, "entity": "transaction", "transaction_number": number}
 

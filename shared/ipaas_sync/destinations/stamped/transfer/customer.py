@@ -6,6 +6,7 @@ from ....core.models.ipaas import IpaasCustomer
 from ....core.models.notification import TransferMessage
 from ....core.models.outcome import Outcome
 from ....ipaas.client import TABLE_CUSTOMER
+from ....mapping.deployed import map_record
 from ....runtime.env import TransferEnv
 from ....runtime.linked import upsert_linked
 from ..client import StampedClient
@@ -16,7 +17,7 @@ from ..settings import StampedSettings
 def transfer(customer: IpaasCustomer, msg: TransferMessage, sub: StampedSettings, env: TransferEnv) -> Outcome:
     """Stamped de-duplicates by email: a create for an email it already has updates that customer and
     answers with its id, which is then linked; later transfers update it by that id."""
-    payload = customer_stamped.map_customer(customer)
+    payload = map_record(sub, "customer", customer)  # the mapping collection (collections/customer.json)
     client: StampedClient = env.partner(sub)
     what = f"customer {customer.id}"
 
