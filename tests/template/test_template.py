@@ -212,10 +212,15 @@ def test_webhook_key_fingerprints_are_written_by_the_ingress_alone_and_read_by_e
         env = resources[name]["Properties"]["Environment"]["Variables"]
         assert env["WEBHOOK_KEY_FINGERPRINTS_PARAMETER"] == {"Ref": "WebhookKeyFingerprints"}, name
         _, statements = _role_statements(translated, name)
-        ssm = [st for st in statements if any(a.startswith("ssm:") for a in _listed(st["Action"]))]
+        ssm = _ssm_statements(statements, "WebhookKeyFingerprints")
         actions = {a for st in ssm for a in _listed(st["Action"])}
         writes = {"ssm:GetParameter", "ssm:PutParameter"} if name == "HookIngressFunction" else {"ssm:GetParameter"}
         assert actions == writes and all(st["Resource"] == FINGERPRINTS_ARN for st in ssm), name
+    for name, res in translated["Resources"].items():  # and no other role writes them
+        if res["Type"] == "AWS::IAM::Role" and name != "HookIngressFunctionRole":
+            statements = [st for p in res["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+            writes = [a for st in statements for a in _listed(st["Action"]) if a == "ssm:PutParameter"]
+            assert not writes, name
 
 
 def _secrets(template, kind: str) -> set[str]:
@@ -350,14 +355,24 @@ def test_each_function_reads_only_the_mapping_overrides_of_the_platforms_it_serv
     prefix = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
     for name, platforms in served.items():
         _, statements = _role_statements(translated, name)
-        ssm = [st for st in statements if any(a.startswith("ssm:") for a in _listed(st["Action"]))]
+        ssm = _ssm_statements(statements, "mappings")
         assert [_listed(st["Action"]) for st in ssm] == [["ssm:GetParameter"]], name
         granted = {r["Fn::Sub"] for r in _listed(ssm[0]["Resource"])}
         assert granted == {prefix + parameter_name("/${AWS::StackName}", p, "*") for p in platforms}, name
     for name, res in translated["Resources"].items():  # and no other role reads them
         if res["Type"] == "AWS::IAM::Role" and name.removesuffix("Role") not in served:
             statements = [st for p in res["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
-            assert not [a for st in statements for a in _listed(st["Action"]) if str(a).startswith("ssm:")], name
+            assert not _ssm_statements(statements, "mappings"), name
+
+
+def _ssm_statements(statements: list[dict], about: str) -> list[dict]:
+    """The statements granting SSM actions on parameters whose ARN names `about` ("mappings", or
+    "WebhookKeyFingerprints"): a role may hold both kinds."""
+    return [
+        st
+        for st in statements
+        if any(str(a).startswith("ssm:") for a in _listed(st["Action"])) and about in json.dumps(st["Resource"])
+    ]
 
 
 def test_the_template_secret_shapes_are_the_settings_models(template):
