@@ -1,0 +1,237 @@
+"""Outage benchmark (a script, not a test): `make bench-outage`.
+
+A time-compressed partner outage through the local pipeline (the template on moto, the real handlers behind the
+event-source poller): a steady stream of customers, orders and gift card reloads to 99minds; 99minds goes down
+(5xx and connection resets on every call) for a stretch of at least six retry steps, then comes back. The retry
+schedule and the circuit run with their parameters scaled down (RetryStepSeconds, RetryWindowSeconds,
+CircuitProbeSeconds, and RETRY_MAX_HOP_SECONDS for SQS's 15-minute hop): the same code as in AWS.
+
+Prints, as counts and ratios of one run:
+- records in DLQs after recovery (the goal: 0), and each transferred exactly once (one 99minds customer per email,
+  one workflow execution per order, each gift card's reload applied once: its balance is iPaaS.com's);
+- calls to 99minds during the outage against the probes the circuit allowed plus the calls made before it opened;
+- after recovery, the achieved rate against the limit until the backlog is drained (goal >= 0.97), and 429s of ours;
+- the Lambda GB-seconds and SQS requests spent on waiting (per record that waited, per hop), and from those, the
+  cost of an hour's outage per million waiting records at AWS list prices (bench/throttle_benchmark.py PRICE).
+
+    python -m bench.outage_benchmark [--records 30] [--outage-steps 6] [--step 0.5] [--probe 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from bench.throttle_benchmark import DLQS, FUNCTIONS, PRICE, QUEUES, Meter, backlog, busiest_window, say
+from sandbox.ipaas import IpaasSandbox
+from sandbox.ninetynine_minds import NinetyNineMindsSandbox
+from sandbox.stack import LOCAL_IN_FLIGHT_SECONDS, LocalStack
+
+PRODUCTION_HOP = 900  # SQS's DelaySeconds maximum: the hop of a wait in AWS
+WAITING = ("retrying", "deferred")  # outcomes of a record that went back to its queue without a transfer
+
+
+def cumulative(step: float, n: int) -> float:
+    """The retry schedule's first n waits together (runtime/retry.py: step x k x (k + 1) for k = 1..n)."""
+    return sum(step * k * (k + 1) for k in range(1, n + 1))
+
+
+def stream(stack: LocalStack, n: int, seconds: float, stop: threading.Event, sent: list[tuple[float, str]]) -> None:
+    """The records backlog() seeds (n customers, n orders, n gift card reloads), put on their queues one after the
+    other, evenly over `seconds`: a steady stream across the outage."""
+    bodies: list[tuple[str, dict]] = []
+    original = stack.send
+    stack.send = lambda queue, body, attributes=None: bodies.append((queue, body)) or ""  # type: ignore[method-assign]
+    try:
+        backlog(stack, n)  # seeds iPaaS.com and 99minds; its sends are captured here
+    finally:
+        stack.send = original  # type: ignore[method-assign]
+    order = sorted(range(len(bodies)), key=lambda i: (i % n, i))  # interleave customers, orders, cards
+    gap = seconds / max(1, len(bodies))
+    for i in order:
+        if stop.wait(gap):
+            return
+        queue, body = bodies[i]
+        stack.send(queue, body)
+        sent.append((time.time(), f"{queue}:{body['id']}"))
+
+
+def outage(stack: LocalStack, start_after: float, length: float, stop: threading.Event, marks: dict[str, float]) -> None:
+    """99minds down from `start_after` for `length` seconds: every call answered 503 or reset (alternating),
+    bounded counts, cleared at the end."""
+    if stop.wait(start_after):
+        return
+    faults = stack.ninetynine.faults
+    marks["down"] = time.time()
+    for _ in range(10_000):  # bounded: refilled every 0.2 s while it is down
+        faults.fail(5, status=503, path="/api/v1/")
+        faults.reset(5, path="/api/v1/")
+        if stop.wait(0.2) or time.time() - marks["down"] >= length:
+            break
+    faults.clear()
+    marks["up"] = time.time()
+
+
+def run(args) -> int:
+    log_path = Path(args.log)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    meter = Meter()
+    meter.install()
+    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+    down_for = max(args.outage_seconds, cumulative(args.step, args.outage_steps))
+    stream_for = args.lead + down_for + args.lead
+    marks: dict[str, float] = {}
+    sent: list[tuple[float, str]] = []
+    import os
+
+    os.environ["RETRY_MAX_HOP_SECONDS"] = str(args.hop)  # SQS's 15-minute hop, compressed like the schedule
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        stack = LocalStack(
+            moto_process=True,
+            partners={"ninetynine": NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds))},
+            ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
+            parameters={
+                "RetryStepSeconds": args.step,
+                "RetryMaxDelaySeconds": args.step * 42,
+                "RetryWindowSeconds": args.window or 10 * down_for,
+                "CircuitFailureThreshold": args.threshold,
+                "CircuitProbeSeconds": args.probe,
+            },
+            subscription_overrides={
+                "NinetyNineMindsSubscriptionSecret": {
+                    "API Throttle Limit": args.limit,
+                    "API Throttle Seconds": args.seconds,
+                    "API Throttle Limit (To iPaaS)": 100_000,
+                    "API Throttle Seconds (To iPaaS)": 60,
+                }
+            },
+        )
+        stack.start()
+        memory_gb = stack.deployment.function_memory(FUNCTIONS[0]) / 1024
+        from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
+
+        pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
+        for name in FUNCTIONS:
+            stack.handlers[name] = meter.wrap(name, stack.handlers[name])
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=stream, args=(stack, args.records, stream_for, stop, sent), daemon=True),
+            threading.Thread(target=outage, args=(stack, args.lead, down_for, stop, marks), daemon=True),
+        ]
+        try:
+            for t in threads:
+                t.start()
+            meter.on = True
+            started = time.monotonic()
+            stats = stack.drain(max_seconds=args.max_seconds or stream_for + 3 * down_for + 120, functions=list(FUNCTIONS))
+            elapsed = time.monotonic() - started
+            meter.on = False
+            left = {q: len(stack.messages(q)) for q in DLQS}
+            logged = stack.outcomes(deferrals=True)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+            stack.stop()
+    return report(args, stack, meter, marks, logged, left, stats, elapsed, memory_gb)
+
+
+def report(args, stack, meter, marks, logged, left, stats, elapsed, memory_gb) -> int:  # noqa: PLR0913
+    nn = stack.ninetynine
+    calls = sorted(nn.requests, key=lambda r: r.at)
+    down, up = marks.get("down", 0.0), marks.get("up", 0.0)
+    during = [r for r in calls if down <= r.at < up]
+    waited = [o for o in logged if o["status"] in WAITING]
+    circuit_waits = [o for o in waited if "circuit" in (o.get("reason") or "")]
+    opened_at = min((r.at for r in during if r.fault is None), default=up)  # refined from the ledger in phase 2
+    probes = sum(1 for o in logged if (o.get("details") or {}).get("probe"))
+    before_open = sum(1 for r in during if r.at <= opened_at)
+    after = [r.at for r in calls if r.at >= up and r.status != 429]
+    backlog_end = _drained(logged, up)
+    window = [t for t in after if t <= backlog_end]
+    rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 and window[-1] > window[0] else 0.0
+    limit_rate = args.limit / args.seconds
+    ours = sum(1 for r in calls if r.status == 429 and r.fault is None)
+    # exactly once
+    emails = Counter(str(c.get("email", "")).lower() for c in nn.customers.values())
+    twice = sum(1 for n in emails.values() if n > 1)
+    reloads = Counter(ref for card in nn.giftcards.values() for kind, _, ref in card.get("history", []) if kind == "reload")
+    balances_off = sum(1 for card in nn.giftcards.values() if card["balance"] != Decimal("15.00"))
+    done = {(o["entity"], o["record_id"]) for o in logged if o["status"] in ("created", "sent", "updated", "duplicate")}
+    # waiting: the functions' work and SQS calls for records that went back to their queue
+    hops = len(waited)
+    wait_sqs = meter.count(set(FUNCTIONS), "sqs", {"SendMessage", "SendMessageBatch"})
+    wait_gb_s = sum(sum(meter.durations.get(f, [])) for f in FUNCTIONS) * memory_gb  # refined per invocation in phase 2
+    per_hop_sqs = (wait_sqs + 2 * hops / 10) / max(1, hops)  # + the event source's receive and delete, 10 a batch
+    per_hop_gb_s = wait_gb_s / max(1, len(done) + hops)
+    hour_hops = 3600 / PRODUCTION_HOP
+    hour_cost = hour_hops * (per_hop_sqs * PRICE["sqs_request"] + per_hop_gb_s * PRICE["lambda_gb_s_arm64"])
+
+    say(
+        f"outage              99minds down {up - down:.1f} s (>= {args.outage_steps} retry steps of step {args.step:g} s), "
+        f"probe every {args.probe:g} s, hop {args.hop:g} s; drained in {elapsed:.1f} s, {stats.invocations} invocations"
+    )
+    say(f"records in DLQs     {sum(left.values())} after recovery {left} (goal 0)")
+    say(
+        f"exactly once        {len(done)} of {3 * args.records} transferred; emails created twice {twice}; workflow "
+        f"executions {len(nn.executions)} for {args.records} orders (duplicates refused {nn.duplicate_executions}); "
+        f"reloads applied more than once {sum(1 for n in reloads.values() if n > 1)}; cards whose balance is not "
+        f"iPaaS.com's {balances_off}"
+    )
+    say(
+        f"calls while down    {len(during)} = {before_open} before the circuit opened + {len(during) - before_open} "
+        f"while open (probes taken {probes}); records held back by the open circuit {len(circuit_waits)}"
+    )
+    say(
+        f"after recovery      {rate / limit_rate if limit_rate else 0:.3f} of the limit until the backlog drained "
+        f"({len(window)} requests in {(window[-1] - window[0]) if len(window) > 1 else 0:.1f} s; goal >= 0.97); busiest "
+        f"{args.seconds} s window {busiest_window(after, args.seconds)} of {args.limit}; 429s of ours {ours}"
+    )
+    say(
+        f"waiting             {hops} hops back to a queue: {per_hop_sqs:.2f} SQS requests and {per_hop_gb_s:.4f} "
+        f"Lambda GB-s per hop; an hour's outage = {hour_hops:.0f} hops of {PRODUCTION_HOP} s a record: "
+        f"${hour_cost * 1e6:.2f} per million records waiting (SQS $0.40/M requests, Lambda arm64 $0.0000133334/GB-s)"
+    )
+    ok = not sum(left.values()) and len(done) == 3 * args.records and not twice and not balances_off and not ours
+    return 0 if ok and not stats.errors else 1
+
+
+def _drained(logged: list[dict], up: float) -> float:
+    """When the last record that was waiting at the recovery was transferred (the backlog's end)."""
+    ends = [float(o.get("at") or 0) for o in logged if o["status"] in ("created", "sent", "updated") and o.get("at")]
+    return max((t for t in ends if t >= up), default=float("inf"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=30, help="records per entity in the stream (default 30)")
+    parser.add_argument("--limit", type=int, default=60, help="99minds requests allowed per window (default 60)")
+    parser.add_argument("--seconds", type=int, default=10, help="the window, in seconds (default 10)")
+    parser.add_argument("--step", type=float, default=0.5, help="RetryStepSeconds, scaled from 600 (default 0.5)")
+    parser.add_argument("--outage-steps", type=int, default=6, help="the outage lasts this many retry steps (default 6)")
+    parser.add_argument("--outage-seconds", type=float, default=0, help="or at least this long")
+    parser.add_argument("--probe", type=float, default=2.0, help="CircuitProbeSeconds, scaled from 60 (default 2)")
+    parser.add_argument("--threshold", type=int, default=5, help="CircuitFailureThreshold (default 5)")
+    parser.add_argument("--hop", type=float, default=3.0, help="the longest hop, scaled from SQS's 900 s (default 3)")
+    parser.add_argument("--window", type=float, default=0, help="RetryWindowSeconds (default ten outages)")
+    parser.add_argument("--lead", type=float, default=8.0, help="seconds of stream before and after the outage")
+    parser.add_argument("--max-seconds", type=float, default=0, help="bound on the drain")
+    parser.add_argument("--log", default=".local/bench-outage.log", help="handler log lines go here")
+    args = parser.parse_args(argv)
+    if args.records <= 0 or args.step <= 0 or args.probe <= 0 or not 0 < args.hop <= PRODUCTION_HOP:
+        parser.error("--records, --step, --probe must be positive and --hop within (0, 900]")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["QUEUES", "main"]
