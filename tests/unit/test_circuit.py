@@ -196,3 +196,74 @@ def test_threshold_of_one_opens_on_the_first_failure(table):
     a = Container(table)
     view, opened = on_failure(a.view, T0, CircuitConfig(threshold=1, probe_interval=5), a.write)
     assert opened and view.state(T0) == "open" and a.writes == 1
+
+
+# -- one container's circuit on the limiter item ---------------------------------------------------------------------
+class Clock:
+    def __init__(self, t: float = T0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def shared(table: CircuitTable, clock: Clock, opened: list[str] | None = None):
+    """A SharedCircuit as the limiter builds it: its writes keep the item as last seen."""
+    from ipaas_sync.runtime.circuit import SharedCircuit
+
+    box = Container(table)
+    reads = []
+
+    def read():
+        reads.append(clock())
+        return table._ddb.get_item(TableName="throttle", Key={"pk": {"S": KEY}})["Item"]
+
+    circuit = SharedCircuit(
+        KEY,
+        write=box.write,
+        item=lambda: box.item,
+        read=read,
+        config=CONFIG,
+        clock=clock,
+        on_open=(opened.append if opened is not None else None),
+    )
+    return circuit, box, reads
+
+
+def test_an_outage_costs_threshold_writes_then_one_per_probe(table):
+    clock, opened = Clock(), []
+    a, box_a, _ = shared(table, clock, opened)
+    b, box_b, _ = shared(table, clock)
+    for _ in range(10):  # a healthy destination: no write at all
+        a.succeeded()
+    assert box_a.writes == 0
+    for _ in range(3):
+        a.failed()
+    assert opened == [KEY] and box_a.writes == 3  # two counts, then the third failure opens it: one write each
+    assert a.admit().verdict == "wait"
+    for _ in range(20):  # records admitted before it opened, failing late: one write, then it is known open
+        b.failed()
+    assert box_b.writes == 1 and a.opened_here == 1 and b.opened_here == 0
+    clock.t += 61
+    assert [a.admit().verdict, b.admit().verdict] == ["probe", "wait"]  # one probe for the stack
+    a.failed()  # the probe failed: nothing written, open for another interval
+    assert box_a.writes == 4 and b.admit().verdict == "wait"
+    clock.t += 61
+    assert b.admit().verdict == "probe"
+    b.succeeded()
+    assert table.view(KEY).state(clock.t) == "closed" and table.view(KEY).released_at == clock.t
+    assert b.admit().verdict == "run"
+
+
+def test_a_container_that_books_nothing_reads_the_item_at_most_once_per_interval(table):
+    clock = Clock()
+    opener, _, _ = shared(table, clock)
+    for _ in range(3):
+        opener.failed()
+    idle, _, reads = shared(table, clock)
+    states = []
+    for _ in range(30):  # a hop every 5 s for 150 s
+        states.append(idle.current().state(clock.t))
+        clock.t += 5
+    assert len(reads) == 3  # at 0, 60 and 120 s
+    assert states[0] == "open"

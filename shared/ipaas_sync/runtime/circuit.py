@@ -219,6 +219,71 @@ def try_probe(view: CircuitView, now: float, config: CircuitConfig, write: Write
     return ok, CircuitView.from_item(item)
 
 
+class SharedCircuit:
+    """One destination's circuit in one container, on the limiter item: `write` is the limiter's conditional
+    UpdateItem, `item` the item as the limiter last saw it (every booking refreshes it), `read` a GetItem (for a
+    container that books nothing: at most once per probe interval). `on_open` is told when a failure here opened it
+    (the CircuitOpened metric)."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        write: Write,
+        item: Callable[[], Mapping[str, Any]],
+        read: Callable[[], Mapping[str, Any]],
+        config: CircuitConfig,
+        clock: Callable[[], float] = time.time,
+        on_open: Callable[[str], None] | None = None,
+    ):
+        self.key, self.config = key, config
+        self._write, self._item, self._read, self._clock, self._on_open = write, item, read, clock, on_open
+        self._read_at = float("-inf")
+        self._fresh: Mapping[str, Any] | None = None
+        self.probes_taken = 0  # counters (the benchmark reads them)
+        self.opened_here = 0
+
+    def view(self) -> CircuitView:
+        """The circuit as last seen (no call)."""
+        return CircuitView.from_item(self._item() or self._fresh)
+
+    def current(self) -> CircuitView:
+        """The circuit, read again if this container has not seen the item for a probe interval."""
+        now = self._clock()
+        if now - self._read_at >= self.config.probe_interval:
+            self._read_at = now
+            self._fresh = self._read()
+            return CircuitView.from_item(self._fresh)
+        return self.view()
+
+    def admit(self) -> Gate:
+        """May this destination's records call it now? "run", "probe" (this caller took the one probe of the
+        interval: its first record calls), or "wait" until the next probe."""
+        now = self._clock()
+        verdict = gate(self.view(), now, self.config)
+        if verdict.verdict != "probe":
+            return verdict
+        took, after = try_probe(self.view(), now, self.config, self._write)
+        if took:
+            self.probes_taken += 1
+            return verdict
+        return Gate("wait", until=after.open_until or now)
+
+    def failed(self) -> None:
+        """A call to the destination failed transiently (after its in-call retries)."""
+        _, opened = on_failure(self.view(), self._clock(), self.config, self._write)
+        if opened:
+            self.opened_here += 1
+            if self._on_open is not None:
+                self._on_open(self.key)
+
+    def succeeded(self) -> None:
+        """A call to the destination succeeded: close the circuit or reset the count, if the item shows either."""
+        update = on_success(self.view(), self._clock())
+        if update is not None:
+            self._write(update)
+
+
 def platform_of(key: str) -> str:
     """The destination's name in a limiter key "<platform>:<host>" (what operators read: "99minds")."""
     return key.split(":", 1)[0]
@@ -297,6 +362,7 @@ __all__ = [
     "CircuitTable",
     "CircuitView",
     "Gate",
+    "SharedCircuit",
     "Update",
     "gate",
     "Write",
