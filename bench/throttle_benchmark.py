@@ -270,8 +270,8 @@ def cost_lines(per: dict[str, float], label: str) -> list[str]:
 def ledger_write_units(outcomes: list[dict]) -> int:
     """The transfer ledger's write units for these outcomes (ledger.write_units: one UpdateItem per outcome, a unit
     per started KB of its item, the history cut), record by record in the order they happened."""
-    from ipaas_sync import ledger
-    from ipaas_sync.models.outcome import Outcome
+    from ipaas_sync.core.models.outcome import Outcome
+    from ipaas_sync.runtime import ledger
 
     by_record: dict[tuple, list[Outcome]] = {}
     for o in outcomes:
@@ -331,7 +331,7 @@ def run(args) -> int:
         stack.start()
         memory_mb = stack.deployment.function_memory(FUNCTIONS[0])  # the template's FunctionMemorySize
         memory_gb = memory_mb / 1024
-        from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
+        from ipaas_sync.runtime import pending
 
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         for name in (*FUNCTIONS, INGRESS):
@@ -381,7 +381,7 @@ def run(args) -> int:
                 for t, c in meter.tables.items()
             }
             limiter_calls = meter.tables[throttle_table]
-            from ipaas_sync import throttle
+            from ipaas_sync.platform import throttle
 
             slept = sum(lim.waited_seconds for lim in throttle._limiters.values())
             first_slot = sum(lim.first_slot_wait_seconds for lim in throttle._limiters.values())

@@ -14,7 +14,7 @@ and was not touched, and each one queues the outbound hook iPaaS.com would fire 
 `{"scope": "transaction/updated", "id": ...}`), which a test or the demo posts to our hook ingress.
 Searches (v2/Customers, v2/Transactions, v2/GiftCards) answer a JSON list, filtered by the equals-parameters
 the reference shows, ordered by id. iPaaS.com does not publish its paging parameters: the sandbox pages the
-way ipaas_sync.initialize's documented defaults assume (`page`, 1-based, and `page_size`), or with the names
+way ipaas_sync.tools.initialize.run's documented defaults assume (`page`, 1-based, and `page_size`), or with the names
 it is given, so the client's settings can be exercised. `fail_page(n)` answers page n once with a 5xx.
 """
 

@@ -264,7 +264,7 @@ class LocalDeployment:
             attrs = {
                 k: (json.dumps(v) if isinstance(v, dict) else str(v))
                 for k, v in props.items()
-                if k in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+                if k in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds", "MaximumMessageSize")
             }
             url = sqs.create_queue(QueueName=qname, Attributes=attrs)["QueueUrl"]
             arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{qname}"

@@ -246,7 +246,7 @@ KIT = SandboxKit(
     create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["data"]["key"]),
     get_customer=_get,
     stored_customers=lambda server: len(server.customers),
-    update_customer=None,  # Makini's customer API has no update (transfer/customer.py skips a linked customer)
+    update_customer=None,  # Makini's customer API has no update (runtime/transfers.py skips a linked customer)
     find_customer=_find,
     read_path="/api/wms/customers",
     write_path="/api/wms/customers",

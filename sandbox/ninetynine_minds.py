@@ -10,7 +10,9 @@ balance -> 422).
 Not published, implemented as the subscription settings assume (settings.NinetyNineMindsSettings, docs/giftcards.md):
 a reload/redemption keeps the reference it was sent in `reference_field` (default `reference_id`), and the card's
 history is looked up by it: `GET /api/v1/giftcards/transactions?card_id=&reference_id=` answers
-`data.transactions[]` (`type`, `amount`, the reference, ...). `use_card()` uses a card the way a shop till does, past
+`data.transactions[]` (`type`, `amount`, the reference, ...), in pages with `history_paging()` (`page_no`, `total`,
+`next_page`; leading empty pages possible), listing an activity only some seconds after it was applied with
+`history_lag()`. `use_card()` uses a card the way a shop till does, past
 this integration (a history entry with the till's own reference), e.g. between a lost answer and its redelivery.
 The reply to a duplicate IdempotentId is not published; this sandbox answers 200 with the execution it
 already has (message "already executed") and changes nothing.
@@ -28,9 +30,11 @@ iPaaS.com template receiver's shape, which is also the product's default; 99mind
 from __future__ import annotations
 
 import copy
+import math
 import re
 import secrets
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -73,6 +77,11 @@ class NinetyNineMindsSandbox(SandboxServer):
         # 99minds card id -> card; "balance" is a Decimal, "history" lists every applied issue/reload/redemption as
         # (kind, amount, reference)
         self.giftcards: dict[str, dict] = {}
+        # the card-history lookup's paging and lag (not published; see history_paging / history_lag)
+        self.history_page_size: int | None = None
+        self.history_empty_pages = 0
+        self.history_lag_seconds = 0.0
+        self._listed_after: dict[tuple[str, int], float] = {}  # (card id, history index) -> listed from (epoch s)
         # loyalty: transaction id -> {id, transaction_amount, transaction_type, customer_id, card_id, client_order_id}
         self.loyalty_transactions: dict[str, dict] = {}
         # the customer list (GET /api/v1/ipaas/customers?page_no=): only page_no is published; the page size
@@ -138,7 +147,7 @@ class NinetyNineMindsSandbox(SandboxServer):
             )
             self.notify("customer/updated", customer["id"])
         elif same_email is not None:
-            # assumed (see mapping/customer_99minds.py): one customer per email; a create answers it
+            # assumed (see destinations/ninetynine_minds/mapping/customer.py): one customer per email; a create answers it
             customer = same_email
             customer.update(body, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
             self.notify("customer/updated", customer["id"])
@@ -387,6 +396,7 @@ class NinetyNineMindsSandbox(SandboxServer):
                 planned.append((card, amount))
             for card, amount in planned:
                 card["balance"] = card["balance"] + amount if kind == "reload" else card["balance"] - amount
+                self._listed_after[(card["id"], len(card["history"]))] = time.time() + self.history_lag_seconds
                 card["history"].append((kind, amount, body.get(self.reference_field)))
             views = [self.giftcard_view(card) for card, _ in planned]
             return ok({"giftcard": views[-1], "giftcards": views})
@@ -400,7 +410,19 @@ class NinetyNineMindsSandbox(SandboxServer):
             card = self.giftcard(number)
             value = Decimal(amount)
             card["balance"] += value if kind == "reload" else -value
+            self._listed_after[(card["id"], len(card["history"]))] = time.time() + self.history_lag_seconds
             card["history"].append((kind, value, reference or self.new_id("till")))
+
+    def history_paging(self, page_size: int, *, empty_pages: int = 0) -> None:
+        """Answer the card-history lookup in pages of `page_size` (`page_no`, from 1), each with `total` and
+        `next_page`; the first `empty_pages` pages list nothing although `total` counts every entry (an answer 99minds
+        may give: "total 1, next page 2" and no entry on page 1)."""
+        self.history_page_size, self.history_empty_pages = page_size, empty_pages
+
+    def history_lag(self, seconds: float) -> None:
+        """Reloads and redemptions applied from now on are listed in the card history only `seconds` later (the
+        balance moves at once)."""
+        self.history_lag_seconds = seconds
 
     def _giftcard_history(self, query, body):
         key = (query.get("card_id") or [None])[0]
@@ -418,9 +440,19 @@ class NinetyNineMindsSandbox(SandboxServer):
                 self.reference_field: reference,
             }
             for n, (kind, amount, reference) in enumerate(card["history"], 1)
-            if wanted is None or reference == wanted
+            if (wanted is None or reference == wanted) and self._listed_after.get((card["id"], n - 1), 0.0) <= time.time()
         ]
-        return ok({"transactions": entries})
+        size = self.history_page_size
+        if size is None:
+            return ok({"transactions": entries})
+        try:
+            page = int((query.get("page_no") or ["1"])[0])
+        except ValueError:
+            raise rejected(422, "page_no must be an integer") from None
+        last = self.history_empty_pages + max(1, math.ceil(len(entries) / size))
+        start = (page - 1 - self.history_empty_pages) * size
+        rows = entries[start : start + size] if page > self.history_empty_pages else []
+        return ok({"transactions": rows, "total": len(entries), "page_no": page, "next_page": page + 1 if page < last else None})
 
     def _get_giftcard(self, query, body, card_id):
         card = self.giftcard(card_id)

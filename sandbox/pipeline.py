@@ -497,7 +497,8 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack = LocalStack(retry_delay=1)
         stack.start()
         # imported after start(): the handlers' logger then binds the log file, not the terminal
-        from ipaas_sync import http, pending
+        from ipaas_sync.platform import http
+        from ipaas_sync.runtime import pending
 
         http.READ_TIMEOUT = DEMO_READ_TIMEOUT
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
@@ -622,7 +623,7 @@ LEDGER_EXAMPLES = (
 
 def show_ledger(stack: LocalStack) -> list[str]:
     """Print `ipaas-sync status` for the LEDGER_EXAMPLES; returns the ones without a ledger entry."""
-    from ipaas_sync.cli import main as cli
+    from ipaas_sync.tools.cli import main as cli
 
     missing = []
     say()

@@ -38,7 +38,7 @@ CUSTOMER_QUEUES = {
 }
 __all__ = ["CUSTOMER_QUEUES", "MAKINI_SYSTEM_ID", "NINETYNINE_SYSTEM_ID", "STAMPED_SYSTEM_ID", "LocalStack", "PollStats"]
 # Locally a failed message comes back after `retry_delay` (1 s) instead of the visibility timeout (180 s), so the time
-# a gift card retry waits while an earlier request may still be in flight (ipaas_sync.pending.IN_FLIGHT_SECONDS,
+# a gift card retry waits while an earlier request may still be in flight (ipaas_sync.runtime.pending.IN_FLIGHT_SECONDS,
 # 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
 LOCAL_IN_FLIGHT_SECONDS = 3.0
 
@@ -167,7 +167,7 @@ class LocalStack:
         self.http_api = HttpApiServer(self.deployment, self.handlers).start()
         # the handlers' logger is named after their service (POWERTOOLS_SERVICE_NAME: the stack's name in the template;
         # whatever this process had when ipaas_sync was first imported)
-        from ipaas_sync.observability import logger
+        from ipaas_sync.core.observability import logger
 
         self.service_logger = logging.getLogger(logger.name)
         self.service_logger.addHandler(self.collector)

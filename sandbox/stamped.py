@@ -5,7 +5,7 @@ Customers: create POST /api/v2/{storeHash}/dashboard/customers/add, list GET ...
 get GET .../dashboard/customers/{id}, update POST .../dashboard/customers/{id}. Stamped de-duplicates by
 email: a create for an email it already has (case-insensitive) updates that customer and answers with it.
 Ids are numbers like 143491. The body keys mirror the assumptions in
-shared/ipaas_sync/mapping/customer_stamped.py (the v2 names are not published).
+shared/ipaas_sync/destinations/stamped/mapping/customer.py (the v2 names are not published).
 Sandbox assumption (not published): keys that do not belong to the store in the path answer 403.
 """
 

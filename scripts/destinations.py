@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generated import rewrite  # noqa: E402 - beside this script
 
+from ipaas_sync.core.settings import WebhookKeySettings, secret_shape  # noqa: E402
 from ipaas_sync.destinations import ENTITIES, ENTITY_BY_NAME, REGISTRY, TO_IPAAS, Destination, Entity, load  # noqa: E402
-from ipaas_sync.settings import WebhookKeySettings, secret_shape  # noqa: E402
+from ipaas_sync.platform.queues import SQS_MAX_MESSAGE_BYTES  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
 MARKER = re.compile(r"^(?P<indent> *)# >>> destinations: (?P<kind>[a-z-]+)(?: (?P<selector>[a-z-]+))?\n", re.M)
@@ -155,6 +156,7 @@ def queues(selector: str | None) -> list[str]:
             "  UpdateReplacePolicy: Retain",
             "  Properties:",
             f"    QueueName: !Sub ${{AWS::StackName}}-{d.queue_name(entity)}-dlq",
+            f"    MaximumMessageSize: {SQS_MAX_MESSAGE_BYTES} # SQS_MAX_MESSAGE_BYTES: body + attributes",
             "    MessageRetentionPeriod: 1209600",
             "    SqsManagedSseEnabled: true",
             "",
@@ -164,6 +166,7 @@ def queues(selector: str | None) -> list[str]:
             "  UpdateReplacePolicy: Delete",
             "  Properties:",
             f"    QueueName: !Sub ${{AWS::StackName}}-{d.queue_name(entity)}",
+            f"    MaximumMessageSize: {SQS_MAX_MESSAGE_BYTES} # SQS_MAX_MESSAGE_BYTES: body + attributes",
             "    VisibilityTimeout: 180 # 6 x the function timeout",
             "    MessageRetentionPeriod: 345600",
             "    SqsManagedSseEnabled: true",

@@ -37,7 +37,7 @@ ALARM_ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
 # account and region (dev and prod, two merchants) never share a series, a widget or an alarm. A search
 # expression finds every dimension value (each destination and entity) without listing them. Each transfer outcome
 # is written twice: per {service, Entity} (the invocation's metrics) and per {service, Entity, Destination}
-# (shared/ipaas_sync/processing.py METRIC_BY_STATUS, observability.count_for_destination), so each of its widgets
+# (shared/ipaas_sync/runtime/processing.py METRIC_BY_STATUS, observability.count_for_destination), so each of its widgets
 # names the schema with Destination (a search by metric name alone would plot every outcome twice).
 TRANSFER_METRICS = [
     "TransfersSent",
@@ -155,8 +155,8 @@ def _as_yaml(value) -> str:
 
 def _entities() -> list[str]:
     """Every Entity dimension value the transfer functions write (their process_batch entity)."""
-    from ipaas_sync.models.inbound import ENTITY
-    from ipaas_sync.models.notification import ENTITIES
+    from ipaas_sync.core.models.inbound import ENTITY
+    from ipaas_sync.core.models.notification import ENTITIES
 
     return [*ENTITIES, ENTITY]
 

@@ -12,7 +12,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 # what template.yaml gives the local stack's functions (their stack's own service and metrics namespace): the
-# handlers run in this process, and ipaas_sync.observability reads both when first imported
+# handlers run in this process, and ipaas_sync.core.observability reads both when first imported
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", LOCAL_STACK_NAME)
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", f"IpaasSync/{LOCAL_STACK_NAME}")
 
@@ -20,7 +20,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", f"IpaasSync/{LOCAL_STACK_N
 @pytest.fixture
 def log_output():
     """Every formatted log line the code writes (the JSON lines CloudWatch would get)."""
-    from ipaas_sync.observability import logger, metrics
+    from ipaas_sync.core.observability import logger, metrics
 
     handler = logger.registered_handler
     buffer = io.StringIO()

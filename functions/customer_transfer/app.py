@@ -1,8 +1,8 @@
 """CustomerTransferFunction: SQS batch of iPaaS.com customer notifications -> the subscription's destination."""
 
-from ipaas_sync.observability import logger, metrics, traced
-from ipaas_sync.processing import process_batch
-from ipaas_sync.transfer.customer import transfer_customer
+from ipaas_sync.core.observability import logger, metrics, traced
+from ipaas_sync.runtime.processing import process_batch
+from ipaas_sync.runtime.transfers import transfer_customer
 
 
 @logger.inject_lambda_context

@@ -10,8 +10,9 @@ and filters). Without "queue" it acts on every DLQ of the stack (DEAD_LETTER_QUE
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ipaas_sync.observability import logger
-from ipaas_sync.replay import Replayer, configured_dead_letter_queues, run_command
+from ipaas_sync.core.observability import logger
+from ipaas_sync.tools.replay import Replayer
+from ipaas_sync.tools.replay_cli import configured_dead_letter_queues, run_command
 
 
 @logger.inject_lambda_context

@@ -1,8 +1,8 @@
 """GiftCardTransferFunction: SQS batch of iPaaS.com gift card notifications -> the subscription's destination."""
 
-from ipaas_sync.observability import logger, metrics, traced
-from ipaas_sync.processing import process_batch
-from ipaas_sync.transfer.giftcard import transfer_giftcard
+from ipaas_sync.core.observability import logger, metrics, traced
+from ipaas_sync.runtime.processing import process_batch
+from ipaas_sync.runtime.transfers import transfer_giftcard
 
 
 @logger.inject_lambda_context

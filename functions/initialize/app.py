@@ -12,8 +12,8 @@ id: a million records need no human. Progress: `ipaas-sync report`/the log line 
 
 import warnings
 
-from ipaas_sync.initialize import run_function
-from ipaas_sync.observability import logger, metrics
+from ipaas_sync.core.observability import logger, metrics
+from ipaas_sync.tools.initialize.function import run_function
 
 # most invocations add no metric (only a partner's 429 does): nothing to publish is expected, not worth a warning line
 warnings.filterwarnings("ignore", message="No application metrics to publish")

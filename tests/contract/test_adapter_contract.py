@@ -18,10 +18,10 @@ import time
 
 import pytest
 
+from ipaas_sync.core.errors import ConfigurationError, TransientError
+from ipaas_sync.core.settings import parse_subscription
 from ipaas_sync.destinations import REGISTRY, load
-from ipaas_sync.errors import ConfigurationError, TransientError
-from ipaas_sync.http import ThrottledRetry
-from ipaas_sync.settings import parse_subscription
+from ipaas_sync.platform.http import ThrottledRetry
 from sandbox.destinations import kit
 
 DESTINATIONS = [pytest.param(d, id=d.platform) for d in REGISTRY]

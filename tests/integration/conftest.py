@@ -64,7 +64,7 @@ def json_lines(buffer) -> list[dict]:
 def replay_dlq(stack: LocalStack, dlq: str, queue: str | None = None) -> int:
     """Replay a DLQ as an operator would, with the product's Replayer (`ipaas-sync dlq replay`); returns how
     many messages moved. `queue` (the expected source) is checked against where they went."""
-    from ipaas_sync.replay import Replayer
+    from ipaas_sync.tools.replay import Replayer
 
     report = Replayer().replay(stack.queue_url(dlq))
     assert report.errors == [], report.errors

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from ipaas_sync.cli import main
+from ipaas_sync.tools.cli import main
 from sandbox.stack import MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID
 
 
@@ -67,7 +67,7 @@ def test_ipaas_token_rejected(make_stack, capsys):
 def test_console_entry_point_exit_code(stack):
     env = {k: v for k, v in os.environ.items()}
     done = subprocess.run(
-        [sys.executable, "-m", "ipaas_sync.cli", "check-credentials", "--destination", MAKINI_SYSTEM_ID],
+        [sys.executable, "-m", "ipaas_sync.tools.cli", "check-credentials", "--destination", MAKINI_SYSTEM_ID],
         env=env,
         capture_output=True,
         text=True,
@@ -78,7 +78,7 @@ def test_console_entry_point_exit_code(stack):
     assert done.stdout.startswith(f"ok    {MAKINI_SYSTEM_ID} 'Mintsoft via Makini - Local' (Makini)")
     stack.makini.token = "rotated-token"  # the connection's token changed on Makini's side
     done = subprocess.run(
-        [sys.executable, "-m", "ipaas_sync.cli", "check-credentials"],
+        [sys.executable, "-m", "ipaas_sync.tools.cli", "check-credentials"],
         env=env,
         capture_output=True,
         text=True,

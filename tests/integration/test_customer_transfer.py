@@ -179,7 +179,7 @@ def test_inline_record_is_used_without_fetching(stack):
 
 
 def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack, monkeypatch):
-    from ipaas_sync.http import ThrottledRetry
+    from ipaas_sync.platform.http import ThrottledRetry
 
     # every receive still makes its HTTP retries (urllib3 Retry), without their backoff: what is asserted is the
     # receive count and the reason, and the backoff was 15 of this test's 20 seconds
@@ -195,7 +195,7 @@ def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack,
 
 
 def test_create_whose_reply_was_lost_is_not_duplicated(stack, monkeypatch):
-    import ipaas_sync.http as http
+    from ipaas_sync.platform import http
 
     monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
     add_customer(stack, "17")

@@ -9,8 +9,9 @@ import json
 import boto3
 import pytest
 
-from ipaas_sync import observability, processing, settings
-from ipaas_sync.clients.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
+from ipaas_sync.core import observability, settings
+from ipaas_sync.platform.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
+from ipaas_sync.runtime import processing
 
 from .conftest import notification
 

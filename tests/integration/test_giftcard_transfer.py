@@ -9,10 +9,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ipaas_sync import http, pending
-from ipaas_sync.mapping import giftcard_99minds as mapping
-from ipaas_sync.models.ipaas import IpaasGiftCard
-from ipaas_sync.pending import PendingJournal
+from ipaas_sync.core.models.ipaas import IpaasGiftCard
+from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as mapping
+from ipaas_sync.platform import http
+from ipaas_sync.runtime import pending
+from ipaas_sync.runtime.pending import PendingJournal
 from sandbox.local_aws import sqs_event
 from sandbox.stack import NINETYNINE_SYSTEM_ID as SYS
 
@@ -256,9 +257,10 @@ def test_a_request_still_in_flight_is_waited_for_not_applied_twice(stack, monkey
     stack.send(Q, note("15"))
     stack.drain()
     assert len(writes(stack, RELOAD)) == 1 and existing["balance"] == Decimal("50.00")
-    reasons = [o["reason"] for o in stack.outcomes("failed")]
-    assert "did not answer in time" in reasons[0]
-    assert any("may still be in flight at 99minds (assumed up to 4s)" in r for r in reasons[1:]), reasons
+    [failed] = stack.outcomes("failed")
+    assert "did not answer in time" in failed["reason"]
+    waits = [o["reason"] for o in stack.outcomes("deferred")]  # waited out on the queue, never as a failed attempt
+    assert waits and all("may still be applied at 99minds (apply window 4s" in r for r in waits), waits
     [done] = final(stack)
     assert done["status"] == "updated" and done["details"]["activities_recovered"] == 1
     assert activity_link(stack, "15-r") and stack.messages(DLQ) == []
@@ -515,3 +517,71 @@ def test_sample_events_transfer_as_documented(stack):
     assert [o["status"] for o in stack.outcomes()] == ["created", "updated"]
     assert stack.ninetynine.giftcard("GC-601")["balance"] == Decimal("50.00")
     assert [h[0] for h in existing["history"]] == ["reload", "redeem"] and existing["balance"] == Decimal("42.50")
+
+
+# -- paged history and the apply window (issue 22) ----------------------------------------------------------------
+def reload_answer_lost(stack, monkeypatch, id_: str) -> dict:
+    """A linked card with one reload of 5.00 to apply, whose first attempt 99minds applies but never answers."""
+    monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
+    _, existing = linked_card(
+        stack, id_, "10.00", balance="15.00", activities=[act("Reload", "5.00", "2025-03-01T10:00:00Z", id=f"{id_}-r")]
+    )
+    stack.ninetynine.faults.apply_then_hang(1, seconds=3, path=RELOAD)
+    return existing
+
+
+def test_an_empty_history_page_that_says_more_follow_is_not_proof_the_reload_is_read_on_the_next_page(stack, monkeypatch):
+    """The audit's reproduction: the history answers "total 1, next page 2" with no entry on page 1. Reading page 1
+    alone, the product took absence as proof and reloaded again (two 5.00 reloads, balance 20.00)."""
+    existing = reload_answer_lost(stack, monkeypatch, "31")
+    stack.ninetynine.history_paging(1, empty_pages=1)
+    stack.send(Q, note("31"))
+    stack.drain()
+    assert len(writes(stack, RELOAD)) == 1 and existing["balance"] == Decimal("15.00")
+    [done] = final(stack)
+    assert done["status"] == "updated" and done["details"]["activities_recovered"] == 1
+    pages = [c for c in stack.ninetynine.calls("GET", "/api/v1/giftcards/transactions") if c.query.get("page_no") == ["2"]]
+    assert pages, "page 2 of the card history was never read"
+    assert activity_link(stack, "31-r") and stack.messages(DLQ) == []
+
+
+def test_a_history_that_cannot_be_read_to_its_end_is_no_proof_and_parks_uncertain(stack, monkeypatch):
+    existing = reload_answer_lost(stack, monkeypatch, "32")
+    stack.ninetynine.history_paging(1, empty_pages=10_000)  # "more follow", page after page
+    stack.send(Q, note("32"))
+    stack.drain()
+    assert len(writes(stack, RELOAD)) == 1 and existing["balance"] == Decimal("15.00")
+    [parked] = dlq_reasons(stack, DLQ)
+    assert parked["ipaas.error"] == "permanent:UncertainOutcome"
+    assert f"could not be read to its end within {mapping.MAX_HISTORY_PAGES} pages" in parked["ipaas.reason"]
+    history_reads = stack.ninetynine.calls("GET", "/api/v1/giftcards/transactions")
+    assert len(history_reads) <= mapping.MAX_HISTORY_PAGES * 3  # bounded (each delivery reads at most that many)
+
+
+def test_absence_counts_only_after_the_apply_window_a_history_that_lists_the_reload_late_is_waited_out(stack, monkeypatch):
+    """99minds applied the reload (its answer was lost) but lists it in the card history only 2 s later. A retry that
+    looked before then saw "not applied" and reloaded again. Inside the apply window (6 s here, 120 s by default) the
+    retry does not look: it is deferred back to its queue until the window has passed, then finds the reload. (The
+    retry comes back about 2 s after the request left: the window leaves 4 s for a loaded machine.)"""
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", 6.0)
+    existing = reload_answer_lost(stack, monkeypatch, "33")
+    stack.ninetynine.history_lag(2.0)
+    stack.send(Q, note("33"))
+    stack.drain()
+    assert len(writes(stack, RELOAD)) == 1 and existing["balance"] == Decimal("15.00")
+    deferred = stack.outcomes("deferred")
+    assert deferred and all("apply window 6s" in o["reason"] for o in deferred), deferred
+    [done] = final(stack)
+    assert done["status"] == "updated" and done["details"]["activities_recovered"] == 1
+    assert [o["details"]["attempt"] for o in stack.outcomes("failed")] == [1]  # the wait cost no receive attempt
+
+
+def test_the_apply_window_is_a_setting_with_a_conservative_default(monkeypatch):
+    import importlib
+
+    monkeypatch.delenv("GIFTCARD_APPLY_WINDOW_SECONDS", raising=False)
+    assert importlib.reload(pending).IN_FLIGHT_SECONDS == pending.DEFAULT_APPLY_WINDOW_SECONDS == 120.0
+    monkeypatch.setenv("GIFTCARD_APPLY_WINDOW_SECONDS", "300")
+    assert importlib.reload(pending).IN_FLIGHT_SECONDS == 300.0
+    monkeypatch.delenv("GIFTCARD_APPLY_WINDOW_SECONDS")
+    importlib.reload(pending)

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import requests
 
-from ipaas_sync.models.notification import ENTITIES
+from ipaas_sync.core.models.notification import ENTITIES
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
 from .conftest import json_lines, notification

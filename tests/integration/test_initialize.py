@@ -9,9 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from ipaas_sync import initialize
-from ipaas_sync.cli import main
-from ipaas_sync.initialize import LockHeld, Runs, build, transfer_time
+from ipaas_sync.tools.cli import main
+from ipaas_sync.tools.initialize import cli as initialize_cli
+from ipaas_sync.tools.initialize import function, sources
+from ipaas_sync.tools.initialize.checkpoint import LockHeld, Runs
+from ipaas_sync.tools.initialize.run import build
+from ipaas_sync.tools.initialize.sources import transfer_time
 from sandbox.destinations import PARTNER_LIMITS, TEST_LIMITS
 from sandbox.ipaas import IpaasSandbox
 from sandbox.stack import NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID
@@ -246,7 +249,7 @@ def test_the_function_continues_itself_across_a_simulated_timeout(stack, monkeyp
     monkeypatch.delenv("QUEUE_ROUTES")  # the function's own environment: queues by the stack's name
     handler = stack.handlers["InitializeFunction"]
     invoked: list[tuple[str, dict]] = []
-    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
+    monkeypatch.setattr(function, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
     event = {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10}
     results = [handler(event, ShortContext(0, pages=2))]
     for n in range(1, 10):  # bounded: 5 pages, 2 per invocation
@@ -269,7 +272,7 @@ def test_the_function_continues_itself_across_a_simulated_timeout(stack, monkeyp
 def test_the_function_refuses_a_second_run_and_does_a_dry_run(stack, monkeypatch):
     customers(stack, 3)
     handler = stack.handlers["InitializeFunction"]
-    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: pytest.fail("no continuation expected"))
+    monkeypatch.setattr(function, "invoke_async", lambda arn, payload: pytest.fail("no continuation expected"))
     dry = handler({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "dry_run": True}, ShortContext(0, 9))
     assert dry["status"] == "dry-run" and dry["enqueued"] == 3 and queued(stack) == []
     build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, owner="someone").start()
@@ -283,7 +286,7 @@ def test_a_page_that_keeps_failing_stops_the_run_resumably(stack, capsys, monkey
     assert run(stack, "--dry-run") == 1  # the estimate meets it first: nothing enqueued
     assert "HTTP 503" in capsys.readouterr().err and queued(stack) == []
     stack.ipaas.fail_page("customers", 2, status=503, times=4)
-    monkeypatch.setattr(initialize, "estimate", lambda enumerator: initialize.Estimate(25, 3, True))  # no probes
+    monkeypatch.setattr(initialize_cli, "estimate", lambda enumerator: sources.Estimate(25, 3, True))  # no probes
     assert run(stack) == 1  # the run meets it
     assert (
         "stopped at page 2 (10 enqueued, status failed): the same command with --resume continues it" in capsys.readouterr().err
@@ -311,8 +314,8 @@ def _consume(stack, queue: str = QUEUE) -> list[str]:
 def test_a_run_keeps_the_queue_no_fuller_than_the_limit_drains_in_its_pacing_window(stack, monkeypatch):
     """SQS delays a deferred record at most 15 minutes: a run waits before a page while the queue already holds what
     the destination's limit drains in --pace-ahead seconds, so no record is enqueued further ahead than that."""
-    from ipaas_sync.clients.queues import queue_depth
-    from ipaas_sync.enqueue import Target
+    from ipaas_sync.platform.queues import queue_depth
+    from ipaas_sync.tools.enqueue import Target
 
     ids = customers(stack, 35)
     # the test stack's 99minds subscription allows 150 calls a second (sandbox.server.TEST_LIMITS): 0.2 s is 30 customers
@@ -338,14 +341,14 @@ def test_a_run_keeps_the_queue_no_fuller_than_the_limit_drains_in_its_pacing_win
     report = init.run(init.start())
     assert report.status == "finished" and report.enqueued == 35
     assert depths == [10, 20, 30, 5]  # the fourth page waited until the queue had room for it
-    assert waits == [initialize.PACE_POLL_SECONDS]
+    assert waits == [sources.PACE_POLL_SECONDS]
     assert sorted(consumed + [b["id"] for b in queued(stack)]) == ids  # each enqueued once
 
 
 def test_the_function_hands_on_a_run_that_waits_for_room_at_its_margin(stack, monkeypatch):
     customers(stack, 25)
     monkeypatch.delenv("QUEUE_ROUTES")
-    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append(payload))
+    monkeypatch.setattr(function, "invoke_async", lambda arn, payload: invoked.append(payload))
     invoked: list[dict] = []
     event = {"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10, "pace_ahead": 0.1}
     # the first page fills the queue's room (15 customers: 0.1 s of 150 calls a second); the function waits for room
@@ -371,7 +374,7 @@ def test_pacing_room_is_the_limits_records_in_the_window(make_stack):
 
 
 def test_a_queue_whose_depth_cannot_be_read_stops_the_run_resumably(stack):
-    from ipaas_sync.errors import TransientError
+    from ipaas_sync.core.errors import TransientError
 
     customers(stack, 3)
     init = build({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 10})
@@ -447,7 +450,7 @@ def test_the_function_resumes_exactly_when_its_page_size_changed_between_handoff
     monkeypatch.delenv("QUEUE_ROUTES")
     handler = stack.handlers["InitializeFunction"]
     invoked: list[tuple[str, dict]] = []
-    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
+    monkeypatch.setattr(function, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
     monkeypatch.setenv("IPAAS_SEARCH_PAGE_SIZE", "2")
     first = handler({"entity": "customer", "destination": NINETYNINE_SYSTEM_ID}, ShortContext(0, pages=2))
     assert first["status"] == "paused" and first["enqueued"] == 4 and first["page"] == 3

@@ -10,9 +10,10 @@ from collections import Counter
 
 import pytest
 
-from ipaas_sync import initialize
-from ipaas_sync.cli import main
-from ipaas_sync.initialize import Runs, build
+from ipaas_sync.tools.cli import main
+from ipaas_sync.tools.initialize import function
+from ipaas_sync.tools.initialize.checkpoint import Runs
+from ipaas_sync.tools.initialize.run import build
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 
 from .test_initialize import AT_99MINDS_LIMIT, ShortContext
@@ -226,7 +227,7 @@ def test_the_function_continues_itself_with_the_source(stack, monkeypatch):
     ids = customers_in_99minds(stack, 10)
     handler = stack.handlers["InitializeFunction"]
     invoked: list[tuple[str, dict]] = []
-    monkeypatch.setattr(initialize, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
+    monkeypatch.setattr(function, "invoke_async", lambda arn, payload: invoked.append((arn, payload)))
     event = {"source": "99minds", "entity": "customer", "destination": NINETYNINE_SYSTEM_ID, "page_size": 3}
     results = [handler(event, ShortContext(0, pages=2))]
     for n in range(1, 10):  # bounded: 5 pages (the last empty), 2 per invocation

@@ -9,9 +9,10 @@ import typing
 import boto3
 import pytest
 
-from ipaas_sync import ledger
-from ipaas_sync.cli import main
-from ipaas_sync.models.outcome import Outcome, Status
+from ipaas_sync.core.models.outcome import Outcome, Status
+from ipaas_sync.runtime import ledger
+from ipaas_sync.tools import ledger_reports
+from ipaas_sync.tools.cli import main
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 from tests.integration.conftest import add_customer, json_lines, notification
 
@@ -174,7 +175,7 @@ def test_write_units_and_cost_per_million_transfers():
     ],
 )
 def test_report_groups_reasons_without_ids(reason, group):
-    assert ledger.reason_group({"reason": reason, "failure_kind": "permanent", "error": "X"}) == f"[permanent:X] {group}"
+    assert ledger_reports.reason_group({"reason": reason, "failure_kind": "permanent", "error": "X"}) == f"[permanent:X] {group}"
 
 
 def test_the_template_table_is_what_the_ledger_uses(stack):

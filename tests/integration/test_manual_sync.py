@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from ipaas_sync.cli import main
-from ipaas_sync.manual_sync import MAX_IDS, read_ids
+from ipaas_sync.tools.cli import main
+from ipaas_sync.tools.sync import MAX_IDS, read_ids
 from sandbox.stack import NINETYNINE_SYSTEM_ID
 from tests.integration.conftest import add_customer
 

@@ -4,8 +4,8 @@ out, names kept); `--since` takes an age or a date in both `report` and `initial
 
 from __future__ import annotations
 
-from ipaas_sync.cli import main
-from ipaas_sync.failure_groups import failure_group
+from ipaas_sync.tools.cli import main
+from ipaas_sync.tools.failure_groups import failure_group
 from sandbox.local_aws import LOCAL_STACK_NAME
 from tests.integration.conftest import add_customer, notification
 
@@ -50,7 +50,7 @@ def test_ids_are_taken_out_and_names_kept():
 def test_since_takes_an_age_or_a_date_in_report_and_initialize(stack, capsys):
     from datetime import UTC, datetime, timedelta
 
-    from ipaas_sync.replay import parse_moment
+    from ipaas_sync.tools.replay import parse_moment
     from sandbox.stack import NINETYNINE_SYSTEM_ID
 
     now = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -100,7 +100,7 @@ def test_an_invocation_with_no_metrics_warns_of_nothing(stack):
     InitializeFunction run without a 429 adds none: neither prints Powertools' "No application metrics" warning."""
     import warnings
 
-    from ipaas_sync.observability import metrics
+    from ipaas_sync.core.observability import metrics
     from sandbox.stack import NINETYNINE_SYSTEM_ID
 
     with warnings.catch_warnings(record=True) as caught:
@@ -110,7 +110,7 @@ def test_an_invocation_with_no_metrics_warns_of_nothing(stack):
 
 
 def test_initialize_says_what_its_pacing_wait_compares(stack, capsys, monkeypatch):
-    from ipaas_sync.initialize import QueuePace
+    from ipaas_sync.tools.initialize.sources import QueuePace
     from sandbox.stack import NINETYNINE_SYSTEM_ID
 
     add_customer(stack, "6100")

@@ -9,10 +9,10 @@ import itertools
 
 import pytest
 
-from ipaas_sync.clients.makini import MakiniClient
-from ipaas_sync.clients.stamped import StampedClient
-from ipaas_sync.errors import ConfigurationError, PermanentError
-from ipaas_sync.settings import parse_subscription
+from ipaas_sync.core.errors import ConfigurationError, PermanentError
+from ipaas_sync.core.settings import parse_subscription
+from ipaas_sync.destinations.makini.client import MakiniClient
+from ipaas_sync.destinations.stamped.client import StampedClient
 from sandbox.makini import MakiniSandbox
 from sandbox.stamped import StampedSandbox
 

@@ -73,7 +73,7 @@ def bodies(secrets):
 
 @pytest.mark.integration
 def test_arbitrary_bodies_are_transferred_or_rejected_with_a_reason(stack):
-    from ipaas_sync.observability import logger
+    from ipaas_sync.core.observability import logger
 
     secrets = [stack.ipaas.token, stack.ninetynine.api_key]
     arn = stack.deployment.physical[Q]["Arn"]

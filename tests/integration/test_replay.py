@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ipaas_sync import cli
-from ipaas_sync.replay import Filter, Replayer
+from ipaas_sync.tools import cli
+from ipaas_sync.tools.replay import Filter, Replayer
 
 from .conftest import dlq_reasons, notification
 

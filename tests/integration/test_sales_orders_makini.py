@@ -1,4 +1,4 @@
-"""Completed iPaaS.com orders -> Makini sales orders: transfer/sales_order_makini.to_makini called in-process
+"""Completed iPaaS.com orders -> Makini sales orders: destinations/makini/transfer/transaction.transfer called in-process
 with the local stack's environment (moto idempotency table, subscription secrets, iPaaS.com and Makini
 sandboxes). The transaction handler registers it in its DESTINATIONS table."""
 
@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from ipaas_sync import deadline
-from ipaas_sync.errors import InvalidRecord, Skip, TransientError
-from ipaas_sync.idempotency import register_lambda_context
-from ipaas_sync.models.ipaas import IpaasTransaction
-from ipaas_sync.models.notification import TransferMessage
-from ipaas_sync.transfer.env import TransferEnv
-from ipaas_sync.transfer.sales_order_makini import to_makini
+from ipaas_sync.core.errors import InvalidRecord, Skip, TransientError
+from ipaas_sync.core.models.ipaas import IpaasTransaction
+from ipaas_sync.core.models.notification import TransferMessage
+from ipaas_sync.destinations.makini.transfer.transaction import transfer as to_makini
+from ipaas_sync.platform import deadline
+from ipaas_sync.runtime.env import TransferEnv
+from ipaas_sync.runtime.idempotency import register_lambda_context
 from sandbox.local_aws import LambdaContext
 from sandbox.stack import MAKINI_SYSTEM_ID
 

@@ -129,7 +129,7 @@ def test_the_cli_environment_file_is_all_the_cli_needs(served):
     _, files = served
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SUBSCRIPTION", "LEDGER", "STACK", "QUEUE_ROUTES"))}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
-    cli = f"{sys.executable} -m ipaas_sync.cli"
+    cli = f"{sys.executable} -m ipaas_sync.tools.cli"
     for command, expected in (
         ("check-credentials", "ok"),
         ('dlq list --stack "$STACK_NAME"', "ipaas-sync-local-customer-99minds-dlq: "),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from ipaas_sync import ledger
+from ipaas_sync.runtime import ledger
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TRANSFER_FUNCTIONS = {

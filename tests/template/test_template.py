@@ -161,8 +161,8 @@ def _routes(template) -> dict[str, str]:
 
 
 def test_ingress_routes_point_at_entity_queues_of_known_platforms(template):
-    from ipaas_sync.models.notification import ENTITIES
-    from ipaas_sync.settings import PLATFORMS
+    from ipaas_sync.core.models.notification import ENTITIES
+    from ipaas_sync.core.settings import PLATFORMS
 
     routes = _routes(template)
     assert "customer:99minds" in routes
@@ -314,8 +314,8 @@ def test_each_function_reads_only_the_secrets_of_the_platforms_it_serves(templat
 def test_the_template_secret_shapes_are_the_settings_models(template):
     """One definition of each secret's JSON: the settings models the registry names (settings.secret_shape); the
     template's secrets are what they produce, the webhook keys included."""
+    from ipaas_sync.core.settings import WebhookKeySettings, secret_shape
     from ipaas_sync.destinations import by_platform, load
-    from ipaas_sync.settings import WebhookKeySettings, secret_shape
 
     def webhook_model(platform):
         destination = by_platform(platform)
@@ -772,7 +772,7 @@ def _dashboard_searches(template) -> dict[str, str]:
 def test_every_outcome_metric_is_plotted_once_per_destination_and_entity(template):
     """Each outcome is written per {service, Entity} and per {service, Entity, Destination}: a widget's search by
     metric name alone (the deferrals' once) plots every one twice."""
-    from ipaas_sync.processing import METRIC_BY_STATUS
+    from ipaas_sync.runtime.processing import METRIC_BY_STATUS
 
     searches = _dashboard_searches(template)
     for metric in set(METRIC_BY_STATUS.values()):
@@ -788,15 +788,15 @@ def test_every_emitted_metric_is_on_a_widget_and_the_unparked_records_and_ledger
     emitted = set()
     for path in (ROOT / "shared" / "ipaas_sync").rglob("*.py"):
         emitted |= set(re.findall(r'add_metric\(name="(\w+)"', path.read_text()))
-    from ipaas_sync.processing import METRIC_BY_STATUS
+    from ipaas_sync.runtime.processing import METRIC_BY_STATUS
 
     emitted |= set(METRIC_BY_STATUS.values())
     assert {"DeadLetterSendFailures", "LedgerWriteFailures", "HookNotificationsQueued", "HookEventsSkipped"} <= emitted
     plotted = set(re.findall(r'MetricName="(\w+)"', " ".join(_dashboard_searches(template).values())))
     assert emitted - plotted == set()
     resources = template["Resources"]
-    from ipaas_sync.models.inbound import ENTITY
-    from ipaas_sync.models.notification import ENTITIES
+    from ipaas_sync.core.models.inbound import ENTITY
+    from ipaas_sync.core.models.notification import ENTITIES
 
     for metric in ("DeadLetterSendFailures", "LedgerWriteFailures"):
         props = resources[f"{metric}Alarm"]["Properties"]
@@ -819,3 +819,27 @@ def test_every_function_and_the_layer_build_for_the_architecture_parameter(templ
     layer = template["Resources"]["SharedLayer"]
     assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
     assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+
+
+def test_the_gift_card_apply_window_is_a_parameter_with_the_codes_default(template):
+    from ipaas_sync.runtime import pending
+
+    parameter = template["Parameters"]["GiftCardApplyWindowSeconds"]
+    assert parameter["Default"] == pending.DEFAULT_APPLY_WINDOW_SECONDS
+    assert parameter["MinValue"] >= template["Globals"]["Function"]["Timeout"]  # never shorter than an invocation
+    env = template["Resources"]["GiftCardTransferFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["GIFTCARD_APPLY_WINDOW_SECONDS"] == {"Ref": "GiftCardApplyWindowSeconds"}
+
+
+def test_every_queue_is_created_with_the_message_size_the_code_assumes(template):
+    """The code bounds every message (a DLQ entry's attributes, the ingress's 413) by SQS_MAX_MESSAGE_BYTES; a queue
+    created without MaximumMessageSize gets whatever SQS's default is at the time (1 MiB since 2025)."""
+    from ipaas_sync.platform.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
+
+    queues = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
+    assert queues
+    assert {k: v["Properties"].get("MaximumMessageSize") for k, v in queues.items()} == dict.fromkeys(
+        queues, SQS_MAX_MESSAGE_BYTES
+    )
+    assert template["Parameters"]["HookMaxBodyBytes"]["MaxValue"] == SQS_MAX_MESSAGE_BYTES
+    assert MAX_BODY_BYTES < SQS_MAX_MESSAGE_BYTES

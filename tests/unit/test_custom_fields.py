@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipaas_sync.mapping import common
+from ipaas_sync.ipaas import custom_fields as common
 
 PUBLISHED = [
     {"id": 11, "custom_field_name": "LoyaltyPointsClaimed", "value": "150"},

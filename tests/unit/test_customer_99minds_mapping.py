@@ -1,10 +1,10 @@
 import pytest
 
-from ipaas_sync.errors import InvalidRecord, PermanentError
-from ipaas_sync.mapping import customer_99minds as m
+from ipaas_sync.core.errors import InvalidRecord, PermanentError
+from ipaas_sync.core.models.ipaas import IpaasCustomer
+from ipaas_sync.destinations.ninetynine_minds.mapping import customer as m
+from ipaas_sync.destinations.ninetynine_minds.settings import StoreRef
 from ipaas_sync.mapping.common import normalize_phone
-from ipaas_sync.models.ipaas import IpaasCustomer
-from ipaas_sync.settings import StoreRef
 
 STORE = StoreRef(kind="store_ref_id", value="store_b81a893dc2bc6e1a5d")
 

@@ -1,8 +1,8 @@
 import pytest
 
-from ipaas_sync.errors import InvalidRecord, PermanentError
-from ipaas_sync.mapping import customer_makini as m
-from ipaas_sync.models.ipaas import IpaasCustomer
+from ipaas_sync.core.errors import InvalidRecord, PermanentError
+from ipaas_sync.core.models.ipaas import IpaasCustomer
+from ipaas_sync.destinations.makini.mapping import customer as m
 
 
 def customer(**kw):

@@ -7,9 +7,9 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipaas_sync.clients.queues import SQS_MAX_MESSAGE_BYTES, attribute_value, failure_attributes, message_bytes
-from ipaas_sync.errors import classify, describe
-from ipaas_sync.observability import MAX_LOG_FIELD, bound, register_secret
+from ipaas_sync.core.errors import classify, describe
+from ipaas_sync.core.observability import MAX_LOG_FIELD, bound, register_secret
+from ipaas_sync.platform.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES, attribute_value, failure_attributes, message_bytes
 
 SQS_OK = set("\t\n\r") | {chr(c) for c in range(0x20, 0xD800)} | {chr(c) for c in range(0xE000, 0xFFFE)}
 
@@ -82,3 +82,19 @@ def test_dynamodb_item_too_large_is_permanent_also_wrapped_by_idempotency():
         assert classify(wrapped) == "permanent" and "400 KB" in describe(wrapped)
     other = ClientError({"Error": {"Code": "ValidationException", "Message": "One or more parameter values"}}, "PutItem")
     assert classify(other) == "transient"
+
+
+@given(body_size=st.integers(min_value=0, max_value=SQS_MAX_MESSAGE_BYTES - 300), reason_size=st.integers(1, 5000))
+def test_a_dlq_entry_keeps_its_error_class_and_a_reason_whatever_the_size_of_its_body(body_size, reason_size):
+    """Oversized bodies were parked with no attributes at all (385 in the audit's fuzz): the DLQ said nothing."""
+    body = "b" * body_size
+    out = attrs(body=body, reason="é" * reason_size, previous={"ipaas.first_reason": "ü" * 900})
+    assert message_bytes(body, out) <= SQS_MAX_MESSAGE_BYTES
+    assert out["ipaas.error"]["StringValue"] == "permanent:InvalidRecord"
+    assert out["ipaas.reason"]["StringValue"].startswith("é")
+
+
+def test_a_body_the_product_queues_leaves_room_for_every_attribute():
+    body = "b" * MAX_BODY_BYTES
+    out = attrs(body=body, reason="é" * 5000, previous={"ipaas.first_reason": "ü" * 5000})
+    assert len(out) == 10 and message_bytes(body, out) <= SQS_MAX_MESSAGE_BYTES

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ipaas_sync import cli
+from ipaas_sync.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -69,7 +69,7 @@ def problems_in(tokens: list[str], targets: set[str]) -> list[str]:
                     continue
                 if t not in targets:
                     found.append(f"make target '{t}'")
-        if tok in CLI_NAMES or (tok == "-m" and rest[:1] == ["ipaas_sync.cli"]):
+        if tok in CLI_NAMES or (tok == "-m" and rest[:1] == ["ipaas_sync.tools.cli"]):
             args = rest[1:] if tok == "-m" else rest
             parser = cli.parser()
             path = ["ipaas-sync"]
@@ -84,7 +84,7 @@ def problems_in(tokens: list[str], targets: set[str]) -> list[str]:
                 elif subs and not a.startswith("<"):
                     found.append(f"subcommand '{a}' of `{' '.join(path)}`")
                     break
-        if tok == "-m" and rest and not rest[0].startswith("ipaas_sync.cli"):
+        if tok == "-m" and rest and not rest[0].startswith("ipaas_sync.tools.cli"):
             module = rest[0].replace(".", "/")
             if not any(
                 (ROOT / base / f"{module}{ext}").exists()

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ipaas_sync.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
-from ipaas_sync.mapping import giftcard_99minds as m
-from ipaas_sync.models.ipaas import IpaasGiftCard
-from ipaas_sync.settings import StoreRef
+from ipaas_sync.core.errors import ConfigurationError, InvalidRecord, PermanentError, Skip
+from ipaas_sync.core.models.ipaas import IpaasGiftCard
+from ipaas_sync.destinations.ninetynine_minds.mapping import giftcard as m
+from ipaas_sync.destinations.ninetynine_minds.settings import StoreRef
 
 STORE = StoreRef(kind="store_ref_id", value="store_b81a893dc2bc6e1a5d")
 
@@ -335,9 +335,53 @@ def history(*entries) -> dict:
         (history({"type": "reload", "amount": "5.00"}), m.Decision.UNDECIDABLE, "another or no reference_id"),
         ({"code": 200, "data": {"giftcard": {}}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
         ({"code": 200, "data": {"transactions": ["x"]}}, m.Decision.UNDECIDABLE, "without a data.transactions list"),
-        (None, m.Decision.UNDECIDABLE, "without a data.transactions list"),
+        ([], m.Decision.UNDECIDABLE, "without a data.transactions list"),
+        (None, m.Decision.UNDECIDABLE, "HTTP 404"),
     ],
 )
 def test_judge_history(body, decision, evidence):
-    verdict = m.judge_history(body, reference=REF, reference_field="reference_id", activity=RELOAD5)
+    verdict = m.judge_history(lambda page: body, reference=REF, reference_field="reference_id", activity=RELOAD5)
     assert verdict.decision is decision and evidence in verdict.evidence, verdict
+
+
+def paged(*entries, **paging) -> dict:
+    return {"code": 200, "message": "success", "data": {"transactions": list(entries), **paging}}
+
+
+ENTRY = {"reference_id": REF, "type": "reload", "amount": "5.00"}
+
+
+@pytest.mark.parametrize(
+    "pages, decision, evidence",
+    [
+        # the audit's answer: page 1 empty, "total 1, next page 2": the reload is on page 2 (was "not applied")
+        ([paged(total=1, next_page=2), paged(ENTRY, total=1, next_page=None)], m.Decision.APPLIED, "holds the reload"),
+        ([paged(last_page=3), paged(last_page=3), paged(ENTRY, last_page=3)], m.Decision.APPLIED, "holds the reload"),
+        ([{**paged(), "next_page": 2, "total": 1}, paged(ENTRY)], m.Decision.APPLIED, "holds the reload"),  # top level
+        ([paged(has_more=True), paged(ENTRY, has_more=False)], m.Decision.APPLIED, "holds the reload"),
+        ([paged(next_page=2), paged(ENTRY), paged(ENTRY)], m.Decision.APPLIED, "holds the reload"),  # page 3 never read
+        ([paged(next_page=2, total=0), paged(total=0)], m.Decision.NOT_APPLIED, "holds no reload"),
+        ([paged(ENTRY, next_page=2), paged(ENTRY)], m.Decision.UNDECIDABLE, "holds 2 activities"),
+        # not read to its end: it proves nothing
+        ([paged(total=1)], m.Decision.UNDECIDABLE, "says it holds 1 entries but its 1 page(s) listed 0"),
+        ([paged(next_page=2)] * 50, m.Decision.UNDECIDABLE, f"within {m.MAX_HISTORY_PAGES} pages"),
+        ([paged(next_page=2), {"code": 200}], m.Decision.UNDECIDABLE, "without a data.transactions list"),
+        ([paged(next_page=2), None], m.Decision.UNDECIDABLE, "HTTP 404, page 2"),
+    ],
+)
+def test_absence_in_a_paged_history_is_proof_only_once_every_page_was_read(pages, decision, evidence):
+    asked: list[int] = []
+
+    def fetch(page: int):
+        asked.append(page)
+        return pages[page - 1]
+
+    verdict = m.judge_history(fetch, reference=REF, reference_field="reference_id", activity=RELOAD5)
+    assert verdict.decision is decision and evidence in verdict.evidence, verdict
+    assert asked == list(range(1, len(asked) + 1)) and len(asked) <= m.MAX_HISTORY_PAGES
+
+
+def test_history_pages_are_asked_for_with_page_no():
+    path = "/api/v1/giftcards/transactions?card_id=g&reference_id=r"
+    assert m.history_page_path(path, 2).endswith("&page_no=2")
+    assert m.history_page_path("/h", 3) == "/h?page_no=3"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ipaas_sync import http
-from ipaas_sync.errors import PermanentError, TransientError
-from ipaas_sync.http import ApiClient
+from ipaas_sync.core.errors import PermanentError, TransientError
+from ipaas_sync.platform import http
+from ipaas_sync.platform.http import ApiClient
 from sandbox.server import SandboxServer
 
 

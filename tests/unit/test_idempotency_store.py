@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from ipaas_sync import idempotency
+from ipaas_sync.runtime import idempotency
 from tests.conftest import at_once
 
 

@@ -1,4 +1,4 @@
-"""The hook ingress decision (ipaas_sync.ingress) with a fake sender and an in-memory settings registry."""
+"""The hook ingress decision (ipaas_sync.ingress.hooks) with a fake sender and an in-memory settings registry."""
 
 from __future__ import annotations
 
@@ -9,19 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ipaas_sync.clients.queues import QueueSendError
-from ipaas_sync.errors import ConfigurationError
-from ipaas_sync.ingress import (
-    UNAUTHORIZED,
-    HookIngress,
-    QueueRoutes,
-    authenticate,
-    http_api_request,
-    record,
-    unauthorized,
-)
-from ipaas_sync.models.notification import TransferMessage
-from ipaas_sync.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.core.errors import ConfigurationError
+from ipaas_sync.core.models.notification import TransferMessage
+from ipaas_sync.core.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.ingress.hooks import UNAUTHORIZED, HookIngress, QueueRoutes, authenticate, http_api_request, record, unauthorized
+from ipaas_sync.platform.queues import QueueSendError
 
 KEY_A = "whk-A-current-0123456789abcdef"
 KEY_A_OLD = "whk-A-previous-0123456789abcdef"
@@ -302,7 +294,7 @@ def test_with_no_subscription_configured_every_request_is_401():
 
 # -- secrets -----------------------------------------------------------------------------------------------------
 def test_no_key_appears_in_a_log_line_or_a_response(log_output):
-    from ipaas_sync.observability import metrics
+    from ipaas_sync.core.observability import metrics
 
     ingress, _ = make()
     replies = [
@@ -358,7 +350,7 @@ def test_reply_is_an_http_api_response():
 
 
 def test_the_deployed_ingress_is_built_from_the_environment_and_refuses_bad_routes(monkeypatch):
-    from ipaas_sync import ingress as module
+    from ipaas_sync.ingress import hooks as module
 
     monkeypatch.setattr(module, "_default", None)
     monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": "https://sqs/q"}')
@@ -369,3 +361,28 @@ def test_the_deployed_ingress_is_built_from_the_environment_and_refuses_bad_rout
     monkeypatch.setenv("QUEUE_ROUTES", '{"customer:99minds": ')
     with pytest.raises(ConfigurationError, match="QUEUE_ROUTES is not valid JSON"):
         module.default_ingress()
+
+
+def test_a_notification_whose_fields_hold_a_webhook_key_is_refused_and_nothing_is_queued():
+    ingress, sender = make()
+    for note in (
+        {"scope": "customer/created", "id": f"1-{KEY_B}", "destination": "1001"},
+        {"scope": "customer/created", "id": "1", "destination": "1001", "tracking_guid": KEY_A},
+        {"scope": "customer/created", "id": "1", "destination": "1001", "external_id": f"x{KEY_A_OLD}x"},
+    ):
+        reply = ingress.handle({"Authorization": f"Bearer {KEY_A}"}, json.dumps({"notifications": [note]}).encode())
+        assert reply.status == 400 and reply.body["notification"] == 0, reply
+        assert "webhook API key" in reply.body["message"] and all(k not in json.dumps(reply.body) for k in (KEY_A, KEY_B))
+    assert sender.calls == []
+
+
+def test_a_notification_too_large_to_park_with_its_reason_is_413_naming_it():
+    """A queued message leaves room for its DLQ entry's error and reason (MAX_BODY_BYTES); one that would fill the
+    whole SQS message was accepted and, when it failed, parked with no attributes at all."""
+    from ipaas_sync.platform.queues import MAX_BODY_BYTES, SQS_MAX_MESSAGE_BYTES
+
+    ingress, sender = make(max_body_bytes=SQS_MAX_MESSAGE_BYTES)
+    big = note(external_id="x" * (MAX_BODY_BYTES + 100))
+    reply = ingress.handle({"Authorization": f"Bearer {KEY_A}"}, json.dumps({"notifications": [big]}).encode())
+    assert reply.status == 413 and reply.body["notification"] == 0 and f"at most {MAX_BODY_BYTES}" in reply.body["message"]
+    assert sender.calls == []

@@ -1,4 +1,4 @@
-"""The 99minds webhook decision (ipaas_sync.ingress.NinetyNineMindsHookIngress): same authentication and answers
+"""The 99minds webhook decision (ipaas_sync.ingress.webhooks.NinetyNineMindsHookIngress): same authentication and answers
 as the iPaaS.com hook route, with the key / event / record id read where the subscription's settings say."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from ipaas_sync.clients.queues import QueueSendError
-from ipaas_sync.ingress import UNAUTHORIZED, NinetyNineMindsHookIngress, json_path
-from ipaas_sync.models.inbound import InboundMessage
-from ipaas_sync.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.core.models.inbound import InboundMessage
+from ipaas_sync.core.settings import SubscriptionRegistry, parse_webhook_keys
+from ipaas_sync.ingress.hooks import UNAUTHORIZED
+from ipaas_sync.ingress.webhooks import NinetyNineMindsHookIngress, json_path
+from ipaas_sync.platform.queues import QueueSendError
 
 from .test_ingress import KEY_A, KEY_A_OLD, KEY_B, SUB_A, SUB_B, FakeSender
 
@@ -119,7 +120,7 @@ def test_a_bad_body_is_400_naming_the_bad_part(body, field):
 def test_an_unknown_event_is_202_skipped_and_counted():
     ingress, sender = make()
     reply = ingress.handle(PATH, bearer(), hook("tier/changed", "tier_01901310df875def01"))
-    assert (reply.status, reply.body, reply.skipped) == (202, {"accepted": 0, "skipped": "tier/changed"}, 1)
+    assert (reply.status, reply.body, reply.skipped) == (202, {"accepted": 0, "skipped": 1}, 1)  # the event is not echoed
     assert sender.calls == []
 
 
@@ -156,7 +157,7 @@ def test_invalid_webhook_settings_are_401_and_unreadable_ones_503():
     assert ingress.handle(PATH, bearer(), hook()).status == 401
 
     def unreadable():
-        from ipaas_sync.errors import ConfigurationError
+        from ipaas_sync.core.errors import ConfigurationError
 
         raise ConfigurationError("cannot read secret webhook-keys/99minds: AccessDeniedException")
 
@@ -175,3 +176,51 @@ def test_a_queue_failure_is_503():
 )
 def test_json_path(path, value):
     assert json_path({"a": {"b": 1}, "list": [{"id": "x"}, {"id": "y"}]}, path) == value
+
+
+BODY_KEY = {"Webhook Key Location": "body:$.key"}
+DEEP = b'{"key":' * 20_000 + b"1" + b"}" * 20_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [DEEP, b"[" * 100_000 + b"]" * 100_000, b'{"key": "\xff\xfe"}', b'{"key": ' + b"9" * 10_000 + b"}", b"\xc3\x28"],
+    ids=["deep-object", "deep-array", "invalid-utf8", "huge-number", "invalid-utf8-only"],
+)
+def test_a_body_that_cannot_be_read_is_401_when_it_carries_the_key_never_500(body):
+    ingress, sender = make(BODY_KEY, max_body_bytes=10**6)
+    reply = ingress.handle(PATH, {}, body)  # raised RecursionError (a 500) before
+    assert (reply.status, reply.body) == (401, UNAUTHORIZED) and sender.calls == []
+
+
+def test_a_body_that_cannot_be_read_after_authentication_is_400_never_500():
+    ingress, sender = make(max_body_bytes=10**6)  # key in the header, event and record id in the body
+    reply = ingress.handle(PATH, bearer(), DEEP)
+    assert reply.status == 400 and "cannot be read as JSON" in reply.body["message"] and sender.calls == []
+
+
+def test_size_and_parse_limits_answer_the_same_for_known_and_unknown_destinations_before_authentication():
+    ingress, _ = make(BODY_KEY, max_body_bytes=1000)
+    for body in (b'{"x": "' + b"a" * 3000 + b'"}', DEEP, b"not json"):
+        known = ingress.handle(PATH, {}, body)  # 1001 reads its key from the body
+        unknown = ingress.handle("/hooks/99minds/no-such-id", {}, body)
+        assert (known.status, known.body, known.headers) == (unknown.status, unknown.body, unknown.headers)
+        assert known.status == 401  # the 300 kB body was 413 on 1001 and 401 on an unknown id before
+
+
+def test_a_webhook_whose_fields_hold_a_webhook_key_is_refused_and_nothing_is_queued():
+    ingress, sender = make()
+    for event, record_id, headers in (
+        ("loyalty_transaction/created", f"t-{KEY_B}", {}),  # another subscription's key as the record id
+        ("loyalty_transaction/created", "t-1", {"X-Correlation-Id": KEY_A}),  # its own key as the tracking guid
+    ):
+        reply = ingress.handle(PATH, bearer(**headers), hook(event, record_id))
+        assert reply.status == 400 and "webhook API key" in reply.body["message"], reply
+        assert KEY_A not in json.dumps(reply.body) and KEY_B not in json.dumps(reply.body)
+    assert sender.calls == []
+
+
+def test_no_answer_echoes_a_key_the_caller_put_in_its_event_name():
+    ingress, _ = make()
+    reply = ingress.handle(PATH, bearer(), hook(f"tier/{KEY_A}", "tier_1"))
+    assert reply.status == 202 and KEY_A not in reply.http_api_response()["body"]

@@ -6,16 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipaas_sync.initialize import (
-    NINETYNINE_MINDS_PAGING,
-    IpaasSearch,
-    NinetyNineMindsCustomers,
-    Paging,
-    estimate,
-    parse_date,
-    record_time,
-    records_of,
-)
+from ipaas_sync.tools.initialize.paging import IpaasSearch, NinetyNineMindsCustomers, Paging, records_of
+from ipaas_sync.tools.initialize.run import parse_date, record_time
+from ipaas_sync.tools.initialize.sources import NINETYNINE_MINDS_PAGING, estimate
 
 
 class FakeSearch:
@@ -117,7 +110,7 @@ def test_dates():
 
 
 def test_initialize_is_a_scope_the_handlers_take():
-    from ipaas_sync.models.notification import TransferMessage
+    from ipaas_sync.core.models.notification import TransferMessage
 
     msg = TransferMessage(scope="Customer/Initialize", id="158056", destination="1001")
     assert (msg.entity, msg.verb) == ("customer", "initialize")
@@ -126,7 +119,7 @@ def test_initialize_is_a_scope_the_handlers_take():
 def test_a_ledger_item_becomes_the_run_it_keeps_and_a_wrong_field_is_named():
     from decimal import Decimal
 
-    from ipaas_sync.initialize import RunState
+    from ipaas_sync.tools.initialize.checkpoint import RunState
 
     item = {
         "pk": "initialize#customer",
@@ -159,8 +152,8 @@ def test_a_ledger_item_becomes_the_run_it_keeps_and_a_wrong_field_is_named():
 
 
 def test_the_99minds_customer_source_refuses_a_subscription_of_another_platform():
-    from ipaas_sync.initialize import ninetynine_minds_customers
-    from ipaas_sync.settings import parse_subscription
+    from ipaas_sync.core.settings import parse_subscription
+    from ipaas_sync.tools.initialize.paging import ninetynine_minds_customers
 
     stamped = parse_subscription(
         {

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
-from ipaas_sync.initialize import ProgressBar, QueuePace, RunState
+from ipaas_sync.tools.initialize.checkpoint import RunState
+from ipaas_sync.tools.initialize.cli import ProgressBar
+from ipaas_sync.tools.initialize.sources import QueuePace
 
 
 def _line(bar: ProgressBar, enqueued: int, elapsed: float) -> str:

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from ipaas_sync.errors import InvalidRecord
-from ipaas_sync.mapping import invoice_99minds as m
-from ipaas_sync.models.ipaas import IpaasTransaction
-from ipaas_sync.settings import StoreRef
+from ipaas_sync.core.errors import InvalidRecord
+from ipaas_sync.core.models.ipaas import IpaasTransaction
+from ipaas_sync.destinations.ninetynine_minds.mapping import transaction as m
+from ipaas_sync.destinations.ninetynine_minds.settings import StoreRef
 
 STORE = StoreRef(kind="store_ref_id", value="store_b81a893dc2bc6e1a5d")
 D = Decimal

@@ -1,5 +1,5 @@
-"""99minds -> iPaaS.com mapping, field by field (mapping/loyalty_transaction_to_ipaas.py,
-mapping/customer_99minds_to_ipaas.py)."""
+"""99minds -> iPaaS.com mapping, field by field (destinations/ninetynine_minds/to_ipaas/loyalty_mapping.py,
+destinations/ninetynine_minds/to_ipaas/customer_mapping.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from ipaas_sync.errors import InvalidRecord, PermanentError
-from ipaas_sync.mapping import customer_99minds_to_ipaas as cm
-from ipaas_sync.mapping import loyalty_transaction_to_ipaas as lt
-from ipaas_sync.mapping.customer_99minds import same_content
-from ipaas_sync.settings import parse_subscription, parse_webhook_keys
+from ipaas_sync.core.errors import InvalidRecord, PermanentError
+from ipaas_sync.core.settings import parse_subscription, parse_webhook_keys
+from ipaas_sync.destinations.ninetynine_minds.mapping.customer import same_content
+from ipaas_sync.destinations.ninetynine_minds.to_ipaas import customer_mapping as cm
+from ipaas_sync.destinations.ninetynine_minds.to_ipaas import loyalty_mapping as lt
 
 S = "99minds loyalty transaction transaction_a3c44bd1f3bf8b1c2f"
 TID = "transaction_a3c44bd1f3bf8b1c2f"
@@ -290,7 +290,7 @@ def test_the_99minds_to_ipaas_settings_have_documented_defaults():
     "setting, value", [("Webhook Key Location", "cookie:x"), ("Loyalty Points Custom Field", "LoyaltyPointsClaimed")]
 )
 def test_bad_99minds_to_ipaas_settings_are_named(setting, value):
-    from ipaas_sync.errors import ConfigurationError
+    from ipaas_sync.core.errors import ConfigurationError
 
     parse = parse_webhook_keys if setting.startswith("Webhook") else parse_subscription
     with pytest.raises(ConfigurationError, match=f"setting '{setting}'".replace("(", r"\(")):

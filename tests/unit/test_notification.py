@@ -1,8 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from ipaas_sync.errors import classify
-from ipaas_sync.models.notification import HookRequest, TransferMessage
+from ipaas_sync.core.errors import classify
+from ipaas_sync.core.models.notification import HookRequest, TransferMessage
 
 
 def test_contract_example_parses():

@@ -2,9 +2,9 @@ import threading
 
 import pytest
 
-from ipaas_sync import deadline
-from ipaas_sync.errors import TransientError
-from ipaas_sync.pacing import WritePacer
+from ipaas_sync.core.errors import TransientError
+from ipaas_sync.platform import deadline
+from ipaas_sync.platform.pacing import WritePacer
 
 
 class Clock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ipaas_sync.clients.queues import BATCH_BYTES, QueueSendError, send_all
-from ipaas_sync.errors import classify
+from ipaas_sync.core.errors import classify
+from ipaas_sync.platform.queues import BATCH_BYTES, QueueSendError, send_all
 
 URL = "https://sqs.us-east-1.amazonaws.com/123456789012/stack-customer-99minds"
 

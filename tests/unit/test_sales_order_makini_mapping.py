@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from ipaas_sync.errors import InvalidRecord
-from ipaas_sync.mapping import sales_order_makini as m
-from ipaas_sync.models.ipaas import IpaasTransaction
+from ipaas_sync.core.errors import InvalidRecord
+from ipaas_sync.core.models.ipaas import IpaasTransaction
+from ipaas_sync.destinations.makini.mapping import transaction as m
 
 PRODUCTS = {"SKU-1": "0000000000001", "SKU-2": "0000000000002"}
 

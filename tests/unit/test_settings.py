@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ipaas_sync.errors import ConfigurationError
-from ipaas_sync.settings import (
+from ipaas_sync.core.errors import ConfigurationError
+from ipaas_sync.core.settings import (
     SubscriptionRegistry,
     load_registry,
     load_webhook_keys,
@@ -102,7 +102,7 @@ def test_a_short_webhook_key_is_refused_without_echoing_it():
 
 
 def test_webhook_keys_are_masked_in_logs_even_in_a_subscription_that_fails_validation():
-    from ipaas_sync.observability import redact
+    from ipaas_sync.core.observability import redact
 
     SubscriptionRegistry(
         [

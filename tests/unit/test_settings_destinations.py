@@ -2,8 +2,10 @@
 
 import pytest
 
-from ipaas_sync.errors import ConfigurationError
-from ipaas_sync.settings import MakiniSettings, StampedSettings, SubscriptionRegistry, parse_subscription
+from ipaas_sync.core.errors import ConfigurationError
+from ipaas_sync.core.settings import SubscriptionRegistry, parse_subscription
+from ipaas_sync.destinations.makini.settings import MakiniSettings
+from ipaas_sync.destinations.stamped.settings import StampedSettings
 
 STAMPED = {
     "Platform": "stamped",

@@ -11,9 +11,9 @@ import pytest
 import requests
 from moto import mock_aws
 
-from ipaas_sync import deadline, throttle
-from ipaas_sync.errors import Deferred, TransientError
-from ipaas_sync.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
+from ipaas_sync.core.errors import Deferred, TransientError
+from ipaas_sync.platform import deadline, throttle
+from ipaas_sync.platform.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
 from tests.conftest import at_once
 
 

@@ -1,8 +1,8 @@
 import pytest
 
+from ipaas_sync.core.models.ipaas import IpaasTransaction
+from ipaas_sync.core.settings import TransactionFilter, parse_subscription
 from ipaas_sync.mapping.transaction_filter import rejection
-from ipaas_sync.models.ipaas import IpaasTransaction
-from ipaas_sync.settings import TransactionFilter, parse_subscription
 
 SEED = TransactionFilter()
 

@@ -39,9 +39,14 @@ NINETYNINE_MINDS = Destination(
         "until then transfers to it fail as configuration errors and wait in the DLQ."
     ),
     concurrency_note="the 99minds subscription's Concurrent Connections setting; 2 is the SQS minimum",
-    settings="ipaas_sync.settings:NinetyNineMindsSettings",
-    webhook_settings="ipaas_sync.settings:NinetyNineMindsWebhookSettings",
-    client="ipaas_sync.clients.ninetynine_minds:NinetyNineMindsClient",
+    settings="ipaas_sync.destinations.ninetynine_minds.settings:NinetyNineMindsSettings",
+    webhook_settings="ipaas_sync.destinations.ninetynine_minds.settings:NinetyNineMindsWebhookSettings",
+    client="ipaas_sync.destinations.ninetynine_minds.client:NinetyNineMindsClient",
+    transfers=(
+        ("customer", "ipaas_sync.destinations.ninetynine_minds.transfer.customer:transfer"),
+        ("transaction", "ipaas_sync.destinations.ninetynine_minds.transfer.transaction:transfer"),
+        ("giftcard", "ipaas_sync.destinations.ninetynine_minds.transfer.giftcard:transfer"),
+    ),
 )
 STAMPED = Destination(
     platform="stamped",
@@ -56,8 +61,9 @@ STAMPED = Destination(
         "errors and wait in the DLQ."
     ),
     concurrency_note="the Stamped.io subscription's Concurrent Connections setting, default 2; 2 is the SQS minimum",
-    settings="ipaas_sync.settings:StampedSettings",
-    client="ipaas_sync.clients.stamped:StampedClient",
+    settings="ipaas_sync.destinations.stamped.settings:StampedSettings",
+    client="ipaas_sync.destinations.stamped.client:StampedClient",
+    transfers=(("customer", "ipaas_sync.destinations.stamped.transfer.customer:transfer"),),
 )
 MAKINI = Destination(
     platform="makini",
@@ -73,8 +79,12 @@ MAKINI = Destination(
         "configuration errors and wait in the DLQ."
     ),
     concurrency_note="the Makini subscription's Concurrent Connections setting; 2 is the SQS minimum",
-    settings="ipaas_sync.settings:MakiniSettings",
-    client="ipaas_sync.clients.makini:MakiniClient",
+    settings="ipaas_sync.destinations.makini.settings:MakiniSettings",
+    client="ipaas_sync.destinations.makini.client:MakiniClient",
+    transfers=(
+        ("customer", "ipaas_sync.destinations.makini.transfer.customer:transfer"),
+        ("transaction", "ipaas_sync.destinations.makini.transfer.transaction:transfer"),
+    ),
 )
 
 # The one list. Its order is the template's (queues, events, secrets, routes).

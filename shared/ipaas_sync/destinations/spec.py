@@ -55,6 +55,8 @@ class Destination:
     settings: str = ""  # its subscription secret's settings model
     webhook_settings: str = ""  # its webhook-key secret's model, where it has more than the keys
     client: str = ""  # its adapter, built from its settings
+    # entity -> its transfer of one record of it ("module:function"; runtime/dispatch.py calls it)
+    transfers: tuple[tuple[str, str], ...] = ()
 
     @property
     def concurrency_parameter(self) -> str:
@@ -81,6 +83,11 @@ class Destination:
 
     def dlq_note(self, entity: Entity) -> str:
         return dict(self.dlq_notes).get(entity.name) or f"{entity.label} transfers to {self.display} are waiting in the DLQ"
+
+    def transfer(self, entity: str) -> Any:
+        """Its transfer of one record of `entity` (loaded on first use), or None when it does not take it."""
+        path = dict(self.transfers).get(entity)
+        return load(path) if path else None
 
     def takes(self, entity: Entity) -> bool:
         return entity.name in self.entities if entity is not TO_IPAAS else self.to_ipaas

@@ -10,8 +10,8 @@ destination that takes completed transactions (99minds order workflow, Mintsoft 
 
 from __future__ import annotations
 
-from ..models.ipaas import IpaasTransaction
-from ..settings import TransactionFilter
+from ..core.models.ipaas import IpaasTransaction
+from ..core.settings import TransactionFilter
 
 
 def rejection(txn: IpaasTransaction, rule: TransactionFilter) -> str | None:

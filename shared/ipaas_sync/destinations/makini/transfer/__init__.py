@@ -1,0 +1,1 @@
+"""One record's transfer to Makini, one module per entity."""

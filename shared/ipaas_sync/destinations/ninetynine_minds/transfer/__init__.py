@@ -1,0 +1,1 @@
+"""One record's transfer to 99minds, one module per entity."""

@@ -1,0 +1,1 @@
+"""Stamped.io: customers from iPaaS.com."""

@@ -1,0 +1,1 @@
+"""The pure mappings of iPaaS.com records to Stamped.io requests."""
