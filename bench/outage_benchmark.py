@@ -134,7 +134,7 @@ def run(args) -> int:
         )
         stack.start()
         memory_gb = stack.deployment.function_memory(FUNCTIONS[0]) / 1024
-        from ipaas_sync import pending  # imported after start(), as in sandbox/pipeline.py
+        from ipaas_sync.runtime import pending  # imported after start(), as in sandbox/pipeline.py
 
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
         delivered: list[tuple[float, int]] = []  # (when, records) per invocation: every delivery is a try or a hop
@@ -155,7 +155,7 @@ def run(args) -> int:
             meter.on = False
             left = {q: len(stack.messages(q)) for q in DLQS}
             logged = stack.outcomes(deferrals=True)
-            from ipaas_sync import throttle
+            from ipaas_sync.platform import throttle
 
             circuits = [lim.circuit for k, lim in throttle._limiters.items() if k[0].startswith("99minds")]
             probes = sum(c.probes_taken for c in circuits)

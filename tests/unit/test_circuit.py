@@ -8,7 +8,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from ipaas_sync.runtime.circuit import (
+from ipaas_sync.platform.circuit import (
     CircuitConfig,
     CircuitTable,
     CircuitView,
@@ -209,7 +209,7 @@ class Clock:
 
 def shared(table: CircuitTable, clock: Clock, opened: list[str] | None = None):
     """A SharedCircuit as the limiter builds it: its writes keep the item as last seen."""
-    from ipaas_sync.runtime.circuit import SharedCircuit
+    from ipaas_sync.platform.circuit import SharedCircuit
 
     box = Container(table)
     reads = []

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ipaas_sync.runtime.circuit import CircuitConfig, CircuitTable, CircuitView, on_failure
+from ipaas_sync.platform.circuit import CircuitConfig, CircuitTable, CircuitView, on_failure
 from ipaas_sync.tools import circuits
 
 KEY = "99minds:api.99minds.test"

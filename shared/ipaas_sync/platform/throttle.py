@@ -51,8 +51,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from ..core.errors import Deferred, TransientError
+from ..core.errors import ConfigurationError, Deferred, TransientError
 from . import deadline
+from .circuit import CircuitConfig, SharedCircuit, Update
 
 if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -107,6 +108,8 @@ class Admission:
     # admitted on an idle lane: the first slot was booked for when the record is expected to call (its learned lead
     # time), and nothing is booked before it back to this time, so a record that calls sooner need not sleep for it
     earliest: float | None = None
+    # processing's notes on this verdict (held back by an open circuit, the probe): what its outcome says
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
@@ -188,6 +191,8 @@ class DynamoRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
         headroom: float | None = None,
+        circuit: CircuitConfig | None = None,
+        on_open: Callable[[str], None] | None = None,
     ):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
@@ -217,6 +222,16 @@ class DynamoRateLimiter:
         self.deferrals = 0
         self.late_wakeups = 0  # slots given up because the thread woke up too late to use them
         self.expired_slots = 0  # slots booked or reserved here whose time passed unused (each one a gap in the lane)
+        # the destination's circuit rides on this item (runtime/circuit.py): its state comes back with every booking
+        self.circuit = SharedCircuit(
+            key,
+            write=self._write_circuit,
+            item=lambda: self._item,
+            read=self._read_item,
+            config=circuit or CircuitConfig(),
+            clock=clock,
+            on_open=on_open,
+        )
 
     # -- public -----------------------------------------------------------------------------------------
     def acquire(self) -> float:
@@ -520,13 +535,27 @@ class DynamoRateLimiter:
         self._item = dict(resp.get("Attributes") or {})
         return self._item
 
+    def _write_circuit(self, update: Update) -> tuple[bool, dict[str, Any]]:
+        """One of the circuit's conditional writes, through this item's writer (the item kept as seen)."""
+        with self._lock:
+            item = self._update(update.expression, update.condition or "attribute_exists(pk)", dict(update.values))
+            return item is not None, dict(self._item)
+
+    def _read_item(self) -> dict[str, Any]:
+        """The item as stored (for a container that books nothing: the circuit reads it once per probe interval)."""
+        self.ddb_calls += 1
+        item = self._ddb.get_item(TableName=self.table_name, Key={"pk": {"S": self.key}}, ConsistentRead=True).get("Item")
+        with self._lock:
+            self._item = dict(item or {})
+            return dict(self._item)
+
 
 def default_headroom(seconds: float) -> float:
     """The share of a window of `seconds` a destination's limiter keeps free: SAFETY, at most MAX_HEADROOM_SECONDS."""
     return min(SAFETY, MAX_HEADROOM_SECONDS / seconds)
 
 
-_limiters: dict[tuple[str, int, float, float | None], DynamoRateLimiter] = {}
+_limiters: dict[tuple[str, int, float, float | None, CircuitConfig], DynamoRateLimiter] = {}
 _limiters_lock = threading.Lock()  # a cold batch's record threads ask at once: one limiter per key and container
 
 
@@ -535,10 +564,16 @@ def limiter_for(key: str, limit: int, seconds: float, *, headroom: float | None 
     table = os.environ.get("THROTTLE_TABLE")
     if not table:
         return None
-    cache_key = (key, limit, seconds, headroom)
+    try:
+        circuit = CircuitConfig.from_env()
+    except ValueError as exc:
+        raise ConfigurationError(f"the circuit's settings: {exc}") from None
+    cache_key = (key, limit, seconds, headroom, circuit)
     with _limiters_lock:
         if cache_key not in _limiters:
-            _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
+            _limiters[cache_key] = DynamoRateLimiter(
+                table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom, circuit=circuit, on_open=_opened_metric
+            )
         return _limiters[cache_key]
 
 
@@ -546,6 +581,13 @@ def _wait_metric(seconds: float) -> None:
     from ..core.observability import MetricUnit, metrics
 
     metrics.add_metric(name="RateLimitWaitSeconds", unit=MetricUnit.Seconds, value=round(seconds, 3))
+
+
+def _opened_metric(key: str) -> None:
+    from ..core.observability import MetricUnit, logger, metrics
+
+    logger.warning(f"the circuit of {key} opened: its records wait without calling it, one probe at a time")
+    metrics.add_metric(name="CircuitOpened", unit=MetricUnit.Count, value=1)
 
 
 __all__ = ["Admission", "Ask", "DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]

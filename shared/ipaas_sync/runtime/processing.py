@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,10 +43,12 @@ from ..core.models.notification import TransferMessage
 from ..core.models.outcome import Outcome
 from ..core.observability import MetricUnit, count_for_destination, destination_metrics, logger, metrics, redact
 from ..platform import deadline, throttle
+from ..platform.circuit import Gate, platform_of
 from ..platform.queues import QueueDirectory, defer_message, defer_messages, failure_attributes, history_of
 from . import ledger
 from .env import TransferEnv
 from .idempotency import register_lambda_context
+from .retry import RetryPolicy, after_failure, after_wait, dlq_previous, next_try_text, released, summary
 
 # A queue's message contract: iPaaS.com notifications, or 99minds changes (the 99minds -> iPaaS.com queue).
 Message = TransferMessage | InboundMessage
@@ -63,6 +66,7 @@ METRIC_BY_STATUS = {
     "failed": "TransfersFailed",
     "dead-lettered": "TransfersDeadLettered",
     "deferred": "TransfersDeferred",
+    "retrying": "TransfersRetrying",
 }
 
 MAX_GUID_CHARS = 128  # a tracking guid read from a body that is not a message (as the ingress bounds one)
@@ -70,6 +74,17 @@ MAX_RECORD_THREADS = 10  # an SQS batch holds at most 10 records (the template's
 
 _env: TransferEnv | None = None
 _queues: QueueDirectory | None = None
+
+
+def retry_policy() -> RetryPolicy:
+    """The retry schedule's parameters (the stack's Retry* parameters); a bad value is logged and counted as a
+    configuration error, and the defaults apply (a record is never lost to a setting)."""
+    try:
+        return RetryPolicy.from_env()
+    except ValueError as exc:
+        logger.error(f"retry schedule settings: {exc}; the defaults apply")
+        metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
+        return RetryPolicy()
 
 
 def default_env() -> TransferEnv:
@@ -221,32 +236,117 @@ def admit_batch(
         if limiter is not None:
             lanes.setdefault(limiter, []).append((raw, msg))
     verdicts: dict[str, throttle.Admission] = {}
+    policy = retry_policy()
     for limiter, items in lanes.items():
         try:
-            plan = limiter.admit([throttle.Ask(entity, msg.deferred_until) for _, msg in items])
+            now = time.time()
+            view = limiter.circuit.current()  # as the last booking left it; a GetItem at most once per probe interval
+            asks = [throttle.Ask(entity, _due_for_admission(msg, view.released_at, now)) for _, msg in items]
+            plan, gate = _admit(limiter, asks, now)
         except Exception as exc:  # noqa: BLE001 - the records then take their slots call by call
             logger.warning(
                 "rate-limit admission failed; the batch's records reserve their slots one by one",
                 extra={"limiter": limiter.key, "error": type(exc).__name__},
             )
             continue
-        back = [(raw, a) for (raw, _), a in zip(items, plan, strict=True) if a.until is not None]
+        held = _hold_back(limiter, gate, plan, [msg for _, msg in items], now, policy)
+        for (_, msg), a in zip(items, plan, strict=True):
+            if a.until is not None and msg.retry is not None and not a.details:  # a hop toward its retry's due time
+                a.reason = f"retrying: next try at {next_try_text(msg.retry)} (last failure: {msg.retry.last_reason})"
+                a.details = {"retrying": True}
+        back = [(raw, a, held.get(i)) for i, ((raw, _), a) in enumerate(zip(items, plan, strict=True)) if a.until is not None]
         verdicts.update({raw["messageId"]: a for (raw, _), a in zip(items, plan, strict=True) if a.until is None})
         if not back:
             continue
         try:
             url = queues.info(back[0][0]["eventSourceARN"]).url
             delays = defer_messages(
-                queues.client, url, [(raw["body"], raw.get("messageAttributes"), a.until or 0.0) for raw, a in back]
+                queues.client,
+                url,
+                [(raw["body"], raw.get("messageAttributes"), a.until or 0.0) for raw, a, _ in back],
+                retries=[h.model_dump() if h is not None else None for _, _, h in back],
+                max_delay=int(policy.max_hop),
             )
         except Exception as exc:  # noqa: BLE001 - not sent back: they run now and take their slots call by call
             logger.warning("sending deferred records back failed", extra={"error": type(exc).__name__})
             continue
-        for (raw, a), delay in zip(back, delays, strict=True):
+        for (raw, a, _), delay in zip(back, delays, strict=True):
             if delay is not None:
                 a.delay = delay
                 verdicts[raw["messageId"]] = a
     return verdicts
+
+
+def _admit(limiter: Any, asks: list[throttle.Ask], now: float) -> tuple[list[throttle.Admission], Gate]:
+    """The circuit first, then the rate limit: a record on its way to a later due time (a hop) goes back without
+    either; while the destination's circuit is open nothing is booked (a long outage must not push the limiter's
+    schedule far ahead of the recovery), only the probe's record when this batch took it."""
+    plan: list[throttle.Admission | None] = [
+        throttle.Admission(until=a.until, reason=f"deferred until its slot at {a.until:.0f} (in {a.until - now:.0f} s)")
+        if a.until is not None and a.until - now > throttle.MAX_WAIT
+        else None
+        for a in asks
+    ]
+    candidates = [i for i, p in enumerate(plan) if p is None]
+    gate = limiter.circuit.admit() if candidates else Gate("run")
+    if gate.verdict == "probe":
+        candidates, held = candidates[:1], candidates[1:]
+    elif gate.verdict == "wait":
+        candidates, held = [], candidates
+    else:
+        held = []
+    for i, verdict in zip(candidates, limiter.admit([asks[i] for i in candidates]) if candidates else [], strict=True):
+        plan[i] = verdict
+    for i in held:
+        plan[i] = throttle.Admission()  # held back by _hold_back
+    return [p for p in plan if p is not None], gate
+
+
+def _due_for_admission(msg: TransferMessage, released_at: float, now: float) -> float | None:
+    """The time admission sees for a record: its deferral's, or now for a retrying record released by its
+    destination's recovery (the circuit closed after its last failure) or an operator's retry-now."""
+    if msg.retry is not None and msg.deferred_until is not None and released(msg.retry, released_at or None):
+        return min(msg.deferred_until, now)
+    return msg.deferred_until
+
+
+def _hold_back(
+    limiter: Any,
+    gate: Gate,
+    plan: list[throttle.Admission],
+    msgs: list[TransferMessage],
+    now: float,
+    policy: RetryPolicy,
+) -> dict[int, Any]:
+    """An open circuit: the admitted records go back to their queue without calling the destination (the probe
+    excepted, when this batch took it). Returns their retry histories by index; their verdicts become waits."""
+    if gate.verdict == "run":
+        return {}
+    admitted = [i for i, a in enumerate(plan) if a.until is None]
+    if gate.verdict == "probe" and admitted:
+        plan[admitted.pop(0)].details["probe"] = True
+    held: dict[int, Any] = {}
+    name = platform_of(limiter.key)
+    for i in admitted:
+        history, waiting = after_wait(
+            msgs[i].retry, now=now, reason=f"{name} is failing (its circuit is open)", policy=policy, not_before=gate.until
+        )
+        if not waiting:  # the window is spent waiting: it runs now to be parked with its history (processing._fail)
+            plan[i] = throttle.Admission(details={"window_spent": True})
+            continue
+        held[i] = history
+        plan[i] = throttle.Admission(
+            until=history.due,
+            reason=f"waiting for {name} to recover, next try at {next_try_text(history)}",
+            details={
+                "retrying": True,
+                "held_back": True,
+                "next_try": next_try_text(history),
+                "attempts": history.attempts,
+                "waits": history.waits,
+            },
+        )
+    return held
 
 
 def handle_record(
@@ -291,10 +391,12 @@ def handle_record(
                 outcome = _outcome(
                     msg,
                     entity,
-                    status="deferred",
+                    status="retrying" if admission.details.get("held_back") else "deferred",
                     reason=admission.reason,
-                    details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1},
+                    details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1, **admission.details},
                 )
+            elif admission is not None and admission.details.get("window_spent"):
+                raise _WindowSpent(f"{msg.describe()}: its destination was failing for the whole retry window")
             else:
                 with throttle.record_scope(entity, deferred_until=msg.deferred_until, admission=admission):
                     outcome = transfer(msg, env)
@@ -304,7 +406,8 @@ def handle_record(
             assert msg is not None  # Deferred comes only from the transfer, after the body was parsed
             outcome = _defer(record, msg, entity, deferral, queues)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
-            outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
+            # a transient failure goes back to its queue on the retry schedule (re-raised if that fails)
+            outcome = _fail(record, msg, entity, exc, queues, notes=admission.details if admission else None)
         if msg is not None and outcome.tracking_guid is None:  # every outcome names its tracking guid
             outcome = outcome.model_copy(update={"tracking_guid": msg.tracking_guid})
         _record(outcome)
@@ -330,6 +433,10 @@ class _WrongQueue(Exception):
     pass
 
 
+class _WindowSpent(TransientError):
+    """Held back by an open circuit until its retry window was spent: parked with its history, never tried."""
+
+
 def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
     return Outcome(
         entity=entity,
@@ -349,6 +456,7 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             record.body,
             record.raw_event.get("messageAttributes"),
             until=deferral.until,
+            max_delay=int(retry_policy().max_hop),
         )
     except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
         return _fail(
@@ -360,12 +468,21 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             ),
             queues,
         )
-    return _outcome(
-        msg, entity, status="deferred", reason=deferral.message, details={"delay_seconds": delay, "deferrals": msg.deferrals + 1}
-    )
+    details: dict[str, Any] = {"delay_seconds": delay, "deferrals": msg.deferrals + 1}
+    if msg.retry is not None:
+        details["retrying"] = True  # a hop toward its retry: the ledger keeps saying "retrying" (ledger.kept)
+    return _outcome(msg, entity, status="deferred", reason=deferral.message, details=details)
 
 
-def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, queues: QueueDirectory) -> Outcome:
+def _fail(
+    record: SQSRecord,
+    msg: Message | None,
+    entity: str,
+    exc: Exception,
+    queues: QueueDirectory,
+    *,
+    notes: dict[str, Any] | None = None,
+) -> Outcome:
     if isinstance(exc, (_MalformedBody, _WrongQueue)):
         kind, reason = "permanent", str(exc)
     else:
@@ -399,7 +516,15 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
         reason=reason,
         details={"attempt": receive_count, "error": error_class},
     )
-    if kind == "transient" and not last_attempt:
+    previous = history_of(record.raw_event.get("messageAttributes"))
+    if kind == "transient" and msg is not None:
+        scheduled = _retry(record, msg, exc, outcome, info.url, queues, probe=bool((notes or {}).get("probe")))
+        if scheduled.status == "retrying":
+            return scheduled
+        outcome = scheduled  # its retry window is spent: parked below with its whole history
+        previous = scheduled.details.pop("previous") if scheduled.details else previous
+        reason = outcome.reason or reason
+    elif kind == "transient" and not last_attempt:
         _record(outcome)
         raise exc
     if info.dlq_url is None:
@@ -414,7 +539,7 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
             QueueUrl=info.dlq_url,
             MessageBody=record.body,
             MessageAttributes=failure_attributes(
-                previous=history_of(record.raw_event.get("messageAttributes")),
+                previous=previous,
                 kind=kind,
                 error_class=error_class,
                 reason=reason,
@@ -446,6 +571,61 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
         update={
             "status": "dead-lettered",
             "details": {**(outcome.details or {}), "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")},
+        }
+    )
+
+
+def _retry(
+    record: SQSRecord, msg: Message, exc: Exception, failed: Outcome, url: str, queues: QueueDirectory, *, probe: bool
+) -> Outcome:
+    """A transient failure on the retry schedule: back to its own queue until its next try, its history in the body
+    (outcome `retrying`), or, its window spent, the failed outcome with the whole history for its DLQ message
+    (details["previous"]: the attributes failure_attributes adds to). If it cannot be sent back, the failure is
+    re-raised: SQS redelivers it after the visibility timeout (and MaxReceiveCount stays the backstop)."""
+    policy = retry_policy()
+    reason, error_class = failed.reason or "", str((failed.details or {}).get("error") or type(exc).__name__)
+    now = time.time()
+    if isinstance(exc, _WindowSpent):
+        history, again = after_wait(msg.retry, now=now, reason=reason, policy=policy)
+    else:
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        history, again = after_failure(
+            msg.retry, now=now, reason=reason, error_class=error_class, policy=policy, retry_after=retry_after
+        )
+    details = {**(failed.details or {}), "attempts": history.attempts, "waits": history.waits}
+    if probe:
+        details["probe"] = True
+    if not again:
+        previous = dlq_previous(history, history_of(record.raw_event.get("messageAttributes")))
+        return failed.model_copy(
+            update={"reason": f"{reason}; {summary(history, policy)}", "details": {**details, "previous": previous}}
+        )
+    try:
+        delay = defer_message(
+            queues.client,
+            url,
+            record.body,
+            record.raw_event.get("messageAttributes"),
+            until=history.due,
+            retry=history.model_dump(),
+            max_delay=int(policy.max_hop),
+        )
+    except Exception as send_error:  # noqa: BLE001 - not sent back: SQS redelivers the original
+        _record(
+            failed.model_copy(
+                update={
+                    "reason": f"{reason} (and sending it back for its retry failed: {type(send_error).__name__}; SQS "
+                    "redelivers it after the visibility timeout)"
+                }
+            )
+        )
+        raise exc from send_error
+    next_try = next_try_text(history)
+    return failed.model_copy(
+        update={
+            "status": "retrying",
+            "reason": f"{reason}; next try at {next_try}",
+            "details": {**details, "next_try": next_try, "delay_seconds": delay, "retrying": True},
         }
     )
 

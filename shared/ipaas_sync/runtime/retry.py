@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from ..core.models.retry import RetryHistory
 
 MAX_HOP_SECONDS = 900  # SQS DelaySeconds maximum: one hop of a longer wait
 MAX_REASON = 500  # each reason kept in the history (the DLQ's last reason is the full one, MAX_REASON there)
@@ -86,25 +86,6 @@ class RetryPolicy:
         return int(max(0, min(self.max_hop, round(due - now))))
 
 
-class RetryHistory(BaseModel):
-    """What travels with a record in its message body (`retry`) while it is retried: bounded (a few hundred bytes
-    plus two reasons of at most MAX_REASON characters)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    attempts: int = Field(default=0, ge=0)  # transient failures of a call to the destination (tries that failed)
-    waits: int = Field(default=0, ge=0)  # times it was held back by an open circuit, without a call
-    first_at: float  # first failure or wait (epoch seconds): the window counts from here
-    last_at: float  # latest failure or wait
-    due: float  # the next try (epoch seconds)
-    first_reason: str = ""
-    last_reason: str = ""
-    errors: dict[str, int] = Field(default_factory=dict)  # error class -> failures (at most MAX_ERROR_CLASSES + other)
-
-    def deadline(self, policy: RetryPolicy) -> float:
-        return self.first_at + policy.window
-
-
 def _bounded(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
@@ -148,7 +129,7 @@ def after_failure(
         last_reason=_bounded(reason),
         errors=_count(history.errors if history else {}, error_class),
     )
-    due = _due(policy, now, attempts + waits, new.deadline(policy), retry_after)
+    due = _due(policy, now, attempts + waits, new.first_at + policy.window, retry_after)
     if due is None:
         return new, False
     return new.model_copy(update={"due": due}), True
@@ -172,7 +153,7 @@ def after_wait(
         last_reason=history.last_reason if history and history.last_reason else _bounded(reason),
         errors=dict(history.errors) if history else {},
     )
-    deadline = new.deadline(policy)
+    deadline = new.first_at + policy.window
     due = _due(policy, now, attempts + waits, deadline, None)
     if due is None:
         return new, False

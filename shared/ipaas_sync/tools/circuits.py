@@ -1,4 +1,4 @@
-"""`ipaas-sync circuit status | close` and `ipaas-sync retry-now`: the per-destination circuits (runtime/circuit.py)
+"""`ipaas-sync circuit status | close` and `ipaas-sync retry-now`: the per-destination circuits (platform/circuit.py)
 as an operator sees them, and the hand that closes one.
 
 A destination is named as its circuit is kept: by its platform ("99minds", "stamped", "makini"), every host of that
@@ -12,7 +12,7 @@ import argparse
 import os
 import time
 
-from ..runtime.circuit import CircuitTable, describe, platform_of
+from ..platform.circuit import CircuitTable, describe, platform_of
 
 
 def _table(args: argparse.Namespace) -> CircuitTable:
