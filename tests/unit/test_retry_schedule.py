@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipaas_sync.clients.queues import failure_attributes
+from ipaas_sync.platform.queues import failure_attributes
 from ipaas_sync.runtime.retry import (
     MAX_ERROR_CLASSES,
     MAX_HOP_SECONDS,

@@ -104,6 +104,35 @@ def _due(policy: RetryPolicy, start: float, n: int, deadline: float, retry_after
     return min(start + max(policy.delay(n), retry_after or 0.0), deadline)
 
 
+def _next(
+    history: RetryHistory | None,
+    *,
+    now: float,
+    reason: str,
+    policy: RetryPolicy,
+    error_class: str | None,
+    retry_after: float | None = None,
+    not_before: float = 0.0,
+) -> tuple[RetryHistory, bool]:
+    """One more failure (`error_class` given) or wait (None) at `now`: the new history and whether it is retried."""
+    failed = error_class is not None
+    new = RetryHistory(
+        attempts=(history.attempts if history else 0) + (1 if failed else 0),
+        waits=(history.waits if history else 0) + (0 if failed else 1),
+        first_at=history.first_at if history else now,
+        last_at=now,
+        due=now,
+        first_reason=history.first_reason if history and history.first_reason else _bounded(reason),
+        last_reason=_bounded(reason) if failed or not (history and history.last_reason) else history.last_reason,
+        errors=_count(history.errors if history else {}, error_class) if error_class else dict(history.errors if history else {}),
+    )
+    deadline = new.first_at + policy.window
+    due = _due(policy, now, new.attempts + new.waits, deadline, retry_after)
+    if due is None:
+        return new, False
+    return new.model_copy(update={"due": min(deadline, max(due, not_before))}), True
+
+
 def after_failure(
     history: RetryHistory | None,
     *,
@@ -116,23 +145,7 @@ def after_failure(
     """The history after a transient failure at `now`, and whether the record is retried (True: at history.due) or
     its window is spent (False: park it in the DLQ with this history). A Retry-After the destination gave is a floor
     for the delay."""
-    first_at = history.first_at if history else now
-    attempts = (history.attempts if history else 0) + 1
-    waits = history.waits if history else 0
-    new = RetryHistory(
-        attempts=attempts,
-        waits=waits,
-        first_at=first_at,
-        last_at=now,
-        due=now,
-        first_reason=history.first_reason if history and history.first_reason else _bounded(reason),
-        last_reason=_bounded(reason),
-        errors=_count(history.errors if history else {}, error_class),
-    )
-    due = _due(policy, now, attempts + waits, new.first_at + policy.window, retry_after)
-    if due is None:
-        return new, False
-    return new.model_copy(update={"due": due}), True
+    return _next(history, now=now, reason=reason, policy=policy, error_class=error_class, retry_after=retry_after)
 
 
 def after_wait(
@@ -140,24 +153,7 @@ def after_wait(
 ) -> tuple[RetryHistory, bool]:
     """The history after the record was held back by an open circuit at `now` (no call made), and whether it waits
     (True: until history.due, at least `not_before`, the circuit's next probe) or its window is spent (False)."""
-    first_at = history.first_at if history else now
-    waits = (history.waits if history else 0) + 1
-    attempts = history.attempts if history else 0
-    new = RetryHistory(
-        attempts=attempts,
-        waits=waits,
-        first_at=first_at,
-        last_at=now,
-        due=now,
-        first_reason=history.first_reason if history and history.first_reason else _bounded(reason),
-        last_reason=history.last_reason if history and history.last_reason else _bounded(reason),
-        errors=dict(history.errors) if history else {},
-    )
-    deadline = new.first_at + policy.window
-    due = _due(policy, now, attempts + waits, deadline, None)
-    if due is None:
-        return new, False
-    return new.model_copy(update={"due": min(deadline, max(due, not_before))}), True
+    return _next(history, now=now, reason=reason, policy=policy, error_class=None, not_before=not_before)
 
 
 def released(history: RetryHistory, released_at: float | None) -> bool:
