@@ -21,10 +21,19 @@ class SandboxKit:
     webhook_key: str | None  # its webhook key secret's key; None: the stack's own (LocalStack.webhook_key)
     # -- the contract (tests/contract): every destination takes customers from iPaaS.com -------------------------
     credential: str  # a setting the partner checks: a wrong value is answered 401
-    customer: Callable[[int], dict[str, Any]]  # customer n's payload, as the destination's mapping writes it
+    # (n, last name) -> customer n's payload, as the destination's mapping writes it (last name "L<n>" unless given)
+    customer: Callable[..., dict[str, Any]]
     create_customer: Callable[[Any, dict[str, Any]], str]  # (client, payload) -> the customer's key there
     get_customer: Callable[[Any, str], Any]  # (client, key) -> the customer, or None when there is none
     stored_customers: Callable[[Any], int]  # (server) -> how many customers it holds
+    # -- the fault suite (tests/integration/test_fault_suite.py): its customers under faults -------------------------
+    customer_key: Callable[[dict[str, Any]], str]  # an iPaaS.com customer record -> its business key there (email, code)
+    customer_create: str  # the client method that writes a new customer (an invocation is killed right after it)
+    add_customer: Callable[[Any, str], str]  # (server, business key) -> the key of a customer put there directly
+    # (server) -> (key, business key, name as "first last") of every customer it holds
+    held_customers: Callable[[Any], list[tuple[str, str, str]]]
+    # (server) -> (business key, fault) of every customer create it applied (the fault: an answer lost after it)
+    created_customers: Callable[[Any], list[tuple[str, str | None]]]
     update_customer: Callable[[Any, str, dict[str, Any]], Any] | None = None  # None: the partner has no update
     find_customer: Callable[[Any, dict[str, Any]], str | None] | None = None  # its existence check by business key
     read_path: str = "/"  # a path prefix its customer reads go to (faults aimed at reads)

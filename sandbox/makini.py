@@ -227,6 +227,15 @@ def _find(client, payload: dict) -> str | None:
     return None if not found else str(found["key"])
 
 
+def _held(server: MakiniSandbox) -> list[tuple[str, str, str]]:
+    with server.lock:
+        return [(c["key"], str(c["code"]), str(c.get("name") or "")) for c in server.customers.values()]
+
+
+def _created(server: MakiniSandbox) -> list[tuple[str, str | None]]:
+    return [(str(r.body["code"]), r.fault) for r in server.calls("POST", "/api/wms/customers", status=200)]
+
+
 SYSTEM_ID = "3001"
 KIT = SandboxKit(
     attribute="makini",
@@ -242,10 +251,15 @@ KIT = SandboxKit(
     },
     webhook_key="whk-local-makini-3001-00000000000",
     credential="API Token",
-    customer=lambda n: {"name": f"Ada L{n}", "code": f"C-{n}"},
+    customer=lambda n, last=None: {"name": f"Ada {last or f'L{n}'}", "code": f"C-{n}"},
     create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["data"]["key"]),
     get_customer=_get,
     stored_customers=lambda server: len(server.customers),
+    customer_key=lambda record: str(record["customer_number"]),  # its code (destinations/makini/mapping/customer.py)
+    customer_create="create_customer",
+    add_customer=lambda server, code: server.add_customer(code, name="Old")["key"],
+    held_customers=_held,
+    created_customers=_created,
     update_customer=None,  # Makini's customer API has no update (runtime/transfers.py skips a linked customer)
     find_customer=_find,
     read_path="/api/wms/customers",

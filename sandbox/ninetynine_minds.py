@@ -483,17 +483,41 @@ def _settings(server: NinetyNineMindsSandbox) -> dict[str, Any]:
     }
 
 
-def _customer(n: int) -> dict[str, Any]:
-    return {"email": f"ada{n}@example.com", "first_name": "Ada", "last_name": f"L{n}", "store_ref_id": "store_b81a893dc2bc6e1a5d"}
+_STORE = "store_b81a893dc2bc6e1a5d"
 
 
-def _created(client, payload: dict[str, Any]) -> str:
+def _customer(n: int, last: str | None = None) -> dict[str, Any]:
+    return {"email": f"ada{n}@example.com", "first_name": "Ada", "last_name": last or f"L{n}", "store_ref_id": _STORE}
+
+
+def _create(client, payload: dict[str, Any]) -> str:
     return str(client.upsert_customer(payload, what="contract customer")["data"]["customer"]["id"])
 
 
 def _get(client, key: str) -> Any:
     reply = client.get_customer(key, what="contract customer")
     return None if reply is None else reply["data"]["customer"]
+
+
+def _add_customer(server: NinetyNineMindsSandbox, email: str) -> str:
+    with server.lock:
+        customer = {"id": server.new_id("customer"), "email": email, "first_name": "Old", "store_ref_id": _STORE}
+        server.customers[customer["id"]] = customer
+        return str(customer["id"])
+
+
+def _held(server: NinetyNineMindsSandbox) -> list[tuple[str, str, str]]:
+    with server.lock:
+        return [
+            (c["id"], str(c["email"]).lower(), f"{c.get('first_name') or ''} {c.get('last_name') or ''}")
+            for c in server.customers.values()
+        ]
+
+
+def _created(server: NinetyNineMindsSandbox) -> list[tuple[str, str | None]]:
+    """Creates and updates share the path; a create is the one without an id."""
+    calls = server.calls("POST", "/api/v1/ipaas/customers", status=200)
+    return [(str(r.body["email"]).lower(), r.fault) for r in calls if "id" not in r.body]
 
 
 SYSTEM_ID = "1001"
@@ -506,9 +530,14 @@ KIT = SandboxKit(
     webhook_key=None,  # the stack's own key: the 99minds subscription is the one the hook tests post for
     credential="API Secret Key",
     customer=_customer,
-    create_customer=_created,
+    create_customer=_create,
     get_customer=_get,
     stored_customers=lambda server: len(server.customers),
+    customer_key=lambda record: str(record["email_address"]).lower(),
+    customer_create="upsert_customer",
+    add_customer=_add_customer,
+    held_customers=_held,
+    created_customers=_created,
     update_customer=lambda client, key, payload: client.upsert_customer({**payload, "id": key}, what="contract customer"),
     read_path="/api/v1/ipaas/customers",
     write_path="/api/v1/ipaas/customers",

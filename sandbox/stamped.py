@@ -132,6 +132,20 @@ def _settings(server: StampedSandbox) -> dict:
     }
 
 
+def _held(server: StampedSandbox) -> list[tuple[str, str, str]]:
+    with server.lock:
+        return [
+            (str(c["id"]), str(c["email"]).lower(), f"{c.get('firstName') or ''} {c.get('lastName') or ''}")
+            for c in server.customers.values()
+        ]
+
+
+def _created(server: StampedSandbox) -> list[tuple[str, str | None]]:
+    """A create is POST .../customers/add (an update posts to .../customers/<id>)."""
+    calls = server.calls("POST", "/api/v2/", status=200)
+    return [(str(r.body["email"]).lower(), r.fault) for r in calls if r.path.endswith("/add")]
+
+
 SYSTEM_ID = "2001"
 KIT = SandboxKit(
     attribute="stamped",
@@ -141,10 +155,20 @@ KIT = SandboxKit(
     settings=_settings,
     webhook_key="whk-local-stamped-2001-0000000000",
     credential="API Private Key",
-    customer=lambda n: {"email": f"ada{n}@example.com", "firstName": "Ada", "lastName": f"L{n}", "customCustomerId": str(n)},
+    customer=lambda n, last=None: {
+        "email": f"ada{n}@example.com",
+        "firstName": "Ada",
+        "lastName": last or f"L{n}",
+        "customCustomerId": str(n),
+    },
     create_customer=lambda client, payload: str(client.create_customer(payload, what="contract customer")["id"]),
     get_customer=lambda client, key: client.get_customer(key, what="contract customer"),
     stored_customers=lambda server: len(server.customers),
+    customer_key=lambda record: str(record["email_address"]).lower(),
+    customer_create="create_customer",
+    add_customer=lambda server, email: str(server.add_customer(email, firstName="Old")["id"]),
+    held_customers=_held,
+    created_customers=_created,
     update_customer=lambda client, key, payload: client.update_customer(key, payload, what="contract customer"),
     read_path="/api/v2/",
     write_path="/api/v2/",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generated import rewrite  # noqa: E402 - beside this script
+from generated import alarm_tail, rewrite  # noqa: E402 - beside this script
 
 from ipaas_sync.core.settings import WebhookKeySettings, secret_shape  # noqa: E402
 from ipaas_sync.destinations import ENTITIES, ENTITY_BY_NAME, REGISTRY, TO_IPAAS, Destination, Entity, load  # noqa: E402
@@ -42,7 +43,6 @@ TEMPLATE = ROOT / "template.yaml"
 MARKER = re.compile(r"^(?P<indent> *)# >>> destinations: (?P<kind>[a-z-]+)(?: (?P<selector>[a-z-]+))?\n", re.M)
 END = "# <<< destinations"
 WIDTH = 110  # of a secret's folded JSON lines
-ALARM_ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
 Flow = tuple[Entity, Destination]
 
 
@@ -136,7 +136,7 @@ def _secret(logical: str, name: str, description: str, shape: dict) -> list[str]
         "  Properties:",
         f"    Name: !Sub {name}",
         "    Description: >",
-        *(f"      {line}" for line in _wrap(description, 104)),
+        *(f"      {line}" for line in textwrap.wrap(description, 104, break_long_words=False, break_on_hyphens=False)),
         *(line[2:] for line in folded(shape).splitlines()),
         "",
     ]
@@ -178,7 +178,15 @@ def queues(selector: str | None) -> list[str]:
             "  Type: AWS::CloudWatch::Alarm",
             "  Properties:",
             "    AlarmDescription: >",
-            *(f"      {line}" for line in _wrap(f"{d.dlq_note(entity)}; inspect the reasons and replay them.", 104)),
+            *(
+                f"      {line}"
+                for line in textwrap.wrap(
+                    f"{d.dlq_note(entity)}; inspect the reasons and replay them.",
+                    104,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            ),
             "    Namespace: AWS/SQS",
             "    MetricName: ApproximateNumberOfMessagesVisible",
             "    Dimensions:",
@@ -186,11 +194,7 @@ def queues(selector: str | None) -> list[str]:
             f"        Value: !GetAtt {d.dlq(entity)}.QueueName",
             "    Statistic: Maximum",
             "    Period: 300",
-            "    EvaluationPeriods: 1",
-            "    Threshold: 0",
-            "    ComparisonOperator: GreaterThanThreshold",
-            "    TreatMissingData: notBreaching",
-            f"    AlarmActions: {ALARM_ACTIONS}",
+            *alarm_tail("0", "    "),
             "",
         ]
     return out[:-1]
@@ -293,17 +297,6 @@ def folded(value: dict) -> str:
             line = f"{line} {piece}"
     lines.append(line)
     return "      SecretString: >-\n" + "".join(f"        {text}\n" for text in lines)
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return [*lines, line]
 
 
 def apply(text: str) -> str:

@@ -8,6 +8,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+# where every generated alarm sends its state changes: the AlarmTopicArn parameter's topic, if one is given
+ALARM_ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
+
+
+def alarm_tail(threshold: str, indent: str) -> list[str]:
+    """The end of every generated alarm: one period over `threshold` alarms, no data is no alarm, on the topic."""
+    return [
+        f"{indent}EvaluationPeriods: 1",
+        f"{indent}Threshold: {threshold}",
+        f"{indent}ComparisonOperator: GreaterThanThreshold",
+        f"{indent}TreatMissingData: notBreaching",
+        f"{indent}AlarmActions: {ALARM_ACTIONS}",
+    ]
+
 
 def rewrite(argv: list[str] | None, *, doc: str | None, path: Path, what: str, target: str, apply: Callable[[str], str]) -> int:
     """`what`: the generated part ("the observability block"); `target`: the make target that rewrites it."""

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write the table of stack parameters in docs/deploy.md from template.yaml (name, default, what it controls).
+"""Write the table of stack parameters in docs/deploy.md from template.yaml (name, default, what it controls), and
+samconfig.toml's default environment's parameter_overrides (every parameter at its default, in the template's order).
 
-    python scripts/stack_parameters.py            # rewrite the table (make docs)
-    python scripts/stack_parameters.py --check    # exit 1 if it is out of date (a template test runs this)
+    python scripts/stack_parameters.py            # rewrite both (make docs)
+    python scripts/stack_parameters.py --check    # exit 1 if either is out of date (a template test runs this)
 
 Each row comes from the parameter's Default and Description in template.yaml: a new parameter needs a
 Description there, then `make docs`.
@@ -43,11 +44,39 @@ def apply(doc_text: str, template_text: str) -> str:
     return f"{head}{BEGIN}\n{table(template_text)}\n{END}{tail}"
 
 
+# samconfig.toml: the default environment's list (a new destination's Concurrency parameter lands here too)
+SAMCONFIG = ROOT / "samconfig.toml"
+OVERRIDES = "[default.deploy.parameters]"
+
+
+def overrides(config_text: str, template_text: str) -> str:
+    from cfnlint.decode import cfn_yaml
+
+    params = cfn_yaml.loads(template_text)["Parameters"]
+    head, rest = config_text.split(OVERRIDES, 1)
+    before, after = rest.split("parameter_overrides = [\n", 1)
+    _, tail = after.split("]\n", 1)
+    lines = []
+    for name, p in params.items():
+        value = str(p.get("Default", ""))
+        lines.append(f'    "{name}={value}",' if value else f'    "{name}=\\"\\"",')
+    return f"{head}{OVERRIDES}{before}parameter_overrides = [\n" + "\n".join(lines) + f"\n]\n{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
     template = (ROOT / "template.yaml").read_text()
-    return rewrite(
+    table_stale = rewrite(
         argv, doc=__doc__, path=DOC, what="the stack parameter table", target="docs", apply=lambda text: apply(text, template)
     )
+    config_stale = rewrite(
+        argv,
+        doc=__doc__,
+        path=SAMCONFIG,
+        what="the default parameter_overrides",
+        target="docs",
+        apply=lambda text: overrides(text, template),
+    )
+    return max(table_stale, config_stale)
 
 
 if __name__ == "__main__":

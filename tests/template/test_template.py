@@ -11,6 +11,8 @@ from cfnlint.api import lint_all
 from cfnlint.decode import cfn_yaml
 from samtranslator.translator.transform import transform
 
+from ipaas_sync.destinations import ENTITY_BY_NAME, REGISTRY
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -293,7 +295,7 @@ def _platforms_served(template, function: str) -> set[str]:
 
 def test_each_function_reads_only_the_secrets_of_the_platforms_it_serves(template, translated):
     subscription_secrets = _secrets(template, "Subscription")
-    assert len(subscription_secrets) == 3
+    assert len(subscription_secrets) == len(REGISTRY)
     for name in _sqs_functions(template):
         if name == "LoyaltyTransferFunction":  # fed by 99minds webhooks, not by iPaaS.com routes: its own test below
             continue
@@ -364,9 +366,9 @@ def test_each_destination_queue_has_its_own_dlq_alarm_concurrency_and_sqs_grants
     resources = template["Resources"]
     fn = resources["CustomerTransferFunction"]["Properties"]
     events = {e["Properties"]["Queue"]["Fn::GetAtt"][0]: e["Properties"] for e in fn["Events"].values()}
-    assert set(events) == {"CustomerNinetyNineMindsQueue", "CustomerStampedQueue", "CustomerMakiniQueue"}
+    assert set(events) == {d.queue(ENTITY_BY_NAME["customer"]) for d in REGISTRY}  # every destination takes customers
     concurrency = {q: e["ScalingConfig"]["MaximumConcurrency"]["Ref"] for q, e in events.items()}
-    assert len(set(concurrency.values())) == 3
+    assert len(set(concurrency.values())) == len(events)
     for param in concurrency.values():
         assert template["Parameters"][param]["MinValue"] == 2 and template["Parameters"][param]["Default"] == 2
     granted = {
@@ -444,7 +446,11 @@ def test_the_reserved_concurrency_check_catches_what_it_guards_against(template)
     broken = copy.deepcopy(template)
     events = broken["Resources"]["CustomerTransferFunction"]["Properties"]["Events"]
     events["Other"] = copy.deepcopy(events["NinetyNineMinds"])
-    assert reserved_concurrency_problems(broken) == ["CustomerTransferFunction: reserves 6 by default, its mappings may run 8"]
+    reservation = template["Resources"]["CustomerTransferFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    reserved = _default(template, reservation["Fn::If"][1])  # !If [not 0, !Ref <parameter>, NoValue]
+    assert reserved_concurrency_problems(broken) == [
+        f"CustomerTransferFunction: reserves {reserved} by default, its mappings may run {reserved + 2}"
+    ]
     # a fixed reservation (0 would stop the function; small accounts could not deploy any other number)
     broken = copy.deepcopy(template)
     broken["Resources"]["InvoiceTransferFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2

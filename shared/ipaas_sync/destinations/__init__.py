@@ -101,11 +101,6 @@ def by_platform(platform: str) -> Destination:
         raise KeyError(f"no destination '{platform}' (known: {', '.join(PLATFORMS)})") from None
 
 
-def taking(entity: Entity) -> tuple[Destination, ...]:
-    """The destinations that take `entity` (or TO_IPAAS: those that send records back), in registry order."""
-    return tuple(d for d in REGISTRY if d.takes(entity))
-
-
 __all__ = [
     "ENTITIES",
     "ENTITY_BY_NAME",
@@ -119,5 +114,4 @@ __all__ = [
     "Entity",
     "by_platform",
     "load",
-    "taking",
 ]

@@ -69,19 +69,8 @@ class RunState:
         "updated_at",
     )
     TEXT_FIELDS = ("status", "since", "until", "started_at", "updated_at")  # besides run_id and owner
-    NUMBER_FIELDS = (
-        "page",
-        "offset",
-        "page_size",
-        "enqueued",
-        "filtered",
-        "outside_window",
-        "without_id",
-        "pages",
-        "sequence",
-        "limit",
-        "lock_expires_at",
-    )
+    # every other field is a number (a field added to FIELDS is one, unless it is named in TEXT_FIELDS)
+    NUMBER_FIELDS: tuple[str, ...] = tuple(sorted(set(FIELDS) - {"run_id", "owner", *TEXT_FIELDS}, key=FIELDS.index))
 
     @classmethod
     def from_item(cls, entity: str, destination: str, item: Mapping[str, object]) -> RunState:
