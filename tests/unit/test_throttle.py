@@ -12,7 +12,7 @@ import requests
 from moto import mock_aws
 
 from ipaas_sync.core.errors import Deferred, TransientError
-from ipaas_sync.platform import deadline, throttle
+from ipaas_sync.platform import deadline, scope, throttle
 from ipaas_sync.platform.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
 from tests.conftest import at_once
 
@@ -306,7 +306,7 @@ def test_a_returning_record_may_wait_longer_than_max_wait_by_part_of_its_own_slo
     clock = Clock()
     lim = limiter(ddb, clock, limit=6, seconds=6)  # one slot per 1.02 s
     lim.observe(3, "giftcard")
-    slack = throttle.RETURNING_SLACK * 3 * lim.interval
+    slack = scope.RETURNING_SLACK * 3 * lim.interval
     assert slack > 0.5
 
     def lane_booked_until(ahead: float) -> float:
