@@ -26,6 +26,9 @@ from ..platform.queues import QueueDirectory, defer_messages
 from .env import TransferEnv
 from .retry import RetryPolicy, after_wait, next_try_text, released
 
+# a body's deferred_until is rounded to the millisecond (queues._deferral): equal to its retry's due within this
+DUE_TOLERANCE = 0.01
+
 
 def retry_policy() -> RetryPolicy:
     """The retry schedule's parameters (the stack's Retry* parameters); a bad value is logged and counted as a
@@ -130,10 +133,19 @@ def _admit(limiter: Any, asks: list[throttle.Ask], now: float) -> tuple[list[thr
 
 def _due_for_admission(msg: TransferMessage, released_at: float, now: float) -> float | None:
     """The time admission sees for a record: its deferral's, or now for a retrying record released by its
-    destination's recovery (the circuit closed after its last failure) or an operator's retry-now."""
-    if msg.retry is not None and msg.deferred_until is not None and released(msg.retry, released_at or None):
-        return min(msg.deferred_until, now)
-    return msg.deferred_until
+    destination's recovery (the circuit closed after its last failure) or an operator's retry-now. Only while it
+    waits for its retry's due time: once released, a record the rate limit deferred waits for its slot like any
+    other (pulled forward at every hop, it would book the limiter's horizon again each time and push every record
+    behind it further out: the drain after a recovery then ran at a quarter of the limit)."""
+    retry, until = msg.retry, msg.deferred_until
+    if (
+        retry is not None
+        and until is not None
+        and abs(until - retry.due) < DUE_TOLERANCE
+        and released(retry, released_at or None)
+    ):
+        return min(until, now)
+    return until
 
 
 def _hold_back(
