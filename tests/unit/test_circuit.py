@@ -255,6 +255,24 @@ def test_an_outage_costs_threshold_writes_then_one_per_probe(table):
     assert b.admit().verdict == "run"
 
 
+def test_a_container_that_saw_it_open_runs_once_another_closed_it(table):
+    """b last saw the circuit open; a took the probe and closed it. At its next probe time b's view is half-open: its
+    probe write fails on the closed item, and its records run (they waited the retry schedule on a closed circuit)."""
+    clock = Clock()
+    a, _, _ = shared(table, clock)
+    b, _, _ = shared(table, clock)
+    for _ in range(3):
+        a.failed()
+    b.failed()  # b's write finds it open: b's view is open
+    assert b.view().state(clock.t) == "open"
+    clock.t += 61
+    assert a.admit().verdict == "probe"
+    a.succeeded()
+    clock.t += 1
+    verdict = b.admit()
+    assert verdict.verdict == "run" and b.probes_taken == 0
+
+
 def test_a_container_that_books_nothing_reads_the_item_at_most_once_per_interval(table):
     clock = Clock()
     opener, _, _ = shared(table, clock)

@@ -78,13 +78,30 @@ def test_waits_for_an_open_circuit_count_apart_and_share_the_window():
     policy = RetryPolicy(step=10, window=1000)
     history, waiting = after_wait(None, now=T0, reason="99minds circuit open", policy=policy, not_before=T0 + 60)
     assert waiting and history.waits == 1 and history.attempts == 0
-    assert history.due == T0 + 60  # the circuit's next probe is later than the schedule's 20 s
+    assert history.due == T0 + 60  # the circuit's next probe
     history, retried = after_failure(history, now=T0 + 60, reason="HTTP 502", error_class="HTTPError", policy=policy)
     assert retried and history.attempts == 1 and history.waits == 1
-    assert history.due == T0 + 60 + 60  # the second step: 10 x 2 x 3
+    assert history.due == T0 + 60 + 20  # its first failed try: the first step, 10 x 1 x 2 (waits are not tries)
     assert history.first_reason == "99minds circuit open" and history.last_reason == "HTTP 502"
     history, waiting = after_wait(history, now=T0 + 1000, reason="still open", policy=policy)
     assert not waiting and history.waits == 2  # the window is spent waiting: parked
+
+
+def test_a_wait_lasts_until_the_next_probe_however_long_the_outage():
+    """An hour's outage held a record back at every probe (60 s): each wait ends at the next probe, not on the schedule
+    (which reached its 6 h cap after a few waits: the record then missed the recovery by hours), and its first failed
+    try after the recovery waits the schedule's first step."""
+    policy, history, now = RetryPolicy(), None, T0
+    for _ in range(60):
+        history, waiting = after_wait(history, now=now, reason="circuit open", policy=policy, not_before=now + 60)
+        assert waiting and history.due == now + 60
+        now = history.due
+    assert history is not None and history.waits == 60 and history.attempts == 0
+    history, retried = after_failure(history, now=now, reason="HTTP 503", error_class="HTTPError", policy=policy)
+    assert retried and history.due == now + 1200
+    # a probe time already past (a view not read again yet) still waits one whole SQS second, never a loop
+    history, _ = after_wait(history, now=now, reason="circuit open", policy=policy, not_before=now - 5)
+    assert history.due == now + 1
 
 
 def test_released_by_a_close_after_its_last_failure_only():

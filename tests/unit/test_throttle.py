@@ -526,3 +526,30 @@ def test_the_record_threads_of_a_cold_batch_share_one_limiter_per_key(monkeypatc
     monkeypatch.setattr(boto3, "client", slow_client)
     got = at_once(lambda: throttle.limiter_for("99minds:host", 150, 60))
     assert len(got) == 8 and len({id(lim) for lim in got}) == 1
+
+
+class _Counting:
+    """A limiter as record_scope sees it: what it is told a record's calls were."""
+
+    def __init__(self):
+        self.observed: list[tuple[int, str]] = []
+
+    def observe(self, calls: int, kind: str = "") -> None:
+        self.observed.append((calls, kind))
+
+    def give_back(self, slots: list[float]) -> None:
+        pass
+
+
+def test_a_failed_transfer_does_not_teach_the_limiter_its_calls():
+    """A transfer that failed (a 503 retried in-call: four requests for one call) says nothing about what a transfer
+    costs: learned, it made every record after an outage book four slots for one (the outage benchmark's lane ran at
+    0.7 of the limit until it was unlearned). A completed one is learned as before."""
+    limiter = _Counting()
+    with pytest.raises(TransientError), record_scope("customer") as scope:
+        scope.calls[limiter] = 4
+        raise TransientError("HTTP 503 after 3 retries")
+    assert limiter.observed == []
+    with record_scope("customer") as scope:
+        scope.calls[limiter] = 1
+    assert limiter.observed == [(1, "customer")]

@@ -267,7 +267,9 @@ class SharedCircuit:
         if took:
             self.probes_taken += 1
             return verdict
-        return Gate("wait", until=after.open_until or now)
+        # lost: another caller took the probe (wait for the next one), or closed the circuit meanwhile (the item as
+        # the failed write found it says so): run, never wait on a closed circuit
+        return gate(after, now, self.config) if after.state(now) != "half-open" else Gate("wait", until=after.open_until)
 
     def failed(self) -> None:
         """A call to the destination failed transiently (after its in-call retries)."""

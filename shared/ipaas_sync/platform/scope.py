@@ -95,11 +95,16 @@ def record_scope(
         if admission.earliest is not None:
             scope.earliest[booked_on] = admission.earliest
     token = _scope.set(scope)
+    completed = False
     try:
         yield scope
+        completed = True
     finally:
         _scope.reset(token)
-        for limiter, calls in scope.calls.items():
+        # what a transfer costs is learned from transfers that completed: a failing one counts its in-call retries
+        # (four requests for each failed call) or stops early, and during an outage only the probes call at all, so
+        # its counts would make every record after the recovery book slots it never uses (gaps in the lane)
+        for limiter, calls in scope.calls.items() if completed else ():
             limiter.observe(calls, scope.kind)
         for limiter, left in scope.slots.items():
             limiter.give_back(left)  # booked but not needed: the container's next record uses them

@@ -16,6 +16,7 @@ is due at once, whatever its retry schedule said: the backlog is back in the que
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any
 
 from ..core.models.notification import TransferMessage
@@ -148,6 +149,13 @@ def _due_for_admission(msg: TransferMessage, released_at: float, now: float) -> 
     return until
 
 
+def _spread(msg: TransferMessage) -> float:
+    """A record's place in [0, 1) for its next wait (the CRC-32 of its key and its waits so far: no two records, nor
+    two waits of one record, alike by design; deterministic, so a test replays the same)."""
+    waits = msg.retry.waits if msg.retry is not None else 0
+    return zlib.crc32(f"{msg.entity}|{msg.id}|{msg.destination}|{waits}".encode()) / 2**32
+
+
 def _hold_back(
     limiter: Any,
     gate: Gate,
@@ -165,9 +173,15 @@ def _hold_back(
         plan[admitted.pop(0)].details["probe"] = True
     held: dict[int, Any] = {}
     name = platform_of(limiter.key)
+    interval = limiter.circuit.config.probe_interval
     for i in admitted:
+        # back within a probe interval (between half of it and all of it, each record at its own place): the waiting
+        # records come back spread evenly over time, not all at the next probe's time (where one takes the probe and
+        # the others find it taken and wait another interval). The first one back after the probe time takes the
+        # probe; once it has closed the circuit the others run as they come: the backlog is in the queue at once.
+        back = now + interval * (0.5 + _spread(msgs[i]) / 2)
         history, waiting = after_wait(
-            msgs[i].retry, now=now, reason=f"{name} is failing (its circuit is open)", policy=policy, not_before=gate.until
+            msgs[i].retry, now=now, reason=f"{name} is failing (its circuit is open)", policy=policy, not_before=back
         )
         if not waiting:  # the window is spent waiting: it runs now to be parked with its history (processing._fail)
             plan[i] = throttle.Admission(details={"window_spent": True})

@@ -13,8 +13,11 @@ the deferral path of throttle.py / processing.py). Every parameter can be scaled
 the same code runs.
 
 A record that waits because its destination's circuit is open (circuit.py) was not tried: it counts a `wait`, not an
-attempt, and is due again on the same schedule (by its waits), but the circuit's closing releases it at its next hop.
-The window counts from its first failure or wait.
+attempt, and is due again within one probe interval (admission.py spreads the waiting records over it; never on the
+schedule): so when the destination recovers, the backlog is back in its queue within a probe interval and the rate
+limiter drains it at the full rate. A record on the schedule (its own try failed) is released by the circuit's closing
+at its next hop. The schedule counts failed tries only (a long outage's waits do not push a record's next try hours
+out); the window counts from its first failure or wait.
 
 No library schedules retries across SQS messages (urllib3's Retry and tenacity retry within one call); this is the
 small piece written by hand.
@@ -30,6 +33,7 @@ from datetime import UTC, datetime
 from ..core.models.retry import RetryHistory
 
 MAX_HOP_SECONDS = 900  # SQS DelaySeconds maximum: one hop of a longer wait
+MIN_WAIT_SECONDS = 1.0  # a wait for an open circuit lasts at least one whole SQS delay second
 MAX_REASON = 500  # each reason kept in the history (the DLQ's last reason is the full one, MAX_REASON there)
 MAX_ERROR_CLASSES = 8  # error classes counted by name; any further ones are counted as "other"
 OTHER = "other"
@@ -97,13 +101,6 @@ def _count(errors: dict[str, int], error_class: str) -> dict[str, int]:
     return out
 
 
-def _due(policy: RetryPolicy, start: float, n: int, deadline: float, retry_after: float | None) -> float | None:
-    """The next try after the n-th failure/wait at `start`, never past the window's end; None: the window is spent."""
-    if start >= deadline:
-        return None
-    return min(start + max(policy.delay(n), retry_after or 0.0), deadline)
-
-
 def _next(
     history: RetryHistory | None,
     *,
@@ -127,10 +124,13 @@ def _next(
         errors=_count(history.errors if history else {}, error_class) if error_class else dict(history.errors if history else {}),
     )
     deadline = new.first_at + policy.window
-    due = _due(policy, now, new.attempts + new.waits, deadline, retry_after)
-    if due is None:
+    if now >= deadline:
         return new, False
-    return new.model_copy(update={"due": min(deadline, max(due, not_before))}), True
+    if failed:  # the schedule, by failed tries; a Retry-After the destination gave is a floor
+        due = now + max(policy.delay(new.attempts), retry_after or 0.0)
+    else:  # the circuit's next probe; SQS delays are whole seconds, so at least one (never a loop of empty hops)
+        due = max(not_before, now + MIN_WAIT_SECONDS)
+    return new.model_copy(update={"due": min(deadline, due)}), True
 
 
 def after_failure(
@@ -152,7 +152,8 @@ def after_wait(
     history: RetryHistory | None, *, now: float, reason: str, policy: RetryPolicy, not_before: float = 0.0
 ) -> tuple[RetryHistory, bool]:
     """The history after the record was held back by an open circuit at `now` (no call made), and whether it waits
-    (True: until history.due, at least `not_before`, the circuit's next probe) or its window is spent (False)."""
+    (True: until history.due = `not_before`, within the circuit's probe interval, at least MIN_WAIT_SECONDS away) or
+    its window is spent (False)."""
     return _next(history, now=now, reason=reason, policy=policy, error_class=None, not_before=not_before)
 
 
