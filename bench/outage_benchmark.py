@@ -10,7 +10,9 @@ Prints, as counts and ratios of one run:
 - records in DLQs after recovery (the goal: 0), and each transferred exactly once (one 99minds customer per email,
   one workflow execution per order, each gift card's reload applied once: its balance is iPaaS.com's);
 - calls to 99minds during the outage against the probes the circuit allowed plus the calls made before it opened;
-- after recovery, the achieved rate against the limit until the backlog is drained (goal >= 0.97), and 429s of ours;
+- after recovery, the achieved rate against the limit from the circuit's close (the first probe after the recovery)
+  until the backlog is drained (goal >= 0.97), the delay to the close, the rate counted from the recovery itself, and
+  429s of ours;
 - the Lambda GB-seconds and SQS requests spent on waiting (per record that waited, per hop), and from those, the
   cost of an hour's outage per million waiting records at AWS list prices (bench/throttle_benchmark.py PRICE).
 
@@ -25,18 +27,28 @@ import os
 import sys
 import threading
 import time
-import warnings
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
-from bench.throttle_benchmark import DLQS, ESM_OPS, FUNCTIONS, PRICE, QUEUES, Meter, backlog, busiest_window, say
-from sandbox.ipaas import IpaasSandbox
+from bench.throttle_benchmark import (
+    DLQS,
+    ESM_OPS,
+    FUNCTIONS,
+    PRICE,
+    QUEUES,
+    Meter,
+    backlog,
+    busiest_window,
+    limited_stack,
+    measuring,
+    say,
+)
 from sandbox.local_aws import PollStats
-from sandbox.ninetynine_minds import NinetyNineMindsSandbox
 from sandbox.stack import LOCAL_IN_FLIGHT_SECONDS, LocalStack
 
-PRODUCTION_HOP = 900  # SQS's DelaySeconds maximum: the hop of a wait in AWS
+PRODUCTION_HOP = 900  # SQS's DelaySeconds maximum: the longest hop in AWS
+PRODUCTION_PROBE = 60  # CircuitProbeSeconds' default: a record held back by an open circuit comes back within it ...
+MEAN_WAIT_SHARE = 0.75  # ... after between half of it and all of it (runtime/admission.py): 3/4 of it on average
 WAITING = ("retrying", "deferred")  # outcomes of a record that went back to its queue without a transfer
 QUEUE_OF = dict(zip(("customer", "transaction", "giftcard"), QUEUES, strict=True))  # each entity's 99minds queue
 
@@ -102,11 +114,7 @@ def _snapshot(meter: Meter) -> dict:
 
 
 def run(args) -> int:
-    log_path = Path(args.log)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    meter = Meter()
-    meter.install()
-    warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+    log_path, meter = measuring(args.log)
     down_for = max(args.outage_seconds, cumulative(args.step, args.outage_steps))
     stream_for = args.lead + down_for + args.lead
     marks: dict[str, float] = {}
@@ -114,24 +122,16 @@ def run(args) -> int:
     sent: list[tuple[float, str]] = []
     os.environ["RETRY_MAX_HOP_SECONDS"] = str(args.hop)  # SQS's 15-minute hop, compressed like the schedule
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        stack = LocalStack(
+        stack = limited_stack(
+            args.limit,
+            args.seconds,
             moto_process=True,
-            partners={"ninetynine": NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds))},
-            ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
             parameters={
                 "RetryStepSeconds": args.step,
                 "RetryMaxDelaySeconds": args.step * 42,
                 "RetryWindowSeconds": args.window or 10 * down_for,
                 "CircuitFailureThreshold": args.threshold,
                 "CircuitProbeSeconds": args.probe,
-            },
-            subscription_overrides={
-                "NinetyNineMindsSubscriptionSecret": {
-                    "API Throttle Limit": args.limit,
-                    "API Throttle Seconds": args.seconds,
-                    "API Throttle Limit (To iPaaS)": 100_000,
-                    "API Throttle Seconds (To iPaaS)": 60,
-                }
             },
         )
         stack.start()
@@ -162,13 +162,15 @@ def run(args) -> int:
 
             circuits = [lim.circuit for k, lim in throttle._limiters.items() if k[0].startswith("99minds")]
             probes = sum(c.probes_taken for c in circuits)
-            opened_at = max((c.current().opened_at for c in circuits), default=0.0)
+            views = [c.current() for c in circuits]
+            opened_at = max((v.opened_at for v in views), default=0.0)
+            closed_at = max((v.released_at for v in views), default=0.0)  # the probe's success after the recovery
         finally:
             stop.set()
             for t in threads:
                 t.join(timeout=10)
             stack.stop()
-    circuit = {"probes": probes, "opened_at": opened_at, "delivered": delivered}
+    circuit = {"probes": probes, "opened_at": opened_at, "closed_at": closed_at, "delivered": delivered}
     return report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, memory_gb, sent)
 
 
@@ -184,9 +186,14 @@ def report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, mem
     after = [r.at for r in calls if r.at >= up and r.status != 429]
     limit_rate = args.limit / args.seconds
     drained = _drained_at(sent, logged, up)
-    window = [t for t in after if t <= drained]
+    closed = max(up, circuit["closed_at"])  # when the circuit closed: the probe's success after the recovery
+    window = [t for t in after if closed <= t <= drained]  # the drain: from the close until the backlog is gone
     rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 and window[-1] > window[0] else 0.0
-    from_up = len(window) / (drained - up) if drained > up else 0.0
+    answered = [t for t in after if t <= drained]
+    # as the throttle benchmark's steady state: the middle 80% of the drain's requests (bench/throttle_benchmark.py)
+    middle = window[len(window) // 10 : (len(window) * 9) // 10 + 1]
+    steady = (len(middle) - 1) / (middle[-1] - middle[0]) if len(middle) > 1 and middle[-1] > middle[0] else 0.0
+    from_up = len(answered) / (drained - up) if drained > up else 0.0
     ours = sum(1 for r in calls if r.status == 429 and r.fault is None)
     # exactly once
     emails = Counter(str(c.get("email", "")).lower() for c in nn.customers.values())
@@ -200,7 +207,7 @@ def report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, mem
     hops = sum(n for t, n in circuit["delivered"] if down <= t <= up)  # deliveries while it was down
     per_hop_sqs = (u["sqs"] - d["sqs"]) / max(1, hops)
     per_hop_gb_s = (u["gb_s"] - d["gb_s"]) * memory_gb / max(1, hops)
-    hour_hops = 3600 / PRODUCTION_HOP
+    hour_hops = 3600 / (PRODUCTION_PROBE * MEAN_WAIT_SHARE)  # a record waiting an hour for an open circuit
     hour_cost = hour_hops * (per_hop_sqs * PRICE["sqs_request"] + per_hop_gb_s * PRICE["lambda_gb_s_arm64"])
 
     say(
@@ -220,18 +227,18 @@ def report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, mem
         f"{len(held)} waits held back by the open circuit without a call"
     )
     say(
-        f"after recovery      {rate / limit_rate if limit_rate else 0:.3f} of the limit until the backlog drained "
-        f"({len(window)} requests from the first call after the recovery in "
-        f"{(window[-1] - window[0]) if len(window) > 1 else 0:.1f} s; goal >= 0.97); first call "
-        f"{(window[0] - up) if window else 0:.1f} s after 99minds came back (probe every {args.probe:g} s), "
-        f"{from_up / limit_rate if limit_rate else 0:.3f} of the limit counted from then; backlog drained "
-        f"{drained - up:.1f} s after; busiest {args.seconds} s window {busiest_window(after, args.seconds)} of "
-        f"{args.limit}; 429s of ours {ours}"
+        f"after recovery      {rate / limit_rate if limit_rate else 0:.3f} of the limit from the circuit's close until "
+        f"the backlog drained ({len(window)} requests in {(window[-1] - window[0]) if len(window) > 1 else 0:.1f} s; goal "
+        f">= 0.97), {steady / limit_rate if limit_rate else 0:.3f} in its middle 80% (the throttle benchmark's steady "
+        f"state); the close {closed - up:.1f} s after 99minds came back (the first probe after it: probe every "
+        f"{args.probe:g} s); counted from the recovery itself {from_up / limit_rate if limit_rate else 0:.3f} "
+        f"({len(answered)} requests in {drained - up:.1f} s); busiest {args.seconds} s window "
+        f"{busiest_window(after, args.seconds)} of {args.limit}; 429s of ours {ours}"
     )
     say(
         f"waiting             {hops} deliveries while 99minds was down (tries, waits and hops): {per_hop_sqs:.2f} SQS "
-        f"requests and {per_hop_gb_s:.4f} Lambda GB-s each; an hour's outage = {hour_hops:.0f} hops of "
-        f"{PRODUCTION_HOP} s a record: "
+        f"requests and {per_hop_gb_s:.4f} Lambda GB-s each; an hour's outage = {hour_hops:.0f} waits a record "
+        f"(one per {PRODUCTION_PROBE * MEAN_WAIT_SHARE:.0f} s on average with CircuitProbeSeconds {PRODUCTION_PROBE}): "
         f"${hour_cost * 1e6:.2f} per million records waiting (SQS $0.40/M requests, Lambda arm64 $0.0000133334/GB-s)"
     )
     ok = not sum(left.values()) and len(done) == 3 * args.records and not twice and not balances_off and not ours

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 
 from ipaas_sync.platform.circuit import (
@@ -18,7 +17,7 @@ from ipaas_sync.platform.circuit import (
     on_success,
     try_probe,
 )
-from tests.conftest import at_once
+from tests.conftest import at_once, create_throttle_table, served_dynamodb
 
 T0 = 1_800_000_000.0
 KEY = "99minds:api.99minds.test"
@@ -26,14 +25,8 @@ CONFIG = CircuitConfig(threshold=3, probe_interval=60)
 
 
 def _create(client) -> None:
-    client.create_table(
-        TableName="throttle",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
     # the limiter's item as a booking leaves it (the circuit rides on it)
-    client.put_item(TableName="throttle", Item={"pk": {"S": KEY}, "tat": {"N": str(T0)}, "expires_at": {"N": "1"}})
+    create_throttle_table(client, {"pk": {"S": KEY}, "tat": {"N": str(T0)}, "expires_at": {"N": "1"}})
 
 
 @pytest.fixture
@@ -146,14 +139,7 @@ def test_concurrent_containers_take_exactly_one_probe():
 
     server = MotoServer().start()
     try:
-        requests.post(f"{server.url}/moto-api/reset", timeout=10)
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = served_dynamodb(server.url)
         _create(client)
         table = CircuitTable("throttle", client=client)
         opener = Container(table)

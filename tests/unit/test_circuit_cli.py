@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from ipaas_sync.platform.circuit import CircuitConfig, CircuitTable, CircuitView, on_failure
 from ipaas_sync.tools import circuits
+from tests.conftest import create_throttle_table
 
 KEY = "99minds:api.99minds.test"
 
@@ -26,14 +27,7 @@ def run(argv: list[str]) -> int:
 def table(monkeypatch):
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="throttle",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
-        for key in (KEY, "stamped:stamped.test"):
-            client.put_item(TableName="throttle", Item={"pk": {"S": key}, "tat": {"N": "1"}})
+        create_throttle_table(client, *({"pk": {"S": key}, "tat": {"N": "1"}} for key in (KEY, "stamped:stamped.test")))
         monkeypatch.setenv("THROTTLE_TABLE", "throttle")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         yield CircuitTable("throttle", client=client)

@@ -8,13 +8,12 @@ import time
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 
 from ipaas_sync.core.errors import Deferred, TransientError
 from ipaas_sync.platform import deadline, scope, throttle
 from ipaas_sync.platform.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
-from tests.conftest import at_once
+from tests.conftest import at_once, create_throttle_table, served_dynamodb
 
 
 class Clock:
@@ -34,12 +33,7 @@ class Clock:
 def ddb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="throttle",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
+        create_throttle_table(client)
         deadline.set_seconds(600)
         yield client
         deadline.set_seconds(None)
@@ -54,20 +48,8 @@ def served_ddb(request):
 
     server = MotoServer(process=request.param == "process").start()
     try:
-        requests.post(f"{server.url}/moto-api/reset", timeout=10)  # the same backends as the in-process mock
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        client.create_table(
-            TableName="throttle",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
+        client = served_dynamodb(server.url)
+        create_throttle_table(client)
         yield client
     finally:
         server.stop()
