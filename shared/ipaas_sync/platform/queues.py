@@ -211,7 +211,8 @@ def _deferral(
         data["retry"] = retry
         data.pop("record", None)
     data["deferred_until"] = round(until, 3)
-    data["deferrals"] = int(data.get("deferrals") or 0) + 1
+    # deferrals count the rate limit's (and the apply window's): a retry's send-back or hop is not one of them
+    data["deferrals"] = int(data.get("deferrals") or 0) + (0 if retry is not None else 1)
     # SQS delays are whole seconds: the nearest one, so that it is back within half a second of its slot
     delay = max(0, min(MAX_DELAY_SECONDS, round(until - now)))
     attributes: dict[str, MessageAttributeValueTypeDef] = {}
@@ -240,8 +241,8 @@ def defer_message(
 ) -> int:
     """Send a message back to its own queue, visible again at `until` (epoch seconds; at most `max_delay`, SQS's 15
     minutes, from now: a longer wait is deferred again when it comes back). The body gains `deferred_until` and a
-    `deferrals` count (and `retry`, see _deferral); every message attribute (its DLQ history) is kept. Returns the
-    DelaySeconds used."""
+    `deferrals` count (or, with `retry`, its retry history instead, see _deferral); every message attribute (its DLQ
+    history) is kept. Returns the DelaySeconds used."""
     text, delay, attributes = _deferral(body, message_attributes, until, time.time() if now is None else now, retry)
     delay = min(delay, max_delay)
     if attributes:

@@ -9,8 +9,9 @@ Per destination (its shared limiter), in this order:
     the limit    the records that may call book their slots in one write (throttle.DynamoRateLimiter.admit); those whose
                  first slot is more than throttle.MAX_WAIT away go back to their queue until their slot.
 Records sent back leave in one SendMessageBatch per ten (platform/queues.defer_messages); processing.handle_record
-then only reports them. A record whose circuit closed after its last failure or wait (or an operator's retry-now)
-is due at once, whatever its retry schedule said: the backlog is back in the queue when the destination recovers.
+then only reports them. A record held back by the open circuit comes back within a probe interval; one on the retry
+schedule whose circuit closed after its last failure (or an operator's retry-now) is due at its next hop, whatever its
+schedule said: the backlog is back in the queue within a probe interval of the destination's recovery.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ from ..platform import throttle
 from ..platform.circuit import Gate, platform_of
 from ..platform.queues import QueueDirectory, defer_messages
 from .env import TransferEnv
-from .retry import RetryPolicy, after_wait, next_try_text, released
-
-# a body's deferred_until is rounded to the millisecond (queues._deferral): equal to its retry's due within this
-DUE_TOLERANCE = 0.01
+from .retry import RetryPolicy, after_wait, next_try_text, released, toward_due
 
 
 def retry_policy() -> RetryPolicy:
@@ -80,10 +78,11 @@ def admit_batch(
             )
             continue
         held = _hold_back(limiter, gate, plan, [msg for _, msg in items], now, policy)
-        for (_, msg), a in zip(items, plan, strict=True):
-            if a.until is not None and msg.retry is not None and not a.details:  # a hop toward its retry's due time
+        for i, ((_, msg), a) in enumerate(zip(items, plan, strict=True)):
+            if msg.retry is not None and not a.details and toward_due(msg.retry, a.until):  # a hop toward its due time
                 a.reason = f"retrying: next try at {next_try_text(msg.retry)} (last failure: {msg.retry.last_reason})"
                 a.details = {"retrying": True}
+                held[i] = msg.retry  # its history goes on unchanged (a hop is not a deferral: not counted as one)
         back = [(raw, a, held.get(i)) for i, ((raw, _), a) in enumerate(zip(items, plan, strict=True)) if a.until is not None]
         verdicts.update({raw["messageId"]: a for (raw, _), a in zip(items, plan, strict=True) if a.until is None})
         if not back:
@@ -139,12 +138,7 @@ def _due_for_admission(msg: TransferMessage, released_at: float, now: float) -> 
     other (pulled forward at every hop, it would book the limiter's horizon again each time and push every record
     behind it further out: the drain after a recovery then ran at a quarter of the limit)."""
     retry, until = msg.retry, msg.deferred_until
-    if (
-        retry is not None
-        and until is not None
-        and abs(until - retry.due) < DUE_TOLERANCE
-        and released(retry, released_at or None)
-    ):
+    if retry is not None and until is not None and toward_due(retry, until) and released(retry, released_at or None):
         return min(until, now)
     return until
 

@@ -49,7 +49,7 @@ from . import ledger
 from .admission import admit_batch, retry_policy
 from .env import TransferEnv
 from .idempotency import register_lambda_context
-from .retry import after_failure, after_wait, dlq_previous, next_try_text, summary
+from .retry import after_failure, after_wait, dlq_previous, next_try_text, summary, toward_due
 
 # A queue's message contract: iPaaS.com notifications, or 99minds changes (the 99minds -> iPaaS.com queue).
 Message = TransferMessage | InboundMessage
@@ -302,6 +302,7 @@ def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
 
 def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, queues: QueueDirectory) -> Outcome:
     """Back to its own source queue until its slot (the original is then deleted as a success)."""
+    hop = toward_due(msg.retry, deferral.until)  # on its way to its retry's due time (not a slot): not counted
     try:
         delay = defer_message(
             queues.client,
@@ -309,6 +310,7 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             record.body,
             record.raw_event.get("messageAttributes"),
             until=deferral.until,
+            retry=msg.retry.model_dump() if hop and msg.retry is not None else None,
             max_delay=int(retry_policy().max_hop),
         )
     except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
@@ -321,8 +323,8 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             ),
             queues,
         )
-    details: dict[str, Any] = {"delay_seconds": delay, "deferrals": msg.deferrals + 1}
-    if msg.retry is not None:
+    details: dict[str, Any] = {"delay_seconds": delay, "deferrals": msg.deferrals + (0 if hop else 1)}
+    if hop:
         details["retrying"] = True  # a hop toward its retry: the ledger keeps saying "retrying" (ledger.kept)
     return _outcome(msg, entity, status="deferred", reason=deferral.message, details=details)
 

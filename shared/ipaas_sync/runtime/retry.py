@@ -34,6 +34,7 @@ from ..core.models.retry import RetryHistory
 
 MAX_HOP_SECONDS = 900  # SQS DelaySeconds maximum: one hop of a longer wait
 MIN_WAIT_SECONDS = 1.0  # a wait for an open circuit lasts at least one whole SQS delay second
+DUE_TOLERANCE = 0.01  # seconds: a deferred_until equal to a retry's due within this is a hop toward it
 MAX_REASON = 500  # each reason kept in the history (the DLQ's last reason is the full one, MAX_REASON there)
 MAX_ERROR_CLASSES = 8  # error classes counted by name; any further ones are counted as "other"
 OTHER = "other"
@@ -128,7 +129,7 @@ def _next(
         return new, False
     if failed:  # the schedule, by failed tries; a Retry-After the destination gave is a floor
         due = now + max(policy.delay(new.attempts), retry_after or 0.0)
-    else:  # the circuit's next probe; SQS delays are whole seconds, so at least one (never a loop of empty hops)
+    else:  # when admission said (within a probe interval); SQS delays are whole seconds: at least one, never a loop
         due = max(not_before, now + MIN_WAIT_SECONDS)
     return new.model_copy(update={"due": min(deadline, due)}), True
 
@@ -155,6 +156,13 @@ def after_wait(
     (True: until history.due = `not_before`, within the circuit's probe interval, at least MIN_WAIT_SECONDS away) or
     its window is spent (False)."""
     return _next(history, now=now, reason=reason, policy=policy, error_class=None, not_before=not_before)
+
+
+def toward_due(history: RetryHistory | None, until: float | None) -> bool:
+    """Whether a record sent back until `until` is on its way to its retry's own due time (a retry's send-back or a hop
+    of it), not to a slot of the rate limit or the gift card apply window: a body's deferred_until is rounded to the
+    millisecond (platform/queues.py), so equal within DUE_TOLERANCE."""
+    return history is not None and until is not None and abs(until - history.due) < DUE_TOLERANCE
 
 
 def released(history: RetryHistory, released_at: float | None) -> bool:
@@ -220,4 +228,5 @@ __all__ = [
     "next_try_text",
     "released",
     "summary",
+    "toward_due",
 ]
