@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 LAYER  := .aws-sam/build/SharedLayer
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test unit integration template lint format build validate serve deploy bench lock observability docs destinations clean checkov
+.PHONY: help demo test unit integration template lint format build validate serve deploy bench bench-outage lock observability docs destinations clean checkov
 CHECKOV_VENV := .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
@@ -87,6 +87,9 @@ bench: $(STAMP)  ## cold start ratio, mapping collections (load time, cost vs Py
 	-$(BIN)/python -m bench.cold_start
 	-$(BIN)/python -m bench.mapping_benchmark
 	$(BIN)/python -m bench.throttle_benchmark $(BENCH_ARGS)
+
+bench-outage: $(STAMP)  ## a time-compressed 99minds outage ridden out: DLQs, exactly once, calls while down, rate after recovery, cost of waiting
+	$(BIN)/python -m bench.outage_benchmark $(BENCH_ARGS)
 
 lock: $(STAMP)  ## re-resolve the locks with uv: shared/requirements.txt (the layer) and requirements-dev.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_17 \

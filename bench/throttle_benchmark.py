@@ -305,28 +305,48 @@ def prices_line(memory_mb: int) -> str:
 
 
 # -- the run ---------------------------------------------------------------------------------------------------------------
-def run(args) -> int:
-    log_path = Path(args.log)
+
+
+def limited_stack(limit: int, seconds: int, *, moto_process: bool, parameters: dict) -> LocalStack:
+    """The local stack the benchmarks measure: 99minds enforcing `limit` requests per `seconds` and the subscription
+    set to it; iPaaS.com's limit out of the way (it is not what is measured)."""
+    return LocalStack(
+        moto_process=moto_process,
+        partners={"ninetynine": NinetyNineMindsSandbox(rate_limit=(limit, seconds))},
+        ipaas=IpaasSandbox(rate_limit=(100_000, 60)),
+        parameters=parameters,
+        subscription_overrides={
+            "NinetyNineMindsSubscriptionSecret": {
+                "API Throttle Limit": limit,
+                "API Throttle Seconds": seconds,
+                "API Throttle Limit (To iPaaS)": 100_000,
+                "API Throttle Seconds (To iPaaS)": 60,
+            }
+        },
+    )
+
+
+def measuring(log: str) -> tuple[Path, Meter]:
+    """What a benchmark run starts with: its log file's path (the folder made) and the Meter, installed. Every handler
+    runs in this one process and shares one Powertools Metrics object (see sandbox/pipeline.py): its warning that a
+    dimension was added again is silenced."""
+    log_path = Path(log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     meter = Meter()
     meter.install()
-    # every handler runs in this one process and shares one Powertools Metrics object (see sandbox/pipeline.py)
     warnings.filterwarnings("ignore", message="Dimension 'Entity' has already been added")
+    return log_path, meter
+
+
+def run(args) -> int:
+    log_path, meter = measuring(args.log)
     injected: list[float] = []
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        stack = LocalStack(
+        stack = limited_stack(
+            args.limit,
+            args.seconds,
             moto_process=args.moto == "process",
-            partners={"ninetynine": NinetyNineMindsSandbox(rate_limit=(args.limit, args.seconds))},
-            ipaas=IpaasSandbox(rate_limit=(100_000, 60)),  # iPaaS.com is not what is measured here
             parameters={"NinetyNineMindsConcurrency": args.concurrency},
-            subscription_overrides={
-                "NinetyNineMindsSubscriptionSecret": {
-                    "API Throttle Limit": args.limit,
-                    "API Throttle Seconds": args.seconds,
-                    "API Throttle Limit (To iPaaS)": 100_000,
-                    "API Throttle Seconds (To iPaaS)": 60,
-                }
-            },
         )
         stack.start()
         memory_mb = stack.deployment.function_memory(FUNCTIONS[0])  # the template's FunctionMemorySize

@@ -329,7 +329,18 @@ def outcome_line(o: dict, result: str | None = None) -> str:
     return f"  {o['status']:<14} {ident:<38} {dest:<20} {describe(o) if result is None else result}"
 
 
-STATUS_COLUMNS = ("created", "updated", "sent", "linked", "duplicate", "skipped", "mismatch", "failed", "dead-lettered")
+STATUS_COLUMNS = (
+    "created",
+    "updated",
+    "sent",
+    "linked",
+    "duplicate",
+    "skipped",
+    "mismatch",
+    "failed",
+    "retrying",
+    "dead-lettered",
+)
 
 
 def giftcard(id_: str, *, original: str, balance: str, activities: list[dict], status: str = "Active", **extra) -> dict:
@@ -508,6 +519,54 @@ def deploy_demo_override(stack: LocalStack) -> str:
     )
 
 
+OUTAGE_SECONDS = 6.0  # the demo's 99minds outage: several steps of the local retry schedule (sandbox/stack.py)
+OUTAGE_CUSTOMERS = 8
+
+
+def outage_ridden_out(stack: LocalStack, max_seconds: float, progress) -> tuple[list[str], list[str]]:
+    """99minds down (503s and connection resets) while new customers arrive, then back: the retry schedule and the
+    circuit ride it out with no one (docs/reliability.md). Returns the summary lines and anything unexpected."""
+    from ipaas_sync.tools.cli import main as cli
+
+    ids = [f"7{n:02d}" for n in range(OUTAGE_CUSTOMERS)]
+    for id_ in ids:
+        stack.ipaas.put("customers", customer(id_, "Outage", f"O{id_}", f"outage{id_}@example.com", f"C-{id_}"))
+    faults = stack.ninetynine.faults
+    faults.fail(100_000, status=503, path="/api/v1/")
+    faults.reset(100_000, path="/api/v1/")
+    say(f"99minds goes down (every call answered 503 or reset) for {OUTAGE_SECONDS:g} s; {len(ids)} new customers arrive")
+    before = len(stack.ninetynine.requests)
+    enqueue(
+        stack,
+        CUSTOMER_QUEUE,
+        [(f"customer {id_}", note("customer/created", id_, NINETYNINE_SYSTEM_ID, 700 + n)) for n, id_ in enumerate(ids)],
+    )
+    stack.drain(max_seconds=OUTAGE_SECONDS, functions=["CustomerTransferFunction"], on_batch=progress)
+    down_calls = len(stack.ninetynine.requests) - before
+    say("$ ipaas-sync circuit status   (while 99minds is down)")
+    with contextlib.redirect_stdout(OUT):
+        cli(["circuit", "status"])
+    say(f"$ ipaas-sync status --entity customer --id {ids[-1]} --destination {NINETYNINE_SYSTEM_ID}")
+    with contextlib.redirect_stdout(OUT):
+        cli(["status", "--entity", "customer", "--id", ids[-1], "--destination", NINETYNINE_SYSTEM_ID])
+    faults.clear()
+    say("99minds is back: draining")
+    stack.drain(max_seconds=max_seconds, functions=["CustomerTransferFunction"], on_batch=progress)
+    mine = [o for o in stack.outcomes(deferrals=True) if o.get("record_id") in ids]
+    created = sorted({o["record_id"] for o in mine if o["status"] == "created"})
+    held = sum(1 for o in mine if (o.get("details") or {}).get("held_back"))
+    tried = sum(1 for o in mine if o["status"] == "retrying" and not (o.get("details") or {}).get("held_back"))
+    parked = [o for o in mine if o["status"] == "dead-lettered"]
+    emails = [c["email"] for c in stack.ninetynine.customers.values() if str(c.get("email", "")).startswith("outage")]
+    lines = [
+        f"  99minds outage      {len(created)} of {len(ids)} customers created after it ({len(emails)} in 99minds, "
+        f"{len(emails) - len(set(emails))} twice); {len(parked)} in a DLQ; {down_calls} calls to 99minds while it was "
+        f"down ({tried} failed tries, {held} waits held back by the open circuit without a call)"
+    ]
+    unexpected = [] if created == ids and not parked and len(emails) == len(set(emails)) == len(ids) else [lines[0]]
+    return lines, unexpected
+
+
 def run(max_seconds: float, log_path: Path) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
@@ -568,6 +627,9 @@ def run(max_seconds: float, log_path: Path) -> int:
                 invocations += stats.invocations
                 errors += stats.errors
                 say()
+            say("== a 99minds outage, ridden out (the retry schedule and the circuit; no one replays anything)")
+            outage_lines, outage_unexpected = outage_ridden_out(stack, max_seconds, progress)
+            say()
             say("== loyalty points back into iPaaS.com (99minds webhooks -> LoyaltyTransferFunction)")
             loyalty_lines, loyalty, more = loyalty_round_trip(stack, max_seconds, progress)
             invocations += more
@@ -616,6 +678,9 @@ def run(max_seconds: float, log_path: Path) -> int:
             summarize_giftcards(stack, [m for m in stack.messages("GiftcardNinetyNineMindsDLQ")])
             for line in loyalty_lines:
                 say(line)
+            for line in outage_lines:
+                say(line)
+            unexpected += outage_unexpected
             if loyalty["round trips"] != 1 or loyalty["echoed 99minds writes"]:
                 unexpected.append(f"loyalty round trip: {loyalty}")
             say(f"  hook requests       {len(hooks)} ({', '.join(f'{s}: {c}' for s, c in hook_answers(hooks))})")

@@ -41,6 +41,16 @@ __all__ = ["CUSTOMER_QUEUES", "MAKINI_SYSTEM_ID", "NINETYNINE_SYSTEM_ID", "STAMP
 # a gift card retry waits while an earlier request may still be in flight (ipaas_sync.runtime.pending.IN_FLIGHT_SECONDS,
 # 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
 LOCAL_IN_FLIGHT_SECONDS = 3.0
+# The retry schedule and the circuit, time-compressed for local runs (the tests, the demo; the same code): waits of
+# 1, 3, 5 s at most, parked after 30 s of failures, hops of 1 s for SQS's 15 min,
+# a probe a second. A stack given its own (parameters=...) keeps them; docs/reliability.md has the defaults in AWS.
+LOCAL_RETRY = {
+    "RetryStepSeconds": 0.5,
+    "RetryMaxDelaySeconds": 5,
+    "RetryWindowSeconds": 30,
+    "CircuitProbeSeconds": 1,
+}
+LOCAL_RETRY_HOP_SECONDS = "1"
 
 
 class OutcomeCollector(logging.Handler):
@@ -159,7 +169,9 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_DEV", "false")
         for server in self.sandboxes():
             server.start()
-        self.deployment = LocalDeployment(parameters=self.parameters, secret_values=self.subscriptions()).deploy()
+        self.deployment = LocalDeployment(
+            parameters={**LOCAL_RETRY, **self.parameters}, secret_values=self.subscriptions()
+        ).deploy()
         functions = list(self.deployment.functions())
         environments = [self.deployment.function_environment(fn) for fn in functions]
         for env in environments:
@@ -169,6 +181,7 @@ class LocalStack:
         os.environ["SUBSCRIPTION_SECRET_ARNS"] = ",".join(
             dict.fromkeys(arn for env in environments for arn in env.get("SUBSCRIPTION_SECRET_ARNS", "").split(",") if arn)
         )
+        os.environ.setdefault("RETRY_MAX_HOP_SECONDS", LOCAL_RETRY_HOP_SECONDS)
         os.environ.pop("SUBSCRIPTIONS_FILE", None)
         os.environ.pop("SUBSCRIPTIONS_JSON", None)
         self.handlers = {fn: self.deployment.load_handler(fn) for fn in functions}
@@ -220,6 +233,7 @@ class LocalStack:
             "STACK_NAME": self.deployment.stack_name,
             "SUBSCRIPTION_SECRET_ARNS": os.environ["SUBSCRIPTION_SECRET_ARNS"],
             "LEDGER_TABLE": self.deployment.function_environment("InitializeFunction")["LEDGER_TABLE"],
+            "THROTTLE_TABLE": self.deployment.function_environment("InitializeFunction")["THROTTLE_TABLE"],
         }
 
     # -- mapping overrides (docs/mappings.md) -----------------------------------------------------------------

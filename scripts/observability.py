@@ -47,6 +47,7 @@ TRANSFER_METRICS = [
     "TransfersDeadLettered",
     "BalanceMismatches",
     "TransfersDeferred",
+    "TransfersRetrying",
 ]
 # (title, metric name, statistic, search schema or None for "any dimensions": a metric written once per event,
 # whatever the function's dimensions: {service, Entity} in a transfer function, {service} in InitializeFunction)
@@ -56,6 +57,7 @@ CUSTOM_WIDGETS = [
     ("Partner 429 answers received", "PartnerThrottled", "Sum", None),
     ("Rate-limiter wait (seconds)", "RateLimitWaitSeconds", "Sum", None),
     ("Configuration errors by entity", "ConfigurationErrors", "Sum", BY_ENTITY),
+    ("Circuits opened (a destination failing: its records wait), by entity", "CircuitOpened", "Sum", BY_ENTITY),
     ("Records that could not be parked in their DLQ, by entity", "DeadLetterSendFailures", "Sum", BY_ENTITY),
     ("Transfer ledger write failures by entity", "LedgerWriteFailures", "Sum", BY_ENTITY),
     ("Hook requests by answer", "HookRequests", "Sum", BY_ANSWER),
@@ -66,6 +68,13 @@ CUSTOM_WIDGETS = [
 # entity (metric math: the sum of one series per entity; an alarm cannot use a search expression).
 # (metric, description); the threshold is 0: any one is worth a look.
 ENTITY_ALARMS = [
+    (
+        "CircuitOpened",
+        "A destination's circuit opened: its calls failed transiently (timeouts, connection errors, 5xx) several times "
+        "in a row, so its records now wait in SQS without calling it, one probe a minute, and drain at its rate limit "
+        "once it answers again (outcome retrying, TransfersRetrying). Nothing is lost within RetryWindowSeconds. "
+        "`ipaas-sync circuit status` shows which; `ipaas-sync circuit close` after a fix (docs/reliability.md).",
+    ),
     (
         "DeadLetterSendFailures",
         "A record failed and could not be sent to its dead-letter queue (DLQ send refused). It stays on its queue "

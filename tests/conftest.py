@@ -50,3 +50,32 @@ def at_once(call, threads: int = 8) -> list:
     for t in started:
         t.join(timeout=30)
     return results
+
+
+def create_throttle_table(client, *items: dict) -> None:
+    """The rate limiter's table as the template declares it (ThrottleTable: one item per destination key), on moto;
+    `items` put in it."""
+    client.create_table(
+        TableName="throttle",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    for item in items:
+        client.put_item(TableName="throttle", Item=item)
+
+
+def served_dynamodb(url: str):
+    """A DynamoDB client of a moto server (sandbox.local_aws.MotoServer) at `url`, reset first: the same backends as
+    the in-process mock."""
+    import boto3
+    import requests
+
+    requests.post(f"{url}/moto-api/reset", timeout=10)
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

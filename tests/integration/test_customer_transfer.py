@@ -84,8 +84,8 @@ def test_5xx_then_success(stack):
     stack.ninetynine.faults.fail(1, status=503, path="/api/v1/ipaas/customers")
     stack.send(Q, notification("5"))
     stack.drain()
-    assert [o["status"] for o in stack.outcomes()] == ["failed", "created"], stack.outcomes()
-    assert stack.outcomes("failed")[0]["failure_kind"] == "transient"
+    assert [o["status"] for o in stack.outcomes()] == ["retrying", "created"], stack.outcomes()
+    assert stack.outcomes("retrying")[0]["failure_kind"] == "transient"
     assert len(stack.ninetynine.customers) == 1 and stack.messages(DLQ) == []
 
 
@@ -178,19 +178,22 @@ def test_inline_record_is_used_without_fetching(stack):
     assert [o["status"] for o in stack.outcomes()] == ["created"]
 
 
-def test_transient_failure_after_max_receives_reaches_the_dlq_with_reason(stack, monkeypatch):
+def test_transient_failure_after_its_retry_window_reaches_the_dlq_with_reason(make_stack, monkeypatch):
     from ipaas_sync.platform.http import ThrottledRetry
 
     # every receive still makes its HTTP retries (urllib3 Retry), without their backoff: what is asserted is the
     # receive count and the reason, and the backoff was 15 of this test's 20 seconds
     monkeypatch.setattr(ThrottledRetry, "get_backoff_time", lambda self: 0.0)
+    stack = make_stack(parameters={"RetryWindowSeconds": 4})  # the window spent within the test
     add_customer(stack, "16")
     stack.ipaas.faults.fail(50, status=500, path="/customers/v2/Customer/16")
     stack.send(Q, notification("16"))
     stack.drain(max_seconds=60)
     [msg] = dlq_reasons(stack, DLQ)
     assert msg["ipaas.error"] == "transient:TransientError"
-    assert msg["ipaas.attempts"] == "5" and "HTTP 500" in msg["ipaas.reason"]
+    tries = len(stack.outcomes("retrying")) + 1  # retried on the schedule until its window was spent
+    assert int(msg["ipaas.attempts"]) == tries >= 2 and "HTTP 500" in msg["ipaas.reason"]
+    assert f"{tries} failed tries from " in msg["ipaas.reason"]
     assert stack.ninetynine.requests == []
 
 
@@ -202,7 +205,7 @@ def test_create_whose_reply_was_lost_is_not_duplicated(stack, monkeypatch):
     stack.ninetynine.faults.apply_then_hang(1, seconds=2.5, path="/api/v1/ipaas/customers")
     stack.send(Q, notification("17"))
     stack.drain()
-    assert [o["status"] for o in stack.outcomes()] == ["failed", "created"]
+    assert [o["status"] for o in stack.outcomes()] == ["retrying", "created"]
     assert len(stack.ninetynine.customers) == 1
     [customer_id] = stack.ninetynine.customers
     assert stack.ipaas.link(NINETYNINE_SYSTEM_ID, "customer", "17") == customer_id

@@ -29,7 +29,8 @@ def test_a_customer_reaches_all_three_destinations_independently(stack):
         assert stack.messages(dlq) == []
 
 
-def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(stack):
+def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(make_stack):
+    stack = make_stack(parameters={"RetryWindowSeconds": 4, "CircuitFailureThreshold": 1000})  # its window spent here
     ids = ["11", "12", "13"]
     for id_ in ids:
         add_customer(stack, id_)
@@ -43,7 +44,7 @@ def test_one_destination_down_while_the_others_succeed_then_recovers_by_replay(s
     assert sorted(json.loads(m["body"])["id"] for m in dead) == ids
     assert all(
         m["ipaas.error"] == "transient:TransientError"
-        and m["ipaas.attempts"] == "5"
+        and int(m["ipaas.attempts"]) >= 2  # retried on the schedule until its window was spent
         and "HTTP 503" in m["ipaas.reason"]
         and m["ipaas.destination"] == MAKINI_SYSTEM_ID
         for m in dead

@@ -876,3 +876,64 @@ def test_without_a_card_history_a_lost_answer_is_parked_and_settled_by_its_steps
     assert card["balance"] == Decimal(record["balance"])
     assert len(nn.calls("POST", RELOAD, status=200)) == 1  # applied exactly once, by whichever delivery
     assert ip.link(SYS, "Gift Card Activity", "9020-1")
+
+
+# -- a partner outage ------------------------------------------------------------------------------------------------
+# The retry schedule and the circuit scaled down (the same code): steps of 0.25 s, waits of at most 2 s, hops of at most
+# 1 s (SQS's 900 s), a probe a second. The local poller shows a failed message again after 1 s (the queue's visibility
+# timeout in AWS: 180 s), so five receives' worth is 5 s here: before issue 26 every record still failing then was
+# parked in its DLQ on its fifth receive.
+OUTAGE = {
+    "RetryStepSeconds": 0.25,
+    "RetryMaxDelaySeconds": 2,
+    "RetryWindowSeconds": 600,
+    "CircuitFailureThreshold": 3,
+    "CircuitProbeSeconds": 1,
+}
+OUTAGE_SECONDS = 15  # 99minds down this long while the queues drain: three times five receives' worth
+MAX_RECEIVES = 5  # the queues' MaxReceiveCount
+
+
+def test_a_partner_outage_longer_than_five_receives_is_ridden_out(make_stack, monkeypatch):
+    """99minds down (503s and connection resets on every call) for three times five receives' worth, then back: every
+    gift card activity delivered three times (iPaaS.com retrying its hook), none parked, each applied exactly once."""
+    monkeypatch.setenv("RETRY_MAX_HOP_SECONDS", "1")
+    monkeypatch.setattr(pending, "IN_FLIGHT_SECONDS", IN_FLIGHT)
+    case = GIFTCARDS_99MINDS
+    stack = make_stack(parameters=OUTAGE)
+    nn = stack.ninetynine
+    plan = case.seed(stack)  # the cards; the kills of the fault case are not used here: only the outage
+    cards = {n["id"]: plan.records["cards"][n["id"]] for n in plan.notifications}
+    for _ in range(5000):  # 503 and reset in turn, far more than the outage's calls (the probes': 4 requests each)
+        nn.faults.fail(1, status=503, path="/api/v1/")
+        nn.faults.reset(1, path="/api/v1/")
+    for n in range(DELIVERIES):
+        answer = stack.post_hook(plan.notifications, key=case.kit.webhook_key, hook_id="outage-hook", attempt=n + 1)
+        assert answer.status_code == 202, answer.text
+
+    down = stack.drain(max_seconds=OUTAGE_SECONDS)  # bounded: the queues do not drain while 99minds is down
+    assert down.errors == []
+    waited = [o for o in stack.outcomes("retrying") if o["entity"] == "giftcard"]
+    tries = Counter(o["record_id"] for o in waited)
+    # more tries and waits than the five receives that parked a record before; nothing parked, nothing transferred
+    assert tries and max(tries.values()) > MAX_RECEIVES, tries
+    assert any(o["details"].get("held_back") for o in waited)  # the circuit opened: records wait without a call
+    assert stack.messages(case.dlq) == [] and stack.outcomes("dead-lettered") == []
+    assert nn.calls("POST", RELOAD, status=200) == [] and nn.calls("POST", ISSUE, status=200) == []
+
+    nn.faults.clear()  # 99minds is back
+    assert stack.drain(max_seconds=DRAIN_SECONDS).errors == []
+
+    assert stack.messages(case.dlq) == [] and stack.messages(case.queue) == []
+    outcomes = final_outcomes(stack, "giftcard")
+    assert Counter(o["record_id"] for o in outcomes) == {id_: DELIVERIES for id_ in cards}
+    assert [o for o in outcomes if o["status"] not in DONE] == []
+    for id_, rec in cards.items():  # every activity once, in order; the balance is iPaaS.com's
+        card = nn.giftcard(rec["number"])
+        assert card is not None, f"gift card {id_}: not in 99minds"
+        history = [(kind, amount, ref) for kind, amount, ref in card["history"]]
+        assert history == expected_history(rec, issued_here=id_ in NEW_CARDS), f"gift card {id_}: {history}"
+        assert card["balance"] == Decimal(rec["balance"]), f"gift card {id_}: {card['balance']} != {rec['balance']}"
+        assert stack.ipaas.link(SYS, "Gift Card", id_) == card["id"], f"gift card {id_}: link"
+    issued = Counter(r.body["giftcard_number"] for r in nn.calls("POST", ISSUE, status=200))
+    assert issued == {f"GC-{id_}": 1 for id_ in cards if id_ in NEW_CARDS}, issued

@@ -68,7 +68,7 @@ def test_every_handler_outcome_is_in_the_ledger(stack, capsys):
     assert parked["status"] == "dead-lettered" and parked["failure_kind"] == "permanent"
     assert parked["dlq_message_id"] == dlq[0]["MessageId"] and "HTTP 404" in parked["reason"]
     retried = only(stack, "customer", "503")
-    assert [(h["s"], h.get("a")) for h in retried["history"]] == [("failed", 1), ("created", None)]
+    assert [(h["s"], h.get("a")) for h in retried["history"]] == [("retrying", 1), ("created", None)]
     assert retried["history"][0]["k"] == "transient" and "reason" not in retried  # latest outcome's fields only
 
     # status: newest first, the DLQ message and the commands to inspect and replay it

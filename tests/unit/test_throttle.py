@@ -8,13 +8,12 @@ import time
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 
 from ipaas_sync.core.errors import Deferred, TransientError
-from ipaas_sync.platform import deadline, throttle
+from ipaas_sync.platform import deadline, scope, throttle
 from ipaas_sync.platform.throttle import MAX_WAIT, DynamoRateLimiter, mark_written, record_scope
-from tests.conftest import at_once
+from tests.conftest import at_once, create_throttle_table, served_dynamodb
 
 
 class Clock:
@@ -34,12 +33,7 @@ class Clock:
 def ddb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="throttle",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
+        create_throttle_table(client)
         deadline.set_seconds(600)
         yield client
         deadline.set_seconds(None)
@@ -54,20 +48,8 @@ def served_ddb(request):
 
     server = MotoServer(process=request.param == "process").start()
     try:
-        requests.post(f"{server.url}/moto-api/reset", timeout=10)  # the same backends as the in-process mock
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        client.create_table(
-            TableName="throttle",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
+        client = served_dynamodb(server.url)
+        create_throttle_table(client)
         yield client
     finally:
         server.stop()
@@ -306,7 +288,7 @@ def test_a_returning_record_may_wait_longer_than_max_wait_by_part_of_its_own_slo
     clock = Clock()
     lim = limiter(ddb, clock, limit=6, seconds=6)  # one slot per 1.02 s
     lim.observe(3, "giftcard")
-    slack = throttle.RETURNING_SLACK * 3 * lim.interval
+    slack = scope.RETURNING_SLACK * 3 * lim.interval
     assert slack > 0.5
 
     def lane_booked_until(ahead: float) -> float:
@@ -526,3 +508,30 @@ def test_the_record_threads_of_a_cold_batch_share_one_limiter_per_key(monkeypatc
     monkeypatch.setattr(boto3, "client", slow_client)
     got = at_once(lambda: throttle.limiter_for("99minds:host", 150, 60))
     assert len(got) == 8 and len({id(lim) for lim in got}) == 1
+
+
+class _Counting:
+    """A limiter as record_scope sees it: what it is told a record's calls were."""
+
+    def __init__(self):
+        self.observed: list[tuple[int, str]] = []
+
+    def observe(self, calls: int, kind: str = "") -> None:
+        self.observed.append((calls, kind))
+
+    def give_back(self, slots: list[float]) -> None:
+        pass
+
+
+def test_a_failed_transfer_does_not_teach_the_limiter_its_calls():
+    """A transfer that failed (a 503 retried in-call: four requests for one call) says nothing about what a transfer
+    costs: learned, it made every record after an outage book four slots for one (the outage benchmark's lane ran at
+    0.7 of the limit until it was unlearned). A completed one is learned as before."""
+    limiter = _Counting()
+    with pytest.raises(TransientError), record_scope("customer") as scope:
+        scope.calls[limiter] = 4
+        raise TransientError("HTTP 503 after 3 retries")
+    assert limiter.observed == []
+    with record_scope("customer") as scope:
+        scope.calls[limiter] = 1
+    assert limiter.observed == [(1, "customer")]

@@ -33,6 +33,7 @@ TABLE_GIFT_CARD_ACTIVITY = "Gift Card Activity"
 class IpaasClient(ApiClient):
     system = "iPaaS.com"
     limiter_key = "ipaas"
+    circuit_breaker = False  # the circuit is the destinations': iPaaS.com's trouble is retried on the schedule only
     # iPaaS.com's "To iPaaS" limit is generous (500 per minute by default, several times what the destinations let a
     # backlog send): we use at most 80% of it, and in exchange a container's reserved slots stay usable for seconds
     # (platform/throttle.py), so most records make no DynamoDB call for it

@@ -113,6 +113,15 @@ def build_session(*, limiter: Limiter | None, idempotent: bool, retries: int = 3
     return session
 
 
+def _report(circuit: Any, *, ok: bool) -> None:
+    if circuit is None:
+        return
+    try:
+        circuit.succeeded() if ok else circuit.failed()
+    except Exception as exc:  # noqa: BLE001 - the circuit is an optimisation: its DynamoDB trouble never fails a call
+        log.warning("circuit bookkeeping failed: %s", type(exc).__name__)
+
+
 class ApiClient:
     """Base of one adapter per external system: the only place that turns HTTP into our error classes."""
 
@@ -120,6 +129,7 @@ class ApiClient:
     # The shared rate limit is kept per "<limiter_key>:<host>": partners count calls per caller (IP), so every
     # subscription calling the same host shares one limit.
     limiter_key = "partner"
+    circuit_breaker = True  # its calls' failures and successes move the destination's circuit (iPaaS.com's do not)
     # share of the limit left unused (platform/throttle.py); None: the destinations' default (throttle.default_headroom: 2% of
     # the window, at most 0.6 s of it: 99minds' 150 a minute are used to 99%)
     limiter_headroom: float | None = None
@@ -178,7 +188,7 @@ class ApiClient:
         session = self._safe if idempotent else self._unsafe
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
-            resp = session.request(
+            resp = self._call(
                 method,
                 url,
                 json=json_body,
@@ -186,6 +196,7 @@ class ApiClient:
                 headers=self._headers,
                 auth=self._auth,
                 timeout=(CONNECT_TIMEOUT, max(1.0, min(READ_TIMEOUT, remaining - CONNECT_TIMEOUT))),
+                session=session,
             )
         except requests.Timeout:
             raise TransientError(f"{self.system} did not answer in time ({method} {path}) for {what}") from None
@@ -194,6 +205,20 @@ class ApiClient:
         except requests.ConnectionError as exc:
             raise TransientError(f"{self.system} connection failed ({method} {path}) for {what}: {type(exc).__name__}") from None
         return self.check(resp, what=what, allow_404=allow_404)
+
+    def _call(self, method: str, url: str, *, session: requests.Session, **kw: Any) -> requests.Response:
+        """The request (with urllib3's retries), and what it says about the destination for its circuit
+        (runtime/circuit.py): no answer or 408/5xx after the retries is a failure, any other answer but 429 (the rate
+        limiter's business) a success. The circuit's bookkeeping never fails the call."""
+        circuit = self._limiter.circuit if self.circuit_breaker and self._limiter is not None else None
+        try:
+            resp = session.request(method, url, **kw)
+        except requests.RequestException:
+            _report(circuit, ok=False)
+            raise
+        if resp.status_code != 429:
+            _report(circuit, ok=not (resp.status_code == 408 or resp.status_code >= 500))
+        return resp
 
     def check(self, resp: requests.Response, *, what: str, allow_404: bool = False) -> Any:
         status = resp.status_code

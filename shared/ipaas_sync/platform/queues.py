@@ -201,12 +201,18 @@ MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferr
 
 
 def _deferral(
-    body: str, message_attributes: dict[str, Any] | None, until: float, now: float
+    body: str, message_attributes: dict[str, Any] | None, until: float, now: float, retry: dict[str, Any] | None = None
 ) -> tuple[str, int, dict[str, MessageAttributeValueTypeDef]]:
-    """The body, DelaySeconds and attributes of a message sent back to its queue until `until`."""
+    """The body, DelaySeconds and attributes of a message sent back to its queue until `until`. With `retry` (its
+    retry history, runtime/retry.py) the body carries it, and no inline record snapshot any more: a retry reads the
+    record from iPaaS.com again, so an older retry never writes an older state over a newer transfer."""
     data = json.loads(body)
+    if retry is not None:
+        data["retry"] = retry
+        data.pop("record", None)
     data["deferred_until"] = round(until, 3)
-    data["deferrals"] = int(data.get("deferrals") or 0) + 1
+    # deferrals count the rate limit's (and the apply window's): a retry's send-back or hop is not one of them
+    data["deferrals"] = int(data.get("deferrals") or 0) + (0 if retry is not None else 1)
     # SQS delays are whole seconds: the nearest one, so that it is back within half a second of its slot
     delay = max(0, min(MAX_DELAY_SECONDS, round(until - now)))
     attributes: dict[str, MessageAttributeValueTypeDef] = {}
@@ -230,11 +236,15 @@ def defer_message(
     *,
     until: float,
     now: float | None = None,
+    retry: dict[str, Any] | None = None,
+    max_delay: int = MAX_DELAY_SECONDS,
 ) -> int:
-    """Send a message back to its own queue, visible again at `until` (epoch seconds; at most 15 minutes from now).
-    The body gains `deferred_until` and a `deferrals` count; every message attribute (its DLQ history) is kept.
-    Returns the DelaySeconds used."""
-    text, delay, attributes = _deferral(body, message_attributes, until, time.time() if now is None else now)
+    """Send a message back to its own queue, visible again at `until` (epoch seconds; at most `max_delay`, SQS's 15
+    minutes, from now: a longer wait is deferred again when it comes back). The body gains `deferred_until` and a
+    `deferrals` count (or, with `retry`, its retry history instead, see _deferral); every message attribute (its DLQ
+    history) is kept. Returns the DelaySeconds used."""
+    text, delay, attributes = _deferral(body, message_attributes, until, time.time() if now is None else now, retry)
+    delay = min(delay, max_delay)
     if attributes:
         client.send_message(QueueUrl=queue_url, MessageBody=text, DelaySeconds=delay, MessageAttributes=attributes)
     else:
@@ -248,9 +258,12 @@ def defer_messages(
     messages: Sequence[tuple[str, dict[str, Any] | None, float]],
     *,
     now: float | None = None,
+    retries: Sequence[dict[str, Any] | None] | None = None,
+    max_delay: int = MAX_DELAY_SECONDS,
 ) -> list[int | None]:
     """defer_message for many (body, attributes, until) at once, with SendMessageBatch (10 entries and 256 KiB per
-    call). Returns each message's DelaySeconds, or None for one that SQS did not take (the caller keeps it)."""
+    call); `retries`: each one's retry history, or None. Returns each message's DelaySeconds, or None for one that
+    SQS did not take (the caller keeps it)."""
     now = time.time() if now is None else now
     delays: list[int | None] = [None] * len(messages)
     chunk: list[tuple[int, dict[str, Any], int]] = []
@@ -271,7 +284,8 @@ def defer_messages(
         chunk.clear()
 
     for index, (body, message_attributes, until) in enumerate(messages):
-        text, delay, attributes = _deferral(body, message_attributes, until, now)
+        text, delay, attributes = _deferral(body, message_attributes, until, now, retries[index] if retries else None)
+        delay = min(delay, max_delay)
         entry: dict[str, Any] = {"Id": str(index), "MessageBody": text, "DelaySeconds": delay}
         if attributes:
             entry["MessageAttributes"] = attributes

@@ -21,7 +21,7 @@ the time at which the record should come back. Those times come from a second sc
 interval (slightly faster than the lane, HORIZON_PACE, so the lane never runs dry), so that deferred records come
 back spread out at the rate the partner allows, not all at once. A record that was not deferred before does not
 jump ahead of the deferred ones while the lane is busy. Only a record's first rate-limited call, before any write
-of its transfer (record_scope / mark_written), can be deferred; later calls of the same record wait for their
+of its transfer (scope.py: record_scope / mark_written), can be deferred; later calls of the same record wait for their
 slot (the lane is never more than about MAX_WAIT ahead, because deferred records do not hold lane slots).
 
 Several slots at once: a record's first call reserves as many contiguous slots as the records of this container
@@ -42,17 +42,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from ..core.errors import Deferred, TransientError
+from ..core.errors import ConfigurationError, Deferred, TransientError
 from . import deadline
+from .circuit import CircuitConfig, SharedCircuit, Update
+from .scope import MAX_WAIT, Admission, Ask, Scope, current, latest_first_slot, mark_written, record_scope
 
 if TYPE_CHECKING:  # the boto3 service stubs are development packages (types only), never in the layer
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,8 +60,6 @@ SAFETY = 0.02  # headroom: share of the window kept free; slots are (1 + headroo
 # ... but never more than this many seconds of it: network jitter does not grow with the window, so a minute's window
 # (99minds') keeps as many seconds free as a short one does, and loses 1% of its slots instead of 2%
 MAX_HEADROOM_SECONDS = 0.6
-MAX_WAIT = 1.0  # seconds a record may sleep for its first slot; beyond that it is deferred
-RETURNING_SLACK = 0.25  # a returning record may wait MAX_WAIT + this share of its own slots' span
 HORIZON_PACE = 0.95  # deferred records come back 5% faster than the lane serves them
 MAX_ALLOWANCE = 20  # slots a container reserves in one call at most
 BURST_GRACE = 1.0  # a 429 this soon after a block ended belongs to the same burst (no slowdown for it)
@@ -71,103 +68,6 @@ MAX_LEVEL = 5  # ... up to 3x the interval
 ATTEMPTS = 4  # conditional writes per reservation before contention is reported as transient
 ADMIT_ATTEMPTS = 8  # compare-and-set rounds for a batch's booking (then its records reserve call by call)
 ITEM_TTL = 86400  # the item expires a day after its last use
-
-
-@dataclass
-class _Scope:
-    """One record's rate-limited calls (processing.handle_record opens it around the record's transfer)."""
-
-    kind: str = ""  # what the record is (its entity): records of one kind make alike calls
-    returning: bool = False  # deferred before and due now: goes ahead of records not deferred yet
-    until: float = 0.0  # the slot it was deferred to (its message may come back up to a second early)
-    wrote: bool = False  # a write of this record's transfer has started: no deferral any more
-    calls: dict[DynamoRateLimiter, int] = field(default_factory=dict)  # limiter -> requests made for this record
-    slots: dict[DynamoRateLimiter, list[float]] = field(default_factory=dict)  # booked by admit() for this record
-    earliest: dict[DynamoRateLimiter, float] = field(default_factory=dict)  # its first slot is usable from (idle lane)
-    admitted_at: float = 0.0  # when admit() booked them (its lead time to the first call is learned)
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One record of a batch asking admit() for its slots."""
-
-    kind: str  # its entity: records of one kind make alike calls
-    until: float | None = None  # the slot it was deferred to, for a record coming back from a deferral
-
-
-@dataclass
-class Admission:
-    """admit()'s verdict for one record: slots booked for it now, or the time it should come back."""
-
-    slots: list[float] = field(default_factory=list)
-    until: float | None = None  # deferred: back to its queue, visible again by then
-    reason: str = ""
-    delay: int = 0  # deferred: the DelaySeconds it was sent back with
-    limiter: DynamoRateLimiter | None = None  # admitted: the limiter the slots are on
-    # admitted on an idle lane: the first slot was booked for when the record is expected to call (its learned lead
-    # time), and nothing is booked before it back to this time, so a record that calls sooner need not sleep for it
-    earliest: float | None = None
-
-
-_scope: ContextVar[_Scope | None] = ContextVar("ipaas_sync_throttle_scope", default=None)
-
-
-@contextmanager
-def record_scope(
-    kind: str = "",
-    *,
-    deferred_until: float | None = None,
-    admission: Admission | None = None,
-    clock: Callable[[], float] = time.time,
-) -> Iterator[_Scope]:
-    """The scope of one record's transfer. `admission`: what admit() booked for it (its first requests use those
-    slots). A record deferred until a time more than MAX_WAIT away (its delay was capped at SQS's 15 minutes) is
-    deferred again at once, without asking DynamoDB."""
-    now = clock()
-    booked_on = admission.limiter if admission is not None and admission.slots else None
-    if deferred_until is not None and deferred_until - now > MAX_WAIT and booked_on is None:
-        raise Deferred(
-            f"deferred by the shared rate limit until {deferred_until:.0f} (in {deferred_until - now:.0f} s)",
-            until=deferred_until,
-        )
-    scope = _Scope(
-        kind=kind,
-        returning=deferred_until is not None,
-        until=deferred_until or 0.0,
-        admitted_at=now,
-    )
-    if admission is not None and booked_on is not None:
-        scope.slots[booked_on] = list(admission.slots)
-        if admission.earliest is not None:
-            scope.earliest[booked_on] = admission.earliest
-    token = _scope.set(scope)
-    try:
-        yield scope
-    finally:
-        _scope.reset(token)
-        for limiter, calls in scope.calls.items():
-            limiter.observe(calls, scope.kind)
-        for limiter, left in scope.slots.items():
-            limiter.give_back(left)  # booked but not needed: the container's next record uses them
-
-
-def mark_written() -> None:
-    """A write of the current record's transfer is about to leave (a partner POST/PUT, a pending marker): from now
-    on the record waits for its slots, it is never deferred (a deferral must come before any write)."""
-    scope = _scope.get()
-    if scope is not None:
-        scope.wrote = True
-
-
-def _latest(first_call: float, until: float | None, need: int, step: float) -> float:
-    """The latest first slot a record may wait for, rather than be deferred: MAX_WAIT from its first call, or from its
-    slot for a record back from a deferral (SQS delays are whole seconds: it may be early). A returning record may wait
-    a share of its own slots' span longer: deferred again, it would go to the end of the horizon and take its slots'
-    worth of buffer with it, and the lane, booked ahead by less than a returning record's lateness, runs dry when the
-    next one comes back late (docs/throttling.md, "Measured")."""
-    if until is None:
-        return first_call + MAX_WAIT
-    return max(first_call, until) + MAX_WAIT + RETURNING_SLACK * need * step
 
 
 def _num(item: dict[str, Any], name: str) -> float | None:
@@ -188,6 +88,8 @@ class DynamoRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
         headroom: float | None = None,
+        circuit: CircuitConfig | None = None,
+        on_open: Callable[[str], None] | None = None,
     ):
         if limit <= 0 or seconds <= 0:
             raise ValueError("limit and seconds must be positive")
@@ -217,12 +119,22 @@ class DynamoRateLimiter:
         self.deferrals = 0
         self.late_wakeups = 0  # slots given up because the thread woke up too late to use them
         self.expired_slots = 0  # slots booked or reserved here whose time passed unused (each one a gap in the lane)
+        # the destination's circuit rides on this item (runtime/circuit.py): its state comes back with every booking
+        self.circuit = SharedCircuit(
+            key,
+            write=self._write_circuit,
+            item=lambda: self._item,
+            read=self._read_item,
+            config=circuit or CircuitConfig(),
+            clock=clock,
+            on_open=on_open,
+        )
 
     # -- public -----------------------------------------------------------------------------------------
     def acquire(self) -> float:
         """Take one slot and wait (locally) until it; returns the slot's time. Raises Deferred for a record's first
         call when the slot is more than MAX_WAIT away, TransientError when it comes after this invocation's end."""
-        scope = _scope.get()
+        scope = current()
         # only a record's first call through this limiter, before any write: a later one (e.g. an order's workflow
         # POST after its customer check) waits, so that no slot a record already used is used again. Nor a record
         # admit() booked slots for: if they expired before its first call (it took longer than expected to get
@@ -263,7 +175,7 @@ class DynamoRateLimiter:
             scope.calls[self] = scope.calls.get(self, 0) + 1
         return slot
 
-    def _take(self, scope: _Scope | None, deferrable: bool, first: bool) -> float:
+    def _take(self, scope: Scope | None, deferrable: bool, first: bool) -> float:
         """The slot for this call: the next one admit() booked for the record, else one of this container's
         allowance, else a new reservation."""
         with self._lock:
@@ -370,7 +282,7 @@ class DynamoRateLimiter:
             need = self._expected_calls(ask.kind)
             returning = ask.until is not None
             # the wait is counted from the record's first call (now + lead), not from now
-            latest = _latest(now + lead, ask.until, need, step)
+            latest = latest_first_slot(now + lead, ask.until, need, step)
             if lane <= latest and (returning or horizon <= now or lane <= now + lead):
                 admitted.append((i, need))
                 lane += need * step
@@ -419,7 +331,7 @@ class DynamoRateLimiter:
             return 1.0
         return 1.0 + SLOWDOWN_STEP * (level - 1) * max(0.0, 1.0 - (now - last) / self.recovery)
 
-    def _reserve(self, now: float, deferrable: bool, scope: _Scope | None) -> list[float]:
+    def _reserve(self, now: float, deferrable: bool, scope: Scope | None) -> list[float]:
         """Slot times for this container: `block` of them, or the record's expected number for a call that may be
         deferred."""
         kind, returning = (scope.kind, scope.returning) if scope else ("", False)
@@ -437,7 +349,7 @@ class DynamoRateLimiter:
         if deferrable:
             busy_condition += " AND tat <= :latest"
             until = scope.until if scope is not None and returning else None
-            values[":latest"] = _latest(now, until, self._expected_calls(kind), step)
+            values[":latest"] = latest_first_slot(now, until, self._expected_calls(kind), step)
             if not returning:  # while deferred records wait, a new one does not take a busy lane before them
                 busy_condition += " AND (attribute_not_exists(dtat) OR dtat <= :now)"
         # the first guess: the lane as this container last found it (it knows the item only from its own writes;
@@ -520,13 +432,27 @@ class DynamoRateLimiter:
         self._item = dict(resp.get("Attributes") or {})
         return self._item
 
+    def _write_circuit(self, update: Update) -> tuple[bool, dict[str, Any]]:
+        """One of the circuit's conditional writes, through this item's writer (the item kept as seen)."""
+        with self._lock:
+            item = self._update(update.expression, update.condition or "attribute_exists(pk)", dict(update.values))
+            return item is not None, dict(self._item)
+
+    def _read_item(self) -> dict[str, Any]:
+        """The item as stored (for a container that books nothing: the circuit reads it once per probe interval)."""
+        self.ddb_calls += 1
+        item = self._ddb.get_item(TableName=self.table_name, Key={"pk": {"S": self.key}}, ConsistentRead=True).get("Item")
+        with self._lock:
+            self._item = dict(item or {})
+            return dict(self._item)
+
 
 def default_headroom(seconds: float) -> float:
     """The share of a window of `seconds` a destination's limiter keeps free: SAFETY, at most MAX_HEADROOM_SECONDS."""
     return min(SAFETY, MAX_HEADROOM_SECONDS / seconds)
 
 
-_limiters: dict[tuple[str, int, float, float | None], DynamoRateLimiter] = {}
+_limiters: dict[tuple[str, int, float, float | None, CircuitConfig], DynamoRateLimiter] = {}
 _limiters_lock = threading.Lock()  # a cold batch's record threads ask at once: one limiter per key and container
 
 
@@ -535,10 +461,16 @@ def limiter_for(key: str, limit: int, seconds: float, *, headroom: float | None 
     table = os.environ.get("THROTTLE_TABLE")
     if not table:
         return None
-    cache_key = (key, limit, seconds, headroom)
+    try:
+        circuit = CircuitConfig.from_env()
+    except ValueError as exc:
+        raise ConfigurationError(f"the circuit's settings: {exc}") from None
+    cache_key = (key, limit, seconds, headroom, circuit)
     with _limiters_lock:
         if cache_key not in _limiters:
-            _limiters[cache_key] = DynamoRateLimiter(table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom)
+            _limiters[cache_key] = DynamoRateLimiter(
+                table, key, limit, seconds, on_wait=_wait_metric, headroom=headroom, circuit=circuit, on_open=_opened_metric
+            )
         return _limiters[cache_key]
 
 
@@ -548,4 +480,11 @@ def _wait_metric(seconds: float) -> None:
     metrics.add_metric(name="RateLimitWaitSeconds", unit=MetricUnit.Seconds, value=round(seconds, 3))
 
 
-__all__ = ["Admission", "Ask", "DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]
+def _opened_metric(key: str) -> None:
+    from ..core.observability import MetricUnit, logger, metrics
+
+    logger.warning(f"the circuit of {key} opened: its records wait without calling it, one probe at a time")
+    metrics.add_metric(name="CircuitOpened", unit=MetricUnit.Count, value=1)
+
+
+__all__ = ["MAX_WAIT", "Admission", "Ask", "DynamoRateLimiter", "limiter_for", "mark_written", "record_scope"]

@@ -275,7 +275,9 @@ def kept(outcome: Outcome) -> bool:
     """Whether an outcome is written: all but a record's second and later deferrals (during a backlog a record can
     be deferred more than once; its first deferral already says it is waiting for its slot, and the TransfersDeferred
     metric counts every one). processing._record logs the same ones only (the others at DEBUG)."""
-    return not (outcome.status == "deferred" and int((outcome.details or {}).get("deferrals") or 1) > 1)
+    details = outcome.details or {}
+    # a hop toward a retry's due time is not written either: the ledger keeps saying "retrying, next try at ..."
+    return not (outcome.status == "deferred" and (int(details.get("deferrals") or 1) > 1 or details.get("retrying")))
 
 
 def record(outcome: Outcome) -> None:

@@ -12,10 +12,11 @@ A record our own shared rate limit has no slot for soon (errors.Deferred, before
 not a failure: it is sent back to its own queue delayed until its slot, body and attributes kept, and the
 original is deleted (outcome "deferred", metric TransfersDeferred; never an attempt, never a DLQ).
 
-Admission: before any record of a batch does any work (not even its iPaaS.com read), the batch's slots are booked
-on each destination's shared limiter in one write (throttle.DynamoRateLimiter.admit). The records whose first slot
-is at most throttle.MAX_WAIT away run now; every other one goes back to its queue at once, delayed until its booked
-time (one SendMessageBatch per ten), so that a backlog waits in SQS, where waiting costs nothing, not in a Lambda.
+Admission (admission.py): before any record of a batch does any work (not even its iPaaS.com read), the
+destination's circuit is asked and the batch's slots are booked on its shared limiter in one write. The records
+whose first slot is at most throttle.MAX_WAIT away run now; every other one goes back to its queue at once, delayed
+until its booked time (one SendMessageBatch per ten), so that a backlog waits in SQS, where waiting costs nothing,
+not in a Lambda. A transient failure goes back to its queue on the retry schedule (retry.py) with its history.
 
 The records that run are handled concurrently (ConcurrentBatchProcessor): each waits for its own slot, so their
 waits overlap instead of adding up (Lambda bills the invocation's wall time). Records that name the same record
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,10 +44,12 @@ from ..core.models.notification import TransferMessage
 from ..core.models.outcome import Outcome
 from ..core.observability import MetricUnit, count_for_destination, destination_metrics, logger, metrics, redact
 from ..platform import deadline, throttle
-from ..platform.queues import QueueDirectory, defer_message, defer_messages, failure_attributes, history_of
+from ..platform.queues import QueueDirectory, defer_message, failure_attributes, history_of
 from . import ledger
+from .admission import admit_batch, retry_policy
 from .env import TransferEnv
 from .idempotency import register_lambda_context
+from .retry import after_failure, after_wait, dlq_previous, next_try_text, summary, toward_due
 
 # A queue's message contract: iPaaS.com notifications, or 99minds changes (the 99minds -> iPaaS.com queue).
 Message = TransferMessage | InboundMessage
@@ -63,6 +67,7 @@ METRIC_BY_STATUS = {
     "failed": "TransfersFailed",
     "dead-lettered": "TransfersDeadLettered",
     "deferred": "TransfersDeferred",
+    "retrying": "TransfersRetrying",
 }
 
 MAX_GUID_CHARS = 128  # a tracking guid read from a body that is not a message (as the ingress bounds one)
@@ -116,7 +121,7 @@ def process_batch(
             raise_on_entire_batch_failure=False,
             group_of=lambda raw: _same_record_key(raw, screened.get(str(raw.get("messageId")))),
         )
-        admissions = admit_batch(records, entity=entity, env=env, queues=queues, screened=screened)
+        admissions = admit_batch(records, entity=entity, env=env, queues=queues, messages={k: s.msg for k, s in screened.items()})
 
         def record_handler(record: SQSRecord) -> str:
             return handle_record(
@@ -197,58 +202,6 @@ def _same_record_key(record: dict[str, Any], screened: Screened | None) -> str:
     return f"message|{record.get('messageId')}"
 
 
-def admit_batch(
-    records: list[dict[str, Any]],
-    *,
-    entity: str,
-    env: TransferEnv,
-    queues: QueueDirectory,
-    screened: dict[str, Screened],
-) -> dict[str, throttle.Admission]:
-    """Book the batch's rate-limit slots, destination by destination, and send back the records that have none soon.
-
-    Returns the verdict per SQS message id: slots booked (the record runs now and uses them), or deferred (already
-    back on its queue: the record only reports it). A record with no verdict (a body that is not a message, no
-    limiter for its destination, the booking or the send failing) reserves its slots call by call as before.
-    `screened`: each body as process_batch read it (only TransferMessages are admitted: the 99minds -> iPaaS.com
-    queue needs no admission, iPaaS.com's limit is generous)."""
-    lanes: dict[Any, list[tuple[dict[str, Any], TransferMessage]]] = {}
-    for raw in records:
-        msg = screened[str(raw.get("messageId"))].msg
-        if not isinstance(msg, TransferMessage):
-            continue  # not a message (reported by its own record handler) or not one admission is for
-        limiter = env.partner_limiter(msg.destination) if msg.entity == entity else None
-        if limiter is not None:
-            lanes.setdefault(limiter, []).append((raw, msg))
-    verdicts: dict[str, throttle.Admission] = {}
-    for limiter, items in lanes.items():
-        try:
-            plan = limiter.admit([throttle.Ask(entity, msg.deferred_until) for _, msg in items])
-        except Exception as exc:  # noqa: BLE001 - the records then take their slots call by call
-            logger.warning(
-                "rate-limit admission failed; the batch's records reserve their slots one by one",
-                extra={"limiter": limiter.key, "error": type(exc).__name__},
-            )
-            continue
-        back = [(raw, a) for (raw, _), a in zip(items, plan, strict=True) if a.until is not None]
-        verdicts.update({raw["messageId"]: a for (raw, _), a in zip(items, plan, strict=True) if a.until is None})
-        if not back:
-            continue
-        try:
-            url = queues.info(back[0][0]["eventSourceARN"]).url
-            delays = defer_messages(
-                queues.client, url, [(raw["body"], raw.get("messageAttributes"), a.until or 0.0) for raw, a in back]
-            )
-        except Exception as exc:  # noqa: BLE001 - not sent back: they run now and take their slots call by call
-            logger.warning("sending deferred records back failed", extra={"error": type(exc).__name__})
-            continue
-        for (raw, a), delay in zip(back, delays, strict=True):
-            if delay is not None:
-                a.delay = delay
-                verdicts[raw["messageId"]] = a
-    return verdicts
-
-
 def handle_record(
     record: SQSRecord,
     *,
@@ -291,10 +244,12 @@ def handle_record(
                 outcome = _outcome(
                     msg,
                     entity,
-                    status="deferred",
+                    status="retrying" if admission.details.get("held_back") else "deferred",
                     reason=admission.reason,
-                    details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1},
+                    details={"delay_seconds": admission.delay, "deferrals": msg.deferrals + 1, **admission.details},
                 )
+            elif admission is not None and admission.details.get("window_spent"):
+                raise _WindowSpent(f"{msg.describe()}: its destination was failing for the whole retry window")
             else:
                 with throttle.record_scope(entity, deferred_until=msg.deferred_until, admission=admission):
                     outcome = transfer(msg, env)
@@ -304,7 +259,8 @@ def handle_record(
             assert msg is not None  # Deferred comes only from the transfer, after the body was parsed
             outcome = _defer(record, msg, entity, deferral, queues)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
-            outcome = _fail(record, msg, entity, exc, queues)  # re-raises a transient failure
+            # a transient failure goes back to its queue on the retry schedule (re-raised if that fails)
+            outcome = _fail(record, msg, entity, exc, queues, notes=admission.details if admission else None)
         if msg is not None and outcome.tracking_guid is None:  # every outcome names its tracking guid
             outcome = outcome.model_copy(update={"tracking_guid": msg.tracking_guid})
         _record(outcome)
@@ -330,6 +286,10 @@ class _WrongQueue(Exception):
     pass
 
 
+class _WindowSpent(TransientError):
+    """Held back by an open circuit until its retry window was spent: parked with its history, never tried."""
+
+
 def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
     return Outcome(
         entity=entity,
@@ -342,6 +302,7 @@ def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
 
 def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, queues: QueueDirectory) -> Outcome:
     """Back to its own source queue until its slot (the original is then deleted as a success)."""
+    hop = toward_due(msg.retry, deferral.until)  # on its way to its retry's due time (not a slot): not counted
     try:
         delay = defer_message(
             queues.client,
@@ -349,6 +310,8 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             record.body,
             record.raw_event.get("messageAttributes"),
             until=deferral.until,
+            retry=msg.retry.model_dump() if hop and msg.retry is not None else None,
+            max_delay=int(retry_policy().max_hop),
         )
     except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
         return _fail(
@@ -360,12 +323,21 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             ),
             queues,
         )
-    return _outcome(
-        msg, entity, status="deferred", reason=deferral.message, details={"delay_seconds": delay, "deferrals": msg.deferrals + 1}
-    )
+    details: dict[str, Any] = {"delay_seconds": delay, "deferrals": msg.deferrals + (0 if hop else 1)}
+    if hop:
+        details["retrying"] = True  # a hop toward its retry: the ledger keeps saying "retrying" (ledger.kept)
+    return _outcome(msg, entity, status="deferred", reason=deferral.message, details=details)
 
 
-def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, queues: QueueDirectory) -> Outcome:
+def _fail(
+    record: SQSRecord,
+    msg: Message | None,
+    entity: str,
+    exc: Exception,
+    queues: QueueDirectory,
+    *,
+    notes: dict[str, Any] | None = None,
+) -> Outcome:
     if isinstance(exc, (_MalformedBody, _WrongQueue)):
         kind, reason = "permanent", str(exc)
     else:
@@ -399,7 +371,15 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
         reason=reason,
         details={"attempt": receive_count, "error": error_class},
     )
-    if kind == "transient" and not last_attempt:
+    previous = history_of(record.raw_event.get("messageAttributes"))
+    if kind == "transient" and msg is not None:
+        scheduled = _retry(record, msg, exc, outcome, info.url, queues, probe=bool((notes or {}).get("probe")))
+        if scheduled.status == "retrying":
+            return scheduled
+        outcome = scheduled  # its retry window is spent: parked below with its whole history
+        previous = scheduled.details.pop("previous") if scheduled.details else previous
+        reason = outcome.reason or reason
+    elif kind == "transient" and not last_attempt:
         _record(outcome)
         raise exc
     if info.dlq_url is None:
@@ -414,7 +394,7 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
             QueueUrl=info.dlq_url,
             MessageBody=record.body,
             MessageAttributes=failure_attributes(
-                previous=history_of(record.raw_event.get("messageAttributes")),
+                previous=previous,
                 kind=kind,
                 error_class=error_class,
                 reason=reason,
@@ -446,6 +426,61 @@ def _fail(record: SQSRecord, msg: Message | None, entity: str, exc: Exception, q
         update={
             "status": "dead-lettered",
             "details": {**(outcome.details or {}), "dlq": info.dlq_url, "dlq_message_id": parked.get("MessageId")},
+        }
+    )
+
+
+def _retry(
+    record: SQSRecord, msg: Message, exc: Exception, failed: Outcome, url: str, queues: QueueDirectory, *, probe: bool
+) -> Outcome:
+    """A transient failure on the retry schedule: back to its own queue until its next try, its history in the body
+    (outcome `retrying`), or, its window spent, the failed outcome with the whole history for its DLQ message
+    (details["previous"]: the attributes failure_attributes adds to). If it cannot be sent back, the failure is
+    re-raised: SQS redelivers it after the visibility timeout (and MaxReceiveCount stays the backstop)."""
+    policy = retry_policy()
+    reason, error_class = failed.reason or "", str((failed.details or {}).get("error") or type(exc).__name__)
+    now = time.time()
+    if isinstance(exc, _WindowSpent):
+        history, again = after_wait(msg.retry, now=now, reason=reason, policy=policy)
+    else:
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        history, again = after_failure(
+            msg.retry, now=now, reason=reason, error_class=error_class, policy=policy, retry_after=retry_after
+        )
+    details = {**(failed.details or {}), "attempts": history.attempts, "waits": history.waits}
+    if probe:
+        details["probe"] = True
+    if not again:
+        previous = dlq_previous(history, history_of(record.raw_event.get("messageAttributes")))
+        return failed.model_copy(
+            update={"reason": f"{reason}; {summary(history, policy)}", "details": {**details, "previous": previous}}
+        )
+    try:
+        delay = defer_message(
+            queues.client,
+            url,
+            record.body,
+            record.raw_event.get("messageAttributes"),
+            until=history.due,
+            retry=history.model_dump(),
+            max_delay=int(policy.max_hop),
+        )
+    except Exception as send_error:  # noqa: BLE001 - not sent back: SQS redelivers the original
+        _record(
+            failed.model_copy(
+                update={
+                    "reason": f"{reason} (and sending it back for its retry failed: {type(send_error).__name__}; SQS "
+                    "redelivers it after the visibility timeout)"
+                }
+            )
+        )
+        raise exc from send_error
+    next_try = next_try_text(history)
+    return failed.model_copy(
+        update={
+            "status": "retrying",
+            "reason": f"{reason}; next try at {next_try}",
+            "details": {**details, "next_try": next_try, "delay_seconds": delay, "retrying": True},
         }
     )
 

@@ -6,6 +6,8 @@ Mappings:     mapping show | preview | test | deploy | rollback | history (a sub
               changed by data alone: docs/mappings.md)
 Every day:    status (what happened to one record, from the transfer ledger), report (outcomes by destination,
               entity and status, top failure reasons), dlq list | show | replay (the dead-letter queues).
+A partner outage: circuit status | close (each destination's circuit), retry-now (records waiting for a
+              destination run at their next hop).
 `ipaas-sync COMMAND --help` explains each. AWS credentials and region come from the usual AWS settings
 (AWS_PROFILE, AWS_REGION, ...); the stack's names from its outputs or environment: SUBSCRIPTION_SECRET_ARNS,
 LEDGER_TABLE, STACK_NAME (the local stack: `. .local/env.sh` after `make serve`). docs/README.md has the rest.
@@ -18,7 +20,7 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import credentials, ledger_reports, replay_cli
+from . import circuits, credentials, ledger_reports, replay_cli
 from . import mapping as mapping_cli
 from . import sync as manual_sync
 from .initialize import cli as initialize
@@ -33,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     mapping_cli.register_cli(subparsers)
     manual_sync.register_cli(subparsers)
     ledger_reports.register_cli(subparsers)
+    circuits.register_cli(subparsers)
     return top
 
 

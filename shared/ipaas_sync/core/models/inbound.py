@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .retry import RetryHistory
+
 # the queue's entity (runtime/processing.py checks a message reached the queue of its entity; metrics dimension)
 ENTITY = "loyalty"
 KINDS = ("loyalty_transaction", "customer")
@@ -30,6 +32,8 @@ class InboundMessage(BaseModel):
     # set when the shared rate limit deferred the message (runtime/processing.py), as on TransferMessage
     deferred_until: float | None = Field(default=None, allow_inf_nan=False)  # as TransferMessage's
     deferrals: int = Field(default=0, ge=0)
+    # set while it is retried after transient failures or held back by an open circuit (runtime/retry.py)
+    retry: RetryHistory | None = None
 
     @property
     def entity(self) -> str:

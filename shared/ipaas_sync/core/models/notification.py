@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .retry import RetryHistory
+
 Entity = Literal["customer", "transaction", "giftcard"]
 ENTITIES: tuple[str, ...] = ("customer", "transaction", "giftcard")
 # "initialize": the INITIALIZE scope action (an initialization or backfill, `ipaas-sync initialize`); every
@@ -61,6 +63,8 @@ class TransferMessage(HookNotification):
     # finite and non-negative: a deferral's delay is computed from them (an infinite one could never be sent back)
     deferred_until: float | None = Field(default=None, allow_inf_nan=False)
     deferrals: int = Field(default=0, ge=0)
+    # set while it is retried after transient failures or held back by an open circuit (runtime/retry.py)
+    retry: RetryHistory | None = None
 
 
 class HookRequest(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 Status = Literal[
-    "created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch", "deferred"
+    "created", "updated", "linked", "sent", "duplicate", "skipped", "failed", "dead-lettered", "mismatch", "deferred", "retrying"
 ]
 
 
