@@ -44,7 +44,7 @@ checkov: $(CHECKOV)  ## checkov on template.yaml with .checkov.yaml (each skippe
 	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
 
 test: $(STAMP) $(CHECKOV)  ## unit, integration and template tests
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 unit: $(STAMP)  ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit

@@ -59,7 +59,7 @@ def test_a_failure_beyond_five_receives_is_retried_on_the_schedule_not_parked(ou
     stack = outage_stack()
     customers(stack, ["c1"])
     # more failing tries than MaxReceiveCount (5) allowed before: every 99minds call fails for a while
-    stack.ninetynine.faults.fail(60, status=503, path="/api/v1/")
+    stack.ninetynine.faults.fail(24, status=503, path="/api/v1/")  # 6 tries of up to 4 requests (urllib3 retries)
     stack.send(Q, notification("c1"))
     bodies = spy_bodies(stack)
 
