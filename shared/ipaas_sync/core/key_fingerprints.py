@@ -174,8 +174,14 @@ def published(parameter: str | None = None) -> KeyFingerprints | None:
         return None
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_parameter(name, max_age=MAX_AGE_SECONDS)
-    return KeyFingerprints.parse(str(value))
+    return _parsed(str(parameters.get_parameter(name, max_age=MAX_AGE_SECONDS)))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(text: str) -> KeyFingerprints:
+    """Parsed once per published value: every batch asks (Powertools caches the value, not what it means), and the
+    same object keeps _key_spans' cache warm."""
+    return KeyFingerprints.parse(text)
 
 
 __all__ = ["KeyFingerprints", "Publisher", "PARAMETER_ENV", "is_b64token", "published"]
