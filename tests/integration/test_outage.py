@@ -6,7 +6,10 @@ code); no timed assertion: counts and states only."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+import boto3
 import pytest
 
 from sandbox.stack import STAMPED_SYSTEM_ID
@@ -156,3 +159,51 @@ def test_a_retry_reads_the_record_again_latest_state_wins(outage_stack):
 
     [created] = [c for c in stack.ninetynine.customers.values() if c["email"] == "s1@ex.com"]
     assert created["first_name"] == "New"
+
+
+def test_a_delivery_that_meets_its_transfer_in_progress_waits_for_it_beyond_the_window(outage_stack, monkeypatch):
+    """A duplicate delivery meets the same transfer in progress in another invocation (Powertools'
+    IdempotencyAlreadyInProgressError, from the real lock in DynamoDB): it waits for that invocation, neither a failed
+    try nor a wait against its retry window. Before, the duplicate was parked once the window was spent, although the
+    other invocation transferred the record."""
+    from ipaas_sync.runtime import idempotency, linked
+
+    stack = outage_stack(RetryWindowSeconds=3)
+    customers(stack, ["p1"])
+    stack.ninetynine.faults.fail(
+        1, status=503, path="/api/v1/"
+    )  # one failed try (a create: no in-call retry): its history and window begin
+    real = idempotency.run_once
+    holders: list[threading.Thread] = []
+    hold = threading.Event()
+    calls = []
+
+    def concurrent_duplicate(identity, action):
+        calls.append(identity)
+        if len(calls) == 2:  # the second try: another invocation takes the lock first and holds it past the window
+            holder = threading.Thread(target=real, args=(identity, lambda: (hold.wait(10), action())[1]), daemon=True)
+            holders.append(holder)
+            holder.start()
+            for _ in range(100):  # until its lock is in the table
+                if boto3.client("dynamodb").scan(TableName=stack.deployment.physical["IdempotencyTable"]["Ref"])["Items"]:
+                    break
+                time.sleep(0.05)
+            threading.Timer(5, hold.set).start()  # it writes 5 s later, beyond the 3 s window
+        return real(identity, action)
+
+    monkeypatch.setattr(linked, "run_once", concurrent_duplicate)
+    bodies = spy_bodies(stack)
+    stack.send(Q, notification("p1"))
+
+    stats = stack.drain(max_seconds=60, functions=["CustomerTransferFunction"])
+    holders[0].join(10)
+
+    assert not stats.errors and stack.messages(DLQ) == [] and stack.outcomes("dead-lettered") == []
+    waited = [o for o in stack.outcomes("deferred") if "in progress in another invocation" in (o.get("reason") or "")]
+    assert waited and all(o["record_id"] == "p1" for o in waited)
+    [done] = stack.outcomes("duplicate")  # the other invocation's write, answered from the store
+    assert done["record_id"] == "p1"
+    assert len([c for c in stack.ninetynine.customers.values() if c["email"] == "p1@ex.com"]) == 1
+    history = [b["retry"] for b in bodies if b.get("retry")]
+    assert {h["attempts"] for h in history} == {1}  # the waits for the lock were not counted as tries
+    assert max(b["deferred_until"] for b in bodies if b.get("deferred_until")) > history[0]["first_at"] + 3

@@ -36,6 +36,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
 from ..core.errors import Deferred, Skip, TransientError, classify, describe, describe_validation_error
@@ -258,6 +259,9 @@ def handle_record(
         except Deferred as deferral:
             assert msg is not None  # Deferred comes only from the transfer, after the body was parsed
             outcome = _defer(record, msg, entity, deferral, queues)
+        except IdempotencyAlreadyInProgressError:
+            assert msg is not None  # raised only by the transfer's idempotent write, after the body was parsed
+            outcome = _defer(record, msg, entity, _in_progress(msg), queues)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes unrecorded
             # a transient failure goes back to its queue on the retry schedule (re-raised if that fails)
             outcome = _fail(record, msg, entity, exc, queues, notes=admission.details if admission else None)
@@ -297,6 +301,18 @@ def _outcome(msg: Message | None, entity: str, **kw: Any) -> Outcome:
         destination=msg.destination if msg else None,
         tracking_guid=msg.tracking_guid if msg else None,
         **kw,
+    )
+
+
+def _in_progress(msg: Message) -> Deferred:
+    """Another invocation holds this transfer's idempotency lock: the record waits for it (retry.py,
+    IN_PROGRESS_RECHECK_SECONDS), neither a failed try nor a wait against its retry window. When it comes back, the
+    other invocation has finished (its result is answered from the store: `duplicate`), failed (the lock is gone and
+    this delivery transfers it), or timed out (its lock expired with its deadline)."""
+    wait = retry_policy().in_progress_recheck
+    return Deferred(
+        f"{msg.describe()}: the same transfer is in progress in another invocation; looked at again in {wait:.0f} s",
+        until=time.time() + wait,
     )
 
 

@@ -34,6 +34,12 @@ from ..core.models.retry import RetryHistory
 
 MAX_HOP_SECONDS = 900  # SQS DelaySeconds maximum: one hop of a longer wait
 MIN_WAIT_SECONDS = 1.0  # a wait for an open circuit lasts at least one whole SQS delay second
+# A record whose transfer is in progress in another invocation (Powertools' IdempotencyAlreadyInProgressError: a
+# duplicate delivery, or an invocation that timed out holding the lock) is looked at again after this long. Not a
+# failure: the lock ends with the invocation that holds it (its deadline is registered, idempotency.py), at most the
+# function's timeout away, so it is neither counted as a try nor bounded by the retry window (before, a duplicate that
+# met the lock after the window's end was parked although the other delivery transferred the record).
+IN_PROGRESS_RECHECK_SECONDS = 5.0
 DUE_TOLERANCE = 0.01  # seconds: a deferred_until equal to a retry's due within this is a hop toward it
 MAX_REASON = 500  # each reason kept in the history (the DLQ's last reason is the full one, MAX_REASON there)
 MAX_ERROR_CLASSES = 8  # error classes counted by name; any further ones are counted as "other"
@@ -85,6 +91,11 @@ class RetryPolicy:
         if n < 1:
             raise ValueError(f"the delay is defined from the first failure on, got n={n}")
         return min(self.max_delay, self.step * n * (n + 1))
+
+    @property
+    def in_progress_recheck(self) -> float:
+        """How long a record waits for another invocation that holds its transfer's lock (compressed with the hops)."""
+        return min(self.max_hop, IN_PROGRESS_RECHECK_SECONDS)
 
     def hop(self, due: float, now: float) -> int:
         """DelaySeconds of the next hop toward `due`: whole seconds (the nearest), at most max_hop."""
