@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.destinations import TEST_LIMITS
 from sandbox.local_aws import MotoServer
-from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack
+from sandbox.stack import NINETYNINE_SYSTEM_ID, LocalStack, PollStats
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +42,22 @@ def notification(
     id_: str, scope: str = "customer/created", destination: str = NINETYNINE_SYSTEM_ID, guid: str | None = None, **extra
 ) -> dict:
     return {"scope": scope, "id": id_, "destination": destination, "tracking_guid": guid or f"guid-{id_}", **extra}
+
+
+def drain_until(stack: LocalStack, done, *, max_seconds: float = 120, step: float = 3, functions=None) -> PollStats:
+    """Drain in rounds of `step` seconds until `done()` holds (a state the drain reaches, not a time it takes: a
+    machine under load gets there later), bounded by max_seconds. Returns every round's stats summed."""
+    total, rounds = PollStats(), max(1, int(max_seconds / step))
+    for _ in range(rounds):
+        stats = stack.drain(max_seconds=step, functions=functions)
+        total.invocations += stats.invocations
+        total.received += stats.received
+        total.deleted += stats.deleted
+        total.failed += stats.failed
+        total.errors.extend(stats.errors)
+        if done():
+            break
+    return total
 
 
 def dlq_reasons(stack: LocalStack, dlq: str) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.stack import STAMPED_SYSTEM_ID
 
-from .conftest import notification
+from .conftest import drain_until, notification
 
 Q, DLQ = "CustomerNinetyNineMindsQueue", "CustomerNinetyNineMindsDLQ"
 # RetryStepSeconds 0.25: waits of 0.5, 1.5, 3, ... s, at most 2 s; hops of at most 1 s (SQS's 900 s, compressed)
@@ -115,10 +115,15 @@ def test_an_open_circuit_holds_records_back_and_the_first_success_drains_them(ou
     for id_ in ids:
         stack.send(Q, notification(id_))
 
-    stack.drain(max_seconds=15, functions=["CustomerTransferFunction"])  # the outage: bounded, not drained
+    def held_back() -> list[dict]:
+        return [o for o in stack.outcomes("retrying") if o["details"].get("held_back")]
+
+    # the outage: bounded, not drained; 15 s, and on until records were held back (a loaded machine gets there later)
+    stack.drain(max_seconds=15, functions=["CustomerTransferFunction"])
+    drain_until(stack, lambda: len(held_back()) >= 10, max_seconds=90, functions=["CustomerTransferFunction"])
     down_calls = len(stack.ninetynine.requests)
     tried = [o for o in stack.outcomes("retrying") if not o["details"].get("held_back")]
-    held = [o for o in stack.outcomes("retrying") if o["details"].get("held_back")]
+    held = held_back()
     probes = [o for o in tried if o["details"].get("probe")]
     assert held and all("waiting for 99minds to recover, next try at " in o["reason"] for o in held)
     # every failed try after the circuit opened was a probe; before it, at most the threshold and those in flight
