@@ -241,6 +241,19 @@ def report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, mem
         f"(one per {PRODUCTION_PROBE * MEAN_WAIT_SHARE:.0f} s on average with CircuitProbeSeconds {PRODUCTION_PROBE}): "
         f"${hour_cost * 1e6:.2f} per million records waiting (SQS $0.40/M requests, Lambda arm64 $0.0000133334/GB-s)"
     )
+    if args.timeline:  # where the drain lost its slots: requests per second from the close, and the lane's gaps
+        spacing = args.seconds / args.limit
+        per_second = Counter(int(t - closed) for t in window)
+        say(
+            "timeline            requests per second from the close: "
+            + " ".join(str(per_second.get(i, 0)) for i in range(int(drained - closed) + 1))
+        )
+        gaps = [(b - a, a - closed) for a, b in zip(window, window[1:], strict=False) if b - a > 2 * spacing]
+        say(
+            f"lane gaps           {len(gaps)} gaps longer than two slots ({spacing:.3f} s each), "
+            f"{sum(g for g, _ in gaps):.1f} s in all; the longest: "
+            + ", ".join(f"{g:.2f} s at +{at:.1f} s" for g, at in sorted(gaps, reverse=True)[:8])
+        )
     ok = not sum(left.values()) and len(done) == 3 * args.records and not twice and not balances_off and not ours
     ok = ok and rate / limit_rate >= 0.97 if limit_rate else ok
     return 0 if ok and not stats.errors else 1
@@ -314,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=0, help="RetryWindowSeconds (default ten outages)")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds of stream before and after the outage")
     parser.add_argument("--max-seconds", type=float, default=0, help="bound on the drain")
+    parser.add_argument("--timeline", action="store_true", help="also print the drain's requests per second and gaps")
     parser.add_argument("--log", default=".local/bench-outage.log", help="handler log lines go here")
     args = parser.parse_args(argv)
     if args.records <= 0 or args.step <= 0 or args.probe <= 0 or not 0 < args.hop <= PRODUCTION_HOP:
