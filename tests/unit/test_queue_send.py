@@ -81,3 +81,20 @@ def test_a_message_larger_than_sqs_takes_is_refused_before_any_call():
     with pytest.raises(QueueSendError, match="message 1 is"):
         send_all(sqs, URL, ["ok", "x" * (BATCH_BYTES + 1)])
     assert sqs.calls == []
+
+
+def test_a_record_deferred_to_a_rate_limit_slot_comes_back_in_the_second_before_it_others_at_the_nearest_second():
+    """SQS delays are whole seconds. A record deferred to its rate-limit slot (`ahead`) comes back before the slot and
+    waits there for it: back up to half a second after it (the nearest second), the lane ran dry meanwhile. Every
+    other wait (a retry's hop, an open circuit's wait, the gift card apply window) keeps the nearest second."""
+    from ipaas_sync.platform.queues import defer_messages
+
+    sqs = FakeSqs()
+    now = 1000.0
+    bodies = ['{"id": "a"}', '{"id": "b"}', '{"id": "c"}', '{"id": "d"}']
+    untils = [now + 2.7, now + 2.7, now + 0.6, now + 0.6]
+    delays = defer_messages(
+        sqs, URL, [(b, None, u) for b, u in zip(bodies, untils, strict=True)], now=now, ahead=[True, False, True, False]
+    )
+    assert delays == [2, 3, 0, 1]
+    assert [e["DelaySeconds"] for e in sqs.calls[0]] == [2, 3, 0, 1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -201,11 +202,17 @@ MAX_DELAY_SECONDS = 900  # SQS DelaySeconds maximum; a longer deferral is deferr
 
 
 def _deferral(
-    body: str, message_attributes: dict[str, Any] | None, until: float, now: float, retry: dict[str, Any] | None = None
+    body: str,
+    message_attributes: dict[str, Any] | None,
+    until: float,
+    now: float,
+    retry: dict[str, Any] | None = None,
+    ahead: bool = False,
 ) -> tuple[str, int, dict[str, MessageAttributeValueTypeDef]]:
     """The body, DelaySeconds and attributes of a message sent back to its queue until `until`. With `retry` (its
     retry history, runtime/retry.py) the body carries it, and no inline record snapshot any more: a retry reads the
-    record from iPaaS.com again, so an older retry never writes an older state over a newer transfer."""
+    record from iPaaS.com again, so an older retry never writes an older state over a newer transfer. `ahead`: back
+    within the second before `until`, not around it (see below)."""
     data = json.loads(body)
     if retry is not None:
         data["retry"] = retry
@@ -213,8 +220,12 @@ def _deferral(
     data["deferred_until"] = round(until, 3)
     # deferrals count the rate limit's (and the apply window's): a retry's send-back or hop is not one of them
     data["deferrals"] = int(data.get("deferrals") or 0) + (0 if retry is not None else 1)
-    # SQS delays are whole seconds: the nearest one, so that it is back within half a second of its slot
-    delay = max(0, min(MAX_DELAY_SECONDS, round(until - now)))
+    # SQS delays are whole seconds: the nearest one, so that it is back within half a second of its time; a record
+    # deferred to a rate-limit slot (`ahead`) is back in the second before its slot instead, and waits there for it
+    # (throttle.latest_first_slot): back up to half a second after it, the lane ran dry meanwhile (a record that
+    # comes back late finds the lane idle: the drain after an outage lost a tenth of the limit that way)
+    wait = until - now
+    delay = max(0, min(MAX_DELAY_SECONDS, math.floor(wait) if ahead else round(wait)))
     attributes: dict[str, MessageAttributeValueTypeDef] = {}
     for name, value in (message_attributes or {}).items():
         kind = value.get("dataType", value.get("DataType", "String"))
@@ -259,11 +270,13 @@ def defer_messages(
     *,
     now: float | None = None,
     retries: Sequence[dict[str, Any] | None] | None = None,
+    ahead: Sequence[bool] | None = None,
     max_delay: int = MAX_DELAY_SECONDS,
 ) -> list[int | None]:
     """defer_message for many (body, attributes, until) at once, with SendMessageBatch (10 entries and 256 KiB per
-    call); `retries`: each one's retry history, or None. Returns each message's DelaySeconds, or None for one that
-    SQS did not take (the caller keeps it)."""
+    call); `retries`: each one's retry history, or None; `ahead`: each one deferred to a rate-limit slot (back in the
+    second before it, _deferral). Returns each message's DelaySeconds, or None for one that SQS did not take (the
+    caller keeps it)."""
     now = time.time() if now is None else now
     delays: list[int | None] = [None] * len(messages)
     chunk: list[tuple[int, dict[str, Any], int]] = []
@@ -284,7 +297,9 @@ def defer_messages(
         chunk.clear()
 
     for index, (body, message_attributes, until) in enumerate(messages):
-        text, delay, attributes = _deferral(body, message_attributes, until, now, retries[index] if retries else None)
+        text, delay, attributes = _deferral(
+            body, message_attributes, until, now, retries[index] if retries else None, bool(ahead and ahead[index])
+        )
         delay = min(delay, max_delay)
         entry: dict[str, Any] = {"Id": str(index), "MessageBody": text, "DelaySeconds": delay}
         if attributes:

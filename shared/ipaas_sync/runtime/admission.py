@@ -94,6 +94,7 @@ def admit_batch(
                 url,
                 [(raw["body"], raw.get("messageAttributes"), a.until or 0.0) for raw, a, _ in back],
                 retries=[h.model_dump() if h is not None else None for _, _, h in back],
+                ahead=[h is None for _, _, h in back],  # deferred to a rate-limit slot (not a wait or a hop)
                 max_delay=int(policy.max_hop),
             )
         except Exception as exc:  # noqa: BLE001 - not sent back: they run now and take their slots call by call
