@@ -162,6 +162,7 @@ def run(args) -> int:
 
             circuits = [lim.circuit for k, lim in throttle._limiters.items() if k[0].startswith("99minds")]
             probes = sum(c.probes_taken for c in circuits)
+            expired = sum(lim.expired_slots for k, lim in throttle._limiters.items() if k[0].startswith("99minds"))
             views = [c.current() for c in circuits]
             opened_at = max((v.opened_at for v in views), default=0.0)
             closed_at = max((v.released_at for v in views), default=0.0)  # the probe's success after the recovery
@@ -170,7 +171,7 @@ def run(args) -> int:
             for t in threads:
                 t.join(timeout=10)
             stack.stop()
-    circuit = {"probes": probes, "opened_at": opened_at, "closed_at": closed_at, "delivered": delivered}
+    circuit = {"probes": probes, "opened_at": opened_at, "closed_at": closed_at, "delivered": delivered, "expired": expired}
     return report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, memory_gb, sent)
 
 
@@ -253,6 +254,7 @@ def report(args, stack, marks, snaps, circuit, logged, left, stats, elapsed, mem
             f"lane gaps           {len(gaps)} gaps longer than two slots ({spacing:.3f} s each), "
             f"{sum(g for g, _ in gaps):.1f} s in all; the longest: "
             + ", ".join(f"{g:.2f} s at +{at:.1f} s" for g, at in sorted(gaps, reverse=True)[:8])
+            + f"; 99minds slots booked for a record that passed unused (the whole run): {circuit['expired']}"
         )
     ok = not sum(left.values()) and len(done) == 3 * args.records and not twice and not balances_off and not ours
     ok = ok and rate / limit_rate >= 0.97 if limit_rate else ok
