@@ -343,8 +343,8 @@ def measuring(log: str) -> tuple[Path, Meter]:
 def run(args) -> int:
     log_path, meter = measuring(args.log)
     # SQS's own 15-minute hop, as in AWS: the local stack compresses it to 1 s for the outage tests and demo (a retry
-    # schedule of hours in seconds), which would send every rate-limit deferral back once a second here and count
-    # those hops as the product's SQS requests and invocations (bench/outage_benchmark.py compresses it on purpose)
+    # schedule of hours in seconds). It caps only a retry's hops (a rate-limit deferral goes to its slot, whatever the
+    # hop); set here so that nothing of the retry schedule runs compressed in this benchmark
     os.environ["RETRY_MAX_HOP_SECONDS"] = str(MAX_HOP_SECONDS)
     injected: list[float] = []
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):

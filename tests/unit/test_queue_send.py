@@ -98,3 +98,8 @@ def test_a_record_deferred_to_a_rate_limit_slot_comes_back_in_the_second_before_
     )
     assert delays == [2, 3, 0, 1]
     assert [e["DelaySeconds"] for e in sqs.calls[0]] == [2, 3, 0, 1]
+    # the retry schedule's hop (compressed locally) caps the other waits, never a rate-limit slot: only SQS's 900 s
+    capped = defer_messages(
+        sqs, URL, [(bodies[0], None, now + 40.2), (bodies[1], None, now + 40.2)], now=now, ahead=[True, False], max_delay=3
+    )
+    assert capped == [40, 3]

@@ -275,8 +275,8 @@ def defer_messages(
 ) -> list[int | None]:
     """defer_message for many (body, attributes, until) at once, with SendMessageBatch (10 entries and 256 KiB per
     call); `retries`: each one's retry history, or None; `ahead`: each one deferred to a rate-limit slot (back in the
-    second before it, _deferral). Returns each message's DelaySeconds, or None for one that SQS did not take (the
-    caller keeps it)."""
+    second before it, _deferral; `max_delay`, the retry schedule's hop, does not cap it: only SQS's own maximum does).
+    Returns each message's DelaySeconds, or None for one that SQS did not take (the caller keeps it)."""
     now = time.time() if now is None else now
     delays: list[int | None] = [None] * len(messages)
     chunk: list[tuple[int, dict[str, Any], int]] = []
@@ -300,7 +300,7 @@ def defer_messages(
         text, delay, attributes = _deferral(
             body, message_attributes, until, now, retries[index] if retries else None, bool(ahead and ahead[index])
         )
-        delay = min(delay, max_delay)
+        delay = min(delay, MAX_DELAY_SECONDS if ahead and ahead[index] else max_delay)
         entry: dict[str, Any] = {"Id": str(index), "MessageBody": text, "DelaySeconds": delay}
         if attributes:
             entry["MessageAttributes"] = attributes

@@ -45,7 +45,7 @@ from ..core.models.notification import TransferMessage
 from ..core.models.outcome import Outcome
 from ..core.observability import MetricUnit, count_for_destination, destination_metrics, logger, metrics, redact
 from ..platform import deadline, throttle
-from ..platform.queues import QueueDirectory, defer_message, failure_attributes, history_of
+from ..platform.queues import MAX_DELAY_SECONDS, QueueDirectory, defer_message, failure_attributes, history_of
 from . import ledger
 from .admission import admit_batch, retry_policy
 from .env import TransferEnv
@@ -327,7 +327,10 @@ def _defer(record: SQSRecord, msg: Message, entity: str, deferral: Deferred, que
             record.raw_event.get("messageAttributes"),
             until=deferral.until,
             retry=msg.retry.model_dump() if hop and msg.retry is not None else None,
-            max_delay=int(retry_policy().max_hop),
+            # the retry schedule's hop caps a hop toward a retry's due time; any other deferral only SQS's maximum
+            # (locally the hop is compressed to a second or so: a rate-limit deferral capped by it came back every
+            # second, to be sent on again without a call)
+            max_delay=int(retry_policy().max_hop) if hop else MAX_DELAY_SECONDS,
         )
     except Exception as exc:  # noqa: BLE001 - cannot send it back: keep the original, it comes back by itself
         return _fail(
