@@ -267,12 +267,7 @@ def _drain(stack: LocalStack, threads: list[threading.Thread], max_seconds: floa
     total, end = PollStats(), time.monotonic() + max_seconds
     for _ in range(100_000):
         feeding = any(t.is_alive() for t in threads)
-        stats = stack.drain(max_seconds=max(0.0, end - time.monotonic()), functions=list(FUNCTIONS))
-        total.invocations += stats.invocations
-        total.received += stats.received
-        total.deleted += stats.deleted
-        total.failed += stats.failed
-        total.errors.extend(stats.errors)
+        total.add(stack.drain(max_seconds=max(0.0, end - time.monotonic()), functions=list(FUNCTIONS)))
         if not feeding or time.monotonic() >= end:
             break
     return total

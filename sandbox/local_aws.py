@@ -395,6 +395,15 @@ class PollStats:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: PollStats) -> PollStats:
+        """Adds another drain's counts to these (a drain run in rounds); returns self."""
+        self.invocations += other.invocations
+        self.received += other.received
+        self.deleted += other.deleted
+        self.failed += other.failed
+        self.errors.extend(other.errors)
+        return self
+
 
 class EventSourcePoller:
     """Lambda's SQS event source mapping, locally: MaximumConcurrency workers per queue, each receiving up to

@@ -49,12 +49,7 @@ def drain_until(stack: LocalStack, done, *, max_seconds: float = 120, step: floa
     machine under load gets there later), bounded by max_seconds. Returns every round's stats summed."""
     total, rounds = PollStats(), max(1, int(max_seconds / step))
     for _ in range(rounds):
-        stats = stack.drain(max_seconds=step, functions=functions)
-        total.invocations += stats.invocations
-        total.received += stats.received
-        total.deleted += stats.deleted
-        total.failed += stats.failed
-        total.errors.extend(stats.errors)
+        total.add(stack.drain(max_seconds=step, functions=functions))
         if done():
             break
     return total
