@@ -13,10 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import requests
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from pydantic import ValidationError
 
 FailureKind = Literal["transient", "permanent", "configuration"]
@@ -105,7 +102,8 @@ def classify(exc: BaseException) -> FailureKind:
         return "permanent"
     if isinstance(exc, ValidationError):
         return "permanent"
-    if isinstance(exc, (IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError)):
+    # (the same transfer in progress in another invocation is not a failure: processing.handle_record waits for it)
+    if isinstance(exc, IdempotencyPersistenceLayerError):
         return "transient"
     if isinstance(exc, requests.RequestException):
         return "transient"
@@ -120,8 +118,6 @@ def describe(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, ValidationError):
         return describe_validation_error(exc)
-    if isinstance(exc, IdempotencyAlreadyInProgressError):
-        return "the same transfer is in progress in another invocation; retried later"
     if _item_too_large(exc):
         return (
             "the result of this transfer is too large to record in the idempotency table (DynamoDB's 400 KB "
