@@ -112,3 +112,21 @@ def test_preview_prints_the_verdict_the_payload_and_the_difference():
         settings=settings, resolve=lambda c, r: cli_mapping.Resolved(),
     )  # fmt: skip
     assert any("skipped by the filter" in line for line in skipped)
+
+
+def test_a_formula_cut_off_by_a_starved_host_is_named_and_neither_crashes_nor_reads_as_dead_lettered(monkeypatch, capsys):
+    from ipaas_sync.mapping import expressions
+
+    ticks = iter(range(0, 1_000_000, 5))  # every reading of the clock 5 s later: each formula runs past its 1 s budget
+    monkeypatch.setattr(expressions, "_clock", lambda: next(ticks))
+    deployed = compile_with(load_defaults(), None, "defaults")
+    verdict, payload = cli_mapping.outcome(
+        deployed[("99minds", "order_workflow")],
+        deployed[("99minds", "order_workflow")].source.parse({"id": "7001", "transaction_number": "SO-7001", "type": "Order",
+                                                              "status": "Complete", "total": "10", "lines": []}),
+        {"linked_customer_id": "c1", "store_ref_id": "store_main"},
+    )  # fmt: skip
+    assert verdict.startswith("cut off (retried on the schedule, not dead-lettered): ") and "took longer than 1 s" in verdict
+    assert payload == ""
+    assert run("test") == 1  # the samples fail, each named, and the command ends normally
+    assert "FAIL 99minds Invoice From iPaaS: completed order" in capsys.readouterr().out

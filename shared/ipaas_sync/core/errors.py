@@ -1,8 +1,9 @@
 """Failure classes and the single place where any exception is classified.
 
 Three kinds, each with one consequence (see runtime/processing.py):
-    transient      -> reported as a batch item failure; SQS redelivers it (and after maxReceiveCount the
-                      message is moved to the DLQ with the last reason attached)
+    transient      -> retried on the retry schedule (runtime/retry.py: sent back to its queue with a growing delay
+                      and its history); moved to the DLQ with that history once the retry window is spent
+                      (runtime/processing.py says what happens to a body that is no message)
     permanent      -> moved to the DLQ at once with the reason as message attributes
     configuration  -> moved to the DLQ at once, and counted by the ConfigurationErrors metric that alarms
 A deliberate skip (Skip) is not a failure: it is logged and counted, and the message is deleted.

@@ -4,7 +4,9 @@
 - a required source field is missing -> InvalidRecord naming every missing field;
 - the error filter gives a text -> InvalidRecord with that text (the record is dead-lettered with it);
 - a formula fails on this record -> MappingFormulaError naming the collection, the field and the formula: the
-  record is dead-lettered, and no payload exists (never a partial one).
+  record is dead-lettered, and no payload exists (never a partial one);
+- an evaluation runs past its wall-clock budget -> MappingFormulaCutOff (transient, same message): the host was slow,
+  the record is not at fault, so it is retried on the schedule rather than parked.
 Money: formulas compute in Decimal; a `number` field goes out as a JSON number only when that number's text is
 exactly the Decimal's (else the record is rejected, never rounded on a guess); `money` is a two-place decimal
 string ("25.00") and `decimal` a decimal string without trailing zeros ("19.99").
@@ -19,8 +21,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..core.errors import InvalidRecord, PermanentError, Skip
-from .expressions import Formula, FormulaRuntimeError, Parent, Scope, decimal_context
+from ..core.errors import InvalidRecord, PermanentError, Skip, TransientError
+from .expressions import Formula, FormulaCutOff, FormulaRuntimeError, Parent, Scope, decimal_context
 from .validate import CompiledChild, CompiledCollection, CompiledField
 
 _CENT = Decimal("0.01")
@@ -30,10 +32,15 @@ class MappingFormulaError(PermanentError):
     """A formula failed on one record: the message names the record, the collection, the field and the formula."""
 
 
-def _fail(compiled: CompiledCollection, subject: str, field: str, formula: str, reason: str) -> MappingFormulaError:
-    return MappingFormulaError(
-        f"{subject}: mapping collection '{compiled.name}', field '{field}': formula `{formula}` failed: {reason}"
-    )
+class MappingFormulaCutOff(TransientError):
+    """A formula's evaluation ran past its wall-clock budget on one record (expressions.FormulaCutOff): retried."""
+
+
+def _fail(
+    compiled: CompiledCollection, subject: str, field: str, formula: str, exc: FormulaRuntimeError
+) -> MappingFormulaError | MappingFormulaCutOff:
+    kind = MappingFormulaCutOff if isinstance(exc, FormulaCutOff) else MappingFormulaError
+    return kind(f"{subject}: mapping collection '{compiled.name}', field '{field}': formula `{formula}` failed: {exc}")
 
 
 def subject_of(compiled: CompiledCollection, names: dict[str, Any], scope: Scope) -> str:
@@ -113,7 +120,7 @@ def _evaluate(
         try:
             return scope.run(formula)
         except FormulaRuntimeError as exc:
-            raise _fail(compiled, subject, field, formula.text, str(exc)) from None
+            raise _fail(compiled, subject, field, formula.text, exc) from None
 
     if compiled.filter is not None and not run(compiled.filter, "filter"):
         reason = run(compiled.filter_reason, "filter.reason_formula") if compiled.filter_reason else None
@@ -150,9 +157,7 @@ def _payload(
         try:
             value = convert(value, mapping.type)
         except FormulaRuntimeError as exc:
-            raise _fail(
-                compiled, subject, label, compiled_field.formula.text if compiled_field.formula else "", str(exc)
-            ) from None
+            raise _fail(compiled, subject, label, compiled_field.formula.text if compiled_field.formula else "", exc) from None
         if value is None:
             if mapping.required:
                 raise InvalidRecord(f"{subject}: missing required field '{mapping.label or label}'")

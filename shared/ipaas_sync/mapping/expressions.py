@@ -102,6 +102,11 @@ class FormulaRuntimeError(Exception):
     """A formula that failed on one record (the reason; the caller names collection, field and formula)."""
 
 
+class FormulaCutOff(FormulaRuntimeError):
+    """An evaluation that ran past its wall-clock budget. A formula's structure bounds its work to milliseconds, so
+    this says the host was slow (CPU starvation, a GC pause), not that the record is bad: the caller retries it."""
+
+
 # -- the functions a formula may call --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Function:
@@ -330,7 +335,7 @@ class _Evaluator(SimpleEval):  # type: ignore[misc]  # simpleeval ships no type 
         # simpleeval's own _eval also checks every result for modules and forbidden functions: a formula here can
         # name nothing but the record's values and our functions (checked at load), so that check is skipped
         if _clock() > self.deadline:
-            raise FormulaRuntimeError(f"took longer than {MAX_SECONDS:g} s; cut off")
+            raise FormulaCutOff(f"took longer than {MAX_SECONDS:g} s; cut off")
         return self.nodes[type(node)](node)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import PermanentError, Skip
-from .evaluate import evaluate
+from .evaluate import MappingFormulaCutOff, evaluate
 from .validate import CompiledCollection
 
 
@@ -30,7 +30,7 @@ def _outcome(compiled: CompiledCollection, sample: dict[str, Any]) -> tuple[str,
         return "payload", evaluate(compiled, record, sample.get("inputs"), tables=sample.get("tables"))
     except Skip as skip:
         return "skip", skip.reason
-    except PermanentError as exc:
+    except (PermanentError, MappingFormulaCutOff) as exc:  # a cut-off fails the sample too (this host was starved)
         return "error", str(exc)
     except ValueError as exc:  # the sample record does not parse as its source (pydantic)
         return "error", f"the sample record is not a valid {compiled.source.name}: {exc}"[:500]

@@ -2,8 +2,9 @@
 
 One record, one outcome: created/updated/sent, duplicate, skipped, or a failure. Failures are classified
 once (errors.classify):
-    transient      -> batch item failure (SQS redelivers); on its last allowed receive it goes to the DLQ
-                      ourselves, with the reason attached, instead of silently by redrive
+    transient      -> the retry schedule (retry.py): back to its own queue with a growing delay and its history;
+                      the DLQ, with that history, once its retry window is spent (a body that is no message: batch
+                      item failure, SQS redelivers it, and its last allowed receive parks it ourselves, reason kept)
     permanent      -> DLQ now, reason attached, deleted from the source queue
     configuration  -> DLQ now, reason attached, ConfigurationErrors metric (alarmed)
 If the DLQ cannot be written the record is reported failed: nothing is deleted unless it was transferred,

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core.errors import ConfigurationError, PermanentError, Skip
 from ..mapping.collection import load_defaults
-from ..mapping.evaluate import evaluate, settings_inputs
+from ..mapping.evaluate import MappingFormulaCutOff, evaluate, settings_inputs
 from ..mapping.overrides import OverrideStore, compile_with, parse_document
 from ..mapping.samples import run_samples
 from ..mapping.validate import CompiledCollection
@@ -87,6 +87,8 @@ def outcome(
         return f"skipped by the filter: {skip.reason}", ""
     except PermanentError as exc:  # the record would be dead-lettered with this reason
         return f"rejected (dead-lettered): {exc}", ""
+    except MappingFormulaCutOff as exc:  # this host was starved of CPU: the transfer would retry the record
+        return f"cut off (retried on the schedule, not dead-lettered): {exc}", ""
     return "passes the filter", json.dumps(payload, indent=2, ensure_ascii=False)
 
 
