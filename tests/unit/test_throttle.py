@@ -535,3 +535,19 @@ def test_a_failed_transfer_does_not_teach_the_limiter_its_calls():
     with record_scope("customer") as scope:
         scope.calls[limiter] = 1
     assert limiter.observed == [(1, "customer")]
+
+
+def test_one_record_that_makes_extra_calls_does_not_make_the_next_ones_book_an_extra_slot(ddb):
+    # a gift card settling an uncertain reload by proof makes five or six requests once, where three is the rule: the
+    # next gift cards still book three slots (on the lane and on the deferred horizon), not four; a real change of the
+    # cost is still learned, about a call per five records
+    clock = Clock()
+    lim = limiter(ddb, clock, limit=60, seconds=60)
+    for calls in (3, 3, 3, 6, 3):
+        lim.observe(calls, "giftcard")
+    assert lim._expected_calls("giftcard") == 3
+    (admitted,) = lim.admit([throttle.Ask("giftcard")])
+    assert len(admitted.slots) == 3
+    for _ in range(15):  # from three to six calls a record: learned within fifteen records
+        lim.observe(6, "giftcard")
+    assert lim._expected_calls("giftcard") == 6
