@@ -22,7 +22,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stack import CUSTOMER_QUEUES, LOCAL_IN_FLIGHT_SECONDS, MAKINI_SYSTEM_ID, NINETYNINE_SYSTEM_ID, STAMPED_SYSTEM_ID, LocalStack
+from .stack import (
+    CUSTOMER_QUEUES,
+    LOCAL_IN_FLIGHT_SECONDS,
+    LOCAL_LEDGER_BREAKER_SECONDS,
+    MAKINI_SYSTEM_ID,
+    NINETYNINE_SYSTEM_ID,
+    STAMPED_SYSTEM_ID,
+    LocalStack,
+)
 
 OUT = sys.__stdout__
 
@@ -574,10 +582,11 @@ def run(max_seconds: float, log_path: Path) -> int:
         stack.start()
         # imported after start(): the handlers' logger then binds the log file, not the terminal
         from ipaas_sync.platform import http
-        from ipaas_sync.runtime import pending
+        from ipaas_sync.runtime import ledger, pending
 
         http.READ_TIMEOUT = DEMO_READ_TIMEOUT
         pending.IN_FLIGHT_SECONDS = LOCAL_IN_FLIGHT_SECONDS
+        ledger.BREAKER_SECONDS = LOCAL_LEDGER_BREAKER_SECONDS
         try:
             say(f"moto server       {stack.moto.url}")
             say(f"iPaaS.com sandbox {stack.ipaas.url}")

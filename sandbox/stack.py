@@ -41,6 +41,10 @@ __all__ = ["CUSTOMER_QUEUES", "MAKINI_SYSTEM_ID", "NINETYNINE_SYSTEM_ID", "STAMP
 # a gift card retry waits while an earlier request may still be in flight (ipaas_sync.runtime.pending.IN_FLIGHT_SECONDS,
 # 120 s) shrinks with it for local runs (the demo, the benchmark): longer than a local sandbox ever holds a request.
 LOCAL_IN_FLIGHT_SECONDS = 3.0
+# The ledger's breaker (ipaas_sync.runtime.ledger.BREAKER_SECONDS, 30 s) is per container in AWS; locally one process
+# stands in for every function's containers, so one slow answer of a loaded local moto would silence the ledger of
+# them all for 30 s (the demo then found no ledger entry for a record it had transferred). Locally it is 1 s.
+LOCAL_LEDGER_BREAKER_SECONDS = 1.0
 # The retry schedule and the circuit, time-compressed for local runs (the tests, the demo; the same code): waits of
 # 1, 3, 5 s at most, parked after 30 s of failures, hops of 1 s for SQS's 15 min,
 # a probe a second. A stack given its own (parameters=...) keeps them; docs/reliability.md has the defaults in AWS.
