@@ -200,9 +200,10 @@ def shared(table: CircuitTable, clock: Clock, opened: list[str] | None = None):
     box = Container(table)
     reads = []
 
-    def read():
+    def read():  # as the limiter's _read_item: the item read is the item as last seen
         reads.append(clock())
-        return table._ddb.get_item(TableName="throttle", Key={"pk": {"S": KEY}})["Item"]
+        box.item = table._ddb.get_item(TableName="throttle", Key={"pk": {"S": KEY}})["Item"]
+        return box.item
 
     circuit = SharedCircuit(
         KEY,
@@ -259,15 +260,32 @@ def test_a_container_that_saw_it_open_runs_once_another_closed_it(table):
     assert verdict.verdict == "run" and b.probes_taken == 0
 
 
-def test_a_container_that_books_nothing_reads_the_item_at_most_once_per_interval(table):
+def test_a_container_that_books_nothing_reads_the_item_once_per_interval_and_ten_times_while_it_is_open(table):
+    """A container whose records are held back books nothing, so only its reads tell it the circuit closed: while it
+    last saw it open it reads the item every tenth of the probe interval (a close is seen within 6 s, not at the next
+    probe time it knows of, up to a whole interval later); otherwise once per interval."""
     clock = Clock()
     opener, _, _ = shared(table, clock)
     for _ in range(3):
         opener.failed()
     idle, _, reads = shared(table, clock)
-    states = []
-    for _ in range(30):  # a hop every 5 s for 150 s
-        states.append(idle.current().state(clock.t))
+    for _ in range(12):  # a batch every 5 s for the first minute, the circuit open
+        assert idle.current().state(clock.t) == "open"
         clock.t += 5
-    assert len(reads) == 3  # at 0, 60 and 120 s
-    assert states[0] == "open"
+    assert len(reads) == 6  # at 0, 10, ..., 50 s: never more than one per tenth of the interval (6 s)
+    assert opener.admit().verdict == "probe"  # at 60 s: the next probe time moves to 120 s
+    assert idle.admit().verdict == "wait"  # its probe write fails on the item, which says open until 120 s
+    assert idle.current().state(clock.t) == "open"
+    clock.t += 2
+    opener.succeeded()  # at 62 s the probe's success closes it
+    closed_at = clock.t
+    for _ in range(60):  # a batch every second
+        if idle.current().state(clock.t) == "closed":
+            break
+        clock.t += 1
+    assert clock.t - closed_at <= 6  # seen within a tenth of the interval, not at 120 s
+    before, seen_closed = len(reads), reads[-1]
+    for _ in range(30):  # closed: a batch every 5 s for 150 s
+        assert idle.current().state(clock.t) == "closed"
+        clock.t += 5
+    assert reads[before:] == [seen_closed + 60, seen_closed + 120]  # once per interval

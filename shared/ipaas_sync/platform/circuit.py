@@ -11,10 +11,12 @@ limiter's DynamoDB item (throttle.py: one item per destination host, "<platform>
                failure needs no write: the probe already moved c_open_until on by an interval.
 
 Cost: the circuit is attributes of the limiter's item, so its state comes back with every booking (the limiter's
-UpdateItem returns the item: ALL_NEW / ALL_OLD) and reading it costs nothing. Writes happen only on a state change
-(open, probe taken, close) and for a failure while the circuit is closed (each such record made no other partner call
-on its retry): no DynamoDB call for a healthy destination's records beyond the rate limiter's, and during an outage
-at most `threshold` failure writes plus one write per probe interval, whatever the number of records.
+UpdateItem returns the item: ALL_NEW / ALL_OLD) and reading it costs nothing; a container that books nothing (its
+records held back) reads the item once per probe interval, ten times while it is open (SharedCircuit.current).
+Writes happen only on a state change (open, probe taken, close) and for a failure while the circuit is closed (each
+such record made no other partner call on its retry): no DynamoDB call for a healthy destination's records beyond
+the rate limiter's, and during an outage at most `threshold` failure writes plus one write per probe interval,
+whatever the number of records.
 
 Every update here is a plain SET (no REMOVE; 0 means "not set") so the limiter's writer can append its own
 `expires_at` to it, and takes its values as numbers. pybreaker and circuitbreaker keep a circuit in one process
@@ -154,6 +156,7 @@ Write = Callable[[Update], tuple[bool, Mapping[str, Any]]]
 _CLOSED = "(attribute_not_exists(c_open_until) OR c_open_until = :c_zero)"
 _COUNT = "c_fails = if_not_exists(c_fails, :c_zero) + :c_one"
 WRITE_ATTEMPTS = 3  # conditional writes per failure at most (a guess, a count, an opening)
+OPEN_READS_PER_INTERVAL = 10  # reads of the item per probe interval, at most, by a container that last saw it open
 
 
 def _opening(now: float, config: CircuitConfig, *, count: bool) -> Update:
@@ -222,8 +225,8 @@ def try_probe(view: CircuitView, now: float, config: CircuitConfig, write: Write
 class SharedCircuit:
     """One destination's circuit in one container, on the limiter item: `write` is the limiter's conditional
     UpdateItem, `item` the item as the limiter last saw it (every booking refreshes it), `read` a GetItem (for a
-    container that books nothing: at most once per probe interval). `on_open` is told when a failure here opened it
-    (the CircuitOpened metric)."""
+    container that books nothing: at most once per probe interval, ten times while it last saw the circuit open).
+    `on_open` is told when a failure here opened it (the CircuitOpened metric)."""
 
     def __init__(
         self,
@@ -248,13 +251,19 @@ class SharedCircuit:
         return CircuitView.from_item(self._item() or self._fresh)
 
     def current(self) -> CircuitView:
-        """The circuit, read again if this container has not seen the item for a probe interval."""
+        """The circuit, read again if this container has not seen the item for a probe interval, or for a tenth of
+        one while the item as last seen says open: the probe that closes the circuit is another container's, and a
+        container whose view stays open holds its records back until the next probe time it knows of (a whole
+        interval after the close at worst: 60 s by default, and each record held meanwhile waits up to another
+        interval). A read costs no more than a booking and is made per container, never per record."""
         now = self._clock()
-        if now - self._read_at >= self.config.probe_interval:
+        seen = self.view()
+        every = self.config.probe_interval / (OPEN_READS_PER_INTERVAL if seen.state(now) == "open" else 1)
+        if now - self._read_at >= every:
             self._read_at = now
             self._fresh = self._read()
             return CircuitView.from_item(self._fresh)
-        return self.view()
+        return seen
 
     def admit(self) -> Gate:
         """May this destination's records call it now? "run", "probe" (this caller took the one probe of the
