@@ -503,8 +503,9 @@ class EventSourcePoller:
             )
         return total
 
-    def run(self, *, max_seconds: float = 120, idle_checks: int = 2) -> PollStats:
-        """Poll until every source queue is empty (no visible, in-flight or delayed messages), bounded by max_seconds."""
+    def run(self, *, max_seconds: float = 120, idle_checks: int = 2, halt: threading.Event | None = None) -> PollStats:
+        """Poll until every source queue is empty (no visible, in-flight or delayed messages), bounded by max_seconds;
+        or until `halt` is set (`make serve` stopping: the batches being handled finish, nothing new is received)."""
         stop = threading.Event()
         end = time.monotonic() + max_seconds
 
@@ -519,7 +520,7 @@ class EventSourcePoller:
             futures = [pool.submit(worker, s) for s, _ in workers]
             sqs = boto3.client("sqs")
             quiet = 0
-            while time.monotonic() < end:
+            while time.monotonic() < end and not (halt is not None and halt.is_set()):
                 time.sleep(0.2)  # two quiet checks in a row end the drain: every drain of the tests pays them
                 with self._lock:
                     busy = self._busy

@@ -98,7 +98,7 @@ def poll(stack: LocalStack, stop: threading.Event) -> None:
     """Lambda's event source mappings, locally, until stopped: drain every queue, report what happened."""
     while not stop.wait(POLL_EVERY_SECONDS):
         before = len(stack.collector.outcomes)
-        stats = stack.drain(max_seconds=60)
+        stats = stack.drain(max_seconds=60, halt=stop)  # a stop ends the drain too: records retrying keep it busy
         if stats.invocations:
             counts: dict[str, int] = {}
             for o in stack.collector.outcomes[before:]:

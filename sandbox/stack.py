@@ -335,10 +335,10 @@ class LocalStack:
         ctx = LambdaContext(function, timeout or self.deployment.function_timeout(function))
         return self.handlers[function](event, ctx)
 
-    def drain(self, *, max_seconds: float = 60, functions: list[str] | None = None, on_batch=None) -> PollStats:
+    def drain(self, *, max_seconds: float = 60, functions: list[str] | None = None, on_batch=None, halt=None) -> PollStats:
         handlers = {k: v for k, v in self.handlers.items() if functions is None or k in functions}
         return EventSourcePoller(self.deployment, handlers, retry_delay=self.retry_delay, on_batch=on_batch).run(
-            max_seconds=max_seconds
+            max_seconds=max_seconds, halt=halt
         )
 
     def messages(self, queue_logical_id: str, max_messages: int = 100) -> list[dict]:
