@@ -168,9 +168,10 @@ def run(args) -> int:
             logged = stack.outcomes(deferrals=True)
             from ipaas_sync.platform import throttle
 
-            circuits = [lim.circuit for k, lim in throttle._limiters.items() if k[0].startswith("99minds")]
+            limiters = [lim for k, lim in throttle._limiters.items() if k[0].startswith("99minds")]
+            circuits = [lim.circuit for lim in limiters]
             probes = sum(c.probes_taken for c in circuits)
-            expired = sum(lim.expired_slots for k, lim in throttle._limiters.items() if k[0].startswith("99minds"))
+            expired = sum(lim.expired_slots for lim in limiters)
             views = [c.current() for c in circuits]
             opened_at = max((v.opened_at for v in views), default=0.0)
             closed_at = max((v.released_at for v in views), default=0.0)  # the probe's success after the recovery

@@ -241,9 +241,7 @@ class DynamoRateLimiter:
         reaches it, about one call per five records."""
         if calls > 0:
             known = self._calls_per_record.get(kind)
-            if known is not None:
-                calls = min(calls, round(known) + 1)
-            self._calls_per_record[kind] = 0.8 * (calls if known is None else known) + 0.2 * calls
+            self._calls_per_record[kind] = calls if known is None else 0.8 * known + 0.2 * min(calls, round(known) + 1)
 
     def give_back(self, slots: list[float]) -> None:
         """Slots booked for a record that did not need them: this container's next records may use them."""
